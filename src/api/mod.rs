@@ -1,0 +1,30 @@
+//! The `SendGridEnforcedTls` custom resource: spec, status and the CRD they generate.
+//!
+//! Defaults live in code ([`spec::Defaults`]), never in the schema: an API-server default would make
+//! GitOps tools show the resource out of sync forever.
+
+pub mod settings;
+pub mod spec;
+pub mod status;
+
+pub use settings::{TlsSettings, TlsVersion};
+pub use spec::{
+    DeletionPolicy, Mode, OnBehalfOfRef, Region, SecretKeyRef, SendGridEnforcedTls,
+    SendGridEnforcedTlsSpec,
+};
+pub use status::{Condition, SendGridEnforcedTlsStatus};
+
+/// The API group of every resource this operator defines.
+pub const GROUP: &str = "sendgrid.ops.dev";
+/// Finalizer added only for the `Restore` and `Reset` deletion policies.
+pub const FINALIZER: &str = "sendgridenforcedtlses.sendgrid.ops.dev/cleanup";
+/// Annotation whose new value forces an immediate reconcile.
+pub const RECONCILE_REQUESTED_AT: &str = "sendgrid.ops.dev/reconcile-requested-at";
+/// Field manager and Event reporter name (`<kind>.<group>`).
+pub const MANAGER: &str = "sendgridenforcedtls.sendgrid.ops.dev";
+
+/// The CRD as YAML, exactly as `sendgrid-tls-operator crd` prints it and `crds/` holds it.
+pub fn crd_yaml() -> String {
+    use kube::CustomResourceExt;
+    serde_yaml::to_string(&SendGridEnforcedTls::crd()).expect("the CRD always serializes")
+}

@@ -1,0 +1,3 @@
+fn main() {
+    print!("{}", sendgrid_tls_operator::api::crd_yaml());
+}
