@@ -2,3 +2,4 @@
 //! resources.
 
 pub mod api;
+pub mod sendgrid;

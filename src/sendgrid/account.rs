@@ -1,0 +1,318 @@
+//! Whose settings a call reads or writes: the key, the region's host and the optional
+//! `on-behalf-of` subuser or customer account.
+
+use super::key::ApiKey;
+use crate::api::{OnBehalfOfRef, Region};
+use url::Url;
+
+/// Longest subuser name or account id accepted (the CRD's limit too).
+const MAX_LEN: usize = 64;
+
+/// A subuser or customer account of the key's (parent) account, validated so that it can only
+/// ever produce one well-formed `on-behalf-of` header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OnBehalfOf {
+    /// A subuser's username: `on-behalf-of: marketing-sub`.
+    Subuser(String),
+    /// A customer account's id: `on-behalf-of: account-id 1234567`.
+    AccountId(String),
+}
+
+/// Why `spec.onBehalfOf` cannot become a header; the message names the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct InvalidOnBehalfOf {
+    field: &'static str,
+    reason: &'static str,
+}
+
+impl OnBehalfOf {
+    /// From the resource field. Exactly one of `subuser` and `accountId` must be set. A subuser
+    /// is 1-64 visible ASCII characters (no spaces, CR, LF or other control characters); an
+    /// account id is 1-64 of `A-Z a-z 0-9 _ -`.
+    pub fn from_ref(r: &OnBehalfOfRef) -> Result<OnBehalfOf, InvalidOnBehalfOf> {
+        match (&r.subuser, &r.account_id) {
+            (Some(subuser), None) => {
+                check(
+                    "spec.onBehalfOf.subuser",
+                    subuser,
+                    |b| b.is_ascii_graphic(),
+                    "may contain only visible ASCII characters (no spaces)",
+                )?;
+                Ok(OnBehalfOf::Subuser(subuser.clone()))
+            }
+            (None, Some(id)) => {
+                check(
+                    "spec.onBehalfOf.accountId",
+                    id,
+                    |b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-',
+                    "may contain only letters, digits, '_' and '-'",
+                )?;
+                Ok(OnBehalfOf::AccountId(id.clone()))
+            }
+            _ => Err(InvalidOnBehalfOf {
+                field: "spec.onBehalfOf",
+                reason: "give exactly one of subuser or accountId",
+            }),
+        }
+    }
+
+    /// The header value: "marketing-sub" or "account-id 1234567".
+    pub fn header_value(&self) -> String {
+        match self {
+            OnBehalfOf::Subuser(name) => name.clone(),
+            OnBehalfOf::AccountId(id) => format!("account-id {id}"),
+        }
+    }
+
+    /// The middle part of [`Account::target`]: "marketing-sub" or "account-id-1234567".
+    pub fn target_segment(&self) -> String {
+        match self {
+            OnBehalfOf::Subuser(name) => name.clone(),
+            OnBehalfOf::AccountId(id) => format!("account-id-{id}"),
+        }
+    }
+}
+
+/// Rejects empty, over-long and badly-charactered values. The value itself is left out of the
+/// message: it may hold the very control characters that would garble a log line.
+fn check(
+    field: &'static str,
+    value: &str,
+    allowed: fn(u8) -> bool,
+    allowed_reason: &'static str,
+) -> Result<(), InvalidOnBehalfOf> {
+    let reason = if value.is_empty() {
+        "must not be empty"
+    } else if value.len() > MAX_LEN {
+        "must be at most 64 characters"
+    } else if value.chars().any(char::is_control) {
+        "must not contain CR, LF or other control characters"
+    } else if !value.bytes().all(allowed) {
+        allowed_reason
+    } else {
+        return Ok(());
+    };
+    Err(InvalidOnBehalfOf { field, reason })
+}
+
+/// Whose settings a call reads or writes.
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub key: ApiKey,
+    pub region: Region,
+    pub on_behalf_of: Option<OnBehalfOf>,
+}
+
+impl Account {
+    /// "global/marketing-sub/key-3f9a1c"; "global/-/key-3f9a1c" with no on-behalf-of. Two
+    /// resources with the same target manage the same SendGrid setting.
+    pub fn target(&self) -> String {
+        let segment = self
+            .on_behalf_of
+            .as_ref()
+            .map_or_else(|| "-".to_string(), OnBehalfOf::target_segment);
+        format!(
+            "{}/{}/{}",
+            self.region.as_str(),
+            segment,
+            self.key.fingerprint()
+        )
+    }
+}
+
+/// Base URLs of the two SendGrid hosts. A base may carry a path prefix (e.g.
+/// `http://127.0.0.1:8025/eu`): requests go to `<base>/v3/user/settings/enforced_tls`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoints {
+    pub global: Url,
+    pub eu: Url,
+}
+
+impl Default for Endpoints {
+    /// `https://api.sendgrid.com` and `https://api.eu.sendgrid.com`, the servers of SendGrid's
+    /// OpenAPI description.
+    fn default() -> Endpoints {
+        Endpoints {
+            global: Url::parse("https://api.sendgrid.com").expect("a valid constant URL"),
+            eu: Url::parse("https://api.eu.sendgrid.com").expect("a valid constant URL"),
+        }
+    }
+}
+
+impl Endpoints {
+    pub fn for_region(&self, r: Region) -> &Url {
+        match r {
+            Region::Global => &self.global,
+            Region::Eu => &self.eu,
+        }
+    }
+}
+
+/// The Enforced TLS endpoint's path below a base URL.
+pub(crate) const SETTINGS_PATH: &str = "v3/user/settings/enforced_tls";
+
+/// `<base>/v3/user/settings/enforced_tls`, keeping a path prefix of `base`. Refuses bases that
+/// would send the key somewhere surprising or leak something into the URL: a scheme other than
+/// http(s), no host, embedded credentials, a query or a fragment.
+pub(crate) fn settings_url(base: &Url) -> Result<Url, String> {
+    if !matches!(base.scheme(), "http" | "https") {
+        return Err(format!("{base}: the scheme must be http or https"));
+    }
+    if base.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{base}: no host"));
+    }
+    if !base.username().is_empty() || base.password().is_some() {
+        return Err("a SendGrid base URL must not contain credentials".to_string());
+    }
+    if base.query().is_some() || base.fragment().is_some() {
+        return Err(format!("{base}: must not have a query or fragment"));
+    }
+    let mut url = base.clone();
+    let prefix = base.path().trim_end_matches('/');
+    url.set_path(&format!("{prefix}/{SETTINGS_PATH}"));
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subuser(name: &str) -> OnBehalfOfRef {
+        OnBehalfOfRef {
+            subuser: Some(name.into()),
+            account_id: None,
+        }
+    }
+
+    fn account_id(id: &str) -> OnBehalfOfRef {
+        OnBehalfOfRef {
+            subuser: None,
+            account_id: Some(id.into()),
+        }
+    }
+
+    #[test]
+    fn header_values_and_target_segments() {
+        let sub = OnBehalfOf::from_ref(&subuser("marketing-sub")).unwrap();
+        assert_eq!(sub.header_value(), "marketing-sub");
+        assert_eq!(sub.target_segment(), "marketing-sub");
+        let customer = OnBehalfOf::from_ref(&account_id("1234567")).unwrap();
+        assert_eq!(customer.header_value(), "account-id 1234567");
+        assert_eq!(customer.target_segment(), "account-id-1234567");
+    }
+
+    #[test]
+    fn rejects_header_injection_and_bad_shapes_naming_the_field() {
+        let cases = [
+            (
+                subuser("a\r\nX-Evil: 1"),
+                "spec.onBehalfOf.subuser: must not contain CR",
+            ),
+            (
+                subuser("a\tb"),
+                "spec.onBehalfOf.subuser: must not contain CR",
+            ),
+            (subuser(""), "spec.onBehalfOf.subuser: must not be empty"),
+            (
+                subuser("two words"),
+                "spec.onBehalfOf.subuser: may contain only visible",
+            ),
+            (
+                subuser("ünïcode"),
+                "spec.onBehalfOf.subuser: may contain only visible",
+            ),
+            (
+                subuser(&"x".repeat(65)),
+                "spec.onBehalfOf.subuser: must be at most 64",
+            ),
+            (
+                account_id("12 34"),
+                "spec.onBehalfOf.accountId: may contain only letters",
+            ),
+            (
+                account_id("1\n2"),
+                "spec.onBehalfOf.accountId: must not contain CR",
+            ),
+            (
+                account_id(""),
+                "spec.onBehalfOf.accountId: must not be empty",
+            ),
+            (
+                OnBehalfOfRef {
+                    subuser: Some("a".into()),
+                    account_id: Some("1".into()),
+                },
+                "spec.onBehalfOf: give exactly one",
+            ),
+            (
+                OnBehalfOfRef {
+                    subuser: None,
+                    account_id: None,
+                },
+                "spec.onBehalfOf: give exactly one",
+            ),
+        ];
+        for (input, expected) in cases {
+            let message = OnBehalfOf::from_ref(&input).unwrap_err().to_string();
+            assert!(message.starts_with(expected), "{input:?}: {message}");
+        }
+        assert!(OnBehalfOf::from_ref(&subuser(&"x".repeat(64))).is_ok());
+        assert!(OnBehalfOf::from_ref(&account_id("abc123_DEF-9")).is_ok());
+    }
+
+    #[test]
+    fn target_names_region_on_behalf_of_and_fingerprint() {
+        let key = ApiKey::new("SG.test").unwrap();
+        let mut account = Account {
+            key,
+            region: Region::Global,
+            on_behalf_of: None,
+        };
+        assert_eq!(account.target(), "global/-/key-664861");
+        account.region = Region::Eu;
+        account.on_behalf_of = Some(OnBehalfOf::AccountId("1234567".into()));
+        assert_eq!(account.target(), "eu/account-id-1234567/key-664861");
+        assert!(!format!("{account:?}").contains("SG.test"));
+    }
+
+    #[test]
+    fn settings_url_keeps_path_prefixes_and_refuses_odd_bases() {
+        let url = |base: &str| settings_url(&Url::parse(base).unwrap());
+        assert_eq!(
+            url("https://api.sendgrid.com").unwrap().as_str(),
+            "https://api.sendgrid.com/v3/user/settings/enforced_tls"
+        );
+        assert_eq!(
+            url("http://127.0.0.1:8025/eu/").unwrap().as_str(),
+            "http://127.0.0.1:8025/eu/v3/user/settings/enforced_tls"
+        );
+        assert_eq!(
+            url("http://127.0.0.1:8025/a/b").unwrap().as_str(),
+            "http://127.0.0.1:8025/a/b/v3/user/settings/enforced_tls"
+        );
+        for bad in [
+            "ftp://api.sendgrid.com",
+            "http://user:pw@api.sendgrid.com",
+            "https://api.sendgrid.com/?x=1",
+            "https://api.sendgrid.com/#f",
+            "unix:/run/socket",
+        ] {
+            assert!(url(bad).is_err(), "{bad}");
+        }
+        assert!(!url("http://user:secret@h").unwrap_err().contains("secret"));
+    }
+
+    #[test]
+    fn default_endpoints_are_sendgrids_hosts() {
+        let endpoints = Endpoints::default();
+        assert_eq!(
+            endpoints.for_region(Region::Global).as_str(),
+            "https://api.sendgrid.com/"
+        );
+        assert_eq!(
+            endpoints.for_region(Region::Eu).as_str(),
+            "https://api.eu.sendgrid.com/"
+        );
+    }
+}

@@ -1,0 +1,384 @@
+//! The HTTP client for `GET`/`PATCH /v3/user/settings/enforced_tls`.
+//!
+//! One instance serves the whole operator: it holds the connection pool and the per-key rate
+//! limiters. It never sleeps and never retries (callers requeue, so no worker is ever blocked);
+//! each call is one exchange, or none when the key's rate-limit window is exhausted.
+
+use super::account::{Account, Endpoints, settings_url};
+use super::error::SendGridError;
+use super::ratelimit::{RateLimitHeaders, RateLimits};
+use super::wire;
+use crate::api::{Region, TlsSettings};
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use url::Url;
+
+/// Bodies longer than this are not read further: a settings body is ~80 bytes, and an error
+/// page only needs its start.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// How the client connects. Defaults: connect 10 s, whole request 30 s, SendGrid's hosts.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub endpoints: Endpoints,
+}
+
+impl Default for ClientConfig {
+    fn default() -> ClientConfig {
+        ClientConfig {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            endpoints: Endpoints::default(),
+        }
+    }
+}
+
+/// Told about every HTTP exchange (and every request refused locally by the rate limiter), so
+/// telemetry can count requests without the client depending on it.
+pub trait RequestObserver: Send + Sync {
+    /// `method` "GET"/"PATCH"; `class` "2xx", "4xx", "429", "5xx", "other" (1xx/3xx),
+    /// "timeout", "connect" (no connection, or it dropped) or "ratelimited-local".
+    fn observe(&self, method: &'static str, class: &'static str, elapsed: Duration);
+}
+
+/// Cheap to clone (the state is shared): build ONE and hand clones around, so that all
+/// resources using a key share its rate limiter.
+#[derive(Clone)]
+pub struct SendGridClient {
+    inner: Arc<Inner>,
+    observer: Option<Arc<dyn RequestObserver>>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    global_url: Url,
+    eu_url: Url,
+    limits: RateLimits,
+}
+
+impl fmt::Debug for SendGridClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendGridClient")
+            .field("global_url", &self.inner.global_url.as_str())
+            .field("eu_url", &self.inner.eu_url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A failed exchange: the error, and the observer class to report it under.
+type Failure = (SendGridError, &'static str);
+
+impl SendGridClient {
+    /// Builds the client: rustls with TLS 1.2 at least, explicit timeouts, no redirects (a
+    /// redirect would carry the key to another URL), `Accept: application/json` and a
+    /// `sendgrid-tls-operator/<version>` User-Agent. Installs rustls' ring provider if the
+    /// process has none yet.
+    pub fn new(config: ClientConfig) -> Result<SendGridClient, SendGridError> {
+        let config_error = |message: String| SendGridError::Config { message };
+        let global_url = settings_url(&config.endpoints.global)
+            .map_err(|e| config_error(format!("global SendGrid URL {e}")))?;
+        let eu_url = settings_url(&config.endpoints.eu)
+            .map_err(|e| config_error(format!("EU SendGrid URL {e}")))?;
+        // Ignored error: another part of the process installed a provider first, which is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        let http = reqwest::Client::builder()
+            .tls_version_min(reqwest::tls::Version::TLS_1_2)
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("sendgrid-tls-operator/", env!("CARGO_PKG_VERSION")))
+            .default_headers(headers)
+            .build()
+            .map_err(|e| config_error(format!("could not build the HTTP client: {}", chain(&e))))?;
+        Ok(SendGridClient {
+            inner: Arc::new(Inner {
+                http,
+                global_url,
+                eu_url,
+                limits: RateLimits::default(),
+            }),
+            observer: None,
+        })
+    }
+
+    pub fn with_observer(mut self, o: Arc<dyn RequestObserver>) -> Self {
+        self.observer = Some(o);
+        self
+    }
+
+    /// GET: the settings SendGrid reports (`minimum_tls_version` None when it sends none).
+    pub async fn get(&self, account: &Account) -> Result<TlsSettings, SendGridError> {
+        self.exchange(Method::GET, account, None).await
+    }
+
+    /// PATCH with only the `Some` fields of `changes` (an explicit `false` is sent); returns the
+    /// settings in the PATCH response, which is fresher than an immediate GET. An empty
+    /// `changes` is a caller bug: it is refused with `Config` and nothing is sent, because
+    /// `{}` would look like a successful write that wrote nothing.
+    pub async fn patch(
+        &self,
+        account: &Account,
+        changes: &TlsSettings,
+    ) -> Result<TlsSettings, SendGridError> {
+        if changes.is_empty() {
+            return Err(SendGridError::Config {
+                message: "refusing to send an empty PATCH: no setting to change".to_string(),
+            });
+        }
+        let body = wire::encode_patch(changes);
+        self.exchange(Method::PATCH, account, Some(body)).await
+    }
+
+    async fn exchange(
+        &self,
+        method: Method,
+        account: &Account,
+        body: Option<Vec<u8>>,
+    ) -> Result<TlsSettings, SendGridError> {
+        let method_name = if method == Method::PATCH {
+            "PATCH"
+        } else {
+            "GET"
+        };
+        let started = Instant::now();
+        let headers = account_headers(account)?;
+        let key = account.key.digest();
+        let (result, class) = match self.inner.limits.check(&key, SystemTime::now()) {
+            Err(block) => (
+                Err(SendGridError::RateLimited {
+                    reset: Some(block.until),
+                    message: local_refusal_message(account, block.until, block.limit),
+                }),
+                "ratelimited-local",
+            ),
+            Ok(()) => match self.send(method, account.region, headers, body, &key).await {
+                Ok((settings, class)) => (Ok(settings), class),
+                Err((error, class)) => (Err(error), class),
+            },
+        };
+        let elapsed = started.elapsed();
+        if let Some(observer) = &self.observer {
+            observer.observe(method_name, class, elapsed);
+        }
+        tracing::debug!(
+            method = method_name,
+            target = %account.target(),
+            class,
+            elapsed_ms = elapsed.as_millis() as u64,
+            "SendGrid exchange"
+        );
+        result.map_err(|e| e.scrubbed(account.key.expose()))
+    }
+
+    /// One HTTP exchange; the Ok side carries the observer class too ("2xx").
+    async fn send(
+        &self,
+        method: Method,
+        region: Region,
+        headers: HeaderMap,
+        body: Option<Vec<u8>>,
+        key: &[u8; 32],
+    ) -> Result<(TlsSettings, &'static str), Failure> {
+        let url = self.url(region);
+        let what = format!("{method} {}", origin(url));
+        let mut request = self
+            .inner
+            .http
+            .request(method, url.clone())
+            .headers(headers);
+        if let Some(body) = body {
+            request = request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(body);
+        }
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| transport_failure(&what, "no response", &e))?;
+        let status = response.status();
+        let now = SystemTime::now();
+        let limits = RateLimitHeaders::parse(response.headers(), now);
+        let reset = self.inner.limits.record(key, status.as_u16(), &limits, now);
+        let body = read_body(&mut response)
+            .await
+            .map_err(|e| transport_failure(&what, "reading the response body failed", &e))?;
+        let class = status_class(status);
+        if status.is_success() {
+            let settings = wire::decode_settings(&body).map_err(|problem| {
+                let message = format!(
+                    "{}: unexpected response: {problem}",
+                    wire::status_text(status)
+                );
+                let status = Some(status.as_u16());
+                (SendGridError::Unavailable { status, message }, class)
+            })?;
+            return Ok((settings, class));
+        }
+        let message = wire::error_message(status, &body);
+        let message = match (status, reset) {
+            (StatusCode::TOO_MANY_REQUESTS, Some(reset)) => {
+                format!("{message} (window resets at {})", rfc3339(reset))
+            }
+            _ => message,
+        };
+        Err((
+            SendGridError::from_status(status.as_u16(), message, reset),
+            class,
+        ))
+    }
+
+    fn url(&self, region: Region) -> &Url {
+        match region {
+            Region::Global => &self.inner.global_url,
+            Region::Eu => &self.inner.eu_url,
+        }
+    }
+}
+
+/// The per-account headers: `Authorization: Bearer <key>` (marked sensitive, so HTTP tracing
+/// layers print it redacted) and `on-behalf-of`. Values that cannot be headers are a `Config`
+/// error; `ApiKey::new` and `OnBehalfOf::from_ref` already refuse them, this guards hand-built
+/// values.
+fn account_headers(account: &Account) -> Result<HeaderMap, SendGridError> {
+    let invalid = |what: &str| SendGridError::Config {
+        message: format!("{what} cannot be sent in an HTTP header"),
+    };
+    let mut headers = HeaderMap::new();
+    let mut authorization = HeaderValue::from_str(&format!("Bearer {}", account.key.expose()))
+        .map_err(|_| invalid("the API key"))?;
+    authorization.set_sensitive(true);
+    headers.insert(header::AUTHORIZATION, authorization);
+    if let Some(on_behalf_of) = &account.on_behalf_of {
+        let value = HeaderValue::from_str(&on_behalf_of.header_value())
+            .map_err(|_| invalid("the on-behalf-of value"))?;
+        headers.insert("on-behalf-of", value);
+    }
+    Ok(headers)
+}
+
+/// Reads at most [`MAX_BODY_BYTES`] of the body.
+async fn read_body(response: &mut reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        body.extend_from_slice(&chunk);
+        if body.len() >= MAX_BODY_BYTES {
+            body.truncate(MAX_BODY_BYTES);
+            break;
+        }
+    }
+    Ok(body)
+}
+
+/// A transport error as `Unavailable { status: None }`, saying which: timeout, connection
+/// refused or dropped. reqwest's own text is used without the URL (the URL is in `what`).
+fn transport_failure(what: &str, stage: &str, error: &reqwest::Error) -> Failure {
+    let (class, kind) = if error.is_timeout() {
+        ("timeout", "timed out")
+    } else if error.is_connect() {
+        ("connect", "could not connect")
+    } else {
+        ("connect", "connection failed")
+    };
+    let message = format!("{what}: {kind} ({stage}): {}", chain(error));
+    (
+        SendGridError::Unavailable {
+            status: None,
+            message,
+        },
+        class,
+    )
+}
+
+/// An error and its sources, "a: b: c", skipping repeats; reqwest's text without the URL it
+/// embeds (callers name the host themselves).
+fn chain(error: &reqwest::Error) -> String {
+    let mut top = error.to_string();
+    if let Some(url) = error.url() {
+        top = top.replace(&format!(" for url ({url})"), "");
+    }
+    let mut parts = vec![top];
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if parts.last().is_none_or(|last| !last.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}
+
+/// `https://api.sendgrid.com` of a URL, for messages.
+fn origin(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+fn status_class(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        200..=299 => "2xx",
+        429 => "429",
+        400..=499 => "4xx",
+        500..=599 => "5xx",
+        _ => "other",
+    }
+}
+
+fn local_refusal_message(account: &Account, until: SystemTime, limit: Option<u64>) -> String {
+    let limit = limit
+        .map(|l| format!(" of {l} requests"))
+        .unwrap_or_default();
+    format!(
+        "rate limited: SendGrid's window{limit} for {} is exhausted until {}; request not sent",
+        account.key.fingerprint(),
+        rfc3339(until)
+    )
+}
+
+fn rfc3339(time: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(time).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_by_status() {
+        let class = |code| status_class(StatusCode::from_u16(code).unwrap());
+        assert_eq!(class(200), "2xx");
+        assert_eq!(class(204), "2xx");
+        assert_eq!(class(429), "429");
+        assert_eq!(class(404), "4xx");
+        assert_eq!(class(451), "4xx");
+        assert_eq!(class(503), "5xx");
+        assert_eq!(class(302), "other");
+    }
+
+    #[test]
+    fn refuses_bad_endpoints_as_config_errors() {
+        let mut config = ClientConfig::default();
+        config.endpoints.eu = Url::parse("ftp://example.com").unwrap();
+        let error = SendGridClient::new(config).unwrap_err();
+        assert!(
+            matches!(&error, SendGridError::Config { message } if message.starts_with("EU SendGrid URL ftp://")),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn builds_with_defaults_and_debug_shows_urls_only() {
+        let client = SendGridClient::new(ClientConfig::default()).unwrap();
+        assert_eq!(
+            format!("{client:?}"),
+            "SendGridClient { global_url: \"https://api.sendgrid.com/v3/user/settings/enforced_tls\", \
+             eu_url: \"https://api.eu.sendgrid.com/v3/user/settings/enforced_tls\", .. }"
+        );
+    }
+}

@@ -1,0 +1,146 @@
+//! What can go wrong talking to SendGrid, one variant per way a caller must react.
+//!
+//! Messages start with the HTTP status (or what failed instead) and carry SendGrid's own error
+//! text; they never contain the API key.
+
+use std::time::SystemTime;
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum SendGridError {
+    /// 401: the key is wrong, revoked or expired.
+    #[error("{message}")]
+    Unauthorized { message: String },
+    /// 403: the key lacks a scope (or the account is blocked).
+    #[error("{message}")]
+    Forbidden { message: String },
+    /// 404: e.g. an unknown subuser or customer account in on-behalf-of.
+    #[error("{message}")]
+    NotFound { message: String },
+    /// 451: the account lives in the other region.
+    #[error("{message}")]
+    DataResidency { message: String },
+    /// 400, 422 and any other 4xx: SendGrid refused the request itself.
+    #[error("{message}")]
+    Rejected { status: u16, message: String },
+    /// 429, or refused locally while this key's window is exhausted. `reset` is when SendGrid
+    /// said the window ends (None when it did not say).
+    #[error("{message}")]
+    RateLimited {
+        reset: Option<SystemTime>,
+        message: String,
+    },
+    /// 5xx, timeout, connection error, unexpected or unreadable response. `status` is None when
+    /// no response came.
+    #[error("{message}")]
+    Unavailable {
+        status: Option<u16>,
+        message: String,
+    },
+    /// The client could not be built (bad URL, TLS setup), or was asked for something it must
+    /// never send (an empty PATCH). Nothing went over the network.
+    #[error("{message}")]
+    Config { message: String },
+}
+
+/// The kind of a [`SendGridError`], without its data: for condition reasons, metric labels and
+/// retry policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorClass {
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    DataResidency,
+    Rejected,
+    RateLimited,
+    Unavailable,
+    Config,
+}
+
+impl SendGridError {
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            SendGridError::Unauthorized { .. } => ErrorClass::Unauthorized,
+            SendGridError::Forbidden { .. } => ErrorClass::Forbidden,
+            SendGridError::NotFound { .. } => ErrorClass::NotFound,
+            SendGridError::DataResidency { .. } => ErrorClass::DataResidency,
+            SendGridError::Rejected { .. } => ErrorClass::Rejected,
+            SendGridError::RateLimited { .. } => ErrorClass::RateLimited,
+            SendGridError::Unavailable { .. } => ErrorClass::Unavailable,
+            SendGridError::Config { .. } => ErrorClass::Config,
+        }
+    }
+
+    /// The error for a non-2xx response, from its status and the message already built from
+    /// its body. `reset` only matters for 429.
+    pub(crate) fn from_status(status: u16, message: String, reset: Option<SystemTime>) -> Self {
+        match status {
+            401 => SendGridError::Unauthorized { message },
+            403 => SendGridError::Forbidden { message },
+            404 => SendGridError::NotFound { message },
+            451 => SendGridError::DataResidency { message },
+            429 => SendGridError::RateLimited { reset, message },
+            400..=499 => SendGridError::Rejected { status, message },
+            _ => SendGridError::Unavailable {
+                status: Some(status),
+                message,
+            },
+        }
+    }
+
+    /// The same error with every occurrence of `secret` replaced: a guard against a server or
+    /// proxy that echoes the Authorization header into its error body.
+    pub(crate) fn scrubbed(mut self, secret: &str) -> Self {
+        let message = match &mut self {
+            SendGridError::Unauthorized { message }
+            | SendGridError::Forbidden { message }
+            | SendGridError::NotFound { message }
+            | SendGridError::DataResidency { message }
+            | SendGridError::Rejected { message, .. }
+            | SendGridError::RateLimited { message, .. }
+            | SendGridError::Unavailable { message, .. }
+            | SendGridError::Config { message } => message,
+        };
+        if !secret.is_empty() && message.contains(secret) {
+            *message = message.replace(secret, "[redacted]");
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_mapping() {
+        let class = |status| SendGridError::from_status(status, "m".into(), None).class();
+        assert_eq!(class(401), ErrorClass::Unauthorized);
+        assert_eq!(class(403), ErrorClass::Forbidden);
+        assert_eq!(class(404), ErrorClass::NotFound);
+        assert_eq!(class(451), ErrorClass::DataResidency);
+        assert_eq!(class(429), ErrorClass::RateLimited);
+        for status in [400, 405, 409, 413, 422, 499] {
+            assert_eq!(class(status), ErrorClass::Rejected, "{status}");
+        }
+        for status in [500, 502, 503, 504, 301, 100] {
+            assert_eq!(class(status), ErrorClass::Unavailable, "{status}");
+        }
+        assert_eq!(
+            SendGridError::from_status(422, "m".into(), None),
+            SendGridError::Rejected {
+                status: 422,
+                message: "m".into()
+            }
+        );
+    }
+
+    #[test]
+    fn scrubbed_removes_an_echoed_key() {
+        let error =
+            SendGridError::from_status(401, "401 Unauthorized: bad key SG.x.y".into(), None);
+        assert_eq!(
+            error.scrubbed("SG.x.y").to_string(),
+            "401 Unauthorized: bad key [redacted]"
+        );
+    }
+}

@@ -1,0 +1,138 @@
+//! The SendGrid API key: kept secret, shown only as a short fingerprint.
+//!
+//! The key goes into exactly one place, the `Authorization` header built by the client; every
+//! Debug, Display, error message and status line uses [`ApiKey::fingerprint`] instead.
+
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+/// An API key. Debug and Display print only `ApiKey(key-3f9a1c)`, never the key.
+#[derive(Clone)]
+pub struct ApiKey(SecretString);
+
+/// Why a Secret's value is not usable as an API key. The message never contains the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid API key: {reason}")]
+pub struct InvalidApiKey {
+    reason: &'static str,
+}
+
+impl ApiKey {
+    /// Trims surrounding whitespace (Secrets created with `echo` end in "\n"); rejects an empty
+    /// key and one with control, space or non-ASCII characters, which cannot be a SendGrid key
+    /// and could not travel in an HTTP header anyway.
+    pub fn new(raw: &str) -> Result<ApiKey, InvalidApiKey> {
+        let key = raw.trim();
+        if key.is_empty() {
+            return Err(InvalidApiKey {
+                reason: "the value is empty",
+            });
+        }
+        if key.chars().any(|c| c.is_control()) {
+            return Err(InvalidApiKey {
+                reason: "the value contains a control character",
+            });
+        }
+        if !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(InvalidApiKey {
+                reason: "the value contains a space or a non-ASCII character",
+            });
+        }
+        Ok(ApiKey(SecretString::from(key)))
+    }
+
+    /// "key-" and the first 6 hex digits of the key's SHA-256: stable and safe to show.
+    pub fn fingerprint(&self) -> String {
+        let digest = self.digest();
+        format!("key-{:02x}{:02x}{:02x}", digest[0], digest[1], digest[2])
+    }
+
+    /// The full SHA-256 of the key: what the rate limiter keys its state by, so two keys whose
+    /// short fingerprints collide still get separate limits.
+    pub(crate) fn digest(&self) -> [u8; 32] {
+        Sha256::digest(self.expose().as_bytes()).into()
+    }
+
+    /// The key itself, for the Authorization header (and for scrubbing it out of messages).
+    pub(crate) fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl PartialEq for ApiKey {
+    /// Compares digests rather than the keys themselves, so the comparison takes the same time
+    /// wherever two keys differ.
+    fn eq(&self, other: &ApiKey) -> bool {
+        self.digest() == other.digest()
+    }
+}
+
+impl Eq for ApiKey {}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ApiKey({})", self.fingerprint())
+    }
+}
+
+impl fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "SG.abcdefghijklmnop.qrstuvwxyz0123456789";
+
+    #[test]
+    fn trims_the_trailing_newline_of_a_secret() {
+        let key = ApiKey::new(&format!("  {KEY}\n")).unwrap();
+        assert_eq!(key.expose(), KEY);
+        assert_eq!(key, ApiKey::new(KEY).unwrap());
+    }
+
+    #[test]
+    fn rejects_empty_and_control_characters_without_echoing_the_key() {
+        for raw in [
+            "",
+            " \n\t",
+            "SG.abc\r\nX-Evil: 1",
+            "SG.a\u{7f}b",
+            "SG.a b",
+            "SG.é",
+        ] {
+            let error = ApiKey::new(raw).unwrap_err().to_string();
+            assert!(error.starts_with("invalid API key: "), "{error}");
+            if !raw.trim().is_empty() {
+                assert!(!error.contains(raw.trim()), "{error}");
+            }
+        }
+    }
+
+    #[test]
+    fn fingerprint_is_the_sha256_prefix() {
+        // `printf SG.test | sha256sum` starts with 664861.
+        let key = ApiKey::new("SG.test").unwrap();
+        assert_eq!(key.fingerprint(), "key-664861");
+        assert_ne!(
+            key.fingerprint(),
+            ApiKey::new("SG.other").unwrap().fingerprint()
+        );
+    }
+
+    #[test]
+    fn debug_and_display_show_only_the_fingerprint() {
+        let key = ApiKey::new(KEY).unwrap();
+        let shown = format!("{key:?} {key} {:?}", Some(key.clone()));
+        assert!(
+            !shown.contains(KEY) && !shown.contains("abcdefghij"),
+            "{shown}"
+        );
+        assert_eq!(format!("{key:?}"), format!("ApiKey({})", key.fingerprint()));
+        assert_eq!(format!("{key}"), format!("{key:?}"));
+    }
+}

@@ -1,0 +1,20 @@
+//! The SendGrid client: `GET`/`PATCH /v3/user/settings/enforced_tls` for one [`Account`] at a
+//! time, with typed errors and a rate limiter per API key.
+//!
+//! - [`key`]: the API key, shown only as a fingerprint.
+//! - [`account`]: key + region + on-behalf-of, and the base URLs.
+//! - [`wire`]: the JSON bodies (version as an exact JSON number) and lenient error parsing.
+//! - `ratelimit`: the per-key limiter (refuses locally while SendGrid's window is exhausted).
+//! - [`client`]: the HTTP exchange itself.
+
+pub mod account;
+pub mod client;
+pub mod error;
+pub mod key;
+mod ratelimit;
+pub mod wire;
+
+pub use account::{Account, Endpoints, InvalidOnBehalfOf, OnBehalfOf};
+pub use client::{ClientConfig, RequestObserver, SendGridClient};
+pub use error::{ErrorClass, SendGridError};
+pub use key::{ApiKey, InvalidApiKey};
