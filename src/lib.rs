@@ -2,4 +2,7 @@
 //! resources.
 
 pub mod api;
+pub mod controller;
+pub mod reconcile;
 pub mod sendgrid;
+pub mod telemetry;

@@ -1,0 +1,71 @@
+//! What every reconcile shares: API clients, the Event recorder, metrics, the resource cache and
+//! per-resource retry state.
+
+use super::backoff::{BackoffConfig, ResourceBackoff};
+use crate::api::SendGridEnforcedTls;
+use crate::reconcile::Retry;
+use crate::sendgrid::SendGridClient;
+use crate::telemetry::Metrics;
+use kube::core::DeserializeGuard;
+use kube::runtime::controller::Action;
+use kube::runtime::events::Recorder;
+use kube::runtime::reflector::{ObjectRef, Store};
+use rand::Rng;
+use std::time::{Duration, SystemTime};
+
+pub type Guarded = DeserializeGuard<SendGridEnforcedTls>;
+
+/// Tunables of the reconcile loop.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub backoff: BackoffConfig,
+}
+
+pub struct Context {
+    pub kube: kube::Client,
+    pub sendgrid: SendGridClient,
+    pub recorder: Recorder,
+    pub metrics: Metrics,
+    /// Every resource the controller watches, for the conflict check.
+    pub store: Store<Guarded>,
+    pub backoff: ResourceBackoff<Guarded>,
+}
+
+impl Context {
+    pub fn new(
+        kube: kube::Client,
+        sendgrid: SendGridClient,
+        recorder: Recorder,
+        metrics: Metrics,
+        store: Store<Guarded>,
+        settings: &Settings,
+    ) -> Context {
+        Context {
+            kube,
+            sendgrid,
+            recorder,
+            metrics,
+            store,
+            backoff: ResourceBackoff::new(settings.backoff),
+        }
+    }
+
+    /// Turns the decision's retry into a requeue, keeping the backoff count for `obj`.
+    pub fn action(&self, obj: &ObjectRef<Guarded>, retry: Retry) -> Action {
+        match retry {
+            Retry::Resync(every) => {
+                self.backoff.reset(obj);
+                Action::requeue(every)
+            }
+            Retry::Backoff => Action::requeue(self.backoff.next(obj)),
+            Retry::At(when) => {
+                self.metrics.rate_limit_wait();
+                let wait = when.duration_since(SystemTime::now()).unwrap_or_default();
+                // Spread the resources that share a key over the first second after the reset.
+                let jitter = Duration::from_millis(rand::rng().random_range(0..1000));
+                Action::requeue(wait + jitter)
+            }
+            Retry::AwaitChange => Action::await_change(),
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! Errors the reconcile cannot turn into status: the Kubernetes API itself failing.
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("resource has no namespace")]
+    NoNamespace,
+}
+
+impl Error {
+    /// The metric label for this error.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::Kube(_) => "KubeApiError",
+            Error::NoNamespace => "InvalidObject",
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! The cluster side: kube-runtime's `Controller` over `SendGridEnforcedTls`, the I/O around the
+//! pure decision in [`crate::reconcile`] (read the Secret, write status and Events, finalizers).
+
+pub mod act;
+pub mod backoff;
+pub mod context;
+pub mod error;
+pub mod gather;
+pub mod reconcile;
+pub mod run;
+
+pub use context::{Context, Settings};
+pub use error::Error;
+pub use run::{RunOptions, run};

@@ -1,0 +1,225 @@
+//! Controller wiring: the watches, the trigger streams and the run loop.
+//!
+//! - Resources are watched (all namespaces, or the ones given) into one cache; only changes that
+//!   matter (generation, the reconcile-requested-at annotation, deletion) trigger a reconcile, so
+//!   the operator's own status writes do not cause extra SendGrid calls.
+//! - When a resource goes away, the resources that shared its target are reconciled at once, so a
+//!   conflict loser takes the target over without waiting for its resync.
+//! - With `watch_secrets`, a metadata-only watch on Secrets triggers the resources that use one.
+
+use super::context::{Context, Guarded, Settings};
+use super::gather;
+use super::reconcile::{error_policy, reconcile};
+use crate::api::{MANAGER, SendGridEnforcedTls};
+use crate::sendgrid::SendGridClient;
+use crate::telemetry::Metrics;
+use crate::telemetry::http::Health;
+use futures::{Stream, StreamExt, stream};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::ListParams;
+use kube::core::{DeserializeGuard, PartialObjectMeta};
+use kube::runtime::controller::{Config as ControllerConfig, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// How to run the controller.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Namespaces to watch; empty means all.
+    pub namespaces: Vec<String>,
+    pub watch_secrets: bool,
+    /// Reconciles running at once (0: unbounded).
+    pub concurrency: u16,
+    /// Event reporter instance (the pod name).
+    pub instance: Option<String>,
+    pub settings: Settings,
+}
+
+/// Checks that the cluster answers and the CRD is installed, with a one-line error otherwise.
+pub async fn preflight(client: &Client, options: &RunOptions) -> Result<(), String> {
+    let api: Api<PartialObjectMeta<SendGridEnforcedTls>> = match options.namespaces.first() {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    match api.list_metadata(&ListParams::default().limit(1)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Err(
+            "the SendGridEnforcedTls CRD is not installed: run `kubectl apply -f crds/` (or install the Helm chart)"
+                .to_string(),
+        ),
+        Err(kube::Error::Api(status)) if status.code == 403 => Err(format!(
+            "not allowed to list sendgridenforcedtlses: {} (check the operator's RBAC)",
+            status.message
+        )),
+        Err(e) => Err(format!("no Kubernetes cluster reachable: {e}")),
+    }
+}
+
+/// What, in a resource, is worth a reconcile: not status, not managedFields.
+fn trigger_hash(obj: &Guarded) -> Option<u64> {
+    let meta = obj.meta();
+    let mut h = DefaultHasher::new();
+    meta.generation.hash(&mut h);
+    meta.deletion_timestamp.is_some().hash(&mut h);
+    meta.annotations
+        .as_ref()
+        .and_then(|a| a.get(crate::api::RECONCILE_REQUESTED_AT))
+        .hash(&mut h);
+    Some(h.finish())
+}
+
+fn apis<K: Resource<Scope = kube::core::NamespaceResourceScope>>(
+    client: &Client,
+    namespaces: &[String],
+) -> Vec<Api<K>>
+where
+    K::DynamicType: Default,
+{
+    if namespaces.is_empty() {
+        vec![Api::all(client.clone())]
+    } else {
+        namespaces
+            .iter()
+            .map(|ns| Api::namespaced(client.clone(), ns))
+            .collect()
+    }
+}
+
+/// The resource watch, reflected into `writer`; deletions are reported on `gone`.
+fn resource_stream(
+    client: &Client,
+    namespaces: &[String],
+    writer: reflector::store::Writer<Guarded>,
+    gone: mpsc::UnboundedSender<Arc<Guarded>>,
+) -> impl Stream<Item = Result<Guarded, watcher::Error>> + Send + 'static {
+    let watches = apis::<Guarded>(client, namespaces).into_iter().map(|api| {
+        watcher(api, watcher::Config::default())
+            .default_backoff()
+            .boxed()
+    });
+    stream::select_all(watches)
+        .reflect(writer)
+        .inspect(move |event| {
+            if let Ok(watcher::Event::Delete(obj)) = event {
+                let _ = gone.send(Arc::new(obj.clone()));
+            }
+        })
+        .applied_objects()
+        .predicate_filter(trigger_hash, Default::default())
+}
+
+/// Resources that shared a deleted resource's target.
+fn handover(
+    store: Store<Guarded>,
+    gone: mpsc::UnboundedReceiver<Arc<Guarded>>,
+) -> impl Stream<Item = ObjectRef<Guarded>> {
+    tokio_stream_from(gone).flat_map(move |obj| {
+        let heirs = match &obj.0 {
+            Ok(res) => gather::same_target(&store.state(), res),
+            Err(_) => Vec::new(),
+        };
+        stream::iter(
+            heirs
+                .into_iter()
+                .map(|r| ObjectRef::from_obj(&DeserializeGuard(Ok(r)))),
+        )
+    })
+}
+
+fn tokio_stream_from<T: Send + 'static>(
+    mut rx: mpsc::UnboundedReceiver<T>,
+) -> impl Stream<Item = T> {
+    stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// Resources whose key lives in a Secret that changed.
+fn secret_mapper(
+    store: Store<Guarded>,
+) -> impl Fn(PartialObjectMeta<Secret>) -> Vec<ObjectRef<Guarded>> {
+    move |secret| {
+        let (Some(ns), name) = (secret.namespace(), secret.name_any()) else {
+            return Vec::new();
+        };
+        store
+            .state()
+            .iter()
+            .filter(|g| {
+                g.0.as_ref().is_ok_and(|r| {
+                    r.namespace().as_deref() == Some(ns.as_str())
+                        && r.spec.api_key_secret_ref.name == name
+                })
+            })
+            .map(|g| ObjectRef::from_obj(g.as_ref()))
+            .collect()
+    }
+}
+
+/// Runs the controller until `shutdown` resolves (then finishes the reconciles under way).
+pub async fn run(
+    client: Client,
+    sendgrid: SendGridClient,
+    metrics: Metrics,
+    health: Health,
+    options: RunOptions,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let (reader, writer) = reflector::store::<Guarded>();
+    let (gone_tx, gone_rx) = mpsc::unbounded_channel();
+    let resources = resource_stream(&client, &options.namespaces, writer, gone_tx);
+    let reporter = Reporter {
+        controller: MANAGER.to_string(),
+        instance: options.instance.clone(),
+    };
+    let recorder = Recorder::new(client.clone(), reporter);
+    let sendgrid = sendgrid.with_observer(Arc::new(metrics.clone()));
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        sendgrid,
+        recorder,
+        metrics,
+        reader.clone(),
+        &options.settings,
+    ));
+
+    let mut controller = Controller::for_stream(resources, reader.clone())
+        .with_config(ControllerConfig::default().concurrency(options.concurrency))
+        .reconcile_on(handover(reader.clone(), gone_rx))
+        .graceful_shutdown_on(shutdown);
+    if options.watch_secrets {
+        // `Api<PartialObjectMeta<_>>` asks only for metadata: Secret contents never reach us.
+        let secrets = apis::<PartialObjectMeta<Secret>>(&client, &options.namespaces)
+            .into_iter()
+            .map(|api| {
+                watcher(api, watcher::Config::default())
+                    .default_backoff()
+                    .boxed()
+            });
+        let secrets = stream::select_all(secrets).touched_objects();
+        controller = controller.watches_stream(secrets, secret_mapper(reader.clone()));
+    }
+
+    let ready = reader.clone();
+    let ready_health = health.clone();
+    tokio::spawn(async move {
+        if ready.wait_until_ready().await.is_ok() {
+            tracing::info!("resource cache synced");
+            ready_health.set_ready(true);
+        }
+    });
+
+    controller
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            match result {
+                Ok((obj, _)) => tracing::debug!(resource = %obj, "reconciled"),
+                Err(error) => tracing::debug!(%error, "controller event"),
+            }
+        })
+        .await;
+    health.set_stopping();
+}

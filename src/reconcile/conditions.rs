@@ -1,0 +1,132 @@
+//! The `Ready` and `Synced` conditions, set so that an unchanged condition keeps its
+//! lastTransitionTime (no status churn).
+
+use crate::api::Condition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+pub const READY: &str = "Ready";
+pub const SYNCED: &str = "Synced";
+
+/// A condition to set, before timestamps and generation are filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub status: bool,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+impl Verdict {
+    pub fn yes(reason: &'static str, message: impl Into<String>) -> Verdict {
+        Verdict {
+            status: true,
+            reason,
+            message: message.into(),
+        }
+    }
+
+    pub fn no(reason: &'static str, message: impl Into<String>) -> Verdict {
+        Verdict {
+            status: false,
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
+    conditions.iter().find(|c| c.type_ == type_)
+}
+
+/// True when the condition exists, is True and has this reason.
+pub fn is(conditions: &[Condition], type_: &str, status: bool, reason: &str) -> bool {
+    find(conditions, type_).is_some_and(|c| c.status == status_text(status) && c.reason == reason)
+}
+
+fn status_text(status: bool) -> &'static str {
+    if status { "True" } else { "False" }
+}
+
+/// Sets `type_` to `verdict`, keeping lastTransitionTime when the status does not change.
+pub fn set(
+    conditions: &mut Vec<Condition>,
+    type_: &str,
+    verdict: Verdict,
+    generation: Option<i64>,
+    now: &Time,
+) {
+    let status = status_text(verdict.status).to_string();
+    let last_transition_time = match find(conditions, type_) {
+        Some(old) if old.status == status => old.last_transition_time.clone(),
+        _ => now.clone(),
+    };
+    let condition = Condition {
+        type_: type_.to_string(),
+        status,
+        reason: verdict.reason.to_string(),
+        message: verdict.message,
+        observed_generation: generation,
+        last_transition_time,
+    };
+    match conditions.iter_mut().find(|c| c.type_ == type_) {
+        Some(slot) => *slot = condition,
+        None => conditions.push(condition),
+    }
+    // A stable order keeps the serialized status, and so the "did it change" check, stable.
+    conditions.sort_by(|a, b| a.type_.cmp(&b.type_));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::jiff::Timestamp;
+
+    fn at(secs: i64) -> Time {
+        Time(Timestamp::from_second(secs).unwrap())
+    }
+
+    #[test]
+    fn unchanged_status_keeps_transition_time() {
+        let mut conds = Vec::new();
+        set(
+            &mut conds,
+            READY,
+            Verdict::no("Pending", "a"),
+            Some(1),
+            &at(10),
+        );
+        set(
+            &mut conds,
+            READY,
+            Verdict::no("Drifted", "b"),
+            Some(2),
+            &at(20),
+        );
+        assert_eq!(conds[0].last_transition_time, at(10));
+        assert_eq!(conds[0].reason, "Drifted");
+        assert_eq!(conds[0].observed_generation, Some(2));
+        set(
+            &mut conds,
+            READY,
+            Verdict::yes("InSync", "c"),
+            Some(2),
+            &at(30),
+        );
+        assert_eq!(conds[0].last_transition_time, at(30));
+        assert!(is(&conds, READY, true, "InSync"));
+    }
+
+    #[test]
+    fn conditions_are_sorted_by_type() {
+        let mut conds = Vec::new();
+        set(
+            &mut conds,
+            SYNCED,
+            Verdict::yes("ReconcileSuccess", ""),
+            None,
+            &at(1),
+        );
+        set(&mut conds, READY, Verdict::yes("InSync", ""), None, &at(1));
+        let types: Vec<_> = conds.iter().map(|c| c.type_.as_str()).collect();
+        assert_eq!(types, [READY, SYNCED]);
+    }
+}

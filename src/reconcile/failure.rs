@@ -1,0 +1,82 @@
+//! Everything that can stop a reconcile, with its category in one place: the condition reason,
+//! the metric label, whether it is transient, and how to retry.
+
+use crate::sendgrid::SendGridError;
+use std::time::{Duration, SystemTime};
+
+/// Why a reconcile could not bring SendGrid in line with the spec.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Failure {
+    #[error("Secret {name} not found in this namespace")]
+    SecretNotFound { name: String },
+    #[error("Secret {name} has no usable key {key}: {detail}")]
+    SecretKeyNotFound {
+        name: String,
+        key: String,
+        detail: String,
+    },
+    /// The spec got past the CRD's validation (say, written before a CRD upgrade) but is unusable.
+    #[error("{message}")]
+    InvalidSpec { message: String },
+    #[error("{0}")]
+    SendGrid(#[from] SendGridError),
+}
+
+/// How to come back after a reconcile.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Retry {
+    /// In sync (or only observing): check again after the resync interval.
+    Resync(Duration),
+    /// Something failed that may heal by itself: per-resource exponential backoff with jitter.
+    Backoff,
+    /// SendGrid's rate limit for this key resets at this time: not a request before.
+    At(SystemTime),
+    /// Only a change to the resource can help (SendGrid rejected the spec).
+    AwaitChange,
+}
+
+impl Failure {
+    /// The `Synced` condition reason, also the Event reason and the metric label.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Failure::SecretNotFound { .. } => "SecretNotFound",
+            Failure::SecretKeyNotFound { .. } => "SecretKeyNotFound",
+            Failure::InvalidSpec { .. } => "Rejected",
+            Failure::SendGrid(e) => match e {
+                SendGridError::Unauthorized { .. } => "Unauthorized",
+                SendGridError::Forbidden { .. } => "Forbidden",
+                SendGridError::NotFound { .. } => "NotFound",
+                SendGridError::DataResidency { .. } => "DataResidency",
+                SendGridError::Rejected { .. } => "Rejected",
+                SendGridError::RateLimited { .. } => "RateLimited",
+                SendGridError::Unavailable { .. } | SendGridError::Config { .. } => {
+                    "ApiUnavailable"
+                }
+            },
+        }
+    }
+
+    /// Transient failures say nothing about SendGrid's settings, so `Ready` is left as it was.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Failure::SendGrid(
+                SendGridError::RateLimited { .. } | SendGridError::Unavailable { .. }
+            )
+        )
+    }
+
+    pub fn retry(&self) -> Retry {
+        match self {
+            Failure::SendGrid(SendGridError::RateLimited {
+                reset: Some(at), ..
+            }) => Retry::At(*at),
+            Failure::InvalidSpec { .. } | Failure::SendGrid(SendGridError::Rejected { .. }) => {
+                Retry::AwaitChange
+            }
+            // Bad keys, missing Secrets, missing scopes: a rotated key or a new Secret heals
+            // them, so keep trying, slowly.
+            _ => Retry::Backoff,
+        }
+    }
+}

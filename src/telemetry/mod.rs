@@ -1,0 +1,7 @@
+//! What the operator tells the outside: Prometheus metrics, logs, and the health/metrics port.
+
+pub mod http;
+pub mod logging;
+pub mod metrics;
+
+pub use metrics::Metrics;
