@@ -5,4 +5,5 @@ pub mod api;
 pub mod controller;
 pub mod reconcile;
 pub mod sendgrid;
+pub mod simulator;
 pub mod telemetry;

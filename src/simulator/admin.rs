@@ -1,0 +1,148 @@
+//! `/_sim/...`: the simulator's own control endpoints, for a person with curl and for tests that
+//! run it out of process. JSON in and out; errors use SendGrid's `{"errors":[...]}` shape.
+//!
+//! - `GET /_sim/requests`, `DELETE /_sim/requests`: the request log.
+//! - `GET /_sim/settings?account=main[&on_behalf_of=...]`: stored settings (camelCase
+//!   `TlsSettings`); `PUT` the same with a `TlsSettings` body changes them "from the UI".
+//! - `POST /_sim/faults` (see `FaultRequest` for the JSON), `DELETE /_sim/faults`.
+//! - `POST /_sim/keys` (`{"key":..,"account":..,"scopes":[..]}`), `DELETE /_sim/keys/{key}`.
+
+use super::api::json_response;
+use super::faults::FaultRequest;
+use super::server::Shared;
+use super::state::SimKey;
+use super::wire::{ApiError, ReplyBody};
+use crate::api::TlsSettings;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{MatchedPath, Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+
+pub fn router() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/_sim/requests", get(requests).delete(clear_requests))
+        .route("/_sim/settings", get(settings).put(set_settings))
+        .route("/_sim/faults", post(inject).delete(clear_faults))
+        .route("/_sim/keys", post(add_key))
+        .route("/_sim/keys/{key}", delete(remove_key))
+        .route_layer(middleware::from_fn(log))
+}
+
+/// Logs admin calls by route template: `/_sim/keys/{key}` must not put a key in the log.
+async fn log(route: MatchedPath, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    tracing::debug!(%method, route = route.as_str(), status = response.status().as_u16(), "simulator admin request");
+    response
+}
+
+#[derive(Deserialize)]
+struct Whose {
+    account: String,
+    on_behalf_of: Option<String>,
+}
+
+async fn requests(State(shared): State<Arc<Shared>>) -> Response {
+    let log = shared.lock().requests();
+    json(StatusCode::OK, serde_json::to_vec(&log))
+}
+
+async fn clear_requests(State(shared): State<Arc<Shared>>) -> StatusCode {
+    shared.lock().clear_requests();
+    StatusCode::NO_CONTENT
+}
+
+async fn settings(State(shared): State<Arc<Shared>>, Query(whose): Query<Whose>) -> Response {
+    let found = shared
+        .lock()
+        .settings(&whose.account, whose.on_behalf_of.as_deref());
+    settings_response(found)
+}
+
+async fn set_settings(
+    State(shared): State<Arc<Shared>>,
+    Query(whose): Query<Whose>,
+    body: Bytes,
+) -> Response {
+    let changes = match parse::<TlsSettings>(&body) {
+        Ok(changes) => changes,
+        Err(response) => return response,
+    };
+    let changed = shared
+        .lock()
+        .set_from_ui(&whose.account, whose.on_behalf_of.as_deref(), changes);
+    settings_response(changed)
+}
+
+async fn inject(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let fault = match parse::<FaultRequest>(&body).and_then(|request| {
+        request
+            .into_fault()
+            .map_err(|message| error(StatusCode::BAD_REQUEST, message))
+    }) {
+        Ok(fault) => fault,
+        Err(response) => return response,
+    };
+    shared.lock().inject(fault);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn clear_faults(State(shared): State<Arc<Shared>>) -> StatusCode {
+    shared.lock().clear_faults();
+    StatusCode::NO_CONTENT
+}
+
+async fn add_key(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    // No serde detail here: it could quote a (misplaced) key back.
+    match serde_json::from_slice::<SimKey>(&body) {
+        Ok(key) => {
+            shared.lock().add_key(key);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(_) => error(
+            StatusCode::BAD_REQUEST,
+            r#"invalid body: expected {"key":"...","account":"...","scopes":["read","update"]}"#,
+        ),
+    }
+}
+
+async fn remove_key(State(shared): State<Arc<Shared>>, Path(key): Path<String>) -> Response {
+    if shared.lock().remove_key(&key) {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        error(StatusCode::NOT_FOUND, "no such key")
+    }
+}
+
+fn settings_response(settings: Option<TlsSettings>) -> Response {
+    match settings {
+        Some(settings) => json(StatusCode::OK, serde_json::to_vec(&settings)),
+        None => error(StatusCode::NOT_FOUND, "resource not found"),
+    }
+}
+
+/// Parses a JSON body; the error says what was wrong.
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+    serde_json::from_slice(body)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("invalid body: {e}")))
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    json_response(
+        status,
+        ReplyBody::Errors(vec![ApiError::general(message)]).to_json(),
+    )
+}
+
+fn json(status: StatusCode, body: serde_json::Result<Vec<u8>>) -> Response {
+    match body {
+        Ok(body) => json_response(status, body),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}

@@ -1,0 +1,105 @@
+//! The two SendGrid endpoints over HTTP: `/v3/user/settings/enforced_tls` (global host) and
+//! `/eu/v3/user/settings/enforced_tls` (EU host), plus SendGrid-style 404s for other paths.
+
+use super::engine::{ApiRequest, Outcome, Reply, presented_fingerprint};
+use super::server::{ConnectionControl, Shared};
+use super::wire::{ApiError, ReplyBody};
+use crate::api::Region;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Extension, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+pub const GLOBAL_PATH: &str = "/v3/user/settings/enforced_tls";
+pub const EU_PATH: &str = "/eu/v3/user/settings/enforced_tls";
+
+/// The API routes. Every method reaches the handler, so a 405 also carries rate-limit headers.
+pub fn router() -> Router<Arc<Shared>> {
+    Router::new()
+        .route(GLOBAL_PATH, any(enforced_tls))
+        .route(EU_PATH, any(enforced_tls))
+}
+
+async fn enforced_tls(
+    State(shared): State<Arc<Shared>>,
+    Extension(connection): Extension<ConnectionControl>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let latency = shared.lock().latency();
+    if let Some(delay) = latency {
+        tokio::time::sleep(delay).await;
+    }
+    let path = uri.path();
+    let request = ApiRequest {
+        method: &method,
+        region: region_of(path),
+        path,
+        authorization: text(&headers, AUTHORIZATION.as_str()),
+        // HeaderMap lookups are case-insensitive: On-Behalf-Of works too.
+        on_behalf_of: text(&headers, "on-behalf-of"),
+        body: &body,
+    };
+    let outcome = shared.lock().process(&request, SystemTime::now());
+    let key = presented_fingerprint(request.authorization);
+    match outcome {
+        Outcome::Respond(reply) => {
+            tracing::debug!(%method, path, status = reply.status.as_u16(), key, "simulated SendGrid request");
+            into_response(reply)
+        }
+        Outcome::Drop => {
+            tracing::debug!(%method, path, key, "simulated SendGrid request: dropping the connection");
+            connection.drop_connection().await
+        }
+    }
+}
+
+/// Any other path: SendGrid's 404 body (not logged as an API request).
+pub async fn not_found(method: Method, uri: Uri) -> Response {
+    tracing::debug!(%method, path = uri.path(), status = 404, "simulator: unknown path");
+    json_response(
+        StatusCode::NOT_FOUND,
+        ReplyBody::Errors(vec![ApiError::general("resource not found")]).to_json(),
+    )
+}
+
+fn region_of(path: &str) -> Region {
+    if path.starts_with("/eu/") {
+        Region::Eu
+    } else {
+        Region::Global
+    }
+}
+
+fn text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+fn into_response(reply: Reply) -> Response {
+    let mut response = json_response(reply.status, reply.body.to_json());
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("x-ratelimit-limit", u64::from(reply.rate.limit)),
+        ("x-ratelimit-remaining", u64::from(reply.rate.remaining)),
+        ("x-ratelimit-reset", reply.rate.reset),
+    ] {
+        headers.insert(name, HeaderValue::from(value));
+    }
+    response
+}
+
+pub fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+    (
+        status,
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body,
+    )
+        .into_response()
+}

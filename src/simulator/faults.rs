@@ -1,0 +1,203 @@
+//! Injectable faults: what the simulator does instead of (or before) answering normally.
+//!
+//! Latency applies to every API response until cleared. The counted faults (server errors,
+//! dropped connections, 429 bursts) queue up in injection order: each API request takes one unit
+//! from the front of the queue, so `ServerErrors{count: 2}` then `DropConnections{count: 1}` gives
+//! two 5xx answers and then one dropped connection.
+
+use serde::Deserialize;
+use std::collections::VecDeque;
+use std::time::Duration;
+
+/// A fault to inject into the simulated SendGrid API (admin endpoints are never affected).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Delay every API response by this much (until cleared); replaces an earlier latency.
+    Latency(Duration),
+    /// The next `count` requests get this status with `{"errors":[{"message":...}]}`.
+    ServerErrors { count: u32, status: u16 },
+    /// The next `count` requests: the connection is closed without writing a response.
+    DropConnections { count: u32 },
+    /// The next `count` requests get 429 with `X-RateLimit-Reset` = now + `reset_after`.
+    RateLimitBurst { count: u32, reset_after: Duration },
+}
+
+/// What the front of the fault queue says about the current request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Injected {
+    ServerError { status: u16 },
+    DropConnection,
+    RateLimited { reset_after: Duration },
+}
+
+/// The active faults.
+#[derive(Debug, Default)]
+pub struct Faults {
+    latency: Option<Duration>,
+    /// Counted faults with their remaining counts; never holds a zero count.
+    queue: VecDeque<(Injected, u32)>,
+}
+
+impl Faults {
+    pub fn inject(&mut self, fault: Fault) {
+        let (injected, count) = match fault {
+            Fault::Latency(delay) => {
+                self.latency = Some(delay).filter(|d| !d.is_zero());
+                return;
+            }
+            Fault::ServerErrors { count, status } => (Injected::ServerError { status }, count),
+            Fault::DropConnections { count } => (Injected::DropConnection, count),
+            Fault::RateLimitBurst { count, reset_after } => {
+                (Injected::RateLimited { reset_after }, count)
+            }
+        };
+        if count > 0 {
+            self.queue.push_back((injected, count));
+        }
+    }
+
+    pub fn clear(&mut self) {
+        *self = Faults::default();
+    }
+
+    pub fn latency(&self) -> Option<Duration> {
+        self.latency
+    }
+
+    /// Takes one unit of the oldest counted fault, if any.
+    pub fn next(&mut self) -> Option<Injected> {
+        let (injected, remaining) = self.queue.front_mut()?;
+        let injected = *injected;
+        *remaining -= 1;
+        if *remaining == 0 {
+            self.queue.pop_front();
+        }
+        Some(injected)
+    }
+}
+
+/// The JSON form of [`Fault`] accepted by `POST /_sim/faults`, durations in milliseconds:
+/// `{"kind":"latency","ms":500}`, `{"kind":"server_errors","count":2,"status":503}` (status
+/// 500 when omitted), `{"kind":"drop_connections","count":1}`,
+/// `{"kind":"rate_limit_burst","count":3,"reset_after_ms":2000}`.
+#[derive(Deserialize, Debug, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FaultRequest {
+    Latency {
+        ms: u64,
+    },
+    ServerErrors {
+        count: u32,
+        #[serde(default = "internal_server_error")]
+        status: u16,
+    },
+    DropConnections {
+        count: u32,
+    },
+    RateLimitBurst {
+        count: u32,
+        reset_after_ms: u64,
+    },
+}
+
+fn internal_server_error() -> u16 {
+    500
+}
+
+impl FaultRequest {
+    /// The fault, or why it is not one (a server error's status must be 5xx).
+    pub fn into_fault(self) -> Result<Fault, String> {
+        Ok(match self {
+            FaultRequest::Latency { ms } => Fault::Latency(Duration::from_millis(ms)),
+            FaultRequest::ServerErrors { count, status } => {
+                if !(500..=599).contains(&status) {
+                    return Err(format!("status must be 500-599, got {status}"));
+                }
+                Fault::ServerErrors { count, status }
+            }
+            FaultRequest::DropConnections { count } => Fault::DropConnections { count },
+            FaultRequest::RateLimitBurst {
+                count,
+                reset_after_ms,
+            } => Fault::RateLimitBurst {
+                count,
+                reset_after: Duration::from_millis(reset_after_ms),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counted_faults_are_taken_in_injection_order() {
+        let mut faults = Faults::default();
+        faults.inject(Fault::ServerErrors {
+            count: 2,
+            status: 503,
+        });
+        faults.inject(Fault::DropConnections { count: 0 });
+        faults.inject(Fault::DropConnections { count: 1 });
+        let taken: Vec<_> = std::iter::from_fn(|| faults.next()).collect();
+        assert_eq!(
+            taken,
+            [
+                Injected::ServerError { status: 503 },
+                Injected::ServerError { status: 503 },
+                Injected::DropConnection
+            ]
+        );
+    }
+
+    #[test]
+    fn latency_stays_until_cleared_and_zero_means_none() {
+        let mut faults = Faults::default();
+        faults.inject(Fault::Latency(Duration::from_millis(20)));
+        assert_eq!(faults.next(), None);
+        assert_eq!(faults.latency(), Some(Duration::from_millis(20)));
+        faults.inject(Fault::Latency(Duration::ZERO));
+        assert_eq!(faults.latency(), None);
+        faults.inject(Fault::Latency(Duration::from_millis(5)));
+        faults.inject(Fault::RateLimitBurst {
+            count: 1,
+            reset_after: Duration::from_secs(2),
+        });
+        faults.clear();
+        assert_eq!((faults.latency(), faults.next()), (None, None));
+    }
+
+    #[test]
+    fn json_form_parses_and_checks_the_status() {
+        let parse = |json: &str| {
+            serde_json::from_str::<FaultRequest>(json)
+                .map_err(|e| e.to_string())
+                .and_then(FaultRequest::into_fault)
+        };
+        assert_eq!(
+            parse(r#"{"kind":"latency","ms":250}"#),
+            Ok(Fault::Latency(Duration::from_millis(250)))
+        );
+        assert_eq!(
+            parse(r#"{"kind":"server_errors","count":2}"#),
+            Ok(Fault::ServerErrors {
+                count: 2,
+                status: 500
+            })
+        );
+        assert_eq!(
+            parse(r#"{"kind":"drop_connections","count":1}"#),
+            Ok(Fault::DropConnections { count: 1 })
+        );
+        assert_eq!(
+            parse(r#"{"kind":"rate_limit_burst","count":3,"reset_after_ms":1500}"#),
+            Ok(Fault::RateLimitBurst {
+                count: 3,
+                reset_after: Duration::from_millis(1500)
+            })
+        );
+        assert!(parse(r#"{"kind":"server_errors","count":1,"status":404}"#).is_err());
+        assert!(parse(r#"{"kind":"meteor","count":1}"#).is_err());
+    }
+}

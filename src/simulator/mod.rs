@@ -1,0 +1,25 @@
+//! A stateful fake of SendGrid's Enforced TLS API, for tests, demos and `simulate`.
+//!
+//! It answers `GET`/`PATCH /v3/user/settings/enforced_tls` (global host) and
+//! `/eu/v3/user/settings/enforced_tls` (EU host) the way SendGrid's OpenAPI description and the
+//! live API's habits say: Bearer keys with read/update scopes, parent accounts with subusers and
+//! customer accounts for `on-behalf-of`, data-residency 451s, `{"errors":[...]}` bodies, strict
+//! PATCH validation, per-key rate limits with `X-RateLimit-*` headers. Faults (latency, 5xx,
+//! dropped connections, 429 bursts) can be injected, settings changed "from the UI" to create
+//! drift, and every API request is logged (with a key fingerprint, never the key). The same
+//! controls are served as JSON under `/_sim/...` (see `admin`).
+
+mod accounts;
+mod admin;
+mod api;
+mod engine;
+mod faults;
+mod patch;
+mod ratelimit;
+mod server;
+mod state;
+mod wire;
+
+pub use faults::Fault;
+pub use server::{Simulator, SimulatorHandle};
+pub use state::{LoggedRequest, Scope, SimAccount, SimConfig, SimKey};

@@ -1,0 +1,342 @@
+//! The simulator's configuration types and its whole mutable state (keys, accounts, rate
+//! windows, faults, request log). Pure: no I/O, no clock of its own (callers pass `now`).
+
+use super::accounts::{Accounts, Target};
+use super::faults::{Fault, Faults};
+use super::ratelimit::RateLimiter;
+use crate::api::{Region, TlsSettings};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::time::SystemTime;
+
+/// The oldest requests are forgotten beyond this many, so a long-running demo stays small.
+const MAX_LOGGED: usize = 10_000;
+
+/// An API key permission: `user.settings.enforced_tls.read` / `.update`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    Read,
+    Update,
+}
+
+/// A configured API key: which parent account it belongs to and its scopes.
+///
+/// JSON form (for `POST /_sim/keys`): `{"key":"SG.x","account":"main","scopes":["read"]}`;
+/// `account` defaults to "main" and `scopes` to both. Debug shows only the key's fingerprint.
+#[derive(Clone, Deserialize)]
+pub struct SimKey {
+    pub key: String,
+    #[serde(default = "main_account")]
+    pub account: String,
+    #[serde(default = "all_scopes")]
+    pub scopes: Vec<Scope>,
+}
+
+fn main_account() -> String {
+    "main".to_owned()
+}
+
+fn all_scopes() -> Vec<Scope> {
+    vec![Scope::Read, Scope::Update]
+}
+
+impl fmt::Debug for SimKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimKey")
+            .field("key", &fingerprint(&self.key))
+            .field("account", &self.account)
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
+/// A parent account with its subusers (name, region) and customer accounts (id). Every one starts
+/// at SendGrid's defaults {false, false, 1.1}.
+#[derive(Clone, Debug)]
+pub struct SimAccount {
+    pub name: String,
+    pub subusers: Vec<(String, Region)>,
+    pub customer_accounts: Vec<String>,
+}
+
+/// Everything the simulator starts with. A key may name an account missing from `accounts`: it
+/// then gets a parent account of that name without subusers.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    pub keys: Vec<SimKey>,
+    pub accounts: Vec<SimAccount>,
+    /// Requests per key per 60-second window; 600 by default, what the live API reports.
+    pub rate_limit_per_minute: u32,
+}
+
+impl Default for SimConfig {
+    fn default() -> SimConfig {
+        SimConfig {
+            keys: Vec::new(),
+            accounts: Vec::new(),
+            rate_limit_per_minute: 600,
+        }
+    }
+}
+
+impl SimConfig {
+    /// One parent account "main" with subusers "marketing-sub" (global) and "eu-sub" (eu),
+    /// customer account "1234567", and the given keys with read+update scopes.
+    pub fn with_keys(keys: &[&str]) -> SimConfig {
+        SimConfig {
+            keys: keys
+                .iter()
+                .map(|key| SimKey {
+                    key: (*key).to_owned(),
+                    account: main_account(),
+                    scopes: all_scopes(),
+                })
+                .collect(),
+            accounts: vec![SimAccount {
+                name: main_account(),
+                subusers: vec![
+                    ("marketing-sub".to_owned(), Region::Global),
+                    ("eu-sub".to_owned(), Region::Eu),
+                ],
+                customer_accounts: vec!["1234567".to_owned()],
+            }],
+            ..SimConfig::default()
+        }
+    }
+}
+
+/// One request to the simulated SendGrid API, as the request log keeps it.
+#[derive(Clone, Debug, Serialize)]
+pub struct LoggedRequest {
+    pub method: String,
+    /// The host it was sent to: `/v3/...` is global, `/eu/v3/...` is EU.
+    pub region: Region,
+    pub path: String,
+    pub on_behalf_of: Option<String>,
+    /// "key-" and 6 hex digits of the presented key's SHA-256; never the key. `None` when no
+    /// Bearer key was sent, or the value cannot be an API key at all.
+    pub key_fingerprint: Option<String>,
+    /// The JSON body (a string holding the raw text when it was not JSON).
+    pub body: Option<serde_json::Value>,
+    /// The status answered; 0 when the connection was dropped without a response.
+    pub status: u16,
+    pub at: SystemTime,
+}
+
+/// The fingerprint the operator's client shows for the same key: "key-" and the first 6 hex
+/// digits of its SHA-256. `None` for an empty value, which cannot be a key.
+pub fn fingerprint(key: &str) -> Option<String> {
+    let key = key.trim();
+    if key.is_empty() {
+        return None;
+    }
+    let digest = Sha256::digest(key.as_bytes());
+    Some(format!(
+        "key-{:02x}{:02x}{:02x}",
+        digest[0], digest[1], digest[2]
+    ))
+}
+
+/// All mutable simulator state.
+#[derive(Debug)]
+pub struct SimState {
+    pub(super) keys: HashMap<String, SimKey>,
+    pub(super) accounts: Accounts,
+    pub(super) limiter: RateLimiter,
+    pub(super) faults: Faults,
+    log: VecDeque<LoggedRequest>,
+}
+
+impl SimState {
+    pub fn new(config: SimConfig) -> SimState {
+        let mut state = SimState {
+            keys: HashMap::new(),
+            accounts: Accounts::new(&config.accounts),
+            limiter: RateLimiter::new(config.rate_limit_per_minute),
+            faults: Faults::default(),
+            log: VecDeque::new(),
+        };
+        for key in config.keys {
+            state.add_key(key);
+        }
+        state
+    }
+
+    /// Adds or replaces a key (creating its parent account if needed).
+    pub fn add_key(&mut self, key: SimKey) {
+        self.accounts.ensure(&key.account);
+        self.keys.insert(key.key.clone(), key);
+    }
+
+    /// Revokes a key; false if it did not exist.
+    pub fn remove_key(&mut self, key: &str) -> bool {
+        self.keys.remove(key).is_some()
+    }
+
+    /// The stored settings of `account` (a parent) or of its subuser / `account-id <id>`
+    /// customer account; `None` if there is no such account.
+    pub fn settings(&mut self, account: &str, on_behalf_of: Option<&str>) -> Option<TlsSettings> {
+        let (_, stored) = self
+            .accounts
+            .get_mut(account, Target::parse(on_behalf_of))?;
+        Some(stored.to_settings())
+    }
+
+    /// A change made "in the UI": only the set fields change. Returns the new settings, or
+    /// `None` if there is no such account.
+    pub fn set_from_ui(
+        &mut self,
+        account: &str,
+        on_behalf_of: Option<&str>,
+        changes: TlsSettings,
+    ) -> Option<TlsSettings> {
+        let (_, stored) = self
+            .accounts
+            .get_mut(account, Target::parse(on_behalf_of))?;
+        stored.apply(changes);
+        Some(stored.to_settings())
+    }
+
+    pub fn inject(&mut self, fault: Fault) {
+        self.faults.inject(fault);
+    }
+
+    pub fn clear_faults(&mut self) {
+        self.faults.clear();
+    }
+
+    pub fn latency(&self) -> Option<std::time::Duration> {
+        self.faults.latency()
+    }
+
+    pub fn record(&mut self, request: LoggedRequest) {
+        if self.log.len() == MAX_LOGGED {
+            self.log.pop_front();
+        }
+        self.log.push_back(request);
+    }
+
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.log.iter().cloned().collect()
+    }
+
+    pub fn clear_requests(&mut self) {
+        self.log.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::TlsVersion;
+    use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn with_keys_builds_the_documented_accounts() {
+        let mut state = SimState::new(SimConfig::with_keys(&["SG.one", "SG.two"]));
+        assert_eq!(state.keys.len(), 2);
+        assert_eq!(state.keys["SG.one"].scopes, [Scope::Read, Scope::Update]);
+        for target in [
+            None,
+            Some("marketing-sub"),
+            Some("eu-sub"),
+            Some("account-id 1234567"),
+        ] {
+            assert_eq!(
+                state.settings("main", target),
+                Some(TlsSettings::SENDGRID_DEFAULTS),
+                "{target:?}"
+            );
+        }
+        assert_eq!(state.settings("main", Some("ghost")), None);
+        assert_eq!(state.settings("ghost", None), None);
+    }
+
+    #[test]
+    fn set_from_ui_changes_only_given_fields_of_one_target() {
+        let mut state = SimState::new(SimConfig::with_keys(&[]));
+        let changed = state.set_from_ui(
+            "main",
+            Some("marketing-sub"),
+            TlsSettings {
+                minimum_tls_version: Some(TlsVersion::V1_3),
+                ..TlsSettings::default()
+            },
+        );
+        assert_eq!(
+            changed.and_then(|s| s.minimum_tls_version),
+            Some(TlsVersion::V1_3)
+        );
+        assert_eq!(
+            state.settings("main", Some("marketing-sub")),
+            Some(TlsSettings {
+                minimum_tls_version: Some(TlsVersion::V1_3),
+                ..TlsSettings::SENDGRID_DEFAULTS
+            })
+        );
+        assert_eq!(
+            state.settings("main", None),
+            Some(TlsSettings::SENDGRID_DEFAULTS)
+        );
+        assert_eq!(
+            state.set_from_ui("main", Some("ghost"), TlsSettings::SENDGRID_DEFAULTS),
+            None
+        );
+    }
+
+    #[test]
+    fn keys_can_be_added_replaced_and_removed() {
+        let mut state = SimState::new(SimConfig::default());
+        state.add_key(SimKey {
+            key: "SG.k".into(),
+            account: "other".into(),
+            scopes: vec![Scope::Read],
+        });
+        assert_eq!(
+            state.settings("other", None),
+            Some(TlsSettings::SENDGRID_DEFAULTS)
+        );
+        state.add_key(SimKey {
+            key: "SG.k".into(),
+            account: "other".into(),
+            scopes: vec![],
+        });
+        assert!(state.keys["SG.k"].scopes.is_empty());
+        assert!(state.remove_key("SG.k"));
+        assert!(!state.remove_key("SG.k"));
+    }
+
+    #[test]
+    fn key_json_defaults_and_debug_hides_the_key() {
+        let key: SimKey = serde_json::from_str(r#"{"key":"SG.secretvalue"}"#).unwrap();
+        assert_eq!((key.account.as_str(), key.scopes.len()), ("main", 2));
+        let shown = format!("{key:?} {:?}", SimConfig::with_keys(&["SG.secretvalue"]));
+        assert!(!shown.contains("SG.secretvalue"), "{shown}");
+        assert!(shown.contains(&fingerprint("SG.secretvalue").unwrap()));
+    }
+
+    #[test]
+    fn the_log_is_bounded() {
+        let mut state = SimState::new(SimConfig::default());
+        for status in 0..=MAX_LOGGED {
+            state.record(LoggedRequest {
+                method: "GET".into(),
+                region: Region::Global,
+                path: "/".into(),
+                on_behalf_of: None,
+                key_fingerprint: None,
+                body: None,
+                status: (status % 600) as u16,
+                at: UNIX_EPOCH,
+            });
+        }
+        let log = state.requests();
+        assert_eq!(log.len(), MAX_LOGGED);
+        assert_eq!(log[0].status, 1);
+        state.clear_requests();
+        assert!(state.requests().is_empty());
+    }
+}
