@@ -3,9 +3,11 @@
 //! Defaults live in code ([`spec::Defaults`]), never in the schema: an API-server default would make
 //! GitOps tools show the resource out of sync forever.
 
+mod schema;
 pub mod settings;
 pub mod spec;
 pub mod status;
+pub mod validation;
 
 pub use settings::{TlsSettings, TlsVersion};
 pub use spec::{
@@ -13,6 +15,7 @@ pub use spec::{
     SendGridEnforcedTlsSpec,
 };
 pub use status::{Condition, SendGridEnforcedTlsStatus};
+pub use validation::{Violation, validate_object, validate_resource};
 
 /// The API group of every resource this operator defines.
 pub const GROUP: &str = "sendgrid.ops.dev";

@@ -8,7 +8,9 @@ use std::fmt;
 ///
 /// A string in the resource ("1.2"): Kubernetes APIs avoid floats. On the wire to SendGrid it is
 /// the JSON number `1.2` (see `crate::sendgrid::wire`).
-#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
 pub enum TlsVersion {
     #[serde(rename = "1.1")]
     V1_1,
@@ -54,6 +56,7 @@ impl fmt::Display for TlsVersion {
 /// Enforced TLS settings. A `None` field is one SendGrid did not report (or, in a patch, one not
 /// sent).
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[schemars(transform = super::schema::plain_optional_fields)]
 #[serde(rename_all = "camelCase")]
 pub struct TlsSettings {
     /// Whether recipients must support TLS (SendGrid's `require_tls`).

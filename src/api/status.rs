@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// Observed state. Written only when something in it changes: no per-pass timestamps.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
+#[schemars(transform = super::schema::plain_optional_fields)]
 #[serde(rename_all = "camelCase")]
 pub struct SendGridEnforcedTlsStatus {
     /// The generation of the spec the conditions describe.
@@ -31,6 +32,9 @@ pub struct SendGridEnforcedTlsStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_reconcile_at: Option<String>,
     /// `Ready` (SendGrid matches the spec) and `Synced` (the last reconcile reached SendGrid).
+    /// A map keyed by type, like every Kubernetes conditions list, so server-side apply merges
+    /// one condition without replacing the others.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
 }
