@@ -2,6 +2,7 @@
 //! resources.
 
 pub mod api;
+pub mod cli;
 pub mod controller;
 pub mod reconcile;
 pub mod sendgrid;
