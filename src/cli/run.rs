@@ -2,6 +2,7 @@
 
 use super::Global;
 use crate::controller::backoff::BackoffConfig;
+use crate::controller::leader::{self, LeaderConfig};
 use crate::controller::run::preflight;
 use crate::controller::{RunOptions, Settings};
 use crate::sendgrid::SendGridClient;
@@ -42,6 +43,18 @@ pub struct RunArgs {
     /// Longest retry delay after failures.
     #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
     pub retry_max_delay: Duration,
+    /// Reconcile only while holding a Lease, so several replicas can run (one active).
+    #[arg(long, env = "LEADER_ELECTION")]
+    pub leader_election: bool,
+    /// Namespace of the Lease (the operator's own namespace).
+    #[arg(long, env = "POD_NAMESPACE", value_name = "NS")]
+    pub leader_election_namespace: Option<String>,
+    /// Name of the Lease.
+    #[arg(long, default_value = "sendgrid-tls-operator", value_name = "NAME")]
+    pub leader_election_lease: String,
+    /// Seconds the Lease stays valid without renewal (a standby takes over after this).
+    #[arg(long, default_value_t = 15, value_name = "SECONDS")]
+    pub lease_duration: u64,
 }
 
 /// Parses a Go-style duration such as "2s", "500ms" or "5m".
@@ -54,6 +67,24 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 impl RunArgs {
+    fn leader(&self) -> Result<Option<LeaderConfig>, String> {
+        if !self.leader_election {
+            return Ok(None);
+        }
+        let namespace = self.leader_election_namespace.clone().ok_or(
+            "--leader-election needs --leader-election-namespace (or POD_NAMESPACE) for its Lease",
+        )?;
+        let identity = std::env::var("POD_NAME")
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_else(|_| format!("sendgrid-tls-operator-{}", std::process::id()));
+        Ok(Some(LeaderConfig {
+            namespace,
+            lease_name: self.leader_election_lease.clone(),
+            identity,
+            duration_secs: self.lease_duration,
+        }))
+    }
+
     fn options(&self) -> RunOptions {
         RunOptions {
             namespaces: self.namespaces.clone(),
@@ -94,6 +125,7 @@ pub async fn shutdown_signal() {
 
 pub async fn run(global: &Global, args: &RunArgs) -> Result<(), String> {
     let options = args.options();
+    let leader = args.leader()?;
     let client = kube::Client::try_default()
         .await
         .map_err(|e| format!("no Kubernetes cluster reachable: {e}"))?;
@@ -106,17 +138,73 @@ pub async fn run(global: &Global, args: &RunArgs) -> Result<(), String> {
         .map_err(|e| format!("--metrics-addr {}: {e}", args.metrics_addr))?;
     tracing::info!(%addr, "serving /metrics, /healthz and /readyz");
     let server = tokio::spawn(serve);
-    metrics.set_leader(true);
-    crate::controller::run(
-        client,
-        sendgrid,
-        metrics,
-        health,
-        options,
-        shutdown_signal(),
-    )
-    .await;
+    let result = match leader {
+        None => {
+            metrics.set_leader(true);
+            health.set_role("leader");
+            crate::controller::run(
+                client,
+                sendgrid,
+                metrics,
+                health,
+                options,
+                shutdown_signal(),
+            )
+            .await;
+            Ok(())
+        }
+        Some(config) => lead(client, sendgrid, metrics, health, options, &config).await,
+    };
     tracing::info!("stopped");
     server.abort();
+    result
+}
+
+/// Runs the controller only while holding the Lease. Losing it ends the process with an error,
+/// so the Deployment restarts it as a standby with a clean cache.
+async fn lead(
+    client: kube::Client,
+    sendgrid: SendGridClient,
+    metrics: Metrics,
+    health: Health,
+    options: RunOptions,
+    config: &LeaderConfig,
+) -> Result<(), String> {
+    let mut election = leader::join(client.clone(), config).await?;
+    metrics.set_leader(false);
+    // A standby is ready: it is healthy and will take over when the leader goes.
+    health.set_role("standby");
+    health.set_ready(true);
+    tracing::info!(lease = %config.lease_name, identity = %config.identity, "waiting to lead");
+    tokio::select! {
+        leading = election.wait_for_lead() => if !leading {
+            return Err("leader election ended unexpectedly".to_string());
+        },
+        () = shutdown_signal() => {
+            election.release().await;
+            return Ok(());
+        }
+    }
+    tracing::info!(identity = %config.identity, "leading");
+    metrics.set_leader(true);
+    health.set_role("leader");
+    health.set_ready(false);
+    let lost = election.lost();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<bool>();
+    let stop = async move {
+        let lost_lease = tokio::select! {
+            () = lost => true,
+            () = shutdown_signal() => false,
+        };
+        let _ = stop_tx.send(lost_lease);
+    };
+    crate::controller::run(client, sendgrid, metrics.clone(), health, options, stop).await;
+    metrics.set_leader(false);
+    if stop_rx.await.unwrap_or(false) {
+        return Err(
+            "lost the leader lease; exiting so that a restart rejoins as a standby".to_string(),
+        );
+    }
+    election.release().await;
     Ok(())
 }

@@ -6,6 +6,7 @@ pub mod backoff;
 pub mod context;
 pub mod error;
 pub mod gather;
+pub mod leader;
 pub mod reconcile;
 pub mod run;
 

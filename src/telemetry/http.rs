@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 pub struct Health {
     ready: Arc<AtomicBool>,
     stopping: Arc<AtomicBool>,
+    role: Arc<std::sync::Mutex<&'static str>>,
 }
 
 impl Health {
@@ -23,6 +24,15 @@ impl Health {
     pub fn set_stopping(&self) {
         self.stopping.store(true, Ordering::SeqCst);
         self.ready.store(false, Ordering::SeqCst);
+    }
+
+    /// "leader" or "standby", shown by /readyz.
+    pub fn set_role(&self, role: &'static str) {
+        *self.role.lock().unwrap_or_else(|e| e.into_inner()) = role;
+    }
+
+    fn role(&self) -> &'static str {
+        *self.role.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn is_ready(&self) -> bool {
@@ -75,9 +85,13 @@ async fn healthz(State(s): State<Shared>) -> impl IntoResponse {
 }
 
 async fn readyz(State(s): State<Shared>) -> impl IntoResponse {
+    let role = s.health.role();
     if s.health.is_ready() {
-        (StatusCode::OK, "ready\n")
+        (StatusCode::OK, format!("ready ({role})\n"))
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready ({role})\n"),
+        )
     }
 }
