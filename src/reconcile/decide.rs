@@ -58,7 +58,7 @@ pub struct Outcome {
 pub enum Decision {
     /// Send this PATCH, then call [`after_patch`].
     Patch(PatchPlan),
-    Done(Outcome),
+    Done(Box<Outcome>),
 }
 
 /// The managed fields of `wanted` whose value differs from `seen`.
@@ -123,7 +123,7 @@ fn describe_drift(wanted: &TlsSettings, seen: &TlsSettings) -> String {
 pub fn decide(facts: &Facts, observed: Result<TlsSettings, Failure>) -> Decision {
     let seen = match observed {
         Ok(seen) => seen,
-        Err(failure) => return Decision::Done(on_failure(facts, failure)),
+        Err(failure) => return Decision::Done(Box::new(on_failure(facts, failure))),
     };
     let wanted = facts.spec.managed();
     let diff = differences(&wanted, &seen);
@@ -140,11 +140,11 @@ pub fn decide(facts: &Facts, observed: Result<TlsSettings, Failure>) -> Decision
             out.notes
                 .push(warning("Conflict", out_message(&out, READY)));
         }
-        return Decision::Done(out);
+        return Decision::Done(Box::new(out));
     }
     if diff.is_empty() {
         let ready = Verdict::yes("InSync", "SendGrid matches the spec");
-        return Decision::Done(concluded(facts, Some(seen), ready, None));
+        return Decision::Done(Box::new(concluded(facts, Some(seen), ready, None)));
     }
     match facts.spec.mode() {
         Mode::Observe => {
@@ -153,7 +153,7 @@ pub fn decide(facts: &Facts, observed: Result<TlsSettings, Failure>) -> Decision
             if out_message(&out, READY) != facts_message(facts, READY) {
                 out.notes.push(warning("Drifted", out_message(&out, READY)));
             }
-            Decision::Done(out)
+            Decision::Done(Box::new(out))
         }
         Mode::Enforce => Decision::Patch(PatchPlan {
             changes: diff,

@@ -15,7 +15,7 @@ pub async fn plan(client: &SendGridClient, account: &Account, facts: &Facts<'_>)
 /// GETs the settings, decides, and PATCHes the difference.
 pub async fn apply(client: &SendGridClient, account: &Account, facts: &Facts<'_>) -> Outcome {
     match plan(client, account, facts).await {
-        Decision::Done(outcome) => outcome,
+        Decision::Done(outcome) => *outcome,
         Decision::Patch(plan) => {
             let result = client
                 .patch(account, &plan.changes)

@@ -62,7 +62,7 @@ fn facts<'a>(
 
 fn done(decision: Decision) -> Outcome {
     match decision {
-        Decision::Done(outcome) => outcome,
+        Decision::Done(outcome) => *outcome,
         Decision::Patch(plan) => panic!("expected no PATCH, got {plan:?}"),
     }
 }
