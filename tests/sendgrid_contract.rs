@@ -5,8 +5,8 @@
 
 mod sendgrid_support;
 
-use sendgrid_support::{KEY, Reply, ScriptedServer, account};
-use sendgrid_tls_operator::api::{OnBehalfOfRef, Region, TlsSettings, TlsVersion};
+use sendgrid_support::{KEY, Reply, ScriptedServer, account, subuser};
+use sendgrid_tls_operator::api::{Region, TlsSettings, TlsVersion};
 use sendgrid_tls_operator::sendgrid::{Endpoints, ErrorClass, OnBehalfOf};
 use serde_json::{Value, json};
 
@@ -59,16 +59,6 @@ fn request_body_validator(spec: &Value) -> jsonschema::Validator {
         .with_draft(jsonschema::Draft::Draft202012)
         .build(&document)
         .expect("the request schema compiles")
-}
-
-fn subuser(name: &str) -> Option<OnBehalfOf> {
-    Some(
-        OnBehalfOf::from_ref(&OnBehalfOfRef {
-            subuser: Some(name.into()),
-            account_id: None,
-        })
-        .unwrap(),
-    )
 }
 
 /// Every non-empty change set: each field unset or set to each of its values.

@@ -1,21 +1,88 @@
-//! A scripted HTTP/1.1 server on loopback for the SendGrid client tests: it records every
-//! request byte for byte and answers with whatever a test scripts, including what no real
-//! server library would send on purpose (mixed-case header names, HTML bodies, silence, a
-//! dropped connection).
+//! Shared by the SendGrid client tests: small builders and checks, and a scripted HTTP/1.1
+//! server on loopback that records every request byte for byte and answers with whatever a
+//! test scripts, including what no real server library would send on purpose (mixed-case header
+//! names, HTML bodies, silence, a dropped connection).
 #![allow(dead_code)] // each test crate uses a different part of it
 
-use sendgrid_tls_operator::api::Region;
+use sendgrid_tls_operator::api::{OnBehalfOfRef, Region, TlsSettings, TlsVersion};
 use sendgrid_tls_operator::sendgrid::{
-    Account, ApiKey, ClientConfig, Endpoints, OnBehalfOf, SendGridClient,
+    Account, ApiKey, ClientConfig, Endpoints, OnBehalfOf, RequestObserver, SendGridClient,
+    SendGridError,
 };
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 pub const KEY: &str = "SG.test-key.0123456789abcdef";
+
+pub const PATH: &str = "/v3/user/settings/enforced_tls";
+
+/// Records what the client reports to telemetry.
+#[derive(Default)]
+pub struct Observed(Mutex<Vec<(&'static str, &'static str)>>);
+
+impl RequestObserver for Observed {
+    fn observe(&self, method: &'static str, class: &'static str, _elapsed: Duration) {
+        self.0.lock().unwrap().push((method, class));
+    }
+}
+
+impl Observed {
+    pub fn take(&self) -> Vec<(&'static str, &'static str)> {
+        std::mem::take(&mut self.0.lock().unwrap())
+    }
+}
+
+pub fn observed(client: SendGridClient) -> (SendGridClient, Arc<Observed>) {
+    let observer = Arc::new(Observed::default());
+    (client.with_observer(observer.clone()), observer)
+}
+
+pub fn global() -> Account {
+    account(KEY, Region::Global, None)
+}
+
+pub fn subuser(name: &str) -> Option<OnBehalfOf> {
+    Some(
+        OnBehalfOf::from_ref(&OnBehalfOfRef {
+            subuser: Some(name.into()),
+            account_id: None,
+        })
+        .unwrap(),
+    )
+}
+
+pub fn settings(tls: Option<bool>, cert: Option<bool>, v: Option<TlsVersion>) -> TlsSettings {
+    TlsSettings {
+        require_tls: tls,
+        require_valid_cert: cert,
+        minimum_tls_version: v,
+    }
+}
+
+/// The error, after checking that its message never contains the key.
+pub fn no_key(error: SendGridError) -> SendGridError {
+    let shown = format!("{error} {error:?}");
+    assert!(
+        !shown.contains(KEY) && !shown.contains("test-key"),
+        "{shown}"
+    );
+    error
+}
+
+pub fn unix(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+pub fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
 
 /// One request as it arrived.
 #[derive(Clone, Debug)]
