@@ -377,3 +377,30 @@ fn status_is_checked_too() {
         ]
     );
 }
+
+#[test]
+fn accepted_durations_mean_the_same_to_the_controller() {
+    for (text, seconds) in [
+        ("30s", 30),
+        ("10m", 600),
+        ("1.5h", 5400),
+        ("30000ms", 30),
+        ("1h0m30s", 3630),
+    ] {
+        let tls = validate_resource(&resource(&with_key(&format!("resyncInterval: {text}\n"))))
+            .unwrap_or_else(|e| panic!("{text}: {e:?}"));
+        assert_eq!(tls.spec.resync_interval().as_secs(), seconds, "{text}");
+    }
+}
+
+#[test]
+fn metadata_must_be_an_object() {
+    let mut object = resource(KEY);
+    object["metadata"] = "marketing".into();
+    let errors: Vec<String> = validate_resource(&object)
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(errors, ["metadata: must be an object, not \"marketing\""]);
+}

@@ -1,7 +1,8 @@
 //! The `SendGridEnforcedTls` custom resource: spec, status and the CRD they generate.
 //!
-//! Defaults live in code ([`spec::Defaults`]), never in the schema: an API-server default would make
-//! GitOps tools show the resource out of sync forever.
+//! Defaults live in code (the `SendGridEnforcedTlsSpec` accessors and `spec::DEFAULT_*`), never in
+//! the schema: an API-server default would make GitOps tools show the resource out of sync
+//! forever. [`validation`] checks a resource as the API server would, for callers without one.
 
 mod schema;
 pub mod settings;

@@ -65,30 +65,39 @@ impl Compiled {
         })
     }
 
-    fn validate(&self, object: &Value) -> Result<(), Vec<Violation>> {
+    /// Validates `object`; on success returns it as the API server would store it (nulls of
+    /// non-nullable fields dropped).
+    fn check(&self, object: &Value) -> Result<Value, Vec<Violation>> {
         let mut object = object.clone();
         openapi::prune_nulls(&self.openapi, &mut object);
-        let mut found = Vec::new();
-        let mut blocking = false;
-        let mut wrong_type = Vec::new();
+        let mut structural = Vec::new();
         for error in self.structural.iter_errors(&object) {
             let (violations, severity) = openapi::violations(&self.openapi, &error);
-            blocking |= severity != Severity::Other;
-            if severity == Severity::WrongType {
-                wrong_type.extend(violations.iter().map(|v| v.field.clone()));
-            }
-            found.extend(violations);
+            structural.extend(violations.into_iter().map(|v| (v, severity)));
         }
-        // "must be a string" says it all: an enum or pattern error on the same value is noise.
-        found.retain(|v| !wrong_type.contains(&v.field) || v.message.starts_with("must be a"));
+        let wrong_type: Vec<String> = structural
+            .iter()
+            .filter(|(_, severity)| *severity == Severity::WrongType)
+            .map(|(v, _)| v.field.clone())
+            .collect();
+        let blocking = structural.iter().any(|(_, s)| *s != Severity::Other);
+        // "must be a string" says it all: an enum error on the same value is noise.
+        let mut found: Vec<Violation> = structural
+            .into_iter()
+            .filter(|(v, severity)| {
+                *severity == Severity::WrongType || !wrong_type.contains(&v.field)
+            })
+            .map(|(v, _)| v)
+            .collect();
         if !blocking {
             // The API server does not run a field's rules when its value is null (kube-cel would,
             // and fail), so the rules see nulls as absent.
-            let mut object = object;
-            drop_nulls(&mut object);
+            let mut without_nulls = object.clone();
+            drop_nulls(&mut without_nulls);
             // kube-cel's validator holds a CEL context that is not `Sync`; building one per call is
             // cheap next to evaluating the rules.
-            if let Err(errors) = CelValidator::new().validate_compiled(&self.rules, &object, None) {
+            let rules = CelValidator::new().validate_compiled(&self.rules, &without_nulls, None);
+            if let Err(errors) = rules {
                 found.extend(
                     errors
                         .iter()
@@ -97,7 +106,11 @@ impl Compiled {
             }
         }
         found.dedup();
-        if found.is_empty() { Ok(()) } else { Err(found) }
+        if found.is_empty() {
+            Ok(object)
+        } else {
+            Err(found)
+        }
     }
 }
 
@@ -119,7 +132,7 @@ fn drop_nulls(value: &mut Value) {
 /// `apiVersion`, `kind` and `metadata` are always allowed at the root. Compiled schemas are cached,
 /// keyed by their text.
 pub fn validate_object(schema: &Value, object: &Value) -> Result<(), Vec<Violation>> {
-    cached(schema).map_err(|e| vec![e])?.validate(object)
+    cached(schema).map_err(|e| vec![e])?.check(object).map(drop)
 }
 
 /// Up to this many distinct schemas stay compiled; a process validates against a handful.
@@ -190,11 +203,8 @@ pub fn validate_resource(object: &Value) -> Result<SendGridEnforcedTls, Vec<Viol
         .get_or_init(|| Compiled::new(&resource_schema()))
         .as_ref()
         .map_err(|e| vec![e.clone()])?;
-    compiled.validate(object)?;
-
+    let object = compiled.check(object)?;
     // The schema has passed, so this only fails on what it does not cover (metadata's fields).
-    let mut object = object.clone();
-    openapi::prune_nulls(&compiled.openapi, &mut object);
     serde_json::from_value(object)
         .map_err(|e| vec![Violation::new("", format!("cannot read the resource: {e}"))])
 }
