@@ -1,0 +1,117 @@
+{{/* Names, labels and the derived settings every template shares. */}}
+
+{{- define "sendgrid-tls-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* "<release>-<chart>", or the release name alone when it already contains the chart name. */}}
+{{- define "sendgrid-tls-operator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "sendgrid-tls-operator.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "sendgrid-tls-operator.labels" -}}
+helm.sh/chart: {{ include "sendgrid-tls-operator.chart" . }}
+app.kubernetes.io/name: {{ include "sendgrid-tls-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: sendgrid-tls-operator
+{{- end }}
+
+{{/* Selector labels of the operator pods (the simulator uses component=simulator). */}}
+{{- define "sendgrid-tls-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "sendgrid-tls-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: controller
+{{- end }}
+
+{{- define "sendgrid-tls-operator.simulatorSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "sendgrid-tls-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: simulator
+{{- end }}
+
+{{- define "sendgrid-tls-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "sendgrid-tls-operator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* repository:tag, or repository@digest when a digest is given. */}}
+{{- define "sendgrid-tls-operator.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* "true" when leader election is on: asked for, or needed because of several replicas. */}}
+{{- define "sendgrid-tls-operator.leaderElection" -}}
+{{- if or .Values.leaderElection.enabled (gt (int .Values.replicaCount) 1) }}true{{ end }}
+{{- end }}
+
+{{- define "sendgrid-tls-operator.leaseName" -}}
+{{- default (include "sendgrid-tls-operator.fullname" .) .Values.leaderElection.leaseName }}
+{{- end }}
+
+{{- define "sendgrid-tls-operator.simulatorName" -}}
+{{- printf "%s-simulator" (include "sendgrid-tls-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The simulator's in-cluster base URL (global API; the EU API is under /eu). */}}
+{{- define "sendgrid-tls-operator.simulatorUrl" -}}
+{{- printf "http://%s.%s.svc:%d" (include "sendgrid-tls-operator.simulatorName" .) .Release.Namespace (int .Values.simulator.port) }}
+{{- end }}
+
+{{/*
+RBAC rules for the SendGridEnforcedTls controller: the same set in the ClusterRole (all
+namespaces) and in each per-namespace Role (watchNamespaces). One comment per rule.
+*/}}
+{{- define "sendgrid-tls-operator.controllerRules" -}}
+# Watch the resources it reconciles, and patch metadata to add/remove its cleanup finalizer
+# (deletionPolicy Restore/Reset). It never writes spec.
+- apiGroups: ["sendgrid.ops.dev"]
+  resources: ["sendgridenforcedtlses"]
+  verbs: ["get", "list", "watch", "patch", "update"]
+# Write the observed settings and the Ready/Synced conditions.
+- apiGroups: ["sendgrid.ops.dev"]
+  resources: ["sendgridenforcedtlses/status"]
+  verbs: ["patch", "update"]
+# Set the finalizer where OwnerReferencesPermissionEnforcement is on.
+- apiGroups: ["sendgrid.ops.dev"]
+  resources: ["sendgridenforcedtlses/finalizers"]
+  verbs: ["update"]
+{{- if .Values.secrets.watch }}
+# Read the API-key Secrets resources name, and watch Secret metadata (secrets.watch=true,
+# --watch-secrets) so a rotated key triggers a reconcile within seconds.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "list", "watch"]
+{{- else }}
+# Read the one API-key Secret a resource names, by name, in the resource's own namespace.
+# `get` only: no list/watch, so the operator cannot enumerate or cache Secrets.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
+{{- end }}
+# Record Events (DriftCorrected, failures); repeats are folded into a series by PATCH.
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}
