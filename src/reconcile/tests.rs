@@ -545,8 +545,10 @@ fn resync_interval_comes_from_the_spec() {
 fn cleanup_policies() {
     let seen = settings(true, false, TlsVersion::V1_2);
     let mut spec = spec();
-    let mut status = SendGridEnforcedTlsStatus::default();
-    status.original = Some(settings(false, true, TlsVersion::V1_1));
+    let status = SendGridEnforcedTlsStatus {
+        original: Some(settings(false, true, TlsVersion::V1_1)),
+        ..SendGridEnforcedTlsStatus::default()
+    };
 
     spec.deletion_policy = None;
     assert_eq!(
