@@ -38,7 +38,8 @@ pub fn router() -> Router<Arc<Shared>> {
 async fn log(route: MatchedPath, request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let response = next.run(request).await;
-    tracing::debug!(%method, route = route.as_str(), status = response.status().as_u16(), "simulator admin request");
+    let status = response.status().as_u16();
+    tracing::debug!(%method, route = route.as_str(), status, "simulator admin request");
     response
 }
 
@@ -72,7 +73,7 @@ async fn set_settings(
 ) -> Response {
     let changes = match parse::<TlsSettings>(&body) {
         Ok(changes) => changes,
-        Err(response) => return response,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
     let changed = shared
         .lock()
@@ -81,13 +82,9 @@ async fn set_settings(
 }
 
 async fn inject(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let fault = match parse::<FaultRequest>(&body).and_then(|request| {
-        request
-            .into_fault()
-            .map_err(|message| error(StatusCode::BAD_REQUEST, message))
-    }) {
+    let fault = match parse::<FaultRequest>(&body).and_then(FaultRequest::into_fault) {
         Ok(fault) => fault,
-        Err(response) => return response,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
     shared.lock().inject(fault);
     StatusCode::NO_CONTENT.into_response()
@@ -128,9 +125,8 @@ fn settings_response(settings: Option<TlsSettings>) -> Response {
 }
 
 /// Parses a JSON body; the error says what was wrong.
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
-    serde_json::from_slice(body)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("invalid body: {e}")))
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("invalid body: {e}"))
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {

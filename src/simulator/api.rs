@@ -33,10 +33,6 @@ async fn enforced_tls(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let latency = shared.lock().latency();
-    if let Some(delay) = latency {
-        tokio::time::sleep(delay).await;
-    }
     let path = uri.path();
     let request = ApiRequest {
         method: &method,
@@ -47,23 +43,36 @@ async fn enforced_tls(
         on_behalf_of: text(&headers, "on-behalf-of"),
         body: &body,
     };
-    let outcome = shared.lock().process(&request, SystemTime::now());
+    let (outcome, latency) = {
+        let mut state = shared.lock();
+        (state.process(&request, SystemTime::now()), state.latency())
+    };
     let key = presented_fingerprint(request.authorization);
+    let status = match &outcome {
+        Outcome::Respond(reply) => reply.status.as_u16(),
+        Outcome::Drop => 0,
+    };
+    tracing::debug!(%method, path, status, key, "simulated SendGrid request");
+    // The latency delays the answer, not the decision: a slow PATCH has already landed (and is
+    // in the request log) when the client times out, as with a slow network.
+    if let Some(delay) = latency {
+        tokio::time::sleep(delay).await;
+    }
     match outcome {
-        Outcome::Respond(reply) => {
-            tracing::debug!(%method, path, status = reply.status.as_u16(), key, "simulated SendGrid request");
-            into_response(reply)
-        }
-        Outcome::Drop => {
-            tracing::debug!(%method, path, key, "simulated SendGrid request: dropping the connection");
-            connection.drop_connection().await
-        }
+        Outcome::Respond(reply) => into_response(reply),
+        Outcome::Drop => connection.drop_connection().await,
     }
 }
 
 /// Any other path: SendGrid's 404 body (not logged as an API request).
 pub async fn not_found(method: Method, uri: Uri) -> Response {
-    tracing::debug!(%method, path = uri.path(), status = 404, "simulator: unknown path");
+    // A mistyped admin path may hold a key (`/_sim/key/SG...`): leave it out of the log.
+    let path = if uri.path().starts_with("/_sim/") {
+        "/_sim/..."
+    } else {
+        uri.path()
+    };
+    tracing::debug!(%method, path, status = 404, "simulator: unknown path");
     json_response(
         StatusCode::NOT_FOUND,
         ReplyBody::Errors(vec![ApiError::general("resource not found")]).to_json(),

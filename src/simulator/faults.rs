@@ -12,7 +12,8 @@ use std::time::Duration;
 /// A fault to inject into the simulated SendGrid API (admin endpoints are never affected).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fault {
-    /// Delay every API response by this much (until cleared); replaces an earlier latency.
+    /// Delay every API response by this much (until cleared); replaces an earlier latency. The
+    /// request is decided, applied and logged on arrival; only the answer waits.
     Latency(Duration),
     /// The next `count` requests get this status with `{"errors":[{"message":...}]}`.
     ServerErrors { count: u32, status: u16 },

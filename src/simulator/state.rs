@@ -5,8 +5,8 @@ use super::accounts::{Accounts, Target};
 use super::faults::{Fault, Faults};
 use super::ratelimit::RateLimiter;
 use crate::api::{Region, TlsSettings};
+use crate::sendgrid::ApiKey;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::time::SystemTime;
@@ -123,21 +123,20 @@ pub struct LoggedRequest {
     pub body: Option<serde_json::Value>,
     /// The status answered; 0 when the connection was dropped without a response.
     pub status: u16,
+    /// When it arrived; JSON: RFC 3339 UTC with milliseconds, for people reading `/_sim/requests`.
+    #[serde(serialize_with = "rfc3339")]
     pub at: SystemTime,
 }
 
-/// The fingerprint the operator's client shows for the same key: "key-" and the first 6 hex
-/// digits of its SHA-256. `None` for an empty value, which cannot be a key.
+fn rfc3339<S: serde::Serializer>(at: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {
+    let at = chrono::DateTime::<chrono::Utc>::from(*at);
+    serializer.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+/// The fingerprint the operator's client shows for the same key ("key-" and 6 hex digits of its
+/// SHA-256). `None` for a value that cannot be an API key (empty, spaces, non-ASCII).
 pub fn fingerprint(key: &str) -> Option<String> {
-    let key = key.trim();
-    if key.is_empty() {
-        return None;
-    }
-    let digest = Sha256::digest(key.as_bytes());
-    Some(format!(
-        "key-{:02x}{:02x}{:02x}",
-        digest[0], digest[1], digest[2]
-    ))
+    ApiKey::new(key).ok().map(|key| key.fingerprint())
 }
 
 /// All mutable simulator state.
@@ -319,6 +318,14 @@ mod tests {
     }
 
     #[test]
+    fn fingerprints_match_the_client() {
+        // `printf SG.test | sha256sum` starts with 664861, as in the client's own test.
+        assert_eq!(fingerprint("SG.test").as_deref(), Some("key-664861"));
+        assert_eq!(fingerprint(" SG.test\n").as_deref(), Some("key-664861"));
+        assert_eq!(fingerprint(""), None);
+    }
+
+    #[test]
     fn the_log_is_bounded() {
         let mut state = SimState::new(SimConfig::default());
         for status in 0..=MAX_LOGGED {
@@ -335,6 +342,10 @@ mod tests {
         }
         let log = state.requests();
         assert_eq!(log.len(), MAX_LOGGED);
+        assert_eq!(
+            serde_json::to_value(&log[0]).unwrap()["at"],
+            "1970-01-01T00:00:00.000Z"
+        );
         assert_eq!(log[0].status, 1);
         state.clear_requests();
         assert!(state.requests().is_empty());

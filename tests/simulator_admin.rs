@@ -1,0 +1,228 @@
+//! The `/_sim/...` control endpoints, as an out-of-process test or a person with curl uses them.
+
+mod simulator_support;
+
+use reqwest::{Method, Response};
+use sendgrid_tls_operator::api::{TlsSettings, TlsVersion};
+use sendgrid_tls_operator::simulator::SimulatorHandle;
+use serde_json::{Value, json};
+use simulator_support::*;
+use std::time::Duration;
+
+async fn admin(sim: &SimulatorHandle, method: Method, path: &str, body: Option<Value>) -> Response {
+    let mut request = client().request(method, format!("{}_sim/{path}", sim.global_url()));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn settings_can_be_read_and_changed_from_the_ui() {
+    let sim = start().await;
+    let response = admin(
+        &sim,
+        Method::PUT,
+        "settings?account=main&on_behalf_of=marketing-sub",
+        Some(json!({"requireTls": true, "minimumTlsVersion": "1.3"})),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({"requireTls": true, "requireValidCert": false, "minimumTlsVersion": "1.3"})
+    );
+    assert_eq!(
+        sim.settings("main", Some("marketing-sub")),
+        TlsSettings {
+            require_tls: Some(true),
+            require_valid_cert: Some(false),
+            minimum_tls_version: Some(TlsVersion::V1_3),
+        }
+    );
+    // The API sees the drift.
+    let (_, body) = Call::get(&sim).on_behalf_of("marketing-sub").json().await;
+    assert_eq!(body["version"], json!(1.3));
+
+    let response = admin(&sim, Method::GET, "settings?account=main", None).await;
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({"requireTls": false, "requireValidCert": false, "minimumTlsVersion": "1.1"})
+    );
+    let response = admin(
+        &sim,
+        Method::GET,
+        "settings?account=main&on_behalf_of=account-id%201234567",
+        None,
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    for path in [
+        "settings?account=ghost",
+        "settings?account=main&on_behalf_of=ghost",
+    ] {
+        let response = admin(&sim, Method::GET, path, None).await;
+        assert_eq!(response.status(), 404, "{path}");
+    }
+    let response = admin(
+        &sim,
+        Method::PUT,
+        "settings?account=main",
+        Some(json!({"minimumTlsVersion": "1.0"})),
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn faults_can_be_injected_and_cleared() {
+    let sim = start().await;
+    let response = admin(
+        &sim,
+        Method::POST,
+        "faults",
+        Some(json!({"kind": "server_errors", "count": 1, "status": 502})),
+    )
+    .await;
+    assert_eq!(response.status(), 204);
+    assert_eq!(Call::get(&sim).json().await.0, 502);
+    assert_eq!(Call::get(&sim).json().await.0, 200);
+
+    admin(
+        &sim,
+        Method::POST,
+        "faults",
+        Some(json!({"kind": "rate_limit_burst", "count": 5, "reset_after_ms": 1000})),
+    )
+    .await;
+    assert_eq!(Call::get(&sim).json().await.0, 429);
+    let response = admin(&sim, Method::DELETE, "faults", None).await;
+    assert_eq!(response.status(), 204);
+    assert_eq!(Call::get(&sim).json().await.0, 200);
+
+    admin(
+        &sim,
+        Method::POST,
+        "faults",
+        Some(json!({"kind": "latency", "ms": 200})),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    Call::get(&sim).send().await;
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    sim.clear_faults();
+
+    admin(
+        &sim,
+        Method::POST,
+        "faults",
+        Some(json!({"kind": "drop_connections", "count": 1})),
+    )
+    .await;
+    assert!(Call::get(&sim).try_send().await.is_err());
+
+    for bad in [
+        json!({"kind": "server_errors", "count": 1, "status": 200}),
+        json!({"kind": "volcano"}),
+        json!({"kind": "latency"}),
+    ] {
+        let response = admin(&sim, Method::POST, "faults", Some(bad.clone())).await;
+        assert_eq!(response.status(), 400, "{bad}");
+        let body = response.json::<Value>().await.unwrap();
+        assert!(body["errors"][0]["message"].is_string(), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn keys_can_be_added_and_removed() {
+    let sim = start().await;
+    let response = admin(
+        &sim,
+        Method::POST,
+        "keys",
+        Some(json!({"key": "SG.admin-added", "scopes": ["read"]})),
+    )
+    .await;
+    assert_eq!(response.status(), 204);
+    assert_eq!(
+        Call::get(&sim).key(Some("SG.admin-added")).json().await.0,
+        200
+    );
+    assert_eq!(
+        Call::patch(&sim, "{}")
+            .key(Some("SG.admin-added"))
+            .json()
+            .await
+            .0,
+        403
+    );
+
+    let response = admin(&sim, Method::DELETE, "keys/SG.admin-added", None).await;
+    assert_eq!(response.status(), 204);
+    assert_eq!(
+        Call::get(&sim).key(Some("SG.admin-added")).json().await.0,
+        401
+    );
+    let response = admin(&sim, Method::DELETE, "keys/SG.admin-added", None).await;
+    assert_eq!(response.status(), 404);
+
+    let response = admin(
+        &sim,
+        Method::POST,
+        "keys",
+        Some(json!({"key": "SG.bad-scope", "scopes": ["SG.bad-scope"]})),
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    let text = response.text().await.unwrap();
+    assert!(!text.contains("SG.bad-scope"), "{text}");
+}
+
+#[tokio::test]
+async fn the_request_log_is_served_as_json_and_can_be_cleared() {
+    let sim = start().await;
+    Call::patch(&sim, r#"{"require_tls":true}"#)
+        .on_behalf_of("marketing-sub")
+        .send()
+        .await;
+    let response = admin(&sim, Method::GET, "requests", None).await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(!text.contains(KEY), "{text}");
+    let log: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        log.as_array().unwrap().len(),
+        1,
+        "admin calls are not logged: {log}"
+    );
+    let entry = &log[0];
+    assert_eq!(entry["method"], "PATCH");
+    assert_eq!(entry["region"], "global");
+    assert_eq!(entry["path"], PATH);
+    assert_eq!(entry["on_behalf_of"], "marketing-sub");
+    assert_eq!(entry["body"], json!({"require_tls": true}));
+    assert_eq!(entry["status"], 200);
+    assert!(
+        entry["key_fingerprint"]
+            .as_str()
+            .unwrap()
+            .starts_with("key-")
+    );
+    let at = entry["at"].as_str().unwrap();
+    assert!(chrono::DateTime::parse_from_rfc3339(at).is_ok(), "{at}");
+
+    let response = admin(&sim, Method::DELETE, "requests", None).await;
+    assert_eq!(response.status(), 204);
+    assert!(sim.requests().is_empty());
+}
+
+#[tokio::test]
+async fn unknown_admin_paths_get_404() {
+    let sim = start().await;
+    let response = admin(&sim, Method::GET, "nothing", None).await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        error_body("resource not found")
+    );
+}
