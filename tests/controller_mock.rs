@@ -1,0 +1,990 @@
+//! The controller's reconcile against a mocked Kubernetes API (every call asserted in order, in
+//! the style of kube-rs/controller-rs) and a real SendGrid simulator on loopback (its request log
+//! asserted too).
+
+mod support;
+
+use http::Method;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::ObjectMeta;
+use kube::core::DeserializeGuard;
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, store::Writer};
+use kube::runtime::watcher;
+use sendgrid_tls_operator::api::{
+    FINALIZER, MANAGER, SendGridEnforcedTls, TlsSettings, TlsVersion,
+};
+use sendgrid_tls_operator::controller::context::Guarded;
+use sendgrid_tls_operator::controller::reconcile::reconcile;
+use sendgrid_tls_operator::controller::{Context, Error, Settings};
+use sendgrid_tls_operator::sendgrid::{ApiKey, ClientConfig, Endpoints, SendGridClient};
+use sendgrid_tls_operator::simulator::{Fault, SimConfig, Simulator, SimulatorHandle};
+use sendgrid_tls_operator::telemetry::Metrics;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use support::mock_api::{self, ApiServer, merge};
+use tokio::task::JoinHandle;
+
+const KEY: &str = "SG.controller-mock-key.0123456789abcdef";
+const NS: &str = "mail";
+const NAME: &str = "marketing";
+const SECRET_PATH: &str = "/api/v1/namespaces/mail/secrets/sendgrid-api-key";
+const RES_PATH: &str =
+    "/apis/sendgrid.ops.dev/v1alpha1/namespaces/mail/sendgridenforcedtlses/marketing";
+const EVENTS_PATH: &str = "/apis/events.k8s.io/v1/namespaces/mail/events";
+const SG_PATH: &str = "/v3/user/settings/enforced_tls";
+const RESYNC: Duration = Duration::from_secs(90);
+
+/// A mocked API server, a simulator, and a Context wired to both.
+struct Harness {
+    api: ApiServer,
+    sim: SimulatorHandle,
+    ctx: Arc<Context>,
+    writer: Writer<Guarded>,
+}
+
+impl Harness {
+    async fn new() -> Harness {
+        let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), SimConfig::with_keys(&[KEY]))
+            .await
+            .unwrap();
+        let sendgrid = SendGridClient::new(ClientConfig {
+            endpoints: Endpoints {
+                global: sim.global_url(),
+                eu: sim.eu_url(),
+            },
+            ..Default::default()
+        })
+        .unwrap();
+        let (client, mut api) = mock_api::client();
+        api.forbid(KEY);
+        let recorder = Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: MANAGER.to_string(),
+                instance: None,
+            },
+        );
+        let (store, writer) = reflector::store::<Guarded>();
+        let ctx = Context::new(
+            client,
+            sendgrid,
+            recorder,
+            Metrics::default(),
+            store,
+            &Settings::default(),
+        );
+        Harness {
+            api,
+            sim,
+            ctx: Arc::new(ctx),
+            writer,
+        }
+    }
+
+    /// Puts `objects` in the controller's cache, as its watch would.
+    fn cache(&mut self, objects: &[&SendGridEnforcedTls]) {
+        for obj in objects {
+            let event = watcher::Event::Apply(DeserializeGuard(Ok((*obj).clone())));
+            self.writer.apply_watcher_event(&event);
+        }
+    }
+
+    fn reconcile(&self, obj: &SendGridEnforcedTls) -> JoinHandle<Result<Action, Error>> {
+        tokio::spawn(reconcile(
+            Arc::new(DeserializeGuard(Ok(obj.clone()))),
+            self.ctx.clone(),
+        ))
+    }
+
+    /// Waits for the reconcile to end (failing on any further call) and returns its action.
+    async fn done(&mut self, task: JoinHandle<Result<Action, Error>>) -> Action {
+        self.api.finish(task).await.expect("reconcile succeeded")
+    }
+
+    /// Answers the Secret GET with a Secret holding `data`.
+    async fn secret(&mut self, data: &[(&str, &str)]) {
+        let call = self.api.expect(Method::GET, SECRET_PATH).await;
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some("sendgrid-api-key".into()),
+                namespace: Some(NS.into()),
+                ..ObjectMeta::default()
+            },
+            data: Some(
+                data.iter()
+                    .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
+                    .collect::<BTreeMap<_, _>>(),
+            ),
+            ..Secret::default()
+        };
+        call.ok(&serde_json::to_value(secret).unwrap());
+    }
+
+    /// Answers the Secret GET with the API key under `apiKey`.
+    async fn key(&mut self) {
+        self.secret(&[("apiKey", KEY)]).await;
+    }
+
+    async fn no_secret(&mut self) {
+        self.api
+            .expect(Method::GET, SECRET_PATH)
+            .await
+            .not_found("secrets", "sendgrid-api-key");
+    }
+
+    /// Answers the status merge patch as the API server would; returns the status sent and the
+    /// object as it now is.
+    async fn status(&mut self, obj: &SendGridEnforcedTls) -> (Value, SendGridEnforcedTls) {
+        let call = self
+            .api
+            .expect(Method::PATCH, &format!("{RES_PATH}/status"))
+            .await;
+        assert_merge_patch(&call);
+        let keys: Vec<&String> = call.body.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["status"], "a status write touches status only");
+        let updated = patched(obj, &call.body);
+        let status = call.body["status"].clone();
+        call.ok(&serde_json::to_value(&updated).unwrap());
+        (status, updated)
+    }
+
+    /// Answers an Event creation; returns the Event.
+    async fn event(&mut self) -> Value {
+        let call = self.api.expect(Method::POST, EVENTS_PATH).await;
+        assert!(call.body.get("series").is_none(), "{}", call.body);
+        Self::check_event(call)
+    }
+
+    /// Answers the PATCH of an Event the recorder has published before (same type, reason and
+    /// object: kube's Recorder counts it as a series); returns the Event.
+    async fn event_again(&mut self, count: u64) -> Value {
+        let call = self.api.next().await;
+        let name = call.path.strip_prefix(&format!("{EVENTS_PATH}/"));
+        assert!(
+            call.method == Method::PATCH && name.is_some_and(|n| n.starts_with("marketing.")),
+            "expected an Event series PATCH, got {} {}",
+            call.method,
+            call.path
+        );
+        assert_eq!(call.body["series"]["count"], count);
+        Self::check_event(call)
+    }
+
+    fn check_event(call: mock_api::Call) -> Value {
+        let event = call.body.clone();
+        assert_eq!(event["regarding"]["kind"], "SendGridEnforcedTls");
+        assert_eq!(event["regarding"]["name"], NAME);
+        assert_eq!(event["regarding"]["namespace"], NS);
+        assert_eq!(event["reportingController"], MANAGER);
+        assert_eq!(event["action"], "Reconcile");
+        call.echo();
+        event
+    }
+
+    /// Answers the finalizer merge patch; returns its body.
+    async fn finalizer(&mut self, obj: &SendGridEnforcedTls) -> Value {
+        let call = self.api.expect(Method::PATCH, RES_PATH).await;
+        assert_merge_patch(&call);
+        let updated = patched(obj, &call.body);
+        let body = call.body.clone();
+        call.ok(&serde_json::to_value(&updated).unwrap());
+        body
+    }
+
+    /// What SendGrid was sent: (method, path, status, body).
+    fn sendgrid_log(&self) -> Vec<(String, String, u16, Option<Value>)> {
+        let fingerprint = ApiKey::new(KEY).unwrap().fingerprint();
+        self.sim
+            .requests()
+            .into_iter()
+            .map(|r| {
+                if r.status != 401 {
+                    assert_eq!(r.key_fingerprint.as_deref(), Some(fingerprint.as_str()));
+                }
+                (r.method, r.path, r.status, r.body)
+            })
+            .collect()
+    }
+
+    /// Runs one create reconcile of `obj` (SendGrid at its defaults, one field to change) and
+    /// returns the object with its new, in-sync status.
+    async fn converge(&mut self, obj: &SendGridEnforcedTls) -> SendGridEnforcedTls {
+        let task = self.reconcile(obj);
+        self.key().await;
+        let (status, updated) = self.status(obj).await;
+        assert_eq!(condition(&status, "Ready")["reason"], "InSync");
+        assert_eq!(self.event().await["reason"], "Applied");
+        self.done(task).await;
+        self.sim.clear_requests();
+        updated
+    }
+}
+
+fn assert_merge_patch(call: &mock_api::Call) {
+    assert_eq!(
+        call.content_type.as_deref(),
+        Some("application/merge-patch+json")
+    );
+    assert_eq!(call.param("fieldManager").as_deref(), Some(MANAGER));
+}
+
+/// `obj` after a merge patch, with a new resourceVersion, as the API server returns it.
+fn patched(obj: &SendGridEnforcedTls, patch: &Value) -> SendGridEnforcedTls {
+    let mut value = serde_json::to_value(obj).unwrap();
+    merge(&mut value, patch);
+    let version: u64 = obj
+        .metadata
+        .resource_version
+        .as_deref()
+        .unwrap()
+        .parse()
+        .unwrap();
+    value["metadata"]["resourceVersion"] = json!((version + 1).to_string());
+    serde_json::from_value(value).unwrap()
+}
+
+/// A resource as the API server would hand it out: generation 1, resourceVersion "100".
+fn resource(name: &str, created: &str, spec: Value) -> SendGridEnforcedTls {
+    serde_json::from_value(json!({
+        "apiVersion": "sendgrid.ops.dev/v1alpha1",
+        "kind": "SendGridEnforcedTls",
+        "metadata": {
+            "name": name,
+            "namespace": NS,
+            "uid": format!("uid-{name}"),
+            "generation": 1,
+            "resourceVersion": "100",
+            "creationTimestamp": created,
+        },
+        "spec": spec,
+    }))
+    .unwrap()
+}
+
+/// The resource under test, created at 2026-01-02.
+fn marketing(spec: Value) -> SendGridEnforcedTls {
+    resource(NAME, "2026-01-02T00:00:00Z", spec)
+}
+
+/// A spec with the Secret reference and a 90s resync, plus `fields`.
+fn spec(fields: Value) -> Value {
+    let mut spec = json!({
+        "apiKeySecretRef": { "name": "sendgrid-api-key" },
+        "resyncInterval": "90s",
+    });
+    merge(&mut spec, &fields);
+    spec
+}
+
+/// `obj` being deleted (deletionTimestamp set), with these finalizers and policy.
+fn deleting(
+    obj: &SendGridEnforcedTls,
+    finalizers: &[&str],
+    policy: Option<&str>,
+) -> SendGridEnforcedTls {
+    let mut obj = obj.clone();
+    obj.metadata.deletion_timestamp =
+        Some(serde_json::from_value(json!("2026-01-03T00:00:00Z")).unwrap());
+    obj.metadata.finalizers = Some(finalizers.iter().map(|f| f.to_string()).collect());
+    obj.spec.deletion_policy = policy.map(|p| serde_json::from_value(json!(p)).unwrap());
+    obj
+}
+
+fn target() -> String {
+    format!("global/-/{}", ApiKey::new(KEY).unwrap().fingerprint())
+}
+
+fn condition<'a>(status: &'a Value, type_: &str) -> &'a Value {
+    status["conditions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no conditions in {status}"))
+        .iter()
+        .find(|c| c["type"] == type_)
+        .unwrap_or_else(|| panic!("no {type_} condition in {status}"))
+}
+
+fn get(status: u16) -> (String, String, u16, Option<Value>) {
+    ("GET".into(), SG_PATH.into(), status, None)
+}
+
+fn patch(body: Value) -> (String, String, u16, Option<Value>) {
+    ("PATCH".into(), SG_PATH.into(), 200, Some(body))
+}
+
+/// The requeue delay of an action. kube 5's `Action` has no getter, only Debug
+/// (`Action { requeue_after: Some(1.5s) }`), so this reads that.
+fn requeue_after(action: &Action) -> Option<Duration> {
+    let text = format!("{action:?}");
+    let inner = text.split("Some(").nth(1)?.split(')').next()?;
+    let (number, scale) = [("ns", 1e-9), ("µs", 1e-6), ("ms", 1e-3), ("s", 1.0)]
+        .iter()
+        .find_map(|(unit, scale)| Some((inner.strip_suffix(unit)?, *scale)))
+        .unwrap_or_else(|| panic!("unexpected Debug of Action: {text}"));
+    Some(Duration::from_secs_f64(
+        number.parse::<f64>().unwrap() * scale,
+    ))
+}
+
+/// Asserts a backoff delay within the jitter bounds of attempt `n` (base 2s, jittered down to
+/// half): [2^(n-1), 2^n] seconds.
+fn assert_backoff(action: &Action, attempt: u32) -> Duration {
+    let delay = requeue_after(action).expect("a requeue");
+    let high = Duration::from_secs(1 << attempt);
+    assert!(
+        delay >= high / 2 && delay <= high,
+        "attempt {attempt}: {delay:?} not in {:?}..={high:?}",
+        high / 2
+    );
+    delay
+}
+
+fn settings(tls: bool, cert: bool, version: TlsVersion) -> TlsSettings {
+    TlsSettings {
+        require_tls: Some(tls),
+        require_valid_cert: Some(cert),
+        minimum_tls_version: Some(version),
+    }
+}
+
+#[tokio::test]
+async fn create_patches_only_managed_fields_then_resync_is_quiet() {
+    let mut h = Harness::new().await;
+    // SendGrid starts with a valid certificate required, so the spec's explicit `false` must be
+    // sent.
+    h.sim
+        .set_from_ui("main", None, settings(false, true, TlsVersion::V1_1));
+    let obj = marketing(spec(json!({
+        "requireTls": true,
+        "requireValidCert": false,
+        "minimumTlsVersion": "1.2",
+    })));
+    h.cache(&[&obj]);
+
+    let task = h.reconcile(&obj);
+    h.key().await;
+    let (status, updated) = h.status(&obj).await;
+    let event = h.event().await;
+    let action = h.done(task).await;
+
+    assert_eq!(
+        h.sendgrid_log(),
+        [
+            get(200),
+            patch(json!({"require_tls": true, "require_valid_cert": false, "version": 1.2})),
+        ]
+    );
+    assert_eq!(status["observedGeneration"], 1);
+    assert_eq!(
+        status["observed"],
+        json!({"requireTls": true, "requireValidCert": false, "minimumTlsVersion": "1.2"})
+    );
+    assert_eq!(
+        status["original"],
+        json!({"requireTls": false, "requireValidCert": true, "minimumTlsVersion": "1.1"})
+    );
+    assert_eq!(status["target"], target());
+    assert!(status["lastAppliedTime"].is_string(), "{status}");
+    let ready = condition(&status, "Ready");
+    assert_eq!(
+        (
+            &ready["status"],
+            &ready["reason"],
+            &ready["observedGeneration"]
+        ),
+        (&json!("True"), &json!("InSync"), &json!(1))
+    );
+    let synced = condition(&status, "Synced");
+    assert_eq!(
+        (
+            &synced["status"],
+            &synced["reason"],
+            &synced["observedGeneration"]
+        ),
+        (&json!("True"), &json!("ReconcileSuccess"), &json!(1))
+    );
+    assert_eq!(
+        (&event["type"], &event["reason"]),
+        (&json!("Normal"), &json!("Applied"))
+    );
+    assert_eq!(
+        event["note"],
+        "Set requireTls=true, requireValidCert=false, minimumTlsVersion=1.2"
+    );
+    assert_eq!(action, Action::requeue(RESYNC));
+
+    // The resync of the object as it now is: one GET, no PATCH, no status write, no Event.
+    h.sim.clear_requests();
+    let task = h.reconcile(&updated);
+    h.key().await;
+    let action = h.done(task).await;
+    assert_eq!(h.sendgrid_log(), [get(200)]);
+    assert_eq!(action, Action::requeue(RESYNC));
+}
+
+#[tokio::test]
+async fn enforce_corrects_drift() {
+    let mut h = Harness::new().await;
+    let obj = h
+        .converge(&marketing(spec(
+            json!({"requireTls": true, "minimumTlsVersion": "1.2"}),
+        )))
+        .await;
+    h.sim.set_from_ui(
+        "main",
+        None,
+        TlsSettings {
+            require_tls: Some(false),
+            ..TlsSettings::default()
+        },
+    );
+
+    let task = h.reconcile(&obj);
+    h.key().await;
+    let (status, _) = h.status(&obj).await;
+    let event = h.event().await;
+    let action = h.done(task).await;
+
+    assert_eq!(
+        h.sendgrid_log(),
+        [get(200), patch(json!({"require_tls": true}))]
+    );
+    assert_eq!(condition(&status, "Ready")["reason"], "InSync");
+    assert_eq!(status["observed"]["requireTls"], true);
+    assert_eq!(
+        (&event["type"], &event["reason"]),
+        (&json!("Normal"), &json!("DriftCorrected"))
+    );
+    assert!(
+        event["note"].as_str().unwrap().contains("requireTls"),
+        "{event}"
+    );
+    assert_eq!(action, Action::requeue(RESYNC));
+    assert_eq!(
+        h.sim.settings("main", None),
+        settings(true, false, TlsVersion::V1_2)
+    );
+}
+
+#[tokio::test]
+async fn observe_reports_drift_and_never_writes() {
+    let mut h = Harness::new().await;
+    // In sync at first: SendGrid already requires TLS.
+    h.sim.set_from_ui(
+        "main",
+        None,
+        TlsSettings {
+            require_tls: Some(true),
+            ..TlsSettings::default()
+        },
+    );
+    let obj = marketing(spec(json!({"requireTls": true, "mode": "Observe"})));
+    let task = h.reconcile(&obj);
+    h.key().await;
+    let (status, obj) = h.status(&obj).await;
+    let action = h.done(task).await;
+    assert_eq!(condition(&status, "Ready")["reason"], "InSync");
+    assert_eq!(action, Action::requeue(RESYNC));
+
+    h.sim.clear_requests();
+    h.sim.set_from_ui(
+        "main",
+        None,
+        TlsSettings {
+            require_tls: Some(false),
+            ..TlsSettings::default()
+        },
+    );
+    let task = h.reconcile(&obj);
+    h.key().await;
+    let (status, _) = h.status(&obj).await;
+    let event = h.event().await;
+    let action = h.done(task).await;
+
+    assert_eq!(h.sendgrid_log(), [get(200)], "Observe never PATCHes");
+    let ready = condition(&status, "Ready");
+    assert_eq!(
+        (&ready["status"], &ready["reason"]),
+        (&json!("False"), &json!("Drifted"))
+    );
+    assert_eq!(
+        ready["message"],
+        "requireTls (want true, SendGrid has false)"
+    );
+    assert_eq!(condition(&status, "Synced")["status"], "True");
+    assert_eq!(status["observed"]["requireTls"], false);
+    assert_eq!(
+        (&event["type"], &event["reason"]),
+        (&json!("Warning"), &json!("Drifted"))
+    );
+    assert_eq!(action, Action::requeue(RESYNC));
+    assert_eq!(h.sim.settings("main", None).require_tls, Some(false));
+}
+
+#[tokio::test]
+async fn missing_secret_is_reported_without_calling_sendgrid() {
+    let mut h = Harness::new().await;
+    let obj = marketing(spec(json!({"requireTls": true})));
+    let task = h.reconcile(&obj);
+    h.no_secret().await;
+    let (status, _) = h.status(&obj).await;
+    let event = h.event().await;
+    let action = h.done(task).await;
+
+    assert_eq!(h.sendgrid_log(), []);
+    let synced = condition(&status, "Synced");
+    assert_eq!(
+        (&synced["status"], &synced["reason"]),
+        (&json!("False"), &json!("SecretNotFound"))
+    );
+    assert!(
+        synced["message"]
+            .as_str()
+            .unwrap()
+            .contains("sendgrid-api-key"),
+        "{synced}"
+    );
+    let ready = condition(&status, "Ready");
+    assert_eq!(
+        (&ready["status"], &ready["reason"]),
+        (&json!("False"), &json!("Pending"))
+    );
+    assert_eq!(
+        (&event["type"], &event["reason"]),
+        (&json!("Warning"), &json!("SecretNotFound"))
+    );
+    assert_backoff(&action, 1);
+}
+
+#[tokio::test]
+async fn secret_without_the_key_is_reported() {
+    let mut h = Harness::new().await;
+    let obj = marketing(spec(json!({"requireTls": true})));
+    let task = h.reconcile(&obj);
+    h.secret(&[("token", KEY)]).await;
+    let (status, _) = h.status(&obj).await;
+    let event = h.event().await;
+    let action = h.done(task).await;
+
+    assert_eq!(h.sendgrid_log(), []);
+    let synced = condition(&status, "Synced");
+    assert_eq!(
+        (&synced["status"], &synced["reason"]),
+        (&json!("False"), &json!("SecretKeyNotFound"))
+    );
+    assert!(
+        synced["message"].as_str().unwrap().contains("apiKey"),
+        "{synced}"
+    );
+    assert_eq!(event["reason"], "SecretKeyNotFound");
+    assert_backoff(&action, 1);
+}
+
+#[tokio::test]
+async fn unauthorized_backs_off_more_each_time_and_resets_after_success() {
+    const BAD: &str = "SG.revoked-key.fedcba9876543210";
+    let mut h = Harness::new().await;
+    h.api.forbid(BAD);
+    let mut obj = marketing(spec(json!({"requireTls": true})));
+
+    // First failure: status and a Warning; then the same failure changes nothing in the cluster.
+    for attempt in 1..=3 {
+        let task = h.reconcile(&obj);
+        h.secret(&[("apiKey", BAD)]).await;
+        if attempt == 1 {
+            let (status, updated) = h.status(&obj).await;
+            let synced = condition(&status, "Synced");
+            assert_eq!(
+                (&synced["status"], &synced["reason"]),
+                (&json!("False"), &json!("Unauthorized"))
+            );
+            assert!(!status.to_string().contains(BAD));
+            assert_eq!(h.event().await["reason"], "Unauthorized");
+            obj = updated;
+        }
+        let action = h.done(task).await;
+        assert_backoff(&action, attempt);
+    }
+    let log = h.sim.requests();
+    assert_eq!(
+        log.iter()
+            .map(|r| (r.method.as_str(), r.status))
+            .collect::<Vec<_>>(),
+        [("GET", 401); 3]
+    );
+
+    // The Secret is fixed: success, then the resync interval.
+    h.sim.clear_requests();
+    let task = h.reconcile(&obj);
+    h.key().await;
+    let (status, fixed) = h.status(&obj).await;
+    assert_eq!(condition(&status, "Synced")["reason"], "ReconcileSuccess");
+    assert_eq!(condition(&status, "Ready")["reason"], "InSync");
+    assert_eq!(h.event().await["reason"], "Applied");
+    assert_eq!(h.done(task).await, Action::requeue(RESYNC));
+
+    // Broken again: the backoff starts over.
+    let task = h.reconcile(&fixed);
+    h.secret(&[("apiKey", BAD)]).await;
+    h.status(&fixed).await;
+    assert_eq!(h.event_again(2).await["reason"], "Unauthorized");
+    let action = h.done(task).await;
+    assert_backoff(&action, 1);
+}
+
+#[tokio::test]
+async fn rate_limit_waits_until_reset_without_sending() {
+    let mut h = Harness::new().await;
+    let obj = h
+        .converge(&marketing(spec(json!({"requireTls": true}))))
+        .await;
+    let ready_before = condition(&serde_json::to_value(&obj.status).unwrap(), "Ready").clone();
+    h.sim.inject(Fault::RateLimitBurst {
+        count: 1,
+        reset_after: Duration::from_secs(30),
+    });
+
+    let task = h.reconcile(&obj);
+    h.key().await;
+    let (status, obj) = h.status(&obj).await;
+    let event = h.event().await;
+    let action = h.done(task).await;
+
+    assert_eq!(h.sendgrid_log(), [get(429)]);
+    let synced = condition(&status, "Synced");
+    assert_eq!(
+        (&synced["status"], &synced["reason"]),
+        (&json!("False"), &json!("RateLimited"))
+    );
+    assert_eq!(
+        condition(&status, "Ready"),
+        &ready_before,
+        "a 429 leaves Ready alone"
+    );
+    assert_eq!(
+        (&event["type"], &event["reason"]),
+        (&json!("Warning"), &json!("RateLimited"))
+    );
+    // X-RateLimit-Reset is ~30s ahead (whole seconds, rounded up), plus up to 1s of jitter.
+    let wait = requeue_after(&action).unwrap();
+    assert!(
+        wait >= Duration::from_secs(29) && wait <= Duration::from_secs(32),
+        "{wait:?}"
+    );
+
+    // Reconciled again before the reset (say, the spec changed): nothing reaches SendGrid.
+    let task = h.reconcile(&obj);
+    h.key().await;
+    // The message now says the request was refused locally: a status write, and the Warning
+    // counted again.
+    let (status, _) = h.status(&obj).await;
+    let synced = condition(&status, "Synced");
+    assert_eq!(synced["reason"], "RateLimited");
+    assert!(
+        synced["message"]
+            .as_str()
+            .unwrap()
+            .contains("request not sent"),
+        "{synced}"
+    );
+    assert_eq!(condition(&status, "Ready"), &ready_before);
+    assert_eq!(h.event_again(2).await["reason"], "RateLimited");
+    let action = h.done(task).await;
+    assert_eq!(
+        h.sendgrid_log(),
+        [get(429)],
+        "nothing sent before the reset"
+    );
+    let wait = requeue_after(&action).unwrap();
+    assert!(
+        wait >= Duration::from_secs(28) && wait <= Duration::from_secs(32),
+        "{wait:?}"
+    );
+}
+
+#[tokio::test]
+async fn server_error_leaves_ready_as_it_was() {
+    let mut h = Harness::new().await;
+    let obj = h
+        .converge(&marketing(spec(json!({"requireTls": true}))))
+        .await;
+    let ready_before = condition(&serde_json::to_value(&obj.status).unwrap(), "Ready").clone();
+    h.sim.inject(Fault::ServerErrors {
+        count: 1,
+        status: 503,
+    });
+
+    let task = h.reconcile(&obj);
+    h.key().await;
+    let (status, _) = h.status(&obj).await;
+    let event = h.event().await;
+    let action = h.done(task).await;
+
+    assert_eq!(h.sendgrid_log(), [get(503)]);
+    let synced = condition(&status, "Synced");
+    assert_eq!(
+        (&synced["status"], &synced["reason"]),
+        (&json!("False"), &json!("ApiUnavailable"))
+    );
+    assert_eq!(condition(&status, "Ready"), &ready_before);
+    assert_eq!(ready_before["status"], "True");
+    assert_eq!(event["reason"], "ApiUnavailable");
+    assert_backoff(&action, 1);
+}
+
+#[tokio::test]
+async fn orphan_deletion_touches_nothing() {
+    let mut h = Harness::new().await;
+    let obj = deleting(&marketing(spec(json!({"requireTls": true}))), &[], None);
+    let ctx = h.ctx.clone();
+    let guarded = Arc::new(DeserializeGuard(Ok(obj)));
+    let action = h
+        .api
+        .expect_no_calls(reconcile(guarded, ctx))
+        .await
+        .unwrap();
+    assert_eq!(action, Action::await_change());
+    assert_eq!(h.sendgrid_log(), []);
+}
+
+/// A resource that changed SendGrid from `original` and is now being deleted.
+fn applied(policy: &str, original: TlsSettings) -> SendGridEnforcedTls {
+    let mut obj = marketing(spec(json!({
+        "requireTls": true,
+        "requireValidCert": true,
+        "minimumTlsVersion": "1.2",
+        "deletionPolicy": policy,
+    })));
+    obj.status = Some(
+        serde_json::from_value(json!({
+            "observedGeneration": 1,
+            "observed": {"requireTls": true, "requireValidCert": true, "minimumTlsVersion": "1.2"},
+            "original": original,
+            "target": target(),
+        }))
+        .unwrap(),
+    );
+    deleting(&obj, &["example.com/keep", FINALIZER], Some(policy))
+}
+
+#[tokio::test]
+async fn restore_puts_back_the_original_then_releases() {
+    let mut h = Harness::new().await;
+    h.sim
+        .set_from_ui("main", None, settings(true, true, TlsVersion::V1_2));
+    let obj = applied("Restore", settings(false, true, TlsVersion::V1_3));
+
+    let task = h.reconcile(&obj);
+    h.key().await;
+    let event = h.event().await;
+    let finalizer = h.finalizer(&obj).await;
+    let action = h.done(task).await;
+
+    assert_eq!(
+        h.sendgrid_log(),
+        [
+            get(200),
+            patch(json!({"require_tls": false, "version": 1.3}))
+        ]
+    );
+    assert_eq!(
+        h.sim.settings("main", None),
+        settings(false, true, TlsVersion::V1_3)
+    );
+    assert_eq!(
+        (&event["type"], &event["reason"]),
+        (&json!("Normal"), &json!("CleanedUp"))
+    );
+    assert_eq!(
+        finalizer,
+        json!({"metadata": {"finalizers": ["example.com/keep"], "resourceVersion": "100"}})
+    );
+    assert_eq!(action, Action::await_change());
+}
+
+#[tokio::test]
+async fn reset_puts_back_sendgrid_defaults() {
+    let mut h = Harness::new().await;
+    h.sim
+        .set_from_ui("main", None, settings(true, true, TlsVersion::V1_2));
+    let obj = applied("Reset", settings(true, true, TlsVersion::V1_3));
+
+    let task = h.reconcile(&obj);
+    h.key().await;
+    assert_eq!(h.event().await["reason"], "CleanedUp");
+    let finalizer = h.finalizer(&obj).await;
+    h.done(task).await;
+
+    assert_eq!(
+        h.sendgrid_log(),
+        [
+            get(200),
+            patch(json!({"require_tls": false, "require_valid_cert": false, "version": 1.1}))
+        ]
+    );
+    assert_eq!(h.sim.settings("main", None), TlsSettings::SENDGRID_DEFAULTS);
+    assert_eq!(
+        finalizer["metadata"]["finalizers"],
+        json!(["example.com/keep"])
+    );
+}
+
+#[tokio::test]
+async fn failed_cleanup_keeps_the_finalizer_until_switched_to_orphan() {
+    let mut h = Harness::new().await;
+    h.sim
+        .set_from_ui("main", None, settings(true, true, TlsVersion::V1_2));
+    let obj = applied("Reset", settings(true, true, TlsVersion::V1_3));
+
+    let task = h.reconcile(&obj);
+    h.no_secret().await;
+    let (status, obj) = h.status(&obj).await;
+    let event = h.event().await;
+    let action = h.done(task).await;
+
+    assert_eq!(h.sendgrid_log(), []);
+    let ready = condition(&status, "Ready");
+    assert_eq!(
+        (&ready["status"], &ready["reason"]),
+        (&json!("False"), &json!("Deleting"))
+    );
+    assert!(
+        ready["message"]
+            .as_str()
+            .unwrap()
+            .contains("set spec.deletionPolicy to Orphan"),
+        "{ready}"
+    );
+    assert_eq!(condition(&status, "Synced")["reason"], "SecretNotFound");
+    assert_eq!(
+        (&event["type"], &event["reason"]),
+        (&json!("Warning"), &json!("CleanupFailed"))
+    );
+    assert_backoff(&action, 1);
+
+    // The user gives up on the cleanup: the finalizer goes, SendGrid is not called.
+    let mut orphan = obj.clone();
+    orphan.spec.deletion_policy = Some(serde_json::from_value(json!("Orphan")).unwrap());
+    let task = h.reconcile(&orphan);
+    let finalizer = h.finalizer(&orphan).await;
+    let action = h.done(task).await;
+    assert_eq!(
+        finalizer,
+        json!({"metadata": {"finalizers": ["example.com/keep"], "resourceVersion": "101"}})
+    );
+    assert_eq!(action, Action::await_change());
+    assert_eq!(h.sendgrid_log(), []);
+    assert_eq!(
+        h.sim.settings("main", None),
+        settings(true, true, TlsVersion::V1_2)
+    );
+}
+
+#[tokio::test]
+async fn restore_policy_adds_the_finalizer_first() {
+    let mut h = Harness::new().await;
+    let obj = marketing(spec(
+        json!({"requireTls": true, "deletionPolicy": "Restore"}),
+    ));
+
+    let task = h.reconcile(&obj);
+    let finalizer = h.finalizer(&obj).await;
+    h.key().await;
+    let (status, _) = h.status(&obj).await;
+    assert_eq!(h.event().await["reason"], "Applied");
+    let action = h.done(task).await;
+
+    assert_eq!(
+        finalizer,
+        json!({"metadata": {"finalizers": [FINALIZER], "resourceVersion": "100"}})
+    );
+    assert_eq!(
+        h.sendgrid_log(),
+        [get(200), patch(json!({"require_tls": true}))]
+    );
+    assert_eq!(
+        status["original"],
+        json!({"requireTls": false, "requireValidCert": false, "minimumTlsVersion": "1.1"})
+    );
+    assert_eq!(action, Action::requeue(RESYNC));
+}
+
+/// An older resource holds the target with requireTls false; `obj` (newer, with `status`) wants
+/// true: it must report Conflict and leave SendGrid alone.
+async fn assert_conflict(status: Option<Value>) {
+    let mut h = Harness::new().await;
+    let mut older = resource(
+        "older",
+        "2026-01-01T00:00:00Z",
+        spec(json!({"requireTls": false})),
+    );
+    older.status =
+        Some(serde_json::from_value(json!({"observedGeneration": 1, "target": target()})).unwrap());
+    let mut obj = marketing(spec(json!({"requireTls": true})));
+    obj.status = status.map(|s| serde_json::from_value(s).unwrap());
+    h.cache(&[&older, &obj]);
+
+    let task = h.reconcile(&obj);
+    h.key().await;
+    let (status, _) = h.status(&obj).await;
+    let event = h.event().await;
+    let action = h.done(task).await;
+
+    assert_eq!(
+        h.sendgrid_log(),
+        [get(200)],
+        "a conflicting resource never PATCHes"
+    );
+    let ready = condition(&status, "Ready");
+    assert_eq!(
+        (&ready["status"], &ready["reason"]),
+        (&json!("False"), &json!("Conflict"))
+    );
+    assert!(
+        ready["message"].as_str().unwrap().contains("mail/older"),
+        "{ready}"
+    );
+    assert_eq!(status["target"], target());
+    assert_eq!(
+        (&event["type"], &event["reason"]),
+        (&json!("Warning"), &json!("Conflict"))
+    );
+    assert_eq!(action, Action::requeue(RESYNC));
+    assert_eq!(h.sim.settings("main", None).require_tls, Some(false));
+}
+
+#[tokio::test]
+async fn newer_resource_on_the_same_target_is_in_conflict() {
+    // It has been reconciled before (say, while its Secret was missing), so it has a status.
+    assert_conflict(Some(json!({"observedGeneration": 1}))).await;
+}
+
+/// The common case: the conflicting resource was just created and has no status yet.
+#[tokio::test]
+async fn brand_new_resource_on_a_held_target_is_in_conflict_from_its_first_reconcile() {
+    assert_conflict(None).await;
+}
+
+#[tokio::test]
+async fn malformed_object_is_skipped_without_calls() {
+    let mut h = Harness::new().await;
+    let guarded: Guarded = serde_json::from_value(json!({
+        "apiVersion": "sendgrid.ops.dev/v1alpha1",
+        "kind": "SendGridEnforcedTls",
+        "metadata": {"name": "broken", "namespace": NS, "uid": "uid-broken"},
+        "spec": {"apiKeySecretRef": {"name": "sendgrid-api-key"}, "minimumTlsVersion": 1.2},
+    }))
+    .unwrap();
+    assert!(guarded.0.is_err(), "the fixture must be malformed");
+    let action = h
+        .api
+        .expect_no_calls(reconcile(Arc::new(guarded), h.ctx.clone()))
+        .await
+        .unwrap();
+    assert_eq!(action, Action::await_change());
+    assert_eq!(h.sendgrid_log(), []);
+}

@@ -1,0 +1,3 @@
+//! Helpers shared by the controller test crates.
+
+pub mod mock_api;
