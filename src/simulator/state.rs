@@ -83,8 +83,10 @@ impl Default for SimConfig {
 }
 
 impl SimConfig {
-    /// One parent account "main" with subusers "marketing-sub" (global) and "eu-sub" (eu),
-    /// customer account "1234567", and the given keys with read+update scopes.
+    /// One parent account "main" with the subusers and customer account the files in
+    /// `examples/` name — "marketing-sub", "transactional-sub", "billing-sub" (global),
+    /// "eu-sub", "eu-marketing-sub" (eu), customer account "1234567" — and the given keys with
+    /// read+update scopes.
     pub fn with_keys(keys: &[&str]) -> SimConfig {
         SimConfig {
             keys: keys
@@ -99,7 +101,10 @@ impl SimConfig {
                 name: main_account(),
                 subusers: vec![
                     ("marketing-sub".to_owned(), Region::Global),
+                    ("transactional-sub".to_owned(), Region::Global),
+                    ("billing-sub".to_owned(), Region::Global),
                     ("eu-sub".to_owned(), Region::Eu),
+                    ("eu-marketing-sub".to_owned(), Region::Eu),
                 ],
                 customer_accounts: vec!["1234567".to_owned()],
             }],
