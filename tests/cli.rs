@@ -1,0 +1,548 @@
+//! The built binary as a user runs it: `crd`, `plan`, `apply`, `simulate`, `run` and `--help`,
+//! against a SendGrid simulator on loopback. Every captured stdout and stderr is checked for the
+//! API keys, which must never appear.
+
+use sendgrid_tls_operator::sendgrid::ApiKey;
+use sendgrid_tls_operator::simulator::{SimConfig, Simulator, SimulatorHandle};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+const KEY: &str = "SG.cli-test-key.0123456789abcdef";
+const BAD_KEY: &str = "SG.cli-wrong-key.fedcba9876543210";
+/// The longest any command may take; only a hung binary gets near it.
+const DEADLINE: Duration = Duration::from_secs(30);
+const SG_PATH: &str = "/v3/user/settings/enforced_tls";
+
+const RESOURCE: &str = r#"
+apiVersion: sendgrid.ops.dev/v1alpha1
+kind: SendGridEnforcedTls
+metadata:
+  name: marketing
+  namespace: mail
+spec:
+  apiKeySecretRef:
+    name: sendgrid-api-key
+  requireTls: true
+  minimumTlsVersion: "1.2"
+"#;
+
+/// What a finished command left behind.
+#[derive(Debug)]
+struct Output {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Output {
+    /// The non-empty lines of stderr.
+    fn stderr_lines(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect()
+    }
+}
+
+/// The binary with an empty environment plus `env`, so nothing from the caller's shell leaks in.
+fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sendgrid-tls-operator"));
+    cmd.env_clear()
+        .envs(env.iter().copied())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Reads a pipe to its end on a thread.
+fn drain(pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        BufReader::new(pipe).read_to_string(&mut text).unwrap();
+        text
+    })
+}
+
+/// Waits (bounded) for `child` to exit; kills it and fails when it takes longer than `DEADLINE`.
+fn wait(
+    mut child: Child,
+    stdout: std::thread::JoinHandle<String>,
+    stderr: std::thread::JoinHandle<String>,
+) -> Output {
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the command did not finish within {DEADLINE:?}");
+        }
+        // Polling the exit status: std has no wait-with-timeout.
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let output = Output {
+        code: status.code(),
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    };
+    for key in [KEY, BAD_KEY] {
+        assert!(
+            !output.stdout.contains(key) && !output.stderr.contains(key),
+            "the API key was printed: {output:?}"
+        );
+    }
+    output
+}
+
+/// Runs the binary to completion (blocking).
+fn run_blocking(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut child = command(args, env).spawn().unwrap();
+    let stdout = drain(child.stdout.take().unwrap());
+    let stderr = drain(child.stderr.take().unwrap());
+    wait(child, stdout, stderr)
+}
+
+/// Runs the binary off the async runtime, so an in-process simulator keeps serving meanwhile.
+async fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        run_blocking(&args, &env)
+    })
+    .await
+    .unwrap()
+}
+
+/// A temporary directory holding `resource.yaml` (the given text) and `key` (the API key with
+/// the trailing newline `echo` leaves).
+struct Files {
+    dir: TempDir,
+}
+
+impl Files {
+    fn new(resource: &str) -> Files {
+        let dir = TempDir::new().unwrap();
+        std::fs::write(dir.path().join("resource.yaml"), resource).unwrap();
+        std::fs::write(dir.path().join("key"), format!("{KEY}\n")).unwrap();
+        Files { dir }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_str().unwrap().to_string()
+    }
+
+    fn resource(&self) -> String {
+        self.path("resource.yaml")
+    }
+}
+
+async fn simulator() -> SimulatorHandle {
+    Simulator::start("127.0.0.1:0".parse().unwrap(), SimConfig::with_keys(&[KEY]))
+        .await
+        .unwrap()
+}
+
+/// `--sendgrid-url URL --sendgrid-eu-url URL` for `sim`.
+fn urls(sim: &SimulatorHandle) -> [String; 4] {
+    [
+        "--sendgrid-url".into(),
+        sim.global_url().to_string(),
+        "--sendgrid-eu-url".into(),
+        sim.eu_url().to_string(),
+    ]
+}
+
+/// (method, path, status) of each request the simulator saw; every one made with `KEY`.
+fn log(sim: &SimulatorHandle) -> Vec<(String, String, u16)> {
+    let fingerprint = ApiKey::new(KEY).unwrap().fingerprint();
+    sim.requests()
+        .into_iter()
+        .map(|r| {
+            assert_eq!(r.key_fingerprint.as_deref(), Some(fingerprint.as_str()));
+            (r.method, r.path, r.status)
+        })
+        .collect()
+}
+
+fn get() -> (String, String, u16) {
+    ("GET".into(), SG_PATH.into(), 200)
+}
+
+/// The `status` document `apply` prints for one resource.
+fn printed_status(stdout: &str) -> serde_yaml::Value {
+    let yaml = stdout
+        .strip_prefix("# mail/marketing\n")
+        .unwrap_or_else(|| panic!("no resource header in {stdout:?}"));
+    let doc: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
+    doc["status"].clone()
+}
+
+fn condition<'a>(status: &'a serde_yaml::Value, type_: &str) -> &'a serde_yaml::Value {
+    status["conditions"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"].as_str() == Some(type_))
+        .unwrap_or_else(|| panic!("no {type_} condition in {status:?}"))
+}
+
+#[test]
+fn crd_prints_the_generated_crd() {
+    let out = run_blocking(&["crd"], &[]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stdout, sendgrid_tls_operator::api::crd_yaml());
+}
+
+#[tokio::test]
+async fn plan_shows_pending_changes_and_changes_nothing() {
+    let sim = simulator().await;
+    let files = Files::new(RESOURCE);
+    let (resource, key) = (files.resource(), files.path("key"));
+    let [a, b, c, d] = urls(&sim);
+    let out = run(
+        &[
+            "plan",
+            "-f",
+            &resource,
+            "--api-key-file",
+            &key,
+            &a,
+            &b,
+            &c,
+            &d,
+        ],
+        &[],
+    )
+    .await;
+
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert_eq!(
+        out.stdout,
+        "mail/marketing: would set requireTls: false -> true, minimumTlsVersion: 1.1 -> 1.2\n"
+    );
+    assert_eq!(log(&sim), [get()], "plan only reads");
+    assert_eq!(
+        sim.settings("main", None),
+        sendgrid_tls_operator::api::TlsSettings::SENDGRID_DEFAULTS
+    );
+}
+
+#[tokio::test]
+async fn apply_makes_it_so_then_plan_is_in_sync() {
+    let sim = simulator().await;
+    let files = Files::new(RESOURCE);
+    let resource = files.resource();
+    let [a, b, c, d] = urls(&sim);
+    // The key from the environment this time.
+    let env = [("SENDGRID_API_KEY", KEY)];
+    let out = run(&["apply", "-f", &resource, &a, &b, &c, &d], &env).await;
+
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let status = printed_status(&out.stdout);
+    let ready = condition(&status, "Ready");
+    assert_eq!(
+        (ready["status"].as_str(), ready["reason"].as_str()),
+        (Some("True"), Some("InSync"))
+    );
+    assert_eq!(
+        status["observed"]["minimumTlsVersion"].as_str(),
+        Some("1.2")
+    );
+    let patches: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PATCH")
+        .map(|r| (r.status, r.body))
+        .collect();
+    assert_eq!(
+        patches,
+        [(
+            200,
+            Some(serde_json::json!({"require_tls": true, "version": 1.2}))
+        )]
+    );
+
+    sim.clear_requests();
+    let out = run(&["plan", "-f", &resource, &a, &b, &c, &d], &env).await;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.stdout.starts_with("mail/marketing: no change"),
+        "{out:?}"
+    );
+    assert_eq!(log(&sim), [get()]);
+}
+
+#[tokio::test]
+async fn apply_simulate_needs_no_key_and_no_network() {
+    let files = Files::new(RESOURCE);
+    let resource = files.resource();
+    // A SendGrid URL nothing listens on: --simulate must not use it.
+    let out = run(
+        &["apply", "--simulate", "-f", &resource],
+        &[("SENDGRID_URL", "http://127.0.0.1:1")],
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let status = printed_status(&out.stdout);
+    assert_eq!(condition(&status, "Ready")["status"].as_str(), Some("True"));
+    assert!(
+        out.stderr
+            .contains("PATCH /v3/user/settings/enforced_tls -> 200"),
+        "{out:?}"
+    );
+}
+
+#[tokio::test]
+async fn no_key_is_one_line_naming_both_ways_to_give_one() {
+    let sim = simulator().await;
+    let files = Files::new(RESOURCE);
+    let resource = files.resource();
+    let [a, b, c, d] = urls(&sim);
+    for command in ["plan", "apply"] {
+        let out = run(&[command, "-f", &resource, &a, &b, &c, &d], &[]).await;
+        assert_eq!(out.code, Some(1), "{out:?}");
+        assert_eq!(out.stdout, "");
+        let lines = out.stderr_lines();
+        assert_eq!(lines.len(), 1, "{out:?}");
+        assert!(
+            lines[0].contains("--api-key-file") && lines[0].contains("SENDGRID_API_KEY"),
+            "{out:?}"
+        );
+    }
+    assert_eq!(log(&sim), []);
+}
+
+#[tokio::test]
+async fn bad_key_is_unauthorized_without_echoing_it() {
+    let sim = simulator().await;
+    let files = Files::new(RESOURCE);
+    let resource = files.resource();
+    let [a, b, c, d] = urls(&sim);
+    for command in ["plan", "apply"] {
+        let out = run(
+            &[command, "-f", &resource, &a, &b, &c, &d],
+            &[("SENDGRID_API_KEY", BAD_KEY)],
+        )
+        .await;
+        assert_eq!(out.code, Some(1), "{out:?}");
+        let lines = out.stderr_lines();
+        assert_eq!(lines.len(), 1, "{out:?}");
+        assert!(lines[0].contains("Unauthorized"), "{out:?}");
+    }
+    let statuses: Vec<u16> = sim.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [401, 401], "one GET each, no PATCH");
+}
+
+#[tokio::test]
+async fn invalid_files_name_the_field() {
+    let sim = simulator().await;
+    let cases = [
+        (
+            "  onBehalfOf:\n    subuser: marketing-sub\n    accountId: \"1234567\"\n",
+            "spec.onBehalfOf",
+        ),
+        ("  minimumTlsVersion: 1.2\n", "spec.minimumTlsVersion"),
+    ];
+    let [a, b, c, d] = urls(&sim);
+    for (extra, field) in cases {
+        let text = format!(
+            "apiVersion: sendgrid.ops.dev/v1alpha1\nkind: SendGridEnforcedTls\nmetadata:\n  name: marketing\n  namespace: mail\nspec:\n  apiKeySecretRef:\n    name: sendgrid-api-key\n{extra}"
+        );
+        let files = Files::new(&text);
+        let (resource, key) = (files.resource(), files.path("key"));
+        let out = run(
+            &[
+                "plan",
+                "-f",
+                &resource,
+                "--api-key-file",
+                &key,
+                &a,
+                &b,
+                &c,
+                &d,
+            ],
+            &[],
+        )
+        .await;
+        assert_eq!(out.code, Some(1), "{out:?}");
+        let lines = out.stderr_lines();
+        assert_eq!(lines.len(), 1, "{out:?}");
+        assert!(lines[0].contains(field), "{field}: {out:?}");
+    }
+    assert_eq!(log(&sim), [], "an invalid file never reaches SendGrid");
+}
+
+/// A port that was free a moment ago.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// Sends SIGTERM, as Kubernetes does to stop a pod.
+fn terminate(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn simulate_serves_plan_and_apply_until_sigterm() {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = command(&["simulate", "--listen", &listen, "--api-key", KEY], &[])
+        .spawn()
+        .unwrap();
+    let stdout = drain(child.stdout.take().unwrap());
+    // Forward stderr line by line, so the test can wait for the "listening" line.
+    let (lines_tx, lines) = mpsc::channel();
+    let pipe = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(pipe).lines() {
+            let line = line.unwrap();
+            all.push_str(&line);
+            all.push('\n');
+            let _ = lines_tx.send(line);
+        }
+        all
+    });
+    let url = format!("http://{listen}/");
+    let announced = format!("SendGrid simulator: global {url}");
+    let started = Instant::now();
+    loop {
+        let left = DEADLINE.saturating_sub(started.elapsed());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains(&announced) => break,
+            Ok(_) => {}
+            Err(e) => {
+                let _ = child.kill();
+                panic!("the simulator did not announce {url}: {e}");
+            }
+        }
+    }
+
+    let files = Files::new(RESOURCE);
+    let (resource, key) = (files.resource(), files.path("key"));
+    let args = |command: &'static str| {
+        let mut args = vec![command.to_string(), "-f".into(), resource.clone()];
+        args.extend(["--api-key-file".into(), key.clone()]);
+        args.extend(["--sendgrid-url".into(), url.clone()]);
+        args
+    };
+    let run_with = |command: &'static str| {
+        let args = args(command);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_blocking(&args, &[])
+    };
+    assert_eq!(run_with("plan").code, Some(2));
+    assert_eq!(run_with("apply").code, Some(0));
+    // The simulator kept the change: now in sync.
+    let out = run_with("plan");
+    assert_eq!(out.code, Some(0), "{out:?}");
+
+    terminate(&child);
+    let out = wait(child, stdout, stderr);
+    assert_eq!(out.code, Some(0), "stops cleanly on SIGTERM: {out:?}");
+}
+
+#[test]
+fn run_without_a_cluster_fails_fast_with_one_line() {
+    let dir = TempDir::new().unwrap();
+    let kubeconfig: PathBuf = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: nowhere\n  cluster:\n    server: http://127.0.0.1:1\ncontexts:\n- name: nowhere\n  context:\n    cluster: nowhere\n    user: nobody\nusers:\n- name: nobody\n  user: {}\ncurrent-context: nowhere\n",
+    )
+    .unwrap();
+    let out = run_blocking(
+        &["run", "--metrics-addr", "127.0.0.1:0"],
+        &[("KUBECONFIG", path_str(&kubeconfig))],
+    );
+    assert_eq!(out.code, Some(1), "{out:?}");
+    let lines = out.stderr_lines();
+    assert_eq!(lines.len(), 1, "one line, the cause: {out:?}");
+    assert!(
+        lines[0].contains("no Kubernetes cluster reachable"),
+        "{out:?}"
+    );
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn help_of_each_subcommand_lists_its_flags() {
+    let global = [
+        "--sendgrid-url",
+        "--sendgrid-eu-url",
+        "--log-format",
+        "--log-level",
+    ];
+    let cases: [(&str, &[&str]); 5] = [
+        (
+            "run",
+            &[
+                "--metrics-addr",
+                "--namespace",
+                "--watch-secrets",
+                "--concurrency",
+                "--retry-base-delay",
+                "--retry-max-delay",
+            ],
+        ),
+        (
+            "plan",
+            &[
+                "--filename",
+                "-f",
+                "--api-key-file",
+                "--simulate",
+                "--simulate-listen",
+            ],
+        ),
+        (
+            "apply",
+            &[
+                "--filename",
+                "-f",
+                "--api-key-file",
+                "--simulate",
+                "--simulate-listen",
+            ],
+        ),
+        ("simulate", &["--listen", "--api-key"]),
+        ("crd", &[]),
+    ];
+    for (command, flags) in cases {
+        let out = run_blocking(&[command, "--help"], &[]);
+        assert_eq!(out.code, Some(0), "{command}: {out:?}");
+        for flag in flags.iter().chain(&global) {
+            assert!(
+                out.stdout.contains(flag),
+                "{command} --help does not mention {flag}:\n{}",
+                out.stdout
+            );
+        }
+    }
+    let out = run_blocking(&["--help"], &[]);
+    for command in ["run", "crd", "plan", "apply", "simulate"] {
+        assert!(out.stdout.contains(command), "{}", out.stdout);
+    }
+}
