@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from typing import Any
 
+import sync_argocd_cm
 import yaml
 
 from .report import CheckFailed, Report, require
@@ -79,15 +80,36 @@ def customizations() -> list[pathlib.Path]:
 
 
 def run(report: Report, cr_schema: dict[str, Any] | None) -> None:
+    report.run("argocd lua interpreter", lambda: require(shutil.which(LUA) is not None, f"{LUA} is not installed") or LUA)
     if shutil.which(LUA) is None:
-        report.run("argocd lua interpreter", lambda: (_ for _ in ()).throw(CheckFailed(f"{LUA} is not installed")))
         return
     directories = customizations()
-    report.run("argocd customizations", lambda: require(bool(directories), f"no */*/health.lua under {ARGOCD_DIR}")
-               or ", ".join(str(d) for d in directories))
+    report.run("argocd customizations",
+               lambda: require(bool(directories), f"no */*/health.lua under {ARGOCD_DIR}") or ", ".join(map(str, directories)))
     for directory in directories:
         _run_directory(report, directory, cr_schema)
     _run_sandbox_self_test(report)
+    report.run(f"{sync_argocd_cm.TARGET} is in sync (scripts/sync-argocd-cm.sh --check)", check_cm_patch)
+
+
+def check_cm_patch() -> str:
+    """The argocd-cm patch users install carries exactly the tested scripts."""
+    target = sync_argocd_cm.TARGET
+    require(target.is_file(), f"{target} is missing: run scripts/sync-argocd-cm.sh")
+    require(target.read_text(encoding="utf-8") == sync_argocd_cm.render(),
+            f"{target} is stale: run scripts/sync-argocd-cm.sh")
+    data = _load(target)["data"]
+    key = sync_argocd_cm.KEY
+    source = sync_argocd_cm.CUSTOMIZATION
+    actions = yaml.safe_load(data[f"resource.customizations.actions.{key}"])
+    require(data[f"resource.customizations.health.{key}"] == (source / "health.lua").read_text(encoding="utf-8"),
+            "the health entry differs from health.lua")
+    require(actions["discovery.lua"] == (source / "actions/discovery.lua").read_text(encoding="utf-8"),
+            "the discovery entry differs from discovery.lua")
+    for definition in actions["definitions"]:
+        script = source / "actions" / definition["name"] / "action.lua"
+        require(definition["action.lua"] == script.read_text(encoding="utf-8"), f"{definition['name']} differs")
+    return f"health + {len(actions['definitions'])} action(s) for {key}"
 
 
 def _run_directory(report: Report, directory: pathlib.Path, cr_schema: dict[str, Any] | None) -> None:

@@ -163,11 +163,38 @@ def run(report: Report, generated_crd: Doc, cr_schema: dict[str, Any]) -> None:
     chart = helm_python.Chart.load(str(CHART_DIR))
     try:
         report.run("values.schema.json is self-contained", lambda: check_schema_refs(chart.schema))
+        report.run(f"{VALUES_DOC} documents every value", lambda: check_values_documented(chart.values))
         for path in files:
             run_value_file(report, chart, path, generated_crd, cr_schema)
         check_rejections(report, chart)
     finally:
         chart.close()
+
+
+VALUES_DOC = pathlib.Path("docs/helm-values.md")
+# Values that are Kubernetes objects or free-form maps: documented as a whole, not per key.
+OPAQUE_VALUES = {"podSecurityContext", "securityContext", "resources", "nodeSelector", "affinity",
+                 "simulator.resources"}
+
+
+def check_values_documented(values: dict[str, Any]) -> str:
+    """Every value in values.yaml has a row in docs/helm-values.md."""
+    text = VALUES_DOC.read_text(encoding="utf-8")
+    keys = _leaf_keys(values)
+    missing = [key for key in keys if f"| `{key}` |" not in text]
+    require(not missing, f"{VALUES_DOC} lacks {missing}")
+    return f"{len(keys)} keys documented"
+
+
+def _leaf_keys(values: dict[str, Any], prefix: str = "") -> list[str]:
+    keys: list[str] = []
+    for name, value in values.items():
+        key = prefix + name
+        if isinstance(value, dict) and value and key not in OPAQUE_VALUES:
+            keys += _leaf_keys(value, key + ".")
+        else:
+            keys.append(key)
+    return keys
 
 
 def check_schema_refs(schema: dict[str, Any] | None) -> str:
