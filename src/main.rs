@@ -8,7 +8,10 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = logging::init(cli.global.log_format, &cli.global.log_level) {
+    // `run` starts logging itself, once it knows a cluster answers.
+    if !matches!(cli.command, Command::Run(_))
+        && let Err(e) = logging::init(cli.global.log_format, &cli.global.log_level)
+    {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
     }

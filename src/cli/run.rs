@@ -6,8 +6,8 @@ use crate::controller::leader::{self, LeaderConfig};
 use crate::controller::run::preflight;
 use crate::controller::{RunOptions, Settings};
 use crate::sendgrid::SendGridClient;
-use crate::telemetry::Metrics;
 use crate::telemetry::http::{self, Health};
+use crate::telemetry::{Metrics, logging};
 use clap::Args;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -101,26 +101,26 @@ impl RunArgs {
     }
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot listen for SIGTERM; Ctrl-C only");
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
+/// A future that resolves on SIGTERM or Ctrl-C. The handlers are installed when this is called,
+/// not when it is first polled, so a signal right after start-up is not lost.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + Sync + 'static {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        match (term, int) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {},
+                    _ = int.recv() => {},
                 }
-            };
-        tokio::select! {
-            _ = term.recv() => {},
-            _ = tokio::signal::ctrl_c() => {},
+            }
+            _ => {
+                tracing::warn!("cannot listen for signals; Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 pub async fn run(global: &Global, args: &RunArgs) -> Result<(), String> {
@@ -130,6 +130,9 @@ pub async fn run(global: &Global, args: &RunArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("no Kubernetes cluster reachable: {e}"))?;
     preflight(&client, &options).await?;
+    // Logging starts after the preflight, so a missing cluster is one line from us, not also
+    // kube's own error log.
+    logging::init(global.log_format, &global.log_level)?;
     let sendgrid = SendGridClient::new(global.client_config()).map_err(|e| e.to_string())?;
     let metrics = Metrics::default();
     let health = Health::default();

@@ -21,6 +21,7 @@ pub struct SimulateArgs {
 }
 
 pub async fn run(args: &SimulateArgs) -> Result<(), String> {
+    let stop = super::run::shutdown_signal();
     let keys: Vec<&str> = args.api_keys.iter().map(|k| k.trim()).collect();
     let sim = Simulator::start(args.listen, SimConfig::with_keys(&keys))
         .await
@@ -32,7 +33,7 @@ pub async fn run(args: &SimulateArgs) -> Result<(), String> {
         sim.global_url().as_str().trim_end_matches('/'),
         keys.len()
     );
-    super::run::shutdown_signal().await;
+    stop.await;
     sim.shutdown().await;
     Ok(())
 }

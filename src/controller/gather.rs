@@ -62,7 +62,7 @@ fn key_from(secret: &Secret, res: &SendGridEnforcedTls) -> Result<ApiKey, Failur
 
 /// What a resource claims, for the conflict check; `None` until it has a target.
 fn claim(res: &SendGridEnforcedTls, target: Option<&str>) -> Option<Claim> {
-    let target = target.or(res.status.as_ref()?.target.as_deref())?;
+    let target = target.or_else(|| res.status.as_ref()?.target.as_deref())?;
     Some(Claim {
         id: format!("{}/{}", res.namespace().unwrap_or_default(), res.name_any()),
         created: res.meta().creation_timestamp.clone(),
