@@ -107,6 +107,21 @@ def check_lint(path: pathlib.Path, user_values: dict[str, Any]) -> str:
     return f"0 errors, 0 warnings{', info: ' + '; '.join(infos) if infos else ''}"
 
 
+def check_install(rendered: Rendered) -> str:
+    """Helm's install action (client dry run: kubeVersion check, hook and kind ordering)."""
+    config = helm_python.Config(namespace=NAMESPACE)
+    try:
+        release = config.install(str(CHART_DIR), RELEASE, rendered.user_values, namespace=NAMESPACE, dry_run="client")
+    finally:
+        config.close()
+    installed = load_all(release["manifest"])
+    key = lambda d: (d["kind"], d["metadata"].get("namespace", ""), d["metadata"]["name"])  # noqa: E731
+    require(sorted(map(key, installed)) == sorted(map(key, rendered.docs)),
+            "install manifest and render differ")
+    require(NAMESPACE in release.get("notes", ""), "install printed no NOTES")
+    return f"{len(installed)} objects, NOTES {len(release['notes'].splitlines())} lines"
+
+
 def run_value_file(report: Report, chart: helm_python.Chart, path: pathlib.Path,
                    generated_crd: Doc, cr_schema: dict[str, Any]) -> None:
     label = path.name
@@ -124,6 +139,7 @@ def run_value_file(report: Report, chart: helm_python.Chart, path: pathlib.Path,
     rendered = holder[0]
     expect = expectations(rendered.values, chart.name)
     report.run(f"helm lint {label}", lambda: check_lint(path, rendered.user_values))
+    report.run(f"helm install --dry-run=client {label}", lambda: check_install(rendered))
     report.run(f"schemas {label}", lambda: validate_docs(rendered.docs, cr_schema))
     report.run(f"pod security {label}", lambda: policy.check_pod_security(rendered.docs))
     report.run(f"operator wiring {label}", lambda: policy.check_operator(rendered.docs, expect))
