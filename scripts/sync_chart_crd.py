@@ -18,9 +18,7 @@ import sys
 import yaml
 
 SOURCE = pathlib.Path("crds/sendgridenforcedtlses.sendgrid.ops.dev.yaml")
-TARGET = pathlib.Path(
-    "charts/sendgrid-tls-operator/templates/crds/sendgridenforcedtlses.sendgrid.ops.dev.yaml"
-)
+TARGET = pathlib.Path("charts/sendgrid-tls-operator/templates/crds/sendgridenforcedtlses.sendgrid.ops.dev.yaml")
 
 HEADER = """\
 {{- /*
@@ -58,9 +56,7 @@ def render_template(source_text: str) -> str:
     metadata = document.get("metadata") or {}
     if set(metadata) != {"name"}:
         # Labels or annotations from the generator would be dropped silently: make it loud.
-        raise ValueError(
-            f"{SOURCE} metadata has {sorted(metadata)}; this script only knows 'name'"
-        )
+        raise ValueError(f"{SOURCE} metadata has {sorted(metadata)}; this script only knows 'name'")
 
     lines = source_text.splitlines(keepends=True)
     out: list[str] = []

@@ -37,9 +37,7 @@ def to_lua(value: Any) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):
-        return '"' + "".join(
-            f"\\{ord(c)}" if ord(c) < 32 or c in '"\\' or ord(c) == 127 else c for c in value
-        ) + '"'
+        return '"' + "".join(f"\\{ord(c)}" if ord(c) < 32 or c in '"\\' or ord(c) == 127 else c for c in value) + '"'
     if isinstance(value, list):
         return "{" + ", ".join(to_lua(item) for item in value) + "}"
     if isinstance(value, dict):
@@ -80,12 +78,16 @@ def customizations() -> list[pathlib.Path]:
 
 
 def run(report: Report, cr_schema: dict[str, Any] | None) -> None:
-    report.run("argocd lua interpreter", lambda: require(shutil.which(LUA) is not None, f"{LUA} is not installed") or LUA)
+    report.run(
+        "argocd lua interpreter", lambda: require(shutil.which(LUA) is not None, f"{LUA} is not installed") or LUA
+    )
     if shutil.which(LUA) is None:
         return
     directories = customizations()
-    report.run("argocd customizations",
-               lambda: require(bool(directories), f"no */*/health.lua under {ARGOCD_DIR}") or ", ".join(map(str, directories)))
+    report.run(
+        "argocd customizations",
+        lambda: require(bool(directories), f"no */*/health.lua under {ARGOCD_DIR}") or ", ".join(map(str, directories)),
+    )
     for directory in directories:
         _run_directory(report, directory, cr_schema)
     _run_sandbox_self_test(report)
@@ -96,16 +98,22 @@ def check_cm_patch() -> str:
     """The argocd-cm patch users install carries exactly the tested scripts."""
     target = sync_argocd_cm.TARGET
     require(target.is_file(), f"{target} is missing: run scripts/sync-argocd-cm.sh")
-    require(target.read_text(encoding="utf-8") == sync_argocd_cm.render(),
-            f"{target} is stale: run scripts/sync-argocd-cm.sh")
+    require(
+        target.read_text(encoding="utf-8") == sync_argocd_cm.render(),
+        f"{target} is stale: run scripts/sync-argocd-cm.sh",
+    )
     data = _load(target)["data"]
     key = sync_argocd_cm.KEY
     source = sync_argocd_cm.CUSTOMIZATION
     actions = yaml.safe_load(data[f"resource.customizations.actions.{key}"])
-    require(data[f"resource.customizations.health.{key}"] == (source / "health.lua").read_text(encoding="utf-8"),
-            "the health entry differs from health.lua")
-    require(actions["discovery.lua"] == (source / "actions/discovery.lua").read_text(encoding="utf-8"),
-            "the discovery entry differs from discovery.lua")
+    require(
+        data[f"resource.customizations.health.{key}"] == (source / "health.lua").read_text(encoding="utf-8"),
+        "the health entry differs from health.lua",
+    )
+    require(
+        actions["discovery.lua"] == (source / "actions/discovery.lua").read_text(encoding="utf-8"),
+        "the discovery entry differs from discovery.lua",
+    )
     for definition in actions["definitions"]:
         script = source / "actions" / definition["name"] / "action.lua"
         require(definition["action.lua"] == script.read_text(encoding="utf-8"), f"{definition['name']} differs")
@@ -123,7 +131,9 @@ def _run_directory(report: Report, directory: pathlib.Path, cr_schema: dict[str,
     action_tests = _load(actions_dir / "action_test.yaml") if (actions_dir / "action_test.yaml").is_file() else {}
     for index, test in enumerate(action_tests.get("discoveryTests") or []):
         case_id = f"discovery/{index}/{test['inputPath']}"
-        cases.append({"id": case_id, "script": actions_dir / "discovery.lua", "obj": _load(actions_dir / test["inputPath"])})
+        cases.append(
+            {"id": case_id, "script": actions_dir / "discovery.lua", "obj": _load(actions_dir / test["inputPath"])}
+        )
         expected[case_id] = ("discovery", test["result"])
     for index, test in enumerate(action_tests.get("actionTests") or []):
         case_id = f"action/{test['action']}/{index}/{test['inputPath']}"
@@ -134,16 +144,20 @@ def _run_directory(report: Report, directory: pathlib.Path, cr_schema: dict[str,
     results: dict[str, dict[str, Any]] = {}
     report.run(f"lua5.1 runs {directory}", lambda: results.update(run_lua(cases)) or f"{len(cases)} cases")
     for case_id, (kind, want) in expected.items():
-        report.run(f"argocd {kind} {case_id.split('/', 2)[-1]}", lambda c=case_id, k=kind, w=want: _compare(results, c, k, w))
+        report.run(
+            f"argocd {kind} {case_id.split('/', 2)[-1]}", lambda c=case_id, k=kind, w=want: _compare(results, c, k, w)
+        )
 
     if cr_schema is not None:
         inputs = sorted({p for p in directory.rglob("testdata/*.yaml")})
+
         def validate_inputs() -> str:
             for path in inputs:
                 obj = _load(path)
                 if obj.get("kind") == "SendGridEnforcedTls":
                     validate_custom_resource(obj, cr_schema)
             return f"{len(inputs)} objects valid"
+
         report.run(f"argocd testdata match the CRD schema ({directory})", validate_inputs)
 
 

@@ -59,8 +59,9 @@ def expectations(values: dict[str, Any], chart_name: str) -> policy.Expect:
         lease_name=(values["leaderElection"]["leaseName"] or full) if leader else None,
         metrics_port=int(values["metrics"]["port"]),
         rbac=bool(values["rbac"]["create"]),
-        simulator_url=(f"http://{full}-simulator.{NAMESPACE}.svc:{simulator['port']}"
-                       if simulator["enabled"] else None),
+        simulator_url=(
+            f"http://{full}-simulator.{NAMESPACE}.svc:{simulator['port']}" if simulator["enabled"] else None
+        ),
     )
 
 
@@ -74,7 +75,8 @@ class Rendered:
         manifests = chart.render(self.user_values, name=RELEASE, namespace=NAMESPACE, is_install=True)
         self.notes = "".join(text for name, text in manifests.items() if name.endswith("NOTES.txt"))
         self.docs: list[Doc] = [
-            doc for name, text in sorted(manifests.items())
+            doc
+            for name, text in sorted(manifests.items())
             if not name.endswith("NOTES.txt") and "/tests/" not in name
             for doc in load_all(text)
         ]
@@ -88,12 +90,16 @@ def check_crd(rendered: Rendered, generated_crd: Doc) -> str:
         return "not rendered (crds.install=false)"
     require(len(crds) == 1, f"{len(crds)} CRDs rendered")
     crd = crds[0]
-    require(crd["spec"] == generated_crd["spec"], "the chart CRD's spec differs from crds/ (run scripts/sync-chart-crd.sh)")
+    require(
+        crd["spec"] == generated_crd["spec"], "the chart CRD's spec differs from crds/ (run scripts/sync-chart-crd.sh)"
+    )
     require(crd["metadata"]["name"] == generated_crd["metadata"]["name"], "the chart CRD's name differs")
     annotations = crd["metadata"].get("annotations") or {}
     keep = {"helm.sh/resource-policy": "keep", "argocd.argoproj.io/sync-options": "Prune=false"}
     if rendered.values["crds"]["keep"]:
-        require(all(annotations.get(k) == v for k, v in keep.items()), f"crds.keep=true but annotations are {annotations}")
+        require(
+            all(annotations.get(k) == v for k, v in keep.items()), f"crds.keep=true but annotations are {annotations}"
+        )
         return "generated spec, kept on uninstall and prune"
     require(not set(keep) & set(annotations), "crds.keep=false still keeps the CRD")
     return "generated spec, not kept"
@@ -116,14 +122,14 @@ def check_install(rendered: Rendered) -> str:
         config.close()
     installed = load_all(release["manifest"])
     key = lambda d: (d["kind"], d["metadata"].get("namespace", ""), d["metadata"]["name"])  # noqa: E731
-    require(sorted(map(key, installed)) == sorted(map(key, rendered.docs)),
-            "install manifest and render differ")
+    require(sorted(map(key, installed)) == sorted(map(key, rendered.docs)), "install manifest and render differ")
     require(NAMESPACE in release.get("notes", ""), "install printed no NOTES")
     return f"{len(installed)} objects, NOTES {len(release['notes'].splitlines())} lines"
 
 
-def run_value_file(report: Report, chart: helm_python.Chart, path: pathlib.Path,
-                   generated_crd: Doc, cr_schema: dict[str, Any]) -> None:
+def run_value_file(
+    report: Report, chart: helm_python.Chart, path: pathlib.Path, generated_crd: Doc, cr_schema: dict[str, Any]
+) -> None:
     label = path.name
     holder: list[Rendered] = []
 
@@ -153,13 +159,16 @@ def validate_docs(docs: list[Doc], cr_schema: dict[str, Any] | None) -> str:
         validator = schemas.validate_any(doc, cr_schema)
         used[validator] = used.get(validator, 0) + 1
     versions = "/".join(schemas.KUBE_VERSIONS)
-    return ", ".join(f"{count} by {name}" + (f" {versions} strict" if name == "kubernetes-validate" else "")
-                     for name, count in sorted(used.items()))
+    return ", ".join(
+        f"{count} by {name}" + (f" {versions} strict" if name == "kubernetes-validate" else "")
+        for name, count in sorted(used.items())
+    )
 
 
 def check_rejections(report: Report, chart: helm_python.Chart) -> None:
     """values.schema.json refuses typos and wrong types, in render (install/upgrade) and lint."""
     for description, values in REJECTED_VALUES:
+
         def body(values: dict[str, Any] = values) -> str:
             try:
                 chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
@@ -170,6 +179,7 @@ def check_rejections(report: Report, chart: helm_python.Chart) -> None:
             lint = helm_python.lint(str(CHART_DIR), values, strict=True)
             require(any(m["severity"] == 3 for m in lint["messages"]), f"helm lint accepted {values}")
             return message
+
         report.run(f"schema rejects {description}", body)
 
 
@@ -189,8 +199,14 @@ def run(report: Report, generated_crd: Doc, cr_schema: dict[str, Any]) -> None:
 
 VALUES_DOC = pathlib.Path("docs/helm-values.md")
 # Values that are Kubernetes objects or free-form maps: documented as a whole, not per key.
-OPAQUE_VALUES = {"podSecurityContext", "securityContext", "resources", "nodeSelector", "affinity",
-                 "simulator.resources"}
+OPAQUE_VALUES = {
+    "podSecurityContext",
+    "securityContext",
+    "resources",
+    "nodeSelector",
+    "affinity",
+    "simulator.resources",
+}
 
 
 def check_values_documented(values: dict[str, Any]) -> str:

@@ -42,5 +42,6 @@ def one(docs: list[Doc], kind: str, name_suffix: str = "") -> Doc:
 
 def component(docs: list[Doc], kind: str, name: str) -> list[Doc]:
     """Objects of `kind` labelled app.kubernetes.io/component=`name`."""
-    return [d for d in of_kind(docs, kind)
-            if (d["metadata"].get("labels") or {}).get("app.kubernetes.io/component") == name]
+    return [
+        d for d in of_kind(docs, kind) if (d["metadata"].get("labels") or {}).get("app.kubernetes.io/component") == name
+    ]

@@ -43,7 +43,7 @@ def check_examples(cr_schema: dict[str, Any]) -> str:
             try:
                 schemas.validate_any(doc, cr_schema)
             except CheckFailed as err:
-                raise CheckFailed(f"{path}: {err}")
+                raise CheckFailed(f"{path}: {err}") from None
             counts[doc["kind"]] = counts.get(doc["kind"], 0) + 1
     require(counts.get(schemas.CR_KIND, 0) > 0, f"{EXAMPLES_DIR} has no {schemas.CR_KIND}")
     return f"{len(files)} files: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
@@ -58,9 +58,12 @@ def _must_fail(description: str, action: Any) -> str:
 
 
 def check_validators_can_fail(cr_schema: dict[str, Any], crd: Doc) -> str:
-    resource = {"apiVersion": schemas.CR_API_VERSION, "kind": schemas.CR_KIND,
-                "metadata": {"name": "x", "namespace": "mail"},
-                "spec": {"apiKeySecretRef": {"name": "sendgrid-api-key"}, "minimumTlsVersion": "1.2"}}
+    resource = {
+        "apiVersion": schemas.CR_API_VERSION,
+        "kind": schemas.CR_KIND,
+        "metadata": {"name": "x", "namespace": "mail"},
+        "spec": {"apiKeySecretRef": {"name": "sendgrid-api-key"}, "minimumTlsVersion": "1.2"},
+    }
     schemas.validate_custom_resource(resource, cr_schema)  # the baseline is valid
     typo = copy.deepcopy(resource)
     typo["spec"]["requireTLS"] = True
@@ -70,13 +73,23 @@ def check_validators_can_fail(cr_schema: dict[str, Any], crd: Doc) -> str:
     del no_secret["spec"]["apiKeySecretRef"]
     bad_crd = copy.deepcopy(crd)
     bad_crd["spec"]["versions"][0]["served"] = "yes"
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
-           "spec": {"containers": [{"name": "c", "image": "i", "securityContext": {"readOnlyRootFilesytem": True}}]}}
-    monitor = {"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor", "metadata": {"name": "m"},
-               "spec": {"selector": {}, "endpoints": [{"port": "http-metrics", "intervall": "30s"}]}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "image": "i", "securityContext": {"readOnlyRootFilesytem": True}}]},
+    }
+    monitor = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": {"name": "m"},
+        "spec": {"selector": {}, "endpoints": [{"port": "http-metrics", "intervall": "30s"}]},
+    }
     notes = [
         _must_fail("CRD schema, unknown field", lambda: schemas.validate_custom_resource(typo, cr_schema)),
-        _must_fail("CRD schema, number for a string", lambda: schemas.validate_custom_resource(float_version, cr_schema)),
+        _must_fail(
+            "CRD schema, number for a string", lambda: schemas.validate_custom_resource(float_version, cr_schema)
+        ),
         _must_fail("CRD schema, missing required", lambda: schemas.validate_custom_resource(no_secret, cr_schema)),
         _must_fail("kubernetes-validate, CRD field of the wrong type", lambda: schemas.validate_builtin(bad_crd)),
         _must_fail("kubernetes-validate, misspelt field", lambda: schemas.validate_builtin(pod)),
@@ -97,7 +110,10 @@ def run(report: Report) -> tuple[Doc, dict[str, Any]] | None:
     if not loaded:
         return None
     crd, cr_schema = loaded["crd"], loaded["schema"]
-    report.run("generated CRD passes kubernetes-validate", lambda: schemas.validate_builtin(crd) or "strict, " + "/".join(schemas.KUBE_VERSIONS))
+    report.run(
+        "generated CRD passes kubernetes-validate",
+        lambda: schemas.validate_builtin(crd) or "strict, " + "/".join(schemas.KUBE_VERSIONS),
+    )
     report.run("chart CRD template is in sync (scripts/sync-chart-crd.sh --check)", check_chart_copy)
     report.run("validators reject broken objects", lambda: check_validators_can_fail(cr_schema, crd))
     report.run("examples/ match their schemas", lambda: check_examples(cr_schema))

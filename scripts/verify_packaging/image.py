@@ -24,9 +24,11 @@ def check_dockerfile() -> str:
     stages = re.findall(r"^FROM\s+(\S+)", text, flags=re.MULTILINE)
     require(len(stages) >= 2, "not a multi-stage build")
     require(stages[-1].startswith(RUNTIME_IMAGES), f"runtime image {stages[-1]}, want one of {RUNTIME_IMAGES}")
-    final = text[text.rindex("\nFROM "):]
-    require(re.search(r"cargo build --release --locked --bin " + BINARY_NAME, text) is not None,
-            "the builder does not run cargo build --release --locked")
+    final = text[text.rindex("\nFROM ") :]
+    require(
+        re.search(r"cargo build --release --locked --bin " + BINARY_NAME, text) is not None,
+        "the builder does not run cargo build --release --locked",
+    )
     require(f"/{BINARY_NAME} /{BINARY_NAME}" in final, f"the runtime stage does not copy /{BINARY_NAME}")
     require(re.search(r"^USER 65532:65532$", final, flags=re.MULTILINE) is not None, "USER is not 65532:65532")
     entry = re.search(r"^ENTRYPOINT\s+(.+)$", final, flags=re.MULTILINE)
@@ -60,8 +62,10 @@ def run(report: Report) -> None:
     binary = find_binary()
     helps = {sub: _help(binary, sub) for sub in ("run", "simulate")} if binary else {}
     if not binary or None in helps.values():
-        report.skip("chart flags exist in the binary",
-                    f"no binary with `run --help` and `simulate --help` (looked at $OPERATOR_BIN, target/*/{BINARY_NAME})")
+        report.skip(
+            "chart flags exist in the binary",
+            f"no binary with `run --help` and `simulate --help` (looked at $OPERATOR_BIN, target/*/{BINARY_NAME})",
+        )
         return
     wanted = {
         "run": policy.RUN_VALUE_FLAGS | policy.RUN_SWITCHES,

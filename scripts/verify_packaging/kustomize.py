@@ -28,8 +28,13 @@ def kustomize(directory: pathlib.Path) -> list[Doc]:
 
 
 def base_expect(**changes: Any) -> policy.Expect:
-    expect = policy.Expect(namespace=NAMESPACE, service_account="sendgrid-tls-operator",
-                           lease_role=True, lease_name="sendgrid-tls-operator", exact_args=BASE_ARGS)
+    expect = policy.Expect(
+        namespace=NAMESPACE,
+        service_account="sendgrid-tls-operator",
+        lease_role=True,
+        lease_name="sendgrid-tls-operator",
+        exact_args=BASE_ARGS,
+    )
     for key, value in changes.items():
         setattr(expect, key, value)
     return expect
@@ -89,7 +94,9 @@ def run(report: Report, generated_crd: Doc, cr_schema: dict[str, Any]) -> None:
         up = "../" * len(ha_dir.parts)
         (ha_dir / "kustomization.yaml").write_text(
             "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
-            f"resources:\n  - {up}{DEPLOY_DIR}\ncomponents:\n  - {up}{HA_COMPONENT}\n", encoding="utf-8")
+            f"resources:\n  - {up}{DEPLOY_DIR}\ncomponents:\n  - {up}{HA_COMPONENT}\n",
+            encoding="utf-8",
+        )
         rendered["ha"] = kustomize(ha_dir)
         return check_ha(rendered["ha"])
 

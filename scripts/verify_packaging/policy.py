@@ -16,8 +16,14 @@ from .report import CheckFailed, require
 # Flags taking a value, and switches, per subcommand (global flags are accepted by both).
 GLOBAL_VALUE_FLAGS = {"--sendgrid-url", "--sendgrid-eu-url", "--log-format", "--log-level"}
 RUN_VALUE_FLAGS = GLOBAL_VALUE_FLAGS | {
-    "--metrics-addr", "--namespace", "--leader-election-namespace", "--leader-election-lease",
-    "--lease-duration", "--concurrency", "--retry-base-delay", "--retry-max-delay",
+    "--metrics-addr",
+    "--namespace",
+    "--leader-election-namespace",
+    "--leader-election-lease",
+    "--lease-duration",
+    "--concurrency",
+    "--retry-base-delay",
+    "--retry-max-delay",
 }
 RUN_SWITCHES = {"--watch-secrets", "--leader-election"}
 SIMULATE_VALUE_FLAGS = GLOBAL_VALUE_FLAGS | {"--listen", "--api-key"}
@@ -78,8 +84,11 @@ def parse_args(args: list[str], value_flags: set[str], switches: set[str]) -> di
 
 
 def pod_specs(docs: list[Doc]) -> list[tuple[str, dict[str, Any]]]:
-    return [(d["metadata"]["name"], d["spec"]["template"]["spec"])
-            for d in docs if d.get("kind") in ("Deployment", "StatefulSet", "DaemonSet", "Job")]
+    return [
+        (d["metadata"]["name"], d["spec"]["template"]["spec"])
+        for d in docs
+        if d.get("kind") in ("Deployment", "StatefulSet", "DaemonSet", "Job")
+    ]
 
 
 def check_pod_security(docs: list[Doc]) -> str:
@@ -135,8 +144,10 @@ def check_operator(docs: list[Doc], expect: Expect) -> str:
     deployment = operator_deployment(docs)
     spec = deployment["spec"]["template"]["spec"]
     require(spec.get("automountServiceAccountToken") is True, "automountServiceAccountToken is not true")
-    require(spec.get("serviceAccountName") == expect.service_account,
-            f"serviceAccountName {spec.get('serviceAccountName')}, want {expect.service_account}")
+    require(
+        spec.get("serviceAccountName") == expect.service_account,
+        f"serviceAccountName {spec.get('serviceAccountName')}, want {expect.service_account}",
+    )
     container = spec["containers"][0]
     args = container.get("args") or []
     require(args[:1] == ["run"], f"args start with {args[:1]}, want ['run']")
@@ -151,19 +162,27 @@ def check_operator(docs: list[Doc], expect: Expect) -> str:
     require(_probe_port(container, "livenessProbe", "/healthz") == port, "liveness probe port differs")
     require(_probe_port(container, "readinessProbe", "/readyz") == port, "readiness probe port differs")
 
-    require(flags.get("--namespace", []) == expect.watch_namespaces,
-            f"--namespace {flags.get('--namespace', [])}, want {expect.watch_namespaces}")
+    require(
+        flags.get("--namespace", []) == expect.watch_namespaces,
+        f"--namespace {flags.get('--namespace', [])}, want {expect.watch_namespaces}",
+    )
     require(("--watch-secrets" in flags) == expect.watch_secrets, f"--watch-secrets should be {expect.watch_secrets}")
-    require(("--leader-election" in flags) == expect.leader_election,
-            f"--leader-election should be {expect.leader_election}")
+    require(
+        ("--leader-election" in flags) == expect.leader_election,
+        f"--leader-election should be {expect.leader_election}",
+    )
     if expect.leader_election:
         lease = flags.get("--leader-election-lease", [DEFAULT_LEASE_NAME])
-        require(lease == [expect.lease_name or DEFAULT_LEASE_NAME],
-                f"--leader-election-lease {lease}, want {expect.lease_name}")
+        require(
+            lease == [expect.lease_name or DEFAULT_LEASE_NAME],
+            f"--leader-election-lease {lease}, want {expect.lease_name}",
+        )
     if expect.simulator_url:
         require(flags.get("--sendgrid-url") == [expect.simulator_url], f"--sendgrid-url {flags.get('--sendgrid-url')}")
-        require(flags.get("--sendgrid-eu-url") == [expect.simulator_url + "/eu"],
-                f"--sendgrid-eu-url {flags.get('--sendgrid-eu-url')}")
+        require(
+            flags.get("--sendgrid-eu-url") == [expect.simulator_url + "/eu"],
+            f"--sendgrid-eu-url {flags.get('--sendgrid-eu-url')}",
+        )
     else:
         require("--sendgrid-eu-url" not in flags, "the EU host is overridden without the simulator")
 
@@ -178,16 +197,21 @@ def check_operator(docs: list[Doc], expect: Expect) -> str:
 
 def _check_metrics_objects(docs: list[Doc], deployment: Doc) -> None:
     pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
-    services = [s for s in of_kind(docs, "Service")
-                if any(p.get("targetPort") == "http-metrics" for p in s["spec"]["ports"])]
+    services = [
+        s for s in of_kind(docs, "Service") if any(p.get("targetPort") == "http-metrics" for p in s["spec"]["ports"])
+    ]
     for service in services:
         selector = service["spec"]["selector"]
-        require(all(pod_labels.get(k) == v for k, v in selector.items()),
-                f"Service {service['metadata']['name']} does not select the operator pods")
+        require(
+            all(pod_labels.get(k) == v for k, v in selector.items()),
+            f"Service {service['metadata']['name']} does not select the operator pods",
+        )
     for monitor in of_kind(docs, "ServiceMonitor"):
         wanted = monitor["spec"]["selector"]["matchLabels"]
-        require(any(all((s["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())
-                    for s in services), "the ServiceMonitor selects no metrics Service")
+        require(
+            any(all((s["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items()) for s in services),
+            "the ServiceMonitor selects no metrics Service",
+        )
         ports = [e.get("port") for e in monitor["spec"]["endpoints"]]
         require(ports == ["http-metrics"], f"ServiceMonitor endpoints {ports}, want http-metrics")
 
@@ -205,10 +229,13 @@ def _rules(role: Doc) -> dict[tuple[str, str], set[str]]:
 
 
 def _bound(docs: list[Doc], binding_kind: str, role: Doc, expect: Expect) -> None:
-    bindings = [b for b in of_kind(docs, binding_kind)
-                if b["roleRef"]["name"] == role["metadata"]["name"]
-                and b["roleRef"]["kind"] == role["kind"]
-                and b["metadata"].get("namespace") == role["metadata"].get("namespace")]
+    bindings = [
+        b
+        for b in of_kind(docs, binding_kind)
+        if b["roleRef"]["name"] == role["metadata"]["name"]
+        and b["roleRef"]["kind"] == role["kind"]
+        and b["metadata"].get("namespace") == role["metadata"].get("namespace")
+    ]
     require(len(bindings) == 1, f"{role['kind']} {role['metadata']['name']} has {len(bindings)} bindings")
     subjects = bindings[0]["subjects"]
     want = [{"kind": "ServiceAccount", "name": expect.service_account, "namespace": expect.namespace}]
@@ -220,8 +247,10 @@ def check_rbac(docs: list[Doc], expect: Expect) -> str:
     cluster_roles = of_kind(docs, "ClusterRole")
     roles = of_kind(docs, "Role")
     if not expect.rbac:
-        require(not (cluster_roles or roles or of_kind(docs, "ClusterRoleBinding") or of_kind(docs, "RoleBinding")),
-                "rbac.create=false still renders RBAC objects")
+        require(
+            not (cluster_roles or roles or of_kind(docs, "ClusterRoleBinding") or of_kind(docs, "RoleBinding")),
+            "rbac.create=false still renders RBAC objects",
+        )
         return "no RBAC objects (rbac.create=false)"
 
     wanted = dict(CONTROLLER_RULES)
@@ -238,17 +267,23 @@ def check_rbac(docs: list[Doc], expect: Expect) -> str:
                 require(verbs <= allowed, f"{role['metadata']['name']} grants secrets {sorted(verbs)}")
 
     if expect.watch_namespaces:
-        require(not cluster_roles and not of_kind(docs, "ClusterRoleBinding"),
-                "watchNamespaces is set but cluster-wide RBAC is rendered")
+        require(
+            not cluster_roles and not of_kind(docs, "ClusterRoleBinding"),
+            "watchNamespaces is set but cluster-wide RBAC is rendered",
+        )
         namespaces = sorted(r["metadata"]["namespace"] for r in controller_roles)
-        require(namespaces == sorted(expect.watch_namespaces),
-                f"controller Roles in {namespaces}, want {sorted(expect.watch_namespaces)}")
+        require(
+            namespaces == sorted(expect.watch_namespaces),
+            f"controller Roles in {namespaces}, want {sorted(expect.watch_namespaces)}",
+        )
         for role in controller_roles:
             require(_rules(role) == wanted, f"Role in {role['metadata']['namespace']}: {_rules(role)}")
             _bound(docs, "RoleBinding", role, expect)
     else:
-        require(len(cluster_roles) == 1 and not controller_roles,
-                f"want one ClusterRole and no controller Roles, got {len(cluster_roles)} and {len(controller_roles)}")
+        require(
+            len(cluster_roles) == 1 and not controller_roles,
+            f"want one ClusterRole and no controller Roles, got {len(cluster_roles)} and {len(controller_roles)}",
+        )
         require(_rules(cluster_roles[0]) == wanted, f"ClusterRole rules {_rules(cluster_roles[0])}, want {wanted}")
         _bound(docs, "ClusterRoleBinding", cluster_roles[0], expect)
 
@@ -256,13 +291,17 @@ def check_rbac(docs: list[Doc], expect: Expect) -> str:
     if wants_lease_role:
         require(len(lease_roles) == 1, f"want one leader-election Role, found {len(lease_roles)}")
         role = lease_roles[0]
-        require(role["metadata"].get("namespace") == expect.namespace, "the Lease Role is not in the operator namespace")
+        require(
+            role["metadata"].get("namespace") == expect.namespace, "the Lease Role is not in the operator namespace"
+        )
         require(_rules(role) == LEASE_RULES, f"Lease Role rules {_rules(role)}, want {LEASE_RULES}")
         for rule in role["rules"]:
             if set(rule["verbs"]) - {"create"}:
                 names = rule.get("resourceNames")
-                require(names == [expect.lease_name or DEFAULT_LEASE_NAME],
-                        f"Lease get/update/patch not limited to the operator's Lease: {names}")
+                require(
+                    names == [expect.lease_name or DEFAULT_LEASE_NAME],
+                    f"Lease get/update/patch not limited to the operator's Lease: {names}",
+                )
         _bound(docs, "RoleBinding", role, expect)
     else:
         require(not lease_roles, "Lease permissions rendered without leader election")

@@ -40,9 +40,9 @@ def validate_builtin(doc: dict[str, Any]) -> None:
             kubernetes_validate.validate(doc, version, strict=True)
         except kubernetes_validate.ValidationError as err:
             path = "/".join(str(p) for p in err.path)
-            raise CheckFailed(f"{describe(doc)} invalid for Kubernetes {version} at /{path}: {err.message}")
+            raise CheckFailed(f"{describe(doc)} invalid for Kubernetes {version} at /{path}: {err.message}") from None
         except kubernetes_validate.SchemaNotFoundError:
-            raise CheckFailed(f"{describe(doc)}: no Kubernetes {version} schema for {doc.get('apiVersion')}")
+            raise CheckFailed(f"{describe(doc)}: no Kubernetes {version} schema for {doc.get('apiVersion')}") from None
 
 
 def validate_service_monitor(doc: dict[str, Any]) -> None:
@@ -52,11 +52,12 @@ def validate_service_monitor(doc: dict[str, Any]) -> None:
     try:
         model = monitoring.ServiceMonitor.model_validate(doc)
     except Exception as err:  # pydantic.ValidationError; imported lazily with the models
-        raise CheckFailed(f"{describe(doc)} invalid: {err}")
+        raise CheckFailed(f"{describe(doc)} invalid: {err}") from None
     round_trip = model.model_dump(by_alias=True, exclude_unset=True, mode="json")
     if round_trip != doc:
-        raise CheckFailed(f"{describe(doc)} has fields the ServiceMonitor schema does not know: "
-                          f"{_first_difference(doc, round_trip)}")
+        raise CheckFailed(
+            f"{describe(doc)} has fields the ServiceMonitor schema does not know: {_first_difference(doc, round_trip)}"
+        )
 
 
 def _first_difference(want: Any, got: Any, path: str = "") -> str:
@@ -69,7 +70,7 @@ def _first_difference(want: Any, got: Any, path: str = "") -> str:
                 return found
         return ""
     if isinstance(want, list) and isinstance(got, list) and len(want) == len(got):
-        for index, (a, b) in enumerate(zip(want, got)):
+        for index, (a, b) in enumerate(zip(want, got, strict=True)):
             found = _first_difference(a, b, f"{path}/{index}")
             if found:
                 return found
