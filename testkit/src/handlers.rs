@@ -4,7 +4,10 @@
 //! Differences from a real API server: no authentication or authorization (every request is
 //! allowed); `limit`/`continue` are ignored (a list always returns everything, with no
 //! continue token); a list's `resourceVersion`/`resourceVersionMatch` are ignored (lists are
-//! always served from the latest state); `deletecollection` is not supported (405).
+//! always served from the latest state); `deletecollection` is not supported (405); request
+//! bodies must be JSON (or YAML for apply): protobuf and CBOR bodies get a 415 saying so
+//! (kubectl's imperative `create secret`/`create namespace` send protobuf; `kubectl apply -f`
+//! and `kubectl create -f` send JSON).
 
 use crate::cluster::Cluster;
 use crate::discovery;

@@ -22,6 +22,7 @@
 //! # }
 //! ```
 
+mod admit;
 mod cluster;
 mod discovery;
 mod errors;

@@ -10,13 +10,14 @@
 //! - A write that changes nothing is not committed (no new resourceVersion, no watch event).
 //! - Delete with finalizers sets `deletionTimestamp` and keeps the object; no finalizer can be
 //!   added then; removing the last one deletes the object (one DELETED event).
-//! - The resource's validator (the CRD's schema and CEL rules) runs on every write, status
-//!   writes included; a failure is a 422 Invalid listing the messages.
+//! - Every written object passes `admit` (type, namespace, name, the resource's validator);
+//!   status writes included.
 //!
 //! Differences from a real API server: no defaulting or pruning from the schema, no
-//! admission, `propagationPolicy` is ignored (no garbage collector), no graceful deletion
-//! period, `fieldValidation` is ignored, metadata.name is checked only for its characters.
+//! admission webhooks, `propagationPolicy` is ignored (no garbage collector), no graceful
+//! deletion period, `fieldValidation` is ignored.
 
+use crate::admit::{check_type, invalid, set_namespace, validate};
 use crate::cluster::{Cluster, defaults, now};
 use crate::errors::ApiError;
 use crate::fields::{Owners, Path};
@@ -103,7 +104,7 @@ fn insert(
         }
     }
     let name = meta["name"].as_str().unwrap_or_default().to_string();
-    set_namespace(w, &mut body)?;
+    set_namespace(w.kind, w.namespace, &mut body)?;
     let key = w.key(&name);
     if cluster.store.get(&key).is_some() {
         return Err(ApiError::already_exists(
@@ -129,7 +130,7 @@ fn insert(
         remove(&mut body, "status");
     }
     defaults(&w.kind.resource, &mut body);
-    validate(w.kind, &name, &body)?;
+    validate(w.kind, &name, &body, None)?;
     let owners = owners.unwrap_or_else(|| {
         let mut owners = Owners::default();
         owners.record_update(&w.manager, &Value::Null, &body, &w.in_scope());
@@ -189,7 +190,7 @@ pub(crate) fn update(
     }
     let mut owners = old.owners.clone();
     let mut body = body;
-    set_namespace(w, &mut body)?;
+    set_namespace(w.kind, w.namespace, &mut body)?;
     let candidate = scoped(w, &old.object, body);
     owners.record_update(&w.manager, &old.object, &candidate, &w.in_scope());
     finish(cluster, w, name, old, candidate, owners)
@@ -380,7 +381,7 @@ fn finish(
         }
         return Ok(old.object);
     }
-    validate(w.kind, name, &new)?;
+    validate(w.kind, name, &new, Some(&old.object))?;
     if w.dry_run {
         return Ok(new);
     }
@@ -411,82 +412,6 @@ fn spec_changed(kind: &Kind, old: &Value, new: &Value) -> bool {
         v
     };
     strip(old) != strip(new)
-}
-
-fn validate(kind: &Kind, name: &str, object: &Value) -> Result<(), ApiError> {
-    let valid_name = !name.is_empty()
-        && name.len() <= 253
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if !valid_name {
-        return Err(invalid(
-            kind,
-            name,
-            &[format!(
-                "metadata.name: Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
-            )],
-        ));
-    }
-    match &kind.validator {
-        Some(validator) => validator(object).map_err(|messages| invalid(kind, name, &messages)),
-        None => Ok(()),
-    }
-}
-
-fn invalid(kind: &Kind, name: &str, messages: &[String]) -> ApiError {
-    ApiError::invalid(&kind.kind, &kind.resource.group, name, messages)
-}
-
-/// `apiVersion` (group part) and `kind`, when given, must match the resource addressed.
-fn check_type(kind: &Kind, body: &Value) -> Result<(), ApiError> {
-    if !body.is_object() || !body["metadata"].is_object() && !body["metadata"].is_null() {
-        return Err(ApiError::bad_request(
-            "the body must be an object with object metadata",
-        ));
-    }
-    if let Some(k) = body["kind"]
-        .as_str()
-        .filter(|k| !k.is_empty() && *k != kind.kind)
-    {
-        return Err(ApiError::bad_request(format!(
-            "the kind of the object ({k}) does not match the resource ({})",
-            kind.kind
-        )));
-    }
-    if let Some(av) = body["apiVersion"].as_str().filter(|a| !a.is_empty()) {
-        let group = av.rsplit_once('/').map_or("", |(g, _)| g);
-        if group != kind.resource.group {
-            return Err(ApiError::bad_request(format!(
-                "the API version of the object ({av}) does not match the resource's group ({})",
-                kind.resource.group
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Sets or checks `metadata.namespace` against the URL.
-fn set_namespace(w: &Write, body: &mut Value) -> Result<(), ApiError> {
-    if !body["metadata"].is_object() {
-        body["metadata"] = json!({});
-    }
-    let meta = &mut body["metadata"];
-    if !w.kind.namespaced {
-        remove(meta, "namespace");
-        return Ok(());
-    }
-    match meta["namespace"].as_str() {
-        Some(ns) if !ns.is_empty() && ns != w.namespace => Err(ApiError::bad_request(
-            "the namespace of the provided object does not match the namespace sent on the request",
-        )),
-        _ => {
-            meta["namespace"] = json!(w.namespace);
-            Ok(())
-        }
-    }
 }
 
 fn copy_field(from: &Value, to: &mut Value, field: &str) {

@@ -394,6 +394,31 @@ async fn validator_rejects_writes_with_422_naming_fields() {
         good,
         "a rejected write changes nothing"
     );
+
+    // Ratcheting: an object stored with an invalid spec (bypassing validation) still takes
+    // writes that leave the invalid field as it is, but not new failures.
+    let mut stored = serde_json::to_value(widget("old", -3)).unwrap();
+    stored["metadata"]["namespace"] = json!("default");
+    server
+        .put_object(&ResourceRef::of::<Widget>(), stored)
+        .unwrap();
+    let status = Patch::Merge(json!({"status": {"observedGeneration": 1}}));
+    api.patch_status("old", &PatchParams::default(), &status)
+        .await
+        .unwrap();
+    let label = Patch::Merge(json!({"metadata": {"labels": {"seen": "yes"}}}));
+    api.patch("old", &PatchParams::default(), &label)
+        .await
+        .unwrap();
+    let worse = Patch::Merge(json!({"spec": {"size": -4}}));
+    assert_eq!(
+        api_error(api.patch("old", &PatchParams::default(), &worse).await).code,
+        422
+    );
+    let fixed = Patch::Merge(json!({"spec": {"size": 4}}));
+    api.patch("old", &PatchParams::default(), &fixed)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
