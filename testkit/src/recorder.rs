@@ -44,6 +44,11 @@ impl RequestRecord {
         self.verb.is_write()
     }
 
+    /// Answered with a 2xx status.
+    pub fn succeeded(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
     /// Addressed to `plural` (any group).
     pub fn is_for(&self, plural: &str) -> bool {
         self.resource.as_ref().is_some_and(|r| r.plural == plural)

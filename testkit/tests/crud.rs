@@ -440,10 +440,26 @@ async fn request_log_counts_reads_and_writes() {
     .unwrap();
     api.list(&ListParams::default()).await.unwrap();
 
-    assert_eq!(server.count(|r| r.is_write()), 2);
+    let dry_run = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let preview = api.create(&dry_run, &widget("dry", 1)).await.unwrap();
+    assert_eq!(preview.metadata.generation, Some(1));
+    assert_eq!(
+        api_error(api.get("dry").await).code,
+        404,
+        "a dry run stores nothing"
+    );
+    let conflict = api.create(&PostParams::default(), &widget("r", 1)).await;
+    assert_eq!(api_error(conflict).code, 409);
+
+    assert_eq!(server.count(|r| r.is_write()), 4);
+    assert_eq!(server.count(|r| r.is_write() && r.succeeded()), 3);
     assert_eq!(
         server.count(|r| r.verb == Verb::Get && r.is_for("widgets")),
-        1
+        2,
+        "one found, one 404"
     );
     assert_eq!(server.count(|r| r.verb == Verb::List), 1);
     let status_write = server
