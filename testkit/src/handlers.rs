@@ -5,15 +5,16 @@
 //! allowed); `limit`/`continue` are ignored (a list always returns everything, with no
 //! continue token); a list's `resourceVersion`/`resourceVersionMatch` are ignored (lists are
 //! always served from the latest state); `deletecollection` is not supported (405); request
-//! bodies must be JSON (or YAML for apply): protobuf and CBOR bodies get a 415 saying so
-//! (kubectl's imperative `create secret`/`create namespace` send protobuf; `kubectl apply -f`
-//! and `kubectl create -f` send JSON).
+//! bodies must be JSON (YAML for apply), except the protobuf Secrets and Namespaces kubectl's
+//! imperative `create secret`/`create namespace` send (see `protobuf`); other protobuf and CBOR
+//! bodies get a 415 saying what to do instead; protobuf DeleteOptions are ignored.
 
 use crate::cluster::Cluster;
 use crate::discovery;
 use crate::errors::ApiError;
 use crate::openapi;
 use crate::patch::{self, PatchType};
+use crate::protobuf;
 use crate::render::{self, Format};
 use crate::route::{Route, Target};
 use crate::selectors::Selector;
@@ -104,16 +105,6 @@ fn resource(
             .into_owned()
             .collect();
     let header = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Some(ct) =
-        header(header::CONTENT_TYPE).filter(|ct| ct.contains("protobuf") || ct.contains("cbor"))
-    {
-        // kubectl's imperative `create secret`/`create namespace` send protobuf; say what works.
-        let mut error = ApiError::unsupported_media_type(ct);
-        error.message = format!(
-            "kube-testkit speaks JSON only, not {ct}: use `kubectl apply -f` or `kubectl create -f` with a manifest (e.g. `kubectl create secret ... --dry-run=client -o yaml | kubectl apply -f -`)"
-        );
-        return Err(error);
-    }
     let format = Format::negotiate(
         header(header::ACCEPT),
         query.get("includeObject").map(String::as_str),
@@ -219,12 +210,12 @@ fn resource(
             )))
         }
         (Method::POST, None) => {
-            let object = patch::parse_json(body)?;
+            let object = body_object(header(header::CONTENT_TYPE), body)?;
             let created = write::create(&mut *state.lock()?, &w, object)?;
             Ok(answer(StatusCode::CREATED, created))
         }
         (Method::PUT, Some(name)) => {
-            let object = patch::parse_json(body)?;
+            let object = body_object(header(header::CONTENT_TYPE), body)?;
             Ok(answer(
                 StatusCode::OK,
                 write::update(&mut *state.lock()?, &w, name, object)?,
@@ -238,7 +229,9 @@ fn resource(
             Ok(answer(StatusCode::OK, patched))
         }
         (Method::DELETE, Some(name)) => {
-            let options = if body.is_empty() {
+            // Typed clients may send DeleteOptions as protobuf; they are then ignored.
+            let protobuf = header(header::CONTENT_TYPE).is_some_and(|ct| ct.contains("protobuf"));
+            let options = if body.is_empty() || protobuf {
                 serde_json::Value::Null
             } else {
                 patch::parse_json(body)?
@@ -249,5 +242,22 @@ fn resource(
             ))
         }
         _ => Err(ApiError::method_not_allowed()),
+    }
+}
+
+/// A create or update body: JSON, or the protobuf of a Secret or Namespace.
+fn body_object(content_type: Option<&str>, body: &[u8]) -> Result<serde_json::Value, ApiError> {
+    match content_type {
+        Some(ct) if ct.contains("protobuf") || ct.contains("cbor") => {
+            protobuf::decode(body).ok_or_else(|| {
+                let mut error = ApiError::unsupported_media_type(ct);
+                error.message = format!(
+                    "kube-testkit reads JSON bodies (and protobuf Secrets and Namespaces) only, not this {ct} body: \
+                     use `kubectl apply -f` or `kubectl create -f` with a manifest"
+                );
+                error
+            })
+        }
+        _ => patch::parse_json(body),
     }
 }

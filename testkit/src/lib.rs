@@ -32,6 +32,7 @@ mod jsonpath;
 mod kinds;
 mod openapi;
 mod patch;
+mod protobuf;
 mod recorder;
 mod render;
 mod route;

@@ -193,7 +193,7 @@ async fn applying_a_crd_manifest_registers_its_resource() {
 }
 
 #[tokio::test]
-async fn secrets_from_manifests_and_the_protobuf_limit() {
+async fn secrets_and_namespaces_from_manifests_and_imperative_commands() {
     let server = TestServer::start().await;
     let kubectl = Kubectl::new(&server);
     let secret =
@@ -206,20 +206,47 @@ async fn secrets_from_manifests_and_the_protobuf_limit() {
         .await;
     assert_eq!(data, "YWJj");
 
-    // kubectl's imperative create sends protobuf, which this server does not speak; it says
-    // what to do instead.
-    let out = kubectl
-        .run(&[
+    // kubectl's imperative create sends protobuf bodies.
+    kubectl.ok(&["create", "namespace", "mail"]).await;
+    let phase = kubectl
+        .ok(&["get", "namespace", "mail", "-o", "jsonpath={.status.phase}"])
+        .await;
+    assert_eq!(phase, "Active");
+    kubectl
+        .ok(&[
             "create",
             "secret",
             "generic",
             "other",
+            "-n",
+            "mail",
             "--from-literal=apiKey=x",
         ])
         .await;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && stderr.contains("kubectl apply -f"),
-        "{stderr}"
-    );
+    let other: Value = serde_json::from_str(
+        &kubectl
+            .ok(&["get", "secret", "other", "-n", "mail", "-o", "json"])
+            .await,
+    )
+    .unwrap();
+    assert_eq!(other["data"]["apiKey"], "eA==");
+    assert_eq!(other["type"], "Opaque");
+    assert!(other["metadata"].get("generateName").is_none(), "{other}");
+
+    // Other protobuf bodies are refused, saying what works instead.
+    let request = http::Request::post("/api/v1/namespaces/mail/secrets")
+        .header("content-type", "application/vnd.kubernetes.protobuf")
+        .body(b"k8s\0garbage".to_vec())
+        .unwrap();
+    match server.client().request_text(request).await {
+        Err(kube::Error::Api(status)) => {
+            assert_eq!(status.code, 415);
+            assert!(
+                status.message.contains("kubectl apply -f"),
+                "{}",
+                status.message
+            );
+        }
+        other => panic!("expected a 415, got {other:?}"),
+    }
 }
