@@ -1,6 +1,9 @@
 //! [`TestServer`]: the HTTP server on loopback, how clients reach it (a `kube::Client`, a
 //! kubeconfig for kubectl), and the hooks tests use to seed objects, read the request log and
 //! break watches.
+//!
+//! Differences from a real API server: plain HTTP on loopback, no TLS, no authentication (the
+//! kubeconfig carries no credentials), one process-local state that ends with the server.
 
 use crate::Validator;
 use crate::cluster::{Cluster, now};

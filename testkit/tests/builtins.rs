@@ -5,6 +5,7 @@
 mod common;
 
 use common::{WAIT, Widget, server, widget};
+use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::events::v1::Event as K8sEvent;
@@ -237,4 +238,20 @@ async fn namespaces_are_cluster_scoped_and_active() {
         api_code(namespaces.create(&PostParams::default(), &bad).await),
         422
     );
+}
+
+#[tokio::test]
+async fn shutdown_ends_watches_and_stops_serving() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let leases: Api<Lease> = Api::namespaced(client.clone(), "ops");
+    let mut watch = leases
+        .watch(&Default::default(), "0")
+        .await
+        .unwrap()
+        .boxed();
+    server.shutdown().await;
+    let end = tokio::time::timeout(WAIT, watch.next()).await.unwrap();
+    assert!(end.is_none(), "the watch ends: {end:?}");
+    assert!(leases.list(&ListParams::default()).await.is_err());
 }
