@@ -113,10 +113,10 @@ fn resource(
         .lock()?
         .kind(&t.group, &t.version, &t.plural)
         .ok_or_else(ApiError::no_route)?;
-    // A namespaced resource may be listed across namespaces but addressed by name only within
-    // one; a cluster-scoped one never has a namespace.
+    // A namespaced resource may be listed and watched across namespaces, but is created and
+    // addressed by name only within one; a cluster-scoped one never has a namespace.
     let scoped_ok = if kind.namespaced {
-        t.namespace.is_some() || t.name.is_none()
+        t.namespace.is_some() || (t.name.is_none() && *method == Method::GET)
     } else {
         t.namespace.is_none()
     };

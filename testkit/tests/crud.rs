@@ -103,6 +103,12 @@ async fn create_get_list_replace_with_conflicts_and_generation() {
         all.list(&ListParams::default()).await.unwrap().items.len(),
         2
     );
+    let nowhere = all.create(&PostParams::default(), &widget("c", 1)).await;
+    assert_eq!(
+        api_error(nowhere).code,
+        404,
+        "a namespaced object is created in a namespace"
+    );
     let labelled_only = all
         .list(&ListParams::default().labels("team=x"))
         .await
