@@ -228,14 +228,20 @@ impl SendGridEnforcedTlsSpec {
         }
     }
 
-    /// The drift-check period. The CRD rejects bad values; an object that slipped past it (written
-    /// before a CRD upgrade) falls back to the default rather than failing.
+    /// The drift-check period, [`DEFAULT_RESYNC`] when unset.
     pub fn resync_interval(&self) -> Duration {
+        self.resync_interval_or(DEFAULT_RESYNC)
+    }
+
+    /// The drift-check period, `default` when unset (the operator's `--default-resync-interval`).
+    /// The CRD rejects bad values; an object that slipped past it (written before a CRD upgrade)
+    /// falls back to the default rather than failing.
+    pub fn resync_interval_or(&self, default: Duration) -> Duration {
         self.resync_interval
             .as_deref()
             .and_then(|s| s.parse::<kube::core::Duration>().ok())
             .filter(|d| !d.is_negative())
             .map(|d| Duration::from(d).max(MIN_RESYNC))
-            .unwrap_or(DEFAULT_RESYNC)
+            .unwrap_or(default)
     }
 }

@@ -117,6 +117,7 @@ fn facts<'a>(
         requested_at: None,
         target: Some(target),
         conflict_with: None,
+        resync: res.spec.resync_interval(),
         now: Time(k8s_openapi::jiff::Timestamp::now()),
     }
 }

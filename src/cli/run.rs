@@ -43,6 +43,9 @@ pub struct RunArgs {
     /// Longest retry delay after failures.
     #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
     pub retry_max_delay: Duration,
+    /// Drift-check period of resources that set no spec.resyncInterval.
+    #[arg(long, env = "DEFAULT_RESYNC_INTERVAL", default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
+    pub default_resync_interval: Duration,
     /// Reconcile only while holding a Lease, so several replicas can run (one active).
     #[arg(long, env = "LEADER_ELECTION")]
     pub leader_election: bool,
@@ -96,6 +99,7 @@ impl RunArgs {
                     base: self.retry_base_delay,
                     max: self.retry_max_delay,
                 },
+                default_resync: self.default_resync_interval,
             },
         }
     }

@@ -16,9 +16,20 @@ use std::time::{Duration, SystemTime};
 pub type Guarded = DeserializeGuard<SendGridEnforcedTls>;
 
 /// Tunables of the reconcile loop.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     pub backoff: BackoffConfig,
+    /// The drift-check period of resources that set no resyncInterval.
+    pub default_resync: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            backoff: BackoffConfig::default(),
+            default_resync: crate::api::spec::DEFAULT_RESYNC,
+        }
+    }
 }
 
 pub struct Context {
@@ -29,6 +40,7 @@ pub struct Context {
     /// Every resource the controller watches, for the conflict check.
     pub store: Store<Guarded>,
     pub backoff: ResourceBackoff<Guarded>,
+    pub default_resync: Duration,
 }
 
 impl Context {
@@ -47,6 +59,7 @@ impl Context {
             metrics,
             store,
             backoff: ResourceBackoff::new(settings.backoff),
+            default_resync: settings.default_resync,
         }
     }
 

@@ -45,6 +45,7 @@ pub fn error_policy(guarded: Arc<Guarded>, error: &Error, ctx: Arc<Context>) -> 
 }
 
 fn facts<'a>(
+    ctx: &Context,
     res: &'a SendGridEnforcedTls,
     status: &'a crate::api::SendGridEnforcedTlsStatus,
 ) -> Facts<'a> {
@@ -55,6 +56,7 @@ fn facts<'a>(
         requested_at: act::requested_at(res),
         target: None,
         conflict_with: None,
+        resync: res.spec.resync_interval_or(ctx.default_resync),
         now: Time(k8s_openapi::jiff::Timestamp::now()),
     }
 }
@@ -73,7 +75,7 @@ async fn reconcile_resource(
     }
 
     let status = res.status.clone().unwrap_or_default();
-    let mut facts = facts(res, &status);
+    let mut facts = facts(ctx, res, &status);
     let account = gather::account(ctx, res).await?;
     let outcome = match &account {
         Err(failure) => on_failure(&facts, failure.clone()),
@@ -117,7 +119,7 @@ async fn delete(
         return Ok((Action::await_change(), None));
     }
     let status = res.status.clone().unwrap_or_default();
-    let mut facts = facts(res, &status);
+    let mut facts = facts(ctx, res, &status);
     let account: Result<Account, _> = gather::account(ctx, res).await?;
     let result = match account {
         Err(failure) => Err(failure),

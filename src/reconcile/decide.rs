@@ -5,6 +5,7 @@ use super::conditions::{self, READY, SYNCED, Verdict};
 use super::failure::{Failure, Retry};
 use crate::api::{Mode, SendGridEnforcedTlsSpec, SendGridEnforcedTlsStatus, TlsSettings};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use std::time::Duration;
 
 /// What the decision knows besides SendGrid's answer.
 #[derive(Debug, Clone)]
@@ -19,6 +20,8 @@ pub struct Facts<'a> {
     pub target: Option<String>,
     /// Another resource that holds the same target and disagrees: its namespace/name.
     pub conflict_with: Option<String>,
+    /// How long until the next drift check when all is well.
+    pub resync: Duration,
     pub now: Time,
 }
 
@@ -235,7 +238,7 @@ fn concluded(
     if seen.is_some() {
         status.observed = seen;
     }
-    let retry = Retry::Resync(facts.spec.resync_interval());
+    let retry = Retry::Resync(facts.resync);
     conditions::set(
         &mut status.conditions,
         READY,

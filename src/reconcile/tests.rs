@@ -56,6 +56,7 @@ fn facts<'a>(
         requested_at: None,
         target: Some(TARGET.into()),
         conflict_with: None,
+        resync: spec.resync_interval(),
         now: at(1_000),
     }
 }
