@@ -40,11 +40,7 @@ pub async fn run(global: &Global, args: &FileArgs, apply: bool) -> Result<ExitCo
     let client = SendGridClient::new(config).map_err(|e| e.to_string())?;
     let mut code = 0u8;
     for res in &resources {
-        let result = if apply {
-            apply_one(&client, res, &key).await
-        } else {
-            plan_one(&client, res, &key).await
-        };
+        let result = one(&client, res, &key, apply).await;
         code = code.max(result?);
     }
     if let Some(sim) = simulator {
@@ -129,42 +125,35 @@ fn name(res: &SendGridEnforcedTls) -> String {
     }
 }
 
-async fn plan_one(
+/// One resource: `plan` prints what would change; `apply` changes it and prints the status.
+async fn one(
     client: &SendGridClient,
     res: &SendGridEnforcedTls,
     key: &ApiKey,
+    apply: bool,
 ) -> Result<u8, String> {
     let account = account_for(res, key.clone()).map_err(|f| format!("{}: {f}", f.reason()))?;
     let status = res.status.clone().unwrap_or_default();
     let facts = facts(res, &status, account.target());
-    match sync::plan(client, &account, &facts).await {
-        Decision::Patch(plan) => {
-            println!("{}: would set {}", name(res), changes(&plan));
-            Ok(CHANGES_PENDING)
-        }
-        Decision::Done(outcome) => match outcome.failure {
-            Some(f) => Err(format!("{}: {}: {f}", name(res), f.reason())),
-            None => {
-                let ready = crate::reconcile::conditions::find(&outcome.status.conditions, "Ready");
-                let message = ready.map(|c| c.message.as_str()).unwrap_or_default();
-                println!("{}: no change ({message})", name(res));
-                Ok(0)
+    let outcome = if apply {
+        sync::apply(client, &account, &facts).await
+    } else {
+        match sync::plan(client, &account, &facts).await {
+            Decision::Patch(plan) => {
+                println!("{}: would set {}", name(res), changes(&plan));
+                return Ok(CHANGES_PENDING);
             }
-        },
-    }
-}
-
-async fn apply_one(
-    client: &SendGridClient,
-    res: &SendGridEnforcedTls,
-    key: &ApiKey,
-) -> Result<u8, String> {
-    let account = account_for(res, key.clone()).map_err(|f| format!("{}: {f}", f.reason()))?;
-    let status = res.status.clone().unwrap_or_default();
-    let facts = facts(res, &status, account.target());
-    let outcome = sync::apply(client, &account, &facts).await;
+            Decision::Done(outcome) => *outcome,
+        }
+    };
     if let Some(f) = outcome.failure {
         return Err(format!("{}: {}: {f}", name(res), f.reason()));
+    }
+    if !apply {
+        let ready = crate::reconcile::conditions::find(&outcome.status.conditions, "Ready");
+        let message = ready.map(|c| c.message.as_str()).unwrap_or_default();
+        println!("{}: no change ({message})", name(res));
+        return Ok(0);
     }
     for note in &outcome.notes {
         eprintln!("{}: {}: {}", name(res), note.reason, note.message);

@@ -3,7 +3,7 @@
 //! Only the fields the resource manages are put back: a field it never managed may belong to
 //! another resource (or to a person), and deleting this one must not touch it.
 
-use super::conditions::{self, READY, SYNCED, Verdict};
+use super::conditions::{self, READY, Verdict};
 use super::decide::{Facts, Note, NoteKind, Outcome, describe, differences};
 use super::failure::Failure;
 use crate::api::{DeletionPolicy, TlsSettings};
@@ -54,16 +54,9 @@ pub fn cleanup_failed(facts: &Facts, failure: Failure) -> Outcome {
         ),
     );
     let first = !conditions::is(&status.conditions, READY, false, "Deleting");
-    conditions::set(
+    conditions::set_both(
         &mut status.conditions,
-        READY,
         ready,
-        facts.generation,
-        &facts.now,
-    );
-    conditions::set(
-        &mut status.conditions,
-        SYNCED,
         Verdict::no(reason, message.clone()),
         facts.generation,
         &facts.now,

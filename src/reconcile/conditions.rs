@@ -75,6 +75,18 @@ pub fn set(
     conditions.sort_by(|a, b| a.type_.cmp(&b.type_));
 }
 
+/// Sets `Ready` and `Synced` together, both for `generation`.
+pub fn set_both(
+    conditions: &mut Vec<Condition>,
+    ready: Verdict,
+    synced: Verdict,
+    generation: Option<i64>,
+    now: &Time,
+) {
+    set(conditions, READY, ready, generation, now);
+    set(conditions, SYNCED, synced, generation, now);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -239,16 +239,9 @@ fn concluded(
         status.observed = seen;
     }
     let retry = Retry::Resync(facts.resync);
-    conditions::set(
+    conditions::set_both(
         &mut status.conditions,
-        READY,
         ready,
-        facts.generation,
-        &facts.now,
-    );
-    conditions::set(
-        &mut status.conditions,
-        SYNCED,
         Verdict::yes("ReconcileSuccess", "SendGrid answered"),
         facts.generation,
         &facts.now,
