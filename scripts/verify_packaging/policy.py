@@ -24,6 +24,7 @@ RUN_VALUE_FLAGS = GLOBAL_VALUE_FLAGS | {
     "--concurrency",
     "--retry-base-delay",
     "--retry-max-delay",
+    "--default-resync-interval",
 }
 RUN_SWITCHES = {"--watch-secrets", "--leader-election"}
 SIMULATE_VALUE_FLAGS = GLOBAL_VALUE_FLAGS | {"--listen", "--api-key"}
