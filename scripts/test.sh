@@ -18,7 +18,5 @@ echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
-if [ -x scripts/verify-packaging.sh ]; then
-  echo "== packaging checks"
-  scripts/verify-packaging.sh
-fi
+echo "== packaging checks"
+scripts/verify-packaging.sh
