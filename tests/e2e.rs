@@ -1,0 +1,19 @@
+//! End-to-end scenarios: the built operator binary (`run`) against the Kubernetes API test server
+//! (`kube-testkit`, serving the generated CRD with its schema and CEL rules) and the SendGrid
+//! simulator, both on loopback. Each scenario starts its own server, simulator and operator, acts
+//! as a user would (creates and edits objects through the API, changes SendGrid "from the UI"),
+//! and waits on conditions like `kubectl wait`, never on sleeps. Counts the scenarios measure
+//! (SendGrid requests per resource, writes, retries) are printed with an `[e2e]` prefix:
+//! `cargo test --test e2e -- --nocapture` shows them.
+
+#[path = "e2e/env.rs"]
+mod env;
+#[path = "e2e/operator.rs"]
+mod operator;
+
+#[path = "e2e/secrets.rs"]
+mod secrets;
+#[path = "e2e/sync.rs"]
+mod sync;
+#[path = "e2e/targets.rs"]
+mod targets;

@@ -1,0 +1,509 @@
+//! One scenario's world: a fresh Kubernetes API test server (serving the CRD with its schema and
+//! CEL rules), a SendGrid simulator, a kubeconfig, and the operator processes started against
+//! them. Helpers create and edit objects as a user would (through the API, field manager `e2e`),
+//! wait on conditions like `kubectl wait`, and dump the state on timeout.
+
+use super::operator::{Logs, Operator};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::CustomResourceExt;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube_testkit::{ResourceRef, TestServer, Validator, Verb};
+use sendgrid_tls_operator::api::validation::{resource_schema, validate_object};
+use sendgrid_tls_operator::api::{SendGridEnforcedTls, TlsSettings, TlsVersion};
+use sendgrid_tls_operator::sendgrid::ApiKey;
+use sendgrid_tls_operator::simulator::{LoggedRequest, SimConfig, Simulator, SimulatorHandle};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tempfile::TempDir;
+use tokio::time::Instant;
+
+/// The API key every scenario starts with (account "main" of the simulator).
+pub const KEY: &str = "SG.e2e-main-key.0123456789abcdefABCDEF";
+/// A second key of the same account, for rotation.
+pub const KEY2: &str = "SG.e2e-rotated-key.fedcba9876543210XYZ";
+/// A key the simulator does not know: 401.
+pub const BAD_KEY: &str = "SG.e2e-revoked-key.00000000deadbeef";
+/// Every key a scenario may use: none may appear anywhere but in a Secret.
+pub const ALL_KEYS: [&str; 3] = [KEY, KEY2, BAD_KEY];
+
+pub const NS: &str = "mail";
+pub const SECRET: &str = "sendgrid-api-key";
+/// The field manager of the test's own writes (the operator's is the crate's `MANAGER`).
+pub const TEST_MANAGER: &str = "e2e";
+/// How long a condition that should follow promptly may take (generous for a loaded machine).
+pub const WAIT: Duration = Duration::from_secs(20);
+
+pub fn sgtls() -> ResourceRef {
+    ResourceRef::of::<SendGridEnforcedTls>()
+}
+
+pub fn events() -> ResourceRef {
+    ResourceRef::new("events.k8s.io", "events")
+}
+
+/// The fingerprint the operator shows for `key` (`key-3f9a1c`).
+pub fn fingerprint(key: &str) -> String {
+    ApiKey::new(key).unwrap().fingerprint()
+}
+
+/// The simulator setup most scenarios use: account "main" with the examples' subusers, keys
+/// [`KEY`] and [`KEY2`], and a rate limit no scenario reaches unless it means to.
+pub fn sim_config() -> SimConfig {
+    SimConfig {
+        rate_limit_per_minute: 100_000,
+        ..SimConfig::with_keys(&[KEY, KEY2])
+    }
+}
+
+pub struct Env {
+    pub server: TestServer,
+    pub sim: SimulatorHandle,
+    pub client: kube::Client,
+    dir: TempDir,
+    /// Output of every operator started here, by label: dumped on timeout, scanned for keys.
+    logs: Mutex<Vec<(String, Logs)>>,
+}
+
+impl Env {
+    pub async fn start() -> Env {
+        Env::with_sim(sim_config()).await
+    }
+
+    pub async fn with_sim(config: SimConfig) -> Env {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let server = TestServer::start().await;
+        let schema = resource_schema();
+        let validator: Validator = Arc::new(move |object: &Value| {
+            validate_object(&schema, object)
+                .map_err(|violations| violations.iter().map(ToString::to_string).collect())
+        });
+        server.register_crd(&SendGridEnforcedTls::crd(), Some(validator));
+        let sim = Simulator::start(([127, 0, 0, 1], 0).into(), config)
+            .await
+            .expect("starting the simulator on loopback");
+        Env::around(server, sim)
+    }
+
+    /// An Env around a server the scenario set up itself (e.g. without the CRD).
+    pub fn around(server: TestServer, sim: SimulatorHandle) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        server
+            .write_kubeconfig(dir.path().join("kubeconfig"))
+            .unwrap();
+        let client = server.client();
+        Env {
+            server,
+            sim,
+            client,
+            dir,
+            logs: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig")
+    }
+
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// The operator binary against this server and simulator, with JSON logs and fast retries
+    /// (100ms doubling up to 2s); `extra` adds `run` flags (e.g. `--default-resync-interval 2s`).
+    pub fn operator(&self, extra: &[&str]) -> Operator {
+        self.operator_as("operator", extra, &[])
+    }
+
+    /// [`Env::operator`] with a label (for dumps) and extra environment variables.
+    pub fn operator_as(&self, label: &str, extra: &[&str], env: &[(&str, &str)]) -> Operator {
+        let global = self.sim.global_url().to_string();
+        let eu = self.sim.eu_url().to_string();
+        let mut args = vec![
+            "--sendgrid-url",
+            &global,
+            "--sendgrid-eu-url",
+            &eu,
+            "--log-format",
+            "json",
+            "--log-level",
+            "info,sendgrid_tls_operator=debug",
+            "run",
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ];
+        // Fast retries unless the scenario sets its own (clap refuses a flag given twice).
+        if !extra.contains(&"--retry-base-delay") {
+            args.extend_from_slice(&["--retry-base-delay", "100ms", "--retry-max-delay", "2s"]);
+        }
+        args.extend_from_slice(extra);
+        let kubeconfig = self.kubeconfig();
+        let mut vars = vec![("KUBECONFIG", kubeconfig.to_str().unwrap())];
+        vars.extend_from_slice(env);
+        let operator = Operator::spawn(label, &args, &vars, self.resource_watches());
+        self.logs
+            .lock()
+            .unwrap()
+            .push((label.to_string(), operator.logs()));
+        operator
+    }
+
+    /// Watch requests on the resources answered so far.
+    fn resource_watches(&self) -> usize {
+        self.server
+            .count(|r| r.is_for("sendgridenforcedtlses") && r.verb == Verb::Watch && r.succeeded())
+    }
+
+    /// Waits until `op` watches the resources (its initial list is done).
+    pub async fn synced(&self, op: &Operator) {
+        self.until("the operator to watch the resources", WAIT, |env| {
+            env.resource_watches() > op.watches_before
+        })
+        .await;
+    }
+
+    pub fn api(&self) -> Api<SendGridEnforcedTls> {
+        Api::namespaced(self.client.clone(), NS)
+    }
+
+    fn params() -> PatchParams {
+        PatchParams {
+            field_manager: Some(TEST_MANAGER.into()),
+            ..PatchParams::default()
+        }
+    }
+
+    /// Creates (or replaces the data of) Secret `name` in [`NS`] holding `data`.
+    pub async fn secret(&self, name: &str, data: &[(&str, &str)]) {
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), NS);
+        let data: BTreeMap<String, ByteString> = data
+            .iter()
+            .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
+            .collect();
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some(NS.into()),
+                ..ObjectMeta::default()
+            },
+            data: Some(data),
+            ..Secret::default()
+        };
+        let post = PostParams {
+            field_manager: Some(TEST_MANAGER.into()),
+            ..PostParams::default()
+        };
+        match secrets.get_opt(name).await.unwrap() {
+            // Replace the whole Secret, so that keys left out go away.
+            Some(old) => {
+                let secret = Secret {
+                    metadata: old.metadata,
+                    ..secret
+                };
+                secrets.replace(name, &post, &secret).await.unwrap();
+            }
+            None => {
+                secrets.create(&post, &secret).await.unwrap();
+            }
+        }
+    }
+
+    /// The Secret [`SECRET`] with `apiKey` = `key`.
+    pub async fn key_secret(&self, key: &str) {
+        self.secret(SECRET, &[("apiKey", key)]).await;
+    }
+
+    pub async fn delete_secret(&self, name: &str) {
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), NS);
+        secrets
+            .delete(name, &DeleteParams::default())
+            .await
+            .unwrap();
+    }
+
+    /// Creates resource `name` in [`NS`] with this spec (`apiKeySecretRef` defaults to [`SECRET`]).
+    pub async fn create(&self, name: &str, mut spec: Value) {
+        if spec.get("apiKeySecretRef").is_none() {
+            spec["apiKeySecretRef"] = json!({ "name": SECRET });
+        }
+        let object: SendGridEnforcedTls = serde_json::from_value(json!({
+            "apiVersion": "sendgrid.ops.dev/v1alpha1",
+            "kind": "SendGridEnforcedTls",
+            "metadata": { "name": name, "namespace": NS },
+            "spec": spec,
+        }))
+        .unwrap();
+        let params = PostParams {
+            field_manager: Some(TEST_MANAGER.into()),
+            ..PostParams::default()
+        };
+        self.api().create(&params, &object).await.unwrap();
+    }
+
+    /// Merge-patches the spec of `name`.
+    pub async fn edit(&self, name: &str, spec: Value) {
+        self.api()
+            .patch(name, &Env::params(), &Patch::Merge(json!({ "spec": spec })))
+            .await
+            .unwrap();
+    }
+
+    pub async fn delete(&self, name: &str) {
+        self.api()
+            .delete(name, &DeleteParams::default())
+            .await
+            .unwrap();
+    }
+
+    /// The stored resource (read from the server's store: adds no request to its log).
+    pub fn get(&self, name: &str) -> Option<Value> {
+        self.server.get_object(&sgtls(), Some(NS), name)
+    }
+
+    /// Events about `name` (events.k8s.io), oldest first.
+    pub fn events_for(&self, name: &str) -> Vec<Value> {
+        self.server
+            .list_objects(&events(), Some(NS))
+            .into_iter()
+            .filter(|e| e["regarding"]["name"] == name)
+            .collect()
+    }
+
+    /// Reasons of the Events about `name`.
+    pub fn event_reasons(&self, name: &str) -> Vec<String> {
+        self.events_for(name)
+            .iter()
+            .map(|e| e["reason"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// The simulator's requests that satisfy `pred`.
+    pub fn sg(&self, pred: impl Fn(&LoggedRequest) -> bool) -> Vec<LoggedRequest> {
+        self.sim
+            .requests()
+            .into_iter()
+            .filter(|r| pred(r))
+            .collect()
+    }
+
+    /// The simulator's requests for one `on-behalf-of` target (None: the parent account).
+    pub fn sg_for(&self, on_behalf_of: Option<&str>) -> Vec<LoggedRequest> {
+        self.sg(|r| r.on_behalf_of.as_deref() == on_behalf_of)
+    }
+
+    /// Writes the operator made to resource `name`: (status writes, other writes).
+    pub fn operator_writes(&self, name: &str) -> (usize, usize) {
+        let manager = sendgrid_tls_operator::api::MANAGER;
+        let ours = |r: &kube_testkit::RequestRecord| {
+            r.is_for("sendgridenforcedtlses")
+                && r.is_write()
+                && r.name.as_deref() == Some(name)
+                && r.query_param("fieldManager").as_deref() == Some(manager)
+        };
+        let status = self.server.count(|r| ours(r) && r.is_status());
+        let other = self.server.count(|r| ours(r) && !r.is_status());
+        (status, other)
+    }
+
+    /// Settings of the simulator's account "main" (or its subuser / customer account).
+    pub fn settings(&self, on_behalf_of: Option<&str>) -> TlsSettings {
+        self.sim.settings("main", on_behalf_of)
+    }
+
+    /// Watches for `window` that nothing happens (used only to show an absence, e.g. no retry,
+    /// never to wait for something); returns the simulator requests made meanwhile.
+    pub async fn quiet_for(&self, window: Duration) -> Vec<LoggedRequest> {
+        let before = self.sim.requests().len();
+        tokio::time::sleep(window).await;
+        self.sim.requests()[before..].to_vec()
+    }
+
+    /// Waits until `check` holds, re-checking on every API request and at least every 50ms (the
+    /// simulator has no change feed), for at most `timeout`; on timeout fails with `what`, the
+    /// resources' status, the last simulator requests and the operators' last log lines.
+    pub async fn until(&self, what: &str, timeout: Duration, mut check: impl FnMut(&Env) -> bool) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let slice = Duration::from_millis(50);
+            if self.server.wait_until(slice, |_| check(self)).await {
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "timed out after {timeout:?} waiting for {what}\n{}",
+                    self.dump()
+                );
+            }
+        }
+    }
+
+    /// Waits (like `kubectl wait --for=condition=TYPE`) until `name` has condition `type_` with
+    /// this status and reason, for its current generation; returns the object.
+    pub async fn wait_condition(
+        &self,
+        name: &str,
+        type_: &str,
+        status: &str,
+        reason: &str,
+    ) -> Value {
+        let what = format!("{name}: {type_}={status} ({reason})");
+        self.until(&what, WAIT, |env| {
+            env.get(name)
+                .is_some_and(|o| has_condition(&o, type_, status, reason))
+        })
+        .await;
+        self.get(name).unwrap()
+    }
+
+    /// Waits for Ready=True InSync.
+    pub async fn wait_ready(&self, name: &str) -> Value {
+        self.wait_condition(name, "Ready", "True", "InSync").await
+    }
+
+    pub async fn wait_gone(&self, name: &str) {
+        self.until(&format!("{name} to be deleted"), WAIT, |env| {
+            env.get(name).is_none()
+        })
+        .await;
+    }
+
+    /// The state of things, for a failure message.
+    pub fn dump(&self) -> String {
+        let mut out = String::from("--- resources (status) ---\n");
+        let objects = self.server.list_objects(&sgtls(), None);
+        for object in objects.iter().filter(|o| !is_ready(o)).take(6) {
+            let meta = &object["metadata"];
+            out += &format!(
+                "{}/{} generation {} deletion {} finalizers {}: {}\n",
+                meta["namespace"].as_str().unwrap_or(""),
+                meta["name"].as_str().unwrap_or(""),
+                meta["generation"],
+                meta["deletionTimestamp"],
+                meta["finalizers"],
+                object["status"]
+            );
+        }
+        out += &format!(
+            "({} resources, {} Ready)\n",
+            objects.len(),
+            objects.iter().filter(|o| is_ready(o)).count()
+        );
+        out += "--- last simulator requests ---\n";
+        let requests = self.sim.requests();
+        for r in requests.iter().rev().take(8).rev() {
+            out += &format!(
+                "{} {:?} obo={:?} {:?} body={:?} -> {}\n",
+                r.method, r.region, r.on_behalf_of, r.key_fingerprint, r.body, r.status
+            );
+        }
+        for (label, logs) in self.logs.lock().unwrap().iter() {
+            out += &format!("--- {label}: last log lines ---\n{}\n", logs.tail(25));
+        }
+        out
+    }
+
+    /// Fails if any API key appears anywhere but in a Secret: in any operator's output, in any
+    /// object on the server (resources, Events, Leases, Namespaces) or in the simulator's log.
+    /// Returns how many log lines and objects were scanned.
+    pub fn assert_no_key_leaks(&self) -> (usize, usize) {
+        let mut lines = 0;
+        for (label, logs) in self.logs.lock().unwrap().iter() {
+            for line in logs.lines() {
+                lines += 1;
+                for key in ALL_KEYS {
+                    assert!(!line.contains(key), "{label} logged an API key: {line}");
+                }
+            }
+        }
+        let kinds = [
+            sgtls(),
+            events(),
+            ResourceRef::new("", "events"),
+            ResourceRef::new("coordination.k8s.io", "leases"),
+            ResourceRef::new("", "namespaces"),
+        ];
+        let mut objects = 0;
+        for kind in &kinds {
+            for object in self.server.list_objects(kind, None) {
+                objects += 1;
+                let text = object.to_string();
+                for key in ALL_KEYS {
+                    assert!(
+                        !text.contains(key),
+                        "an API key is in a {}: {text}",
+                        kind.qualified()
+                    );
+                }
+            }
+        }
+        let sim_log = serde_json::to_string(&self.sim.requests()).unwrap();
+        for key in ALL_KEYS {
+            assert!(!sim_log.contains(key), "the simulator logged an API key");
+        }
+        (lines, objects)
+    }
+}
+
+pub fn condition<'a>(object: &'a Value, type_: &str) -> Option<&'a Value> {
+    object["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
+}
+
+/// True when `object` has this condition for its current generation.
+pub fn has_condition(object: &Value, type_: &str, status: &str, reason: &str) -> bool {
+    condition(object, type_).is_some_and(|c| {
+        c["status"] == status
+            && c["reason"] == reason
+            && c["observedGeneration"] == object["metadata"]["generation"]
+    })
+}
+
+pub fn is_ready(object: &Value) -> bool {
+    has_condition(object, "Ready", "True", "InSync")
+}
+
+/// The message of a condition ("" if absent).
+pub fn message(object: &Value, type_: &str) -> String {
+    condition(object, type_)
+        .and_then(|c| c["message"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Prints a measured count for the report (`--nocapture` shows it).
+pub fn report(scenario: &str, text: impl std::fmt::Display) {
+    println!("[e2e] {scenario}: {text}");
+}
+
+/// The methods of these requests, in order.
+pub fn methods(requests: &[LoggedRequest]) -> Vec<&str> {
+    requests.iter().map(|r| r.method.as_str()).collect()
+}
+
+/// Seconds between consecutive requests.
+pub fn gaps(requests: &[LoggedRequest]) -> Vec<f64> {
+    requests
+        .windows(2)
+        .map(|w| {
+            w[1].at
+                .duration_since(w[0].at)
+                .unwrap_or_default()
+                .as_secs_f64()
+        })
+        .collect()
+}
+
+/// All three settings, as SendGrid stores them.
+pub fn tls(require_tls: bool, require_valid_cert: bool, version: TlsVersion) -> TlsSettings {
+    TlsSettings {
+        require_tls: Some(require_tls),
+        require_valid_cert: Some(require_valid_cert),
+        minimum_tls_version: Some(version),
+    }
+}

@@ -1,0 +1,213 @@
+//! The API key's Secret: missing, without the key, rotated, revoked (401 with bounded retries),
+//! and `--watch-secrets` picking a fix up at once.
+
+use super::env::*;
+use sendgrid_tls_operator::simulator::{SimConfig, SimKey};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+fn spec() -> serde_json::Value {
+    json!({"requireTls": true, "requireValidCert": true, "minimumTlsVersion": "1.2"})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_secret_then_missing_key_then_heals() {
+    let env = Env::start().await;
+    let _op = env.operator(&[]);
+    env.create("account", spec()).await;
+    let missing = env
+        .wait_condition("account", "Synced", "False", "SecretNotFound")
+        .await;
+    assert!(has_condition(&missing, "Ready", "False", "Pending"));
+    assert!(message(&missing, "Synced").contains(SECRET));
+
+    env.secret(SECRET, &[("token", KEY)]).await;
+    let no_key = env
+        .wait_condition("account", "Synced", "False", "SecretKeyNotFound")
+        .await;
+    assert!(
+        message(&no_key, "Synced").contains("apiKey"),
+        "{}",
+        message(&no_key, "Synced")
+    );
+    assert!(
+        env.sim.requests().is_empty(),
+        "no SendGrid call without a key"
+    );
+
+    env.key_secret(KEY).await;
+    env.wait_ready("account").await;
+    assert_eq!(methods(&env.sg_for(None)), ["GET", "PATCH"]);
+    env.until("the Events of each step", WAIT, |env| {
+        env.event_reasons("account") == ["SecretNotFound", "SecretKeyNotFound", "Applied"]
+    })
+    .await;
+    let secret_gets = env
+        .server
+        .count(|r| r.is_for("secrets") && r.verb == kube_testkit::Verb::Get);
+    report(
+        "secret missing -> key missing -> created",
+        format!(
+            "healed; SendGrid {:?}; {secret_gets} Secret GETs (retries with backoff); Events {:?}",
+            methods(&env.sg_for(None)),
+            env.event_reasons("account")
+        ),
+    );
+    env.assert_no_key_leaks();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotated_key_is_used() {
+    let env = Env::with_sim(SimConfig {
+        rate_limit_per_minute: 100_000,
+        ..SimConfig::with_keys(&[KEY])
+    })
+    .await;
+    env.key_secret(KEY).await;
+    let _op = env.operator(&["--default-resync-interval", "2s"]);
+    env.create("account", spec()).await;
+    let first = env.wait_ready("account").await;
+    assert_eq!(
+        first["status"]["target"],
+        format!("global/-/{}", fingerprint(KEY))
+    );
+
+    // Rotation as a platform team does it: new key first, then the Secret, then revoke the old.
+    env.sim.add_key(SimKey {
+        key: KEY2.into(),
+        account: "main".into(),
+        scopes: vec![
+            sendgrid_tls_operator::simulator::Scope::Read,
+            sendgrid_tls_operator::simulator::Scope::Update,
+        ],
+    });
+    env.key_secret(KEY2).await;
+    env.sim.remove_key(KEY);
+    let new_target = format!("global/-/{}", fingerprint(KEY2));
+    env.until("the new key's target in status", WAIT, |env| {
+        env.get("account")
+            .is_some_and(|o| o["status"]["target"] == new_target.as_str())
+    })
+    .await;
+    let object = env.wait_ready("account").await;
+    let log = env.sim.requests();
+    let first_new = log
+        .iter()
+        .position(|r| r.key_fingerprint.as_deref() == Some(fingerprint(KEY2).as_str()))
+        .expect("a request with the new key");
+    assert!(
+        log[first_new..]
+            .iter()
+            .all(|r| r.key_fingerprint.as_deref() == Some(fingerprint(KEY2).as_str())),
+        "the old key is not used after the new one: {:?}",
+        &log[first_new..]
+    );
+    let old_key_401s = log.iter().filter(|r| r.status == 401).count();
+    assert!(
+        log.iter().filter(|r| r.method == "PATCH").count() == 1,
+        "no PATCH: settings match"
+    );
+    assert!(has_condition(&object, "Synced", "True", "ReconcileSuccess"));
+    report(
+        "key rotated",
+        format!(
+            "fingerprint {} -> {} in the simulator log and status.target; {old_key_401s} requests with the revoked key",
+            fingerprint(KEY),
+            fingerprint(KEY2)
+        ),
+    );
+    env.assert_no_key_leaks();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_key_backs_off_then_heals() {
+    const ATTEMPTS: usize = 7;
+    let env = Env::start().await;
+    env.key_secret(BAD_KEY).await;
+    let _op = env.operator(&[]);
+    env.create("account", spec()).await;
+    let failed = env
+        .wait_condition("account", "Synced", "False", "Unauthorized")
+        .await;
+    assert!(has_condition(&failed, "Ready", "False", "Pending"));
+    env.until(
+        &format!("{ATTEMPTS} attempts"),
+        Duration::from_secs(30),
+        |env| env.sim.requests().len() >= ATTEMPTS,
+    )
+    .await;
+    let attempts = env.sim.requests();
+    assert!(
+        attempts
+            .iter()
+            .all(|r| r.method == "GET" && r.status == 401)
+    );
+    // Backoff 100ms doubling, capped at 2s, jittered down by at most half: the n-th gap is at
+    // least half of min(100ms * 2^n, 2s). A hot loop would break this at once.
+    let gaps = gaps(&attempts);
+    for (n, gap) in gaps.iter().enumerate() {
+        let floor = 0.5 * (0.1 * f64::from(1u32 << n)).min(2.0);
+        assert!(
+            *gap >= floor - 0.005,
+            "retry {n} after {gap:.3}s, backoff floor {floor:.3}s: {gaps:?}"
+        );
+    }
+    let window = gaps.iter().sum::<f64>();
+    // Repeating the same failure writes nothing and emits no new Event.
+    assert_eq!(
+        env.operator_writes("account"),
+        (1, 0),
+        "one status write for the first failure"
+    );
+    assert_eq!(env.event_reasons("account"), ["Unauthorized"]);
+
+    env.key_secret(KEY).await;
+    let fixed = Instant::now();
+    env.wait_ready("account").await;
+    report(
+        "bad key (401)",
+        format!(
+            "{} attempts in {window:.2}s, gaps {gaps:.2?}s (backoff 100ms..2s); 1 status write, 1 Event while failing; healed {:.2}s after the Secret was fixed",
+            attempts.len(),
+            fixed.elapsed().as_secs_f64()
+        ),
+    );
+    env.assert_no_key_leaks();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_secrets_picks_a_fixed_key_up_at_once() {
+    let env = Env::start().await;
+    env.key_secret(BAD_KEY).await;
+    // A first retry 15-30s away: only the Secret watch can heal this within the wait below.
+    let mut op = env.operator(&[
+        "--watch-secrets",
+        "--retry-base-delay",
+        "30s",
+        "--retry-max-delay",
+        "60s",
+    ]);
+    env.synced(&op).await;
+    env.create("account", spec()).await;
+    env.wait_condition("account", "Synced", "False", "Unauthorized")
+        .await;
+    env.key_secret(KEY).await;
+    let fixed = Instant::now();
+    env.until(
+        "Ready within 10s of the fix (the retry is 15s+ away)",
+        Duration::from_secs(10),
+        |env| env.get("account").is_some_and(|o| is_ready(&o)),
+    )
+    .await;
+    let took = fixed.elapsed().as_secs_f64();
+    let watched = env
+        .server
+        .count(|r| r.is_for("secrets") && r.verb == kube_testkit::Verb::Watch);
+    report(
+        "--watch-secrets",
+        format!(
+            "healed {took:.2}s after the Secret was fixed (backoff alone: 15s or more); {watched} Secret watch requests"
+        ),
+    );
+    env.assert_no_key_leaks();
+}

@@ -1,0 +1,356 @@
+//! The main loop: create, quiet resyncs, spec edits, drift in Enforce and Observe mode.
+
+use super::env::*;
+use sendgrid_tls_operator::api::{TlsSettings, TlsVersion};
+use serde_json::json;
+use std::time::Duration;
+
+fn spec_all() -> serde_json::Value {
+    json!({"requireTls": true, "requireValidCert": true, "minimumTlsVersion": "1.2"})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_patches_exactly_the_managed_fields() {
+    let env = Env::start().await;
+    env.key_secret(KEY).await;
+    let _op = env.operator(&[]);
+    env.create("account", spec_all()).await;
+    // Only requireTls is managed here: the PATCH must carry nothing else.
+    env.create(
+        "marketing",
+        json!({"onBehalfOf": {"subuser": "marketing-sub"}, "requireTls": true}),
+    )
+    .await;
+    let account = env.wait_ready("account").await;
+    let marketing = env.wait_ready("marketing").await;
+
+    let main = env.sg_for(None);
+    assert_eq!(methods(&main), ["GET", "PATCH"]);
+    assert_eq!(
+        main[1].body,
+        Some(json!({"require_tls": true, "require_valid_cert": true, "version": 1.2}))
+    );
+    let sub = env.sg_for(Some("marketing-sub"));
+    assert_eq!(methods(&sub), ["GET", "PATCH"]);
+    assert_eq!(sub[1].body, Some(json!({"require_tls": true})));
+    assert_eq!(env.settings(None), tls(true, true, TlsVersion::V1_2));
+    assert_eq!(
+        env.settings(Some("marketing-sub")),
+        tls(true, false, TlsVersion::V1_1)
+    );
+
+    let status = &account["status"];
+    assert_eq!(status["observedGeneration"], 1);
+    assert_eq!(
+        status["observed"],
+        json!({"requireTls": true, "requireValidCert": true, "minimumTlsVersion": "1.2"})
+    );
+    assert_eq!(
+        status["original"],
+        json!({"requireTls": false, "requireValidCert": false, "minimumTlsVersion": "1.1"})
+    );
+    assert_eq!(status["target"], format!("global/-/{}", fingerprint(KEY)));
+    assert!(status["lastAppliedTime"].is_string(), "{status}");
+    assert!(has_condition(
+        &account,
+        "Synced",
+        "True",
+        "ReconcileSuccess"
+    ));
+    assert_eq!(
+        marketing["status"]["observed"],
+        json!({"requireTls": true, "requireValidCert": false, "minimumTlsVersion": "1.1"})
+    );
+    assert_eq!(
+        marketing["status"]["target"],
+        format!("global/marketing-sub/{}", fingerprint(KEY))
+    );
+    // Orphan (the default) adds no finalizer.
+    assert!(account["metadata"]["finalizers"].is_null());
+
+    env.until("an Applied Event for each", WAIT, |env| {
+        env.event_reasons("account") == ["Applied"] && env.event_reasons("marketing") == ["Applied"]
+    })
+    .await;
+    let writes = (
+        env.operator_writes("account"),
+        env.operator_writes("marketing"),
+    );
+    assert_eq!(writes, ((1, 0), (1, 0)), "(status, other) writes");
+    report(
+        "create",
+        format!(
+            "account: SendGrid {:?}, marketing: {:?}; kube writes (status, other) {writes:?}",
+            methods(&main),
+            methods(&sub)
+        ),
+    );
+    env.assert_no_key_leaks();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resync_is_one_get_and_no_writes() {
+    const INTERVALS: usize = 3;
+    let env = Env::start().await;
+    env.key_secret(KEY).await;
+    let _op = env.operator(&["--default-resync-interval", "2s"]);
+    env.create("account", spec_all()).await;
+    env.create(
+        "marketing",
+        json!({"onBehalfOf": {"subuser": "marketing-sub"}, "requireTls": true}),
+    )
+    .await;
+    env.wait_ready("account").await;
+    env.wait_ready("marketing").await;
+    env.until("the Applied Events", WAIT, |env| {
+        env.events_for("account").len() == 1 && env.events_for("marketing").len() == 1
+    })
+    .await;
+
+    let before = env.sim.requests().len();
+    let writes = (
+        env.operator_writes("account"),
+        env.operator_writes("marketing"),
+    );
+    let secret_gets = |env: &Env| {
+        env.server
+            .count(|r| r.is_for("secrets") && r.verb == kube_testkit::Verb::Get)
+    };
+    let secret_gets_before = secret_gets(&env);
+    let event_count = env.server.list_objects(&events(), None).len();
+    let since = |env: &Env, who: Option<&str>| {
+        env.sim.requests()[before..]
+            .iter()
+            .filter(|r| r.on_behalf_of.as_deref() == who)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    env.until(
+        &format!("{INTERVALS} resyncs of each resource"),
+        Duration::from_secs(30),
+        |env| {
+            since(env, None).len() >= INTERVALS
+                && since(env, Some("marketing-sub")).len() >= INTERVALS
+        },
+    )
+    .await;
+
+    for who in [None, Some("marketing-sub")] {
+        let requests = since(&env, who);
+        assert!(
+            requests
+                .iter()
+                .all(|r| r.method == "GET" && r.status == 200),
+            "{who:?}: only GETs in steady state: {requests:?}"
+        );
+        // One GET per interval: never two within (most of) one interval.
+        let gaps = gaps(&requests);
+        assert!(
+            gaps.iter().all(|g| *g >= 1.8),
+            "{who:?}: GETs closer than the 2s resync interval: {gaps:?}"
+        );
+        report(
+            "no-op resync",
+            format!(
+                "{who:?}: {} GETs, 0 PATCH, gaps {gaps:.2?}s (interval 2s)",
+                requests.len()
+            ),
+        );
+    }
+    assert_eq!(
+        (
+            env.operator_writes("account"),
+            env.operator_writes("marketing")
+        ),
+        writes,
+        "no status or other writes during resyncs"
+    );
+    assert_eq!(
+        env.server.list_objects(&events(), None).len(),
+        event_count,
+        "no new Events"
+    );
+    report(
+        "no-op resync",
+        format!(
+            "0 kube writes, 0 Events, {} Secret GETs over the resyncs",
+            secret_gets(&env) - secret_gets_before
+        ),
+    );
+    env.assert_no_key_leaks();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spec_edit_patches_once() {
+    let env = Env::start().await;
+    env.key_secret(KEY).await;
+    let _op = env.operator(&[]);
+    env.create("account", spec_all()).await;
+    env.wait_ready("account").await;
+    let before = env.sim.requests().len();
+    let writes = env.operator_writes("account");
+
+    env.edit("account", json!({"minimumTlsVersion": "1.3"}))
+        .await;
+    let edited = env.wait_ready("account").await;
+    assert_eq!(edited["metadata"]["generation"], 2);
+    assert_eq!(edited["status"]["observedGeneration"], 2);
+    assert_eq!(edited["status"]["observed"]["minimumTlsVersion"], "1.3");
+    // status.original keeps the settings from before the first change.
+    assert_eq!(edited["status"]["original"]["minimumTlsVersion"], "1.1");
+    let after = env.sim.requests()[before..].to_vec();
+    assert_eq!(methods(&after), ["GET", "PATCH"]);
+    assert_eq!(after[1].body, Some(json!({"version": 1.3})));
+    assert_eq!(env.settings(None), tls(true, true, TlsVersion::V1_3));
+    let (status, other) = env.operator_writes("account");
+    assert_eq!((status - writes.0, other - writes.1), (1, 0));
+    report(
+        "spec edit",
+        format!(
+            "SendGrid {:?} (1 PATCH), 1 status write, observedGeneration 2",
+            methods(&after)
+        ),
+    );
+    env.assert_no_key_leaks();
+    // The Event for the edit must say what this PATCH set, not repeat the first one's note.
+    let soon = Duration::from_secs(5);
+    env.until(
+        "an Applied Event naming minimumTlsVersion=1.3",
+        soon,
+        |env| {
+            env.events_for("account").iter().any(|e| {
+                e["reason"] == "Applied"
+                    && e["note"].as_str().unwrap_or_default() == "Set minimumTlsVersion=1.3"
+            })
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_is_corrected_in_enforce_mode() {
+    let env = Env::start().await;
+    env.key_secret(KEY).await;
+    let _op = env.operator(&["--default-resync-interval", "2s"]);
+    env.create("account", spec_all()).await;
+    let first = env.wait_ready("account").await;
+    let before = env.sim.requests().len();
+
+    env.sim.set_from_ui(
+        "main",
+        None,
+        TlsSettings {
+            require_tls: Some(false),
+            minimum_tls_version: Some(TlsVersion::V1_1),
+            ..TlsSettings::default()
+        },
+    );
+    env.until("the drift to be corrected", WAIT, |env| {
+        env.settings(None) == tls(true, true, TlsVersion::V1_2)
+            && env
+                .event_reasons("account")
+                .contains(&"DriftCorrected".to_string())
+    })
+    .await;
+    let after = env.sim.requests()[before..].to_vec();
+    let patches: Vec<_> = after.iter().filter(|r| r.method == "PATCH").collect();
+    assert_eq!(patches.len(), 1, "{after:?}");
+    assert_eq!(
+        patches[0].body,
+        Some(json!({"require_tls": true, "version": 1.2})),
+        "only the drifted fields"
+    );
+    let object = env.wait_ready("account").await;
+    assert_eq!(object["status"]["original"], first["status"]["original"]);
+    let event = env
+        .events_for("account")
+        .into_iter()
+        .find(|e| e["reason"] == "DriftCorrected")
+        .unwrap();
+    assert_eq!(event["type"], "Normal");
+    report(
+        "drift (Enforce)",
+        format!(
+            "corrected with 1 PATCH {:?}; Event DriftCorrected: {}",
+            patches[0].body, event["note"]
+        ),
+    );
+    env.assert_no_key_leaks();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_is_reported_in_observe_mode() {
+    let env = Env::start().await;
+    env.key_secret(KEY).await;
+    let sub = Some("transactional-sub");
+    env.sim
+        .set_from_ui("main", sub, tls(true, true, TlsVersion::V1_2));
+    let _op = env.operator(&["--default-resync-interval", "2s"]);
+    env.create(
+        "audit",
+        json!({"onBehalfOf": {"subuser": "transactional-sub"}, "mode": "Observe",
+               "requireTls": true, "requireValidCert": true, "minimumTlsVersion": "1.2"}),
+    )
+    .await;
+    env.wait_ready("audit").await;
+
+    env.sim.set_from_ui(
+        "main",
+        sub,
+        TlsSettings {
+            require_valid_cert: Some(false),
+            ..TlsSettings::default()
+        },
+    );
+    let drifted = env
+        .wait_condition("audit", "Ready", "False", "Drifted")
+        .await;
+    let text = message(&drifted, "Ready");
+    assert!(
+        text.contains("requireValidCert (want true, SendGrid has false)"),
+        "{text}"
+    );
+    assert!(has_condition(
+        &drifted,
+        "Synced",
+        "True",
+        "ReconcileSuccess"
+    ));
+    env.until("a Drifted Warning Event", WAIT, |env| {
+        env.events_for("audit")
+            .iter()
+            .any(|e| e["reason"] == "Drifted" && e["type"] == "Warning")
+    })
+    .await;
+    // Fixed in the UI again: back to InSync, still without a write.
+    env.sim
+        .set_from_ui("main", sub, tls(true, true, TlsVersion::V1_2));
+    env.wait_ready("audit").await;
+    let requests = env.sg_for(sub);
+    assert!(
+        requests.iter().all(|r| r.method == "GET"),
+        "Observe never writes: {requests:?}"
+    );
+    report(
+        "drift (Observe)",
+        format!(
+            "Ready=False Drifted ({text}), Event Drifted, {} GETs and 0 PATCH",
+            requests.len()
+        ),
+    );
+    env.assert_no_key_leaks();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_turns_ready_once_the_watch_has_synced() {
+    let env = Env::start().await;
+    env.key_secret(KEY).await;
+    let mut op = env.operator(&[]);
+    env.create("account", spec_all()).await;
+    env.wait_ready("account").await;
+    assert_eq!(op.http_get("/healthz").await.0, 200);
+    // The resource has been reconciled, so the watch has long synced: /readyz must say so.
+    let body = op.wait_http("/readyz", 200, Duration::from_secs(5)).await;
+    assert_eq!(body, "ready (leader)\n");
+    report("readyz", "200 ready (leader) once synced");
+}

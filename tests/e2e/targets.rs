@@ -1,0 +1,109 @@
+//! Whose settings: a subuser and a customer account through `on-behalf-of`, an EU subuser on the
+//! EU host, and an EU subuser addressed on the global host (451 -> DataResidency).
+
+use super::env::*;
+use sendgrid_tls_operator::api::{Region, TlsVersion};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subuser_account_id_eu_and_data_residency() {
+    let env = Env::start().await;
+    env.key_secret(KEY).await;
+    let _op = env.operator(&[]);
+    env.create(
+        "marketing",
+        json!({"onBehalfOf": {"subuser": "marketing-sub"}, "requireTls": true}),
+    )
+    .await;
+    env.create(
+        "customer",
+        json!({"onBehalfOf": {"accountId": "1234567"}, "requireTls": true, "minimumTlsVersion": "1.3"}),
+    )
+    .await;
+    env.create(
+        "eu",
+        json!({"region": "eu", "onBehalfOf": {"subuser": "eu-sub"},
+               "requireTls": true, "requireValidCert": true, "minimumTlsVersion": "1.2"}),
+    )
+    .await;
+    env.create(
+        "eu-on-global",
+        json!({"onBehalfOf": {"subuser": "eu-marketing-sub"}, "requireTls": true}),
+    )
+    .await;
+
+    let fp = fingerprint(KEY);
+    let cases = [
+        (
+            "marketing",
+            "marketing-sub",
+            Region::Global,
+            format!("global/marketing-sub/{fp}"),
+        ),
+        (
+            "customer",
+            "account-id 1234567",
+            Region::Global,
+            format!("global/account-id-1234567/{fp}"),
+        ),
+        ("eu", "eu-sub", Region::Eu, format!("eu/eu-sub/{fp}")),
+    ];
+    for (name, header, region, target) in &cases {
+        let object = env.wait_ready(name).await;
+        assert_eq!(object["status"]["target"], *target);
+        let requests = env.sg_for(Some(header));
+        assert_eq!(methods(&requests), ["GET", "PATCH"], "{name}");
+        assert!(
+            requests.iter().all(|r| r.region == *region),
+            "{name}: {requests:?}"
+        );
+        report(
+            "targets",
+            format!(
+                "{name}: on-behalf-of {header:?} on {region:?}: {:?}",
+                methods(&requests)
+            ),
+        );
+    }
+    assert_eq!(
+        env.settings(Some("account-id 1234567")),
+        tls(true, false, TlsVersion::V1_3)
+    );
+    assert_eq!(
+        env.settings(Some("eu-sub")),
+        tls(true, true, TlsVersion::V1_2)
+    );
+    // Nothing reached the parent account.
+    assert!(env.sg_for(None).is_empty());
+
+    let residency = env
+        .wait_condition("eu-on-global", "Synced", "False", "DataResidency")
+        .await;
+    assert!(has_condition(&residency, "Ready", "False", "Pending"));
+    let text = message(&residency, "Synced");
+    assert!(text.contains("data residency"), "{text}");
+    let requests = env.sg_for(Some("eu-marketing-sub"));
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.method == "GET" && r.status == 451 && r.region == Region::Global),
+        "{requests:?}"
+    );
+    assert_eq!(
+        env.settings(Some("eu-marketing-sub")).require_tls,
+        Some(false)
+    );
+    env.until("a DataResidency Warning Event", WAIT, |env| {
+        env.event_reasons("eu-on-global")
+            .contains(&"DataResidency".to_string())
+    })
+    .await;
+    report(
+        "targets",
+        format!(
+            "eu-on-global: Synced=False DataResidency ({text}); {} GETs (451, retried with backoff), 0 PATCH",
+            requests.len()
+        ),
+    );
+    env.assert_no_key_leaks();
+}
