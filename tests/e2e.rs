@@ -11,8 +11,26 @@ mod env;
 #[path = "e2e/operator.rs"]
 mod operator;
 
+#[path = "e2e/conflict.rs"]
+mod conflict;
+#[path = "e2e/deletion.rs"]
+mod deletion;
+#[path = "e2e/devloop.rs"]
+mod devloop;
+#[path = "e2e/errors.rs"]
+mod errors;
+#[path = "e2e/faults.rs"]
+mod faults;
+#[path = "e2e/leader.rs"]
+mod leader;
+#[path = "e2e/robustness.rs"]
+mod robustness;
+#[path = "e2e/scale.rs"]
+mod scale;
 #[path = "e2e/secrets.rs"]
 mod secrets;
+#[path = "e2e/stub.rs"]
+mod stub;
 #[path = "e2e/sync.rs"]
 mod sync;
 #[path = "e2e/targets.rs"]

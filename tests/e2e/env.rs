@@ -123,11 +123,22 @@ impl Env {
     pub fn operator_as(&self, label: &str, extra: &[&str], env: &[(&str, &str)]) -> Operator {
         let global = self.sim.global_url().to_string();
         let eu = self.sim.eu_url().to_string();
+        self.operator_at(label, (&global, &eu), extra, env)
+    }
+
+    /// [`Env::operator_as`] against other SendGrid hosts (global, EU) than the simulator's.
+    pub fn operator_at(
+        &self,
+        label: &str,
+        (global, eu): (&str, &str),
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Operator {
         let mut args = vec![
             "--sendgrid-url",
-            &global,
+            global,
             "--sendgrid-eu-url",
-            &eu,
+            eu,
             "--log-format",
             "json",
             "--log-level",
@@ -312,14 +323,6 @@ impl Env {
     /// Settings of the simulator's account "main" (or its subuser / customer account).
     pub fn settings(&self, on_behalf_of: Option<&str>) -> TlsSettings {
         self.sim.settings("main", on_behalf_of)
-    }
-
-    /// Watches for `window` that nothing happens (used only to show an absence, e.g. no retry,
-    /// never to wait for something); returns the simulator requests made meanwhile.
-    pub async fn quiet_for(&self, window: Duration) -> Vec<LoggedRequest> {
-        let before = self.sim.requests().len();
-        tokio::time::sleep(window).await;
-        self.sim.requests()[before..].to_vec()
     }
 
     /// Waits until `check` holds, re-checking on every API request and at least every 50ms (the

@@ -160,13 +160,19 @@ impl Operator {
         }
     }
 
-    /// The value of one Prometheus sample, e.g.
-    /// `sendgrid_tls_operator_sendgrid_requests_total{class="2xx",method="PATCH"}`; 0 if absent.
-    pub async fn metric(&mut self, sample: &str) -> f64 {
+    /// The sum of the samples of metric `name` whose labels include all of `labels` (e.g.
+    /// `[("method", "PATCH")]`); 0 when there is none.
+    pub async fn metric(&mut self, name: &str, labels: &[(&str, &str)]) -> f64 {
         let (_, text) = self.http_get("/metrics").await;
         text.lines()
-            .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
-            .unwrap_or(0.0)
+            .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+            .filter(|l| {
+                labels
+                    .iter()
+                    .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
     }
 
     /// Kills the process at once (SIGKILL: no cleanup, no lease release) and reaps it.
@@ -193,11 +199,6 @@ impl Operator {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    }
-
-    /// Still running?
-    pub fn alive(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
     }
 }
 

@@ -180,7 +180,7 @@ async fn watch_secrets_picks_a_fixed_key_up_at_once() {
     let env = Env::start().await;
     env.key_secret(BAD_KEY).await;
     // A first retry 15-30s away: only the Secret watch can heal this within the wait below.
-    let mut op = env.operator(&[
+    let op = env.operator(&[
         "--watch-secrets",
         "--retry-base-delay",
         "30s",

@@ -1,0 +1,159 @@
+//! Deleting resources: Orphan (no finalizer, SendGrid untouched), Restore (the settings from
+//! before the first change come back), Reset (SendGrid's defaults come back), and Reset while the
+//! Secret is gone (reported, not hung; switching to Orphan lets it go).
+
+use super::env::*;
+use sendgrid_tls_operator::api::{FINALIZER, TlsVersion};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orphan_restore_and_reset() {
+    let env = Env::start().await;
+    env.key_secret(KEY).await;
+    // billing-sub had TLS required already, nothing else.
+    env.sim.set_from_ui(
+        "main",
+        Some("billing-sub"),
+        tls(true, false, TlsVersion::V1_1),
+    );
+    let _op = env.operator(&[]);
+    let all = json!({"requireTls": true, "requireValidCert": true, "minimumTlsVersion": "1.3"});
+    let on = |subuser: &str, policy: &str| {
+        let mut spec = all.clone();
+        spec["onBehalfOf"] = json!({"subuser": subuser});
+        spec["deletionPolicy"] = json!(policy);
+        spec
+    };
+    env.create("orphan", on("marketing-sub", "Orphan")).await;
+    env.create("restore", on("billing-sub", "Restore")).await;
+    env.create("reset", on("transactional-sub", "Reset")).await;
+    let orphan = env.wait_ready("orphan").await;
+    let restore = env.wait_ready("restore").await;
+    let reset = env.wait_ready("reset").await;
+    assert!(
+        orphan["metadata"]["finalizers"].is_null(),
+        "Orphan adds no finalizer"
+    );
+    for object in [&restore, &reset] {
+        assert_eq!(object["metadata"]["finalizers"], json!([FINALIZER]));
+    }
+    assert_eq!(
+        restore["status"]["original"],
+        json!({"requireTls": true, "requireValidCert": false, "minimumTlsVersion": "1.1"})
+    );
+    let applied = tls(true, true, TlsVersion::V1_3);
+
+    // Orphan: gone at once, SendGrid as it was.
+    let before = env.sim.requests().len();
+    env.delete("orphan").await;
+    env.wait_gone("orphan").await;
+    assert_eq!(env.settings(Some("marketing-sub")), applied);
+    assert!(
+        env.sim.requests()[before..]
+            .iter()
+            .all(|r| r.on_behalf_of.as_deref() != Some("marketing-sub")),
+        "Orphan does not touch SendGrid"
+    );
+
+    // Restore: only the fields that differ from status.original are PATCHed back.
+    env.delete("restore").await;
+    env.wait_gone("restore").await;
+    assert_eq!(
+        env.settings(Some("billing-sub")),
+        tls(true, false, TlsVersion::V1_1)
+    );
+    let restored =
+        env.sg(|r| r.on_behalf_of.as_deref() == Some("billing-sub") && r.method == "PATCH");
+    assert_eq!(restored.len(), 2);
+    assert_eq!(
+        restored[1].body,
+        Some(json!({"require_valid_cert": false, "version": 1.1}))
+    );
+
+    // Reset: SendGrid's defaults.
+    env.delete("reset").await;
+    env.wait_gone("reset").await;
+    assert_eq!(
+        env.settings(Some("transactional-sub")),
+        tls(false, false, TlsVersion::V1_1)
+    );
+    let resets =
+        env.sg(|r| r.on_behalf_of.as_deref() == Some("transactional-sub") && r.method == "PATCH");
+    assert_eq!(resets.len(), 2);
+    assert_eq!(
+        resets[1].body,
+        Some(json!({"require_tls": false, "require_valid_cert": false, "version": 1.1}))
+    );
+    let cleaned: Vec<_> = env
+        .server
+        .list_objects(&events(), Some(NS))
+        .into_iter()
+        .filter(|e| e["reason"] == "CleanedUp")
+        .map(|e| e["note"].clone())
+        .collect();
+    assert_eq!(cleaned.len(), 2, "{cleaned:?}");
+    let writes = [
+        env.operator_writes("orphan"),
+        env.operator_writes("restore"),
+        env.operator_writes("reset"),
+    ];
+    // Restore/Reset: finalizer added and removed, one status write.
+    assert_eq!(writes, [(1, 0), (1, 2), (1, 2)], "(status, other) writes");
+    report(
+        "deletion",
+        format!(
+            "Orphan: no finalizer, 0 SendGrid requests on delete; Restore: PATCH {:?}; Reset: PATCH {:?}; kube writes (status, finalizer) {writes:?}; Events {cleaned:?}",
+            restored[1].body, resets[1].body
+        ),
+    );
+    env.assert_no_key_leaks();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_with_the_secret_gone_reports_and_orphan_releases() {
+    let env = Env::start().await;
+    env.secret("doomed-key", &[("apiKey", KEY)]).await;
+    let _op = env.operator(&[]);
+    env.create(
+        "reset",
+        json!({"apiKeySecretRef": {"name": "doomed-key"}, "deletionPolicy": "Reset",
+               "requireTls": true, "minimumTlsVersion": "1.2"}),
+    )
+    .await;
+    env.wait_ready("reset").await;
+    env.delete_secret("doomed-key").await;
+    env.delete("reset").await;
+
+    let stuck = env
+        .wait_condition("reset", "Ready", "False", "Deleting")
+        .await;
+    assert!(has_condition(&stuck, "Synced", "False", "SecretNotFound"));
+    assert!(stuck["metadata"]["deletionTimestamp"].is_string());
+    let text = message(&stuck, "Ready");
+    assert!(text.contains("deletionPolicy to Orphan"), "{text}");
+    env.until("a CleanupFailed Warning Event", WAIT, |env| {
+        env.event_reasons("reset")
+            .contains(&"CleanupFailed".to_string())
+    })
+    .await;
+
+    env.edit("reset", json!({"deletionPolicy": "Orphan"})).await;
+    env.wait_gone("reset").await;
+    assert_eq!(
+        env.settings(None),
+        tls(true, false, TlsVersion::V1_2),
+        "left as it was"
+    );
+    assert_eq!(
+        env.sg(|r| r.method == "PATCH").len(),
+        1,
+        "only the first apply"
+    );
+    report(
+        "Reset with the Secret gone",
+        format!(
+            "Ready=False Deleting ({text}); switching to Orphan released it; SendGrid untouched"
+        ),
+    );
+    env.assert_no_key_leaks();
+}

@@ -1,0 +1,134 @@
+//! SendGrid refusing: a key without the update scope (403), an unknown subuser (404), and a
+//! value SendGrid rejects (400 -> Rejected, which waits for a spec change instead of retrying).
+
+use super::env::*;
+use super::stub::{REFUSAL, Stub};
+use sendgrid_tls_operator::simulator::{Scope, SimKey};
+use serde_json::json;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forbidden_and_not_found() {
+    let env = Env::start().await;
+    // KEY2 may only read.
+    env.sim.add_key(SimKey {
+        key: KEY2.into(),
+        account: "main".into(),
+        scopes: vec![Scope::Read],
+    });
+    env.key_secret(KEY).await;
+    env.secret("readonly-key", &[("apiKey", KEY2)]).await;
+    let _op = env.operator(&[]);
+    env.create(
+        "readonly",
+        json!({"apiKeySecretRef": {"name": "readonly-key"}, "requireTls": true}),
+    )
+    .await;
+    env.create(
+        "ghost",
+        json!({"onBehalfOf": {"subuser": "ghost"}, "requireTls": true}),
+    )
+    .await;
+
+    let forbidden = env
+        .wait_condition("readonly", "Synced", "False", "Forbidden")
+        .await;
+    assert!(has_condition(&forbidden, "Ready", "False", "Pending"));
+    assert!(message(&forbidden, "Synced").contains("access forbidden"));
+    // The GET worked, so what SendGrid has is known.
+    assert_eq!(forbidden["status"]["observed"]["requireTls"], false);
+    let not_found = env
+        .wait_condition("ghost", "Synced", "False", "NotFound")
+        .await;
+    assert!(has_condition(&not_found, "Ready", "False", "Pending"));
+
+    env.until("both Warning Events", WAIT, |env| {
+        env.event_reasons("readonly") == ["Forbidden"] && env.event_reasons("ghost") == ["NotFound"]
+    })
+    .await;
+    let readonly = env.sg(|r| r.key_fingerprint.as_deref() == Some(fingerprint(KEY2).as_str()));
+    assert!(
+        readonly
+            .iter()
+            .all(|r| matches!((r.method.as_str(), r.status), ("GET", 200) | ("PATCH", 403))),
+        "{readonly:?}"
+    );
+    let ghost = env.sg_for(Some("ghost"));
+    assert!(ghost.iter().all(|r| r.method == "GET" && r.status == 404));
+    assert_eq!(
+        env.settings(None).require_tls,
+        Some(false),
+        "nothing written"
+    );
+    report(
+        "403 missing scope",
+        format!(
+            "Synced=False Forbidden; SendGrid {:?} (GET 200 + PATCH 403 per attempt, retried with backoff)",
+            methods(&readonly)
+        ),
+    );
+    report(
+        "404 unknown subuser",
+        format!(
+            "Synced=False NotFound; {} GETs (404, retried with backoff), 0 PATCH",
+            ghost.len()
+        ),
+    );
+    env.assert_no_key_leaks();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_value_waits_for_a_spec_change() {
+    let stub = Stub::start().await;
+    let env = Env::start().await;
+    env.key_secret(KEY).await;
+    let eu = format!("{}/eu", stub.url);
+    let _op = env.operator_at("operator", (&stub.url, &eu), &[], &[]);
+    env.create(
+        "account",
+        json!({"requireTls": true, "minimumTlsVersion": "1.3"}),
+    )
+    .await;
+    let rejected = env
+        .wait_condition("account", "Synced", "False", "Rejected")
+        .await;
+    let text = message(&rejected, "Synced");
+    assert!(text.contains(REFUSAL), "SendGrid's message is kept: {text}");
+    // With 100ms backoff there would be several retries in this window: a Rejected spec waits
+    // for a change instead. (Watching for an absence is the one place a plain sleep fits.)
+    let meanwhile = {
+        let before = stub.requests().len();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        stub.requests()[before..].to_vec()
+    };
+    assert!(
+        meanwhile.is_empty(),
+        "no retry of a rejected spec: {meanwhile:?}"
+    );
+    let sent = stub.requests();
+    assert_eq!(
+        sent[1].body,
+        Some(json!({"require_tls": true, "version": 1.3}))
+    );
+    let attempts: Vec<_> = stub
+        .requests()
+        .iter()
+        .map(|r| (r.method.clone(), r.status))
+        .collect();
+    assert_eq!(
+        attempts,
+        [("GET".to_string(), 200), ("PATCH".to_string(), 400)]
+    );
+
+    env.edit("account", json!({"minimumTlsVersion": "1.2"}))
+        .await;
+    env.wait_ready("account").await;
+    assert_eq!(stub.settings()["version"], json!(1.2));
+    report(
+        "400 rejected value",
+        format!(
+            "Synced=False Rejected ({text}); {attempts:?} then 0 requests in 1.5s; healed by a spec edit with 1 GET + 1 PATCH"
+        ),
+    );
+    env.assert_no_key_leaks();
+}

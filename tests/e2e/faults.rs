@@ -1,0 +1,141 @@
+//! SendGrid misbehaving: a 429 burst with `X-RateLimit-Reset` (nothing is sent before the reset,
+//! by any resource using the key), 5xx answers and dropped connections (backoff, then the update
+//! still lands).
+
+use super::env::*;
+use sendgrid_tls_operator::api::TlsVersion;
+use sendgrid_tls_operator::simulator::Fault;
+use serde_json::json;
+use std::time::{Duration, UNIX_EPOCH};
+
+fn spec() -> serde_json::Value {
+    json!({"requireTls": true, "requireValidCert": true, "minimumTlsVersion": "1.2"})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_waits_until_reset() {
+    let env = Env::start().await;
+    env.key_secret(KEY).await;
+    let mut op = env.operator(&[]);
+    env.sim.inject(Fault::RateLimitBurst {
+        count: 1,
+        reset_after: Duration::from_secs(2),
+    });
+    env.create("account", spec()).await;
+    env.until("a 429", WAIT, |env| !env.sg(|r| r.status == 429).is_empty())
+        .await;
+    let limited = env.sg(|r| r.status == 429).remove(0);
+    // The simulator's X-RateLimit-Reset: Unix seconds of arrival + 2s, rounded up.
+    let end = limited.at.duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs(2);
+    let reset = UNIX_EPOCH + Duration::from_secs(end.as_secs() + u64::from(end.subsec_nanos() > 0));
+    // Another resource on the same key: the shared limiter holds it back too.
+    env.create(
+        "marketing",
+        json!({"onBehalfOf": {"subuser": "marketing-sub"}, "requireTls": true}),
+    )
+    .await;
+    env.wait_ready("account").await;
+    env.wait_ready("marketing").await;
+
+    let log = env.sim.requests();
+    let at = log.iter().position(|r| r.status == 429).unwrap();
+    let after = &log[at + 1..];
+    for r in after {
+        assert!(
+            r.at >= reset,
+            "a request {:?} before X-RateLimit-Reset {:?}: {r:?}",
+            r.at.duration_since(UNIX_EPOCH).unwrap(),
+            reset.duration_since(UNIX_EPOCH).unwrap()
+        );
+    }
+    assert_eq!(log.len(), 5, "429, then GET+PATCH per resource: {log:?}");
+    let waited = after[0]
+        .at
+        .duration_since(limited.at)
+        .unwrap()
+        .as_secs_f64();
+    let local = op
+        .metric(
+            "sendgrid_tls_operator_sendgrid_requests_total",
+            &[("class", "ratelimited-local")],
+        )
+        .await;
+    assert!(local >= 1.0, "marketing was refused locally, not sent");
+    assert!(
+        env.event_reasons("marketing")
+            .contains(&"RateLimited".to_string())
+    );
+    report(
+        "429 with Reset",
+        format!(
+            "0 requests before Reset; first request {waited:.2}s after the 429 (Reset {:.2}s after it); {local} requests refused locally; 5 requests in all",
+            reset.duration_since(limited.at).unwrap().as_secs_f64()
+        ),
+    );
+    env.assert_no_key_leaks();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_and_dropped_connections_back_off_then_recover() {
+    let env = Env::start().await;
+    env.key_secret(KEY).await;
+    let _op = env.operator(&[]);
+    env.create("account", spec()).await;
+    env.wait_ready("account").await;
+    let before = env.sim.requests().len();
+
+    env.sim.inject(Fault::ServerErrors {
+        count: 3,
+        status: 503,
+    });
+    env.sim.inject(Fault::DropConnections { count: 2 });
+    env.edit("account", json!({"minimumTlsVersion": "1.3"}))
+        .await;
+    let object = env.wait_ready("account").await;
+    assert_eq!(object["status"]["observedGeneration"], 2);
+    assert_eq!(
+        env.settings(None),
+        tls(true, true, TlsVersion::V1_3),
+        "the update landed"
+    );
+
+    let after = env.sim.requests()[before..].to_vec();
+    let statuses: Vec<(&str, u16)> = after
+        .iter()
+        .map(|r| (r.method.as_str(), r.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("GET", 503),
+            ("GET", 503),
+            ("GET", 503),
+            ("GET", 0),
+            ("GET", 0),
+            ("GET", 200),
+            ("PATCH", 200)
+        ],
+        "0 = connection dropped"
+    );
+    // The six GETs are attempts: each waits at least the backoff floor after the previous one.
+    let gaps = gaps(&after[..6]);
+    for (n, gap) in gaps.iter().enumerate() {
+        let floor = 0.5 * (0.1 * f64::from(1u32 << n)).min(2.0);
+        assert!(
+            *gap >= floor - 0.005,
+            "retry {n} after {gap:.3}s, floor {floor:.3}s"
+        );
+    }
+    env.until("an ApiUnavailable Warning Event", WAIT, |env| {
+        env.event_reasons("account")
+            .contains(&"ApiUnavailable".to_string())
+    })
+    .await;
+    report(
+        "5xx burst + dropped connections",
+        format!(
+            "attempts {statuses:?}, gaps {gaps:.2?}s; recovered, 1 PATCH with the edit (no lost update)"
+        ),
+    );
+    env.assert_no_key_leaks();
+}
