@@ -136,6 +136,14 @@ for t in yaml.safe_load(open(sys.argv[1]))["tests"]:
     print(t["inputPath"] + "\t" + t["healthStatus"]["status"])' "$dir/health_test.yaml")
   echo "argocd harness ok: $n cases"
   ((n > 0))
+  # Escapes followed by digits (as in a last-applied-configuration annotation) and non-ASCII text
+  # come back byte for byte.
+  jq -n -r -L "$HERE" 'include "lua"; "return " + ({s: "{\"a\":1}\\2\n3\u00e9", n: [1.5, null, true]} | tolua)' >"$SCRATCH/roundtrip.lua"
+  got=$(lua5.1 -e "local t = dofile('$SCRATCH/roundtrip.lua') io.write(t.s, '|', t.n[1], '|', tostring(t.n[3]))")
+  [[ $got == "{\"a\":1}\\2"$'\n'"3é|1.5|true" ]] || {
+    echo "lua.jq round trip: got $got"
+    exit 1
+  }
 }
 
 # lib.sh's simulator helpers against the simulator itself (the binary the image contains).

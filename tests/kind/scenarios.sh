@@ -402,7 +402,7 @@ scn_no_key_in_logs() {
   for pod in $(kubectl -n "$NS" get pods -o jsonpath='{.items[*].metadata.name}'); do
     kubectl -n "$NS" logs "pod/$pod" --all-containers >"$LOGS_DIR/$pod.log" 2>&1
     restarts=$(kubectl -n "$NS" get "pod/$pod" -o jsonpath='{.status.containerStatuses[0].restartCount}')
-    if ((restarts > 0)); then
+    if ((${restarts:-0} > 0)); then
       kubectl -n "$NS" logs "pod/$pod" --all-containers --previous >"$LOGS_DIR/$pod.previous.log" 2>&1 || true
     fi
   done
