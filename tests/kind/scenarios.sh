@@ -363,7 +363,6 @@ scn_leader_election() {
   if [[ $(wc -w <<<"$pods") -lt 2 ]]; then fail "want two operator pods, have: $pods"; fi
   kubectl -n "$NS" wait pods -l app.kubernetes.io/component=controller --for=condition=Ready --timeout=60s
   old_fp=$(kubectl -n kind-create get sgtls/full -o jsonpath='{.status.target}' 2>/dev/null | sed 's|.*/||')
-  old_gets=$(if [[ -n $old_fp ]]; then sim_count "$old_fp" GET; else echo 0; fi)
   # Keep the leader's logs to its last line for the key scan.
   mkdir -p "$LOGS_DIR"
   timeout 120 kubectl -n "$NS" logs -f "pod/$holder" --all-containers >"$LOGS_DIR/$holder.log" 2>&1 &
@@ -375,6 +374,8 @@ scn_leader_election() {
   log "ok: the Lease moved from $holder to $new"
   wait_gone "$NS" "pod/$holder" 90s
   wait "$follower" || true
+  # From here on, every GET comes from the new leader.
+  old_gets=$(if [[ -n $old_fp ]]; then sim_count "$old_fp" GET; else echo 0; fi)
 
   key=$(scenario_setup "$ns")
   fp=$(fingerprint "$key")
