@@ -84,7 +84,7 @@ async fn two_hundred_resources_converge_and_the_key_never_leaks() {
     report(
         "200 resources",
         format!(
-            "all Ready in {took:.1}s; per resource GET+PATCH (400 SendGrid requests), {status_writes} status writes, {COUNT} Events; key found in none of {lines} log lines and {objects} objects (resources, Events, Leases, Namespaces)"
+            "all Ready in {took:.1}s; per resource GET+PATCH (400 SendGrid requests), {status_writes} status writes, {COUNT} Events; key found in none of {lines} log lines and {objects} objects (resources, Events, Leases, Namespaces, CRDs, Secrets' metadata)"
         ),
     );
 }
