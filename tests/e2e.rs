@@ -6,6 +6,8 @@
 //! (SendGrid requests per resource, writes, retries) are printed with an `[e2e]` prefix:
 //! `cargo test --test e2e -- --nocapture` shows them.
 
+#[path = "e2e/check.rs"]
+mod check;
 #[path = "e2e/env.rs"]
 mod env;
 #[path = "e2e/operator.rs"]

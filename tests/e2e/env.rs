@@ -3,6 +3,7 @@
 //! them. Helpers create and edit objects as a user would (through the API, field manager `e2e`),
 //! wait on conditions like `kubectl wait`, and dump the state on timeout.
 
+pub use super::check::*;
 use super::operator::{Logs, Operator};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
@@ -11,7 +12,7 @@ use kube::CustomResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube_testkit::{ResourceRef, TestServer, Validator, Verb};
 use sendgrid_tls_operator::api::validation::{resource_schema, validate_object};
-use sendgrid_tls_operator::api::{SendGridEnforcedTls, TlsSettings, TlsVersion};
+use sendgrid_tls_operator::api::{SendGridEnforcedTls, TlsSettings};
 use sendgrid_tls_operator::sendgrid::ApiKey;
 use sendgrid_tls_operator::simulator::{LoggedRequest, SimConfig, Simulator, SimulatorHandle};
 use serde_json::{Value, json};
@@ -456,65 +457,5 @@ impl Env {
             assert!(!sim_log.contains(key), "the simulator logged an API key");
         }
         (lines, objects)
-    }
-}
-
-pub fn condition<'a>(object: &'a Value, type_: &str) -> Option<&'a Value> {
-    object["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == type_)
-}
-
-/// True when `object` has this condition for its current generation.
-pub fn has_condition(object: &Value, type_: &str, status: &str, reason: &str) -> bool {
-    condition(object, type_).is_some_and(|c| {
-        c["status"] == status
-            && c["reason"] == reason
-            && c["observedGeneration"] == object["metadata"]["generation"]
-    })
-}
-
-pub fn is_ready(object: &Value) -> bool {
-    has_condition(object, "Ready", "True", "InSync")
-}
-
-/// The message of a condition ("" if absent).
-pub fn message(object: &Value, type_: &str) -> String {
-    condition(object, type_)
-        .and_then(|c| c["message"].as_str())
-        .unwrap_or_default()
-        .to_string()
-}
-
-/// Prints a measured count for the report (`--nocapture` shows it).
-pub fn report(scenario: &str, text: impl std::fmt::Display) {
-    println!("[e2e] {scenario}: {text}");
-}
-
-/// The methods of these requests, in order.
-pub fn methods(requests: &[LoggedRequest]) -> Vec<&str> {
-    requests.iter().map(|r| r.method.as_str()).collect()
-}
-
-/// Seconds between consecutive requests.
-pub fn gaps(requests: &[LoggedRequest]) -> Vec<f64> {
-    requests
-        .windows(2)
-        .map(|w| {
-            w[1].at
-                .duration_since(w[0].at)
-                .unwrap_or_default()
-                .as_secs_f64()
-        })
-        .collect()
-}
-
-/// All three settings, as SendGrid stores them.
-pub fn tls(require_tls: bool, require_valid_cert: bool, version: TlsVersion) -> TlsSettings {
-    TlsSettings {
-        require_tls: Some(require_tls),
-        require_valid_cert: Some(require_valid_cert),
-        minimum_tls_version: Some(version),
     }
 }
