@@ -7,7 +7,18 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Usage errors exit 1, like every other error (2 means "plan: changes pending").
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     // `run` starts logging itself, once it knows a cluster answers.
     if !matches!(cli.command, Command::Run(_))
         && let Err(e) = logging::init(cli.global.log_format, &cli.global.log_level)

@@ -196,22 +196,16 @@ async fn lead(
     metrics.set_leader(true);
     health.set_role("leader");
     health.set_ready(false);
-    let lost = election.lost();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<bool>();
-    let stop = async move {
-        let lost_lease = tokio::select! {
-            () = lost => true,
-            () = shutdown_signal() => false,
-        };
-        let _ = stop_tx.send(lost_lease);
-    };
-    crate::controller::run(client, sendgrid, metrics.clone(), health, options, stop).await;
-    metrics.set_leader(false);
-    if stop_rx.await.unwrap_or(false) {
-        return Err(
-            "lost the leader lease; exiting so that a restart rejoins as a standby".to_string(),
-        );
+    // SIGTERM lets reconciles under way finish; losing the lease drops the controller at once
+    // (cancelling them), because another replica may already be writing.
+    tokio::select! {
+        () = crate::controller::run(client, sendgrid, metrics.clone(), health, options, shutdown_signal()) => {}
+        () = election.lost() => {
+            metrics.set_leader(false);
+            return Err("lost the leader lease; exiting so that a restart rejoins as a standby".to_string());
+        }
     }
+    metrics.set_leader(false);
     election.release().await;
     Ok(())
 }

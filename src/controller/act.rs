@@ -50,7 +50,12 @@ pub async fn publish(ctx: &Context, res: &SendGridEnforcedTls, notes: &[Note]) {
             },
             reason: note.reason.to_string(),
             note: Some(note.message.clone()),
-            action: "Reconcile".to_string(),
+            // kube's Recorder folds Events with the same type, reason and action into one series
+            // that keeps the first note; naming the generation keeps a spec edit's Event apart.
+            action: format!(
+                "Reconcile generation {}",
+                res.metadata.generation.unwrap_or_default()
+            ),
             secondary: None,
         };
         if let Err(error) = ctx.recorder.publish(&event, &reference).await {

@@ -74,9 +74,11 @@ impl Context {
             Retry::At(when) => {
                 self.metrics.rate_limit_wait();
                 let wait = when.duration_since(SystemTime::now()).unwrap_or_default();
-                // Spread the resources that share a key over the first second after the reset.
+                // Spread the resources that share a key over the first second after the reset,
+                // and never sooner than the backoff: repeated 429s (or a Reset header that is
+                // missing and guessed) must slow down, not loop every second.
                 let jitter = Duration::from_millis(rand::rng().random_range(0..1000));
-                Action::requeue(wait + jitter)
+                Action::requeue((wait + jitter).max(self.backoff.next(obj)))
             }
             Retry::AwaitChange => Action::await_change(),
         }

@@ -96,18 +96,31 @@ fn resource_stream(
     namespaces: &[String],
     writer: reflector::store::Writer<Guarded>,
     gone: mpsc::UnboundedSender<Arc<Guarded>>,
+    health: Health,
 ) -> impl Stream<Item = Result<Guarded, watcher::Error>> + Send + 'static {
-    let watches = apis::<Guarded>(client, namespaces).into_iter().map(|api| {
+    let apis = apis::<Guarded>(client, namespaces);
+    // Ready once every watch has listed once. (Awaiting the store's readiness from a second task
+    // does not work: the controller waits on the same one-waker future.)
+    let mut unsynced = apis.len();
+    let watches = apis.into_iter().map(|api| {
         watcher(api, watcher::Config::default())
             .default_backoff()
             .boxed()
     });
     stream::select_all(watches)
         .reflect(writer)
-        .inspect(move |event| {
-            if let Ok(watcher::Event::Delete(obj)) = event {
+        .inspect(move |event| match event {
+            Ok(watcher::Event::Delete(obj)) => {
                 let _ = gone.send(Arc::new(obj.clone()));
             }
+            Ok(watcher::Event::InitDone) if unsynced > 0 => {
+                unsynced -= 1;
+                if unsynced == 0 {
+                    tracing::info!("resource cache synced");
+                    health.set_ready(true);
+                }
+            }
+            _ => {}
         })
         .applied_objects()
         .predicate_filter(trigger_hash, Default::default())
@@ -170,7 +183,13 @@ pub async fn run(
 ) {
     let (reader, writer) = reflector::store::<Guarded>();
     let (gone_tx, gone_rx) = mpsc::unbounded_channel();
-    let resources = resource_stream(&client, &options.namespaces, writer, gone_tx);
+    let resources = resource_stream(
+        &client,
+        &options.namespaces,
+        writer,
+        gone_tx,
+        health.clone(),
+    );
     let reporter = Reporter {
         controller: MANAGER.to_string(),
         instance: options.instance.clone(),
@@ -202,15 +221,6 @@ pub async fn run(
         let secrets = stream::select_all(secrets).touched_objects();
         controller = controller.watches_stream(secrets, secret_mapper(reader.clone()));
     }
-
-    let ready = reader.clone();
-    let ready_health = health.clone();
-    tokio::spawn(async move {
-        if ready.wait_until_ready().await.is_ok() {
-            tracing::info!("resource cache synced");
-            ready_health.set_ready(true);
-        }
-    });
 
     controller
         .run(reconcile, error_policy, ctx)
