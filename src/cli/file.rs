@@ -152,7 +152,11 @@ async fn one(
     if !apply {
         let ready = crate::reconcile::conditions::find(&outcome.status.conditions, "Ready");
         let message = ready.map(|c| c.message.as_str()).unwrap_or_default();
-        println!("{}: no change ({message})", name(res));
+        let verdict = match ready {
+            Some(c) if c.reason == "Drifted" => "drifted; mode Observe, so nothing would change",
+            _ => "no change",
+        };
+        println!("{}: {verdict} ({message})", name(res));
         return Ok(0);
     }
     for note in &outcome.notes {

@@ -113,8 +113,11 @@ async fn delete(
     if !has_finalizer {
         return Ok((Action::await_change(), None));
     }
-    // Switching to Orphan releases a resource whose cleanup cannot succeed.
-    if res.spec.deletion_policy() == DeletionPolicy::Orphan {
+    // Switching to Orphan releases a resource whose cleanup cannot succeed; Restore with nothing
+    // recorded has nothing to put back, so it needs neither the Secret nor SendGrid.
+    let nothing_to_restore = res.spec.deletion_policy() == DeletionPolicy::Restore
+        && res.status.as_ref().is_none_or(|s| s.original.is_none());
+    if res.spec.deletion_policy() == DeletionPolicy::Orphan || nothing_to_restore {
         act::set_finalizer(ctx, res, false).await?;
         return Ok((Action::await_change(), None));
     }

@@ -175,13 +175,22 @@ pub fn after_patch(
         Ok(answer) => answer,
         Err(failure) => return failed(facts, Some(plan.before), failure),
     };
-    // SendGrid answers with the new settings; a field it leaves out is taken as unchanged.
+    // SendGrid answers with the new settings. A field it leaves out (its own examples omit
+    // `version`) is taken as sent when it was in the PATCH, else as unchanged.
+    let (sent, before) = (plan.changes, plan.before);
     let seen = TlsSettings {
-        require_tls: answer.require_tls.or(plan.before.require_tls),
-        require_valid_cert: answer.require_valid_cert.or(plan.before.require_valid_cert),
+        require_tls: answer
+            .require_tls
+            .or(sent.require_tls)
+            .or(before.require_tls),
+        require_valid_cert: answer
+            .require_valid_cert
+            .or(sent.require_valid_cert)
+            .or(before.require_valid_cert),
         minimum_tls_version: answer
             .minimum_tls_version
-            .or(plan.before.minimum_tls_version),
+            .or(sent.minimum_tls_version)
+            .or(before.minimum_tls_version),
     };
     let wanted = facts.spec.managed();
     let left = differences(&wanted, &seen);

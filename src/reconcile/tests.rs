@@ -612,3 +612,22 @@ fn failed_cleanup_says_how_to_let_go() {
     assert_eq!(out.retry, Retry::Backoff);
     assert_eq!(out.notes[0].reason, "CleanupFailed");
 }
+
+#[test]
+fn a_field_missing_from_the_patch_answer_is_taken_as_sent() {
+    let spec = spec();
+    let status = SendGridEnforcedTlsStatus::default();
+    let f = facts(&spec, &status);
+    let plan = patch(decide(&f, Ok(settings(false, false, TlsVersion::V1_1))));
+    // SendGrid's own OpenAPI examples answer without `version`.
+    let answer = TlsSettings {
+        minimum_tls_version: None,
+        ..settings(true, false, TlsVersion::V1_1)
+    };
+    let out = after_patch(&f, &plan, Ok(answer));
+    assert_eq!(
+        out.status.observed,
+        Some(settings(true, false, TlsVersion::V1_2))
+    );
+    assert_eq!(condition(&out, READY), pair("True", "InSync"));
+}
