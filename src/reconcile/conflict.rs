@@ -24,19 +24,22 @@ pub fn disagree(a: &TlsSettings, b: &TlsSettings) -> bool {
         || clash(a.minimum_tls_version, b.minimum_tls_version)
 }
 
-/// The resource `me` is in conflict with: the oldest claim on its target, when that is not `me`
-/// and disagrees with it. Ties on creation time go to the smaller namespace/name.
+/// The resource `me` is in conflict with: the oldest claim on its target that is older than `me`
+/// and disagrees with it on some field. Ties on creation time go to the smaller namespace/name.
+/// (Checking every older claim, not just the oldest, keeps two newer resources that each agree
+/// with the oldest from fighting over a field it does not manage.)
 pub fn conflict_with<'a>(
     me: &'a Claim,
     others: impl IntoIterator<Item = &'a Claim>,
 ) -> Option<String> {
     let age = |c: &Claim| (c.created.clone().map(|t| t.0), c.id.clone());
-    let owner = others
+    let mine = age(me);
+    others
         .into_iter()
-        .filter(|c| c.target == me.target && c.id != me.id)
-        .chain(std::iter::once(me))
-        .min_by_key(|c| age(c))?;
-    (owner.id != me.id && disagree(&owner.managed, &me.managed)).then(|| owner.id.clone())
+        .filter(|c| c.target == me.target && c.id != me.id && age(c) < mine)
+        .filter(|c| disagree(&c.managed, &me.managed))
+        .min_by_key(|c| age(c))
+        .map(|c| c.id.clone())
 }
 
 #[cfg(test)]
@@ -85,6 +88,18 @@ mod tests {
         );
         let disjoint = claim("a/v", 2, "t", None, Some(TlsVersion::V1_3));
         assert_eq!(conflict_with(&disjoint, [&old]), None);
+    }
+
+    #[test]
+    fn any_older_disagreeing_claim_wins_not_only_the_oldest() {
+        let oldest = claim("a/tls-only", 1, "t", Some(true), None);
+        let middle = claim("a/v12", 2, "t", None, Some(TlsVersion::V1_2));
+        let newest = claim("a/v13", 3, "t", None, Some(TlsVersion::V1_3));
+        assert_eq!(conflict_with(&middle, [&oldest, &newest]), None);
+        assert_eq!(
+            conflict_with(&newest, [&oldest, &middle]),
+            Some("a/v12".into())
+        );
     }
 
     #[test]
