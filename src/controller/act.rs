@@ -49,7 +49,7 @@ pub async fn publish(ctx: &Context, res: &SendGridEnforcedTls, notes: &[Note]) {
                 NoteKind::Warning => EventType::Warning,
             },
             reason: note.reason.to_string(),
-            note: Some(note.message.clone()),
+            note: Some(truncate(&note.message, MAX_NOTE).to_string()),
             // kube's Recorder folds Events with the same type, reason and action into one series
             // that keeps the first note; naming the generation keeps a spec edit's Event apart.
             action: format!(
@@ -96,4 +96,28 @@ pub fn requested_at(res: &SendGridEnforcedTls) -> Option<&str> {
         .as_ref()?
         .get(crate::api::RECONCILE_REQUESTED_AT)
         .map(String::as_str)
+}
+
+/// The Events API rejects notes over 1 KiB.
+const MAX_NOTE: usize = 1000;
+
+/// `text` cut to at most `max` bytes, at a character boundary.
+fn truncate(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn notes_are_cut_at_a_character_boundary() {
+        assert_eq!(super::truncate("short", 1000), "short");
+        let long = "é".repeat(600); // 1200 bytes
+        let cut = super::truncate(&long, 1000);
+        assert_eq!(cut.len(), 1000);
+        assert!(cut.chars().all(|c| c == 'é'));
+    }
 }
