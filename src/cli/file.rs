@@ -2,6 +2,7 @@
 //! the same decision code the controller runs.
 
 use super::{FileArgs, Global};
+use crate::api::spec::DEFAULT_RESYNC;
 use crate::api::validation::validate_resource;
 use crate::api::{SendGridEnforcedTls, TlsSettings};
 use crate::controller::gather::account_for;
@@ -9,7 +10,6 @@ use crate::reconcile::decide::{Decision, Facts, PatchPlan};
 use crate::reconcile::sync;
 use crate::sendgrid::{ApiKey, SendGridClient};
 use crate::simulator::{SimConfig, Simulator, SimulatorHandle};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use serde::Deserialize;
 use std::process::ExitCode;
@@ -101,23 +101,6 @@ async fn simulated(args: &FileArgs) -> Result<(ApiKey, Option<SimulatorHandle>),
     Ok((key, Some(sim)))
 }
 
-fn facts<'a>(
-    res: &'a SendGridEnforcedTls,
-    status: &'a crate::api::SendGridEnforcedTlsStatus,
-    target: String,
-) -> Facts<'a> {
-    Facts {
-        spec: &res.spec,
-        generation: res.metadata.generation,
-        status,
-        requested_at: None,
-        target: Some(target),
-        conflict_with: None,
-        resync: res.spec.resync_interval(),
-        now: Time(k8s_openapi::jiff::Timestamp::now()),
-    }
-}
-
 fn name(res: &SendGridEnforcedTls) -> String {
     match res.namespace() {
         Some(ns) => format!("{ns}/{}", res.name_any()),
@@ -134,7 +117,8 @@ async fn one(
 ) -> Result<u8, String> {
     let account = account_for(res, key.clone()).map_err(|f| format!("{}: {f}", f.reason()))?;
     let status = res.status.clone().unwrap_or_default();
-    let facts = facts(res, &status, account.target());
+    let mut facts = Facts::of(res, &status, DEFAULT_RESYNC);
+    facts.target = Some(account.target());
     let outcome = if apply {
         sync::apply(client, &account, &facts).await
     } else {

@@ -89,15 +89,6 @@ pub async fn set_finalizer(
     Ok(())
 }
 
-/// The value of the reconcile-requested-at annotation, if set.
-pub fn requested_at(res: &SendGridEnforcedTls) -> Option<&str> {
-    res.meta()
-        .annotations
-        .as_ref()?
-        .get(crate::api::RECONCILE_REQUESTED_AT)
-        .map(String::as_str)
-}
-
 /// The Events API rejects notes over 1 KiB.
 const MAX_NOTE: usize = 1000;
 

@@ -8,7 +8,6 @@ use crate::reconcile::cleanup::{cleaned_up, cleanup_failed};
 use crate::reconcile::decide::{Facts, Outcome, on_failure};
 use crate::reconcile::sync::{apply, cleanup};
 use crate::sendgrid::Account;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
@@ -44,23 +43,6 @@ pub fn error_policy(guarded: Arc<Guarded>, error: &Error, ctx: Arc<Context>) -> 
     Action::requeue(ctx.backoff.next(&ObjectRef::from_obj(guarded.as_ref())))
 }
 
-fn facts<'a>(
-    ctx: &Context,
-    res: &'a SendGridEnforcedTls,
-    status: &'a crate::api::SendGridEnforcedTlsStatus,
-) -> Facts<'a> {
-    Facts {
-        spec: &res.spec,
-        generation: res.metadata.generation,
-        status,
-        requested_at: act::requested_at(res),
-        target: None,
-        conflict_with: None,
-        resync: res.spec.resync_interval_or(ctx.default_resync),
-        now: Time(k8s_openapi::jiff::Timestamp::now()),
-    }
-}
-
 async fn reconcile_resource(
     res: &SendGridEnforcedTls,
     ctx: &Context,
@@ -75,7 +57,7 @@ async fn reconcile_resource(
     }
 
     let status = res.status.clone().unwrap_or_default();
-    let mut facts = facts(ctx, res, &status);
+    let mut facts = Facts::of(res, &status, ctx.default_resync);
     let account = gather::account(ctx, res).await?;
     let outcome = match &account {
         Err(failure) => on_failure(&facts, failure.clone()),
@@ -122,7 +104,7 @@ async fn delete(
         return Ok((Action::await_change(), None));
     }
     let status = res.status.clone().unwrap_or_default();
-    let mut facts = facts(ctx, res, &status);
+    let mut facts = Facts::of(res, &status, ctx.default_resync);
     let account: Result<Account, _> = gather::account(ctx, res).await?;
     let result = match account {
         Err(failure) => Err(failure),

@@ -3,7 +3,9 @@
 
 use super::conditions::{self, READY, SYNCED, Verdict};
 use super::failure::{Failure, Retry};
-use crate::api::{Mode, SendGridEnforcedTlsSpec, SendGridEnforcedTlsStatus, TlsSettings};
+use crate::api::{
+    Mode, SendGridEnforcedTls, SendGridEnforcedTlsSpec, SendGridEnforcedTlsStatus, TlsSettings,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use std::time::Duration;
 
@@ -23,6 +25,32 @@ pub struct Facts<'a> {
     /// How long until the next drift check when all is well.
     pub resync: Duration,
     pub now: Time,
+}
+
+impl<'a> Facts<'a> {
+    /// The facts of `res` as it is now, before the key is known (no target, no conflict).
+    /// `default_resync` applies when the spec sets no resyncInterval.
+    pub fn of(
+        res: &'a SendGridEnforcedTls,
+        status: &'a SendGridEnforcedTlsStatus,
+        default_resync: Duration,
+    ) -> Facts<'a> {
+        Facts {
+            spec: &res.spec,
+            generation: res.metadata.generation,
+            status,
+            requested_at: res
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(crate::api::RECONCILE_REQUESTED_AT))
+                .map(String::as_str),
+            target: None,
+            conflict_with: None,
+            resync: res.spec.resync_interval_or(default_resync),
+            now: Time(k8s_openapi::jiff::Timestamp::now()),
+        }
+    }
 }
 
 /// The PATCH to send: only the managed fields that differ.

@@ -56,16 +56,16 @@ pub struct SendGridClient {
 
 struct Inner {
     http: reqwest::Client,
-    global_url: Url,
-    eu_url: Url,
+    /// The settings endpoint itself (`<base>/v3/user/settings/enforced_tls`) per region.
+    urls: Endpoints,
     limits: RateLimits,
 }
 
 impl fmt::Debug for SendGridClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SendGridClient")
-            .field("global_url", &self.inner.global_url.as_str())
-            .field("eu_url", &self.inner.eu_url.as_str())
+            .field("global_url", &self.inner.urls.global.as_str())
+            .field("eu_url", &self.inner.urls.eu.as_str())
             .finish_non_exhaustive()
     }
 }
@@ -100,8 +100,10 @@ impl SendGridClient {
         Ok(SendGridClient {
             inner: Arc::new(Inner {
                 http,
-                global_url,
-                eu_url,
+                urls: Endpoints {
+                    global: global_url,
+                    eu: eu_url,
+                },
                 limits: RateLimits::default(),
             }),
             observer: None,
@@ -235,10 +237,7 @@ impl SendGridClient {
     }
 
     fn url(&self, region: Region) -> &Url {
-        match region {
-            Region::Global => &self.inner.global_url,
-            Region::Eu => &self.inner.eu_url,
-        }
+        self.inner.urls.for_region(region)
     }
 }
 
