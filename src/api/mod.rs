@@ -15,7 +15,7 @@ pub use spec::{
     DeletionPolicy, Mode, OnBehalfOfRef, Region, SecretKeyRef, SendGridEnforcedTls,
     SendGridEnforcedTlsSpec,
 };
-pub use status::{Condition, SendGridEnforcedTlsStatus};
+pub use status::{Condition, SendGridEnforcedTlsStatus, TargetAccount};
 pub use validation::{Violation, validate_object, validate_resource};
 
 /// The API group of every resource this operator defines.
@@ -24,6 +24,8 @@ pub const GROUP: &str = "sendgrid.ops.dev";
 pub const FINALIZER: &str = "sendgridenforcedtlses.sendgrid.ops.dev/cleanup";
 /// Annotation whose new value forces an immediate reconcile.
 pub const RECONCILE_REQUESTED_AT: &str = "sendgrid.ops.dev/reconcile-requested-at";
+/// Annotation that pauses a resource: `"true"` means no SendGrid call until it is removed.
+pub const PAUSED: &str = "sendgrid.ops.dev/paused";
 /// Field manager and Event reporter name (`<kind>.<group>`).
 pub const MANAGER: &str = "sendgridenforcedtls.sendgrid.ops.dev";
 

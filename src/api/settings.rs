@@ -82,4 +82,68 @@ impl TlsSettings {
     pub fn is_empty(&self) -> bool {
         *self == TlsSettings::default()
     }
+
+    /// Each field as (name in the resource, value), in a fixed order: for messages and
+    /// comparisons that treat the three alike.
+    pub fn fields(&self) -> impl Iterator<Item = (&'static str, Option<FieldValue>)> {
+        [
+            ("requireTls", self.require_tls.map(FieldValue::Bool)),
+            ("requireValidCert", self.require_valid_cert.map(FieldValue::Bool)),
+            (
+                "minimumTlsVersion",
+                self.minimum_tls_version.map(FieldValue::Version),
+            ),
+        ]
+        .into_iter()
+    }
+
+    /// Field by field, this value where set, else `other`'s.
+    pub fn or(self, other: TlsSettings) -> TlsSettings {
+        TlsSettings {
+            require_tls: self.require_tls.or(other.require_tls),
+            require_valid_cert: self.require_valid_cert.or(other.require_valid_cert),
+            minimum_tls_version: self.minimum_tls_version.or(other.minimum_tls_version),
+        }
+    }
+
+    /// Only the fields that `mask` sets (`keep` true) or leaves unset (`keep` false).
+    pub fn masked(self, mask: &TlsSettings, keep: bool) -> TlsSettings {
+        TlsSettings {
+            require_tls: self.require_tls.filter(|_| mask.require_tls.is_some() == keep),
+            require_valid_cert: self
+                .require_valid_cert
+                .filter(|_| mask.require_valid_cert.is_some() == keep),
+            minimum_tls_version: self
+                .minimum_tls_version
+                .filter(|_| mask.minimum_tls_version.is_some() == keep),
+        }
+    }
+
+    /// The fields of `self` (the wanted values) that `seen` does not already have.
+    pub fn differences(&self, seen: &TlsSettings) -> TlsSettings {
+        fn pick<T: PartialEq + Copy>(want: Option<T>, seen: Option<T>) -> Option<T> {
+            want.filter(|w| seen != Some(*w))
+        }
+        TlsSettings {
+            require_tls: pick(self.require_tls, seen.require_tls),
+            require_valid_cert: pick(self.require_valid_cert, seen.require_valid_cert),
+            minimum_tls_version: pick(self.minimum_tls_version, seen.minimum_tls_version),
+        }
+    }
+}
+
+/// One field's value, whatever its type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldValue {
+    Bool(bool),
+    Version(TlsVersion),
+}
+
+impl fmt::Display for FieldValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FieldValue::Bool(b) => write!(f, "{b}"),
+            FieldValue::Version(v) => write!(f, "{v}"),
+        }
+    }
 }

@@ -37,15 +37,19 @@ pub struct RunArgs {
     /// Reconciles running at once.
     #[arg(long, env = "CONCURRENCY", default_value_t = 8)]
     pub concurrency: u16,
-    /// First retry delay after a failure (doubles per failure, with jitter).
-    #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
+    /// First retry delay after a failure (doubles per failure, with jitter); at least 10ms.
+    #[arg(long, default_value = "2s", value_parser = parse_delay, value_name = "DURATION")]
     pub retry_base_delay: Duration,
-    /// Longest retry delay after failures.
-    #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
+    /// Longest retry delay after failures; at least 10ms.
+    #[arg(long, default_value = "5m", value_parser = parse_delay, value_name = "DURATION")]
     pub retry_max_delay: Duration,
-    /// Drift-check period of resources that set no spec.resyncInterval.
-    #[arg(long, env = "DEFAULT_RESYNC_INTERVAL", default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
+    /// Drift-check period of resources that set no spec.resyncInterval; at least 1s.
+    #[arg(long, env = "DEFAULT_RESYNC_INTERVAL", default_value = "10m", value_parser = parse_interval, value_name = "DURATION")]
     pub default_resync_interval: Duration,
+    /// How long a deleted Restore/Reset resource waits for an API key to put SendGrid back with
+    /// (its Secret may be gone first) before it is let go with a Warning; at least 1s.
+    #[arg(long, env = "CLEANUP_TIMEOUT", default_value = "10m", value_parser = parse_interval, value_name = "DURATION")]
+    pub cleanup_timeout: Duration,
     /// Reconcile only while holding a Lease, so several replicas can run (one active).
     #[arg(long, env = "LEADER_ELECTION")]
     pub leader_election: bool,
@@ -67,6 +71,24 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err(format!("{text:?}: must not be negative"));
     }
     Ok(d.into())
+}
+
+/// A retry delay: zero would retry in a hot loop.
+fn parse_delay(text: &str) -> Result<Duration, String> {
+    at_least(text, Duration::from_millis(10), "10ms")
+}
+
+/// A period: zero would reconcile in a hot loop.
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    at_least(text, Duration::from_secs(1), "1s")
+}
+
+fn at_least(text: &str, min: Duration, shown: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d < min {
+        return Err(format!("{text:?}: must be at least {shown}"));
+    }
+    Ok(d)
 }
 
 impl RunArgs {
@@ -100,6 +122,7 @@ impl RunArgs {
                     max: self.retry_max_delay,
                 },
                 default_resync: self.default_resync_interval,
+                cleanup_timeout: self.cleanup_timeout,
             },
         }
     }

@@ -7,10 +7,10 @@ use crate::reconcile::{Note, NoteKind};
 use kube::api::{Patch, PatchParams};
 use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
 /// Every write names the operator as its field manager.
-fn params() -> PatchParams {
+pub(crate) fn params() -> PatchParams {
     PatchParams {
         field_manager: Some(MANAGER.to_string()),
         ..PatchParams::default()
@@ -22,21 +22,56 @@ fn api(ctx: &Context, res: &SendGridEnforcedTls) -> Result<Api<SendGridEnforcedT
     Ok(Api::namespaced(ctx.kube.clone(), &ns))
 }
 
-/// Writes `status` when it differs from the resource's; returns whether it wrote.
+/// Writes `status` when it differs from the resource's, as a compare-and-swap on the
+/// resourceVersion it was computed from: a write based on a stale cache fails with
+/// [`Error::Stale`] and the reconcile starts over, so the operator never overwrites a newer status
+/// (say, an original recorded by its own earlier write) with an older one. Returns the resource
+/// as written, or `None` when nothing needed writing.
 pub async fn write_status(
     ctx: &Context,
     res: &SendGridEnforcedTls,
     status: &SendGridEnforcedTlsStatus,
-) -> Result<bool, Error> {
+) -> Result<Option<SendGridEnforcedTls>, Error> {
     if res.status.as_ref() == Some(status) {
-        return Ok(false);
+        return Ok(None);
     }
-    // A merge patch of the whole status: lists (conditions) are replaced as a whole.
-    let patch = Patch::Merge(json!({ "status": status }));
-    api(ctx, res)?
+    let old = serde_json::to_value(&res.status).unwrap_or(Value::Null);
+    let new = serde_json::to_value(status).unwrap_or(Value::Null);
+    let patch = Patch::Merge(json!({
+        "metadata": { "resourceVersion": res.resource_version() },
+        "status": merge_patch(&old, &new),
+    }));
+    let written = api(ctx, res)?
         .patch_status(&res.name_any(), &params(), &patch)
-        .await?;
-    Ok(true)
+        .await
+        .map_err(stale_on_conflict)?;
+    Ok(Some(written))
+}
+
+/// The JSON merge patch (RFC 7396) from `old` to `new`: fields gone from `new` become `null`,
+/// because a merge patch leaves absent fields as they were (a cleared `original` must go).
+fn merge_patch(old: &Value, new: &Value) -> Value {
+    match (old, new) {
+        (Value::Object(old), Value::Object(new)) => {
+            let mut patch = Map::new();
+            for (k, v) in new {
+                patch.insert(k.clone(), merge_patch(old.get(k).unwrap_or(&Value::Null), v));
+            }
+            for k in old.keys().filter(|k| !new.contains_key(*k)) {
+                patch.insert(k.clone(), Value::Null);
+            }
+            Value::Object(patch)
+        }
+        _ => new.clone(),
+    }
+}
+
+/// 409 from a compare-and-swap write: the resource changed since it was read.
+pub(crate) fn stale_on_conflict(error: kube::Error) -> Error {
+    match error {
+        kube::Error::Api(status) if status.code == 409 => Error::Stale,
+        other => Error::Kube(other),
+    }
 }
 
 /// Publishes the Events. A failure to publish is logged, not fatal: Events are a courtesy.
@@ -49,7 +84,7 @@ pub async fn publish(ctx: &Context, res: &SendGridEnforcedTls, notes: &[Note]) {
                 NoteKind::Warning => EventType::Warning,
             },
             reason: note.reason.to_string(),
-            note: Some(truncate(&note.message, MAX_NOTE).to_string()),
+            note: Some(truncate_note(&note.message)),
             // kube's Recorder folds Events with the same type, reason and action into one series
             // that keeps the first note; naming the generation keeps a spec edit's Event apart.
             action: format!(
@@ -65,12 +100,13 @@ pub async fn publish(ctx: &Context, res: &SendGridEnforcedTls, notes: &[Note]) {
 }
 
 /// Adds or removes the cleanup finalizer. The resourceVersion in the patch makes it a
-/// compare-and-swap: a concurrent change fails with 409 and is retried, never overwritten.
+/// compare-and-swap: a concurrent change fails with [`Error::Stale`], never overwritten. Returns
+/// the resource as written.
 pub async fn set_finalizer(
     ctx: &Context,
     res: &SendGridEnforcedTls,
     present: bool,
-) -> Result<(), Error> {
+) -> Result<SendGridEnforcedTls, Error> {
     let mut finalizers: Vec<String> = res
         .finalizers()
         .iter()
@@ -85,12 +121,17 @@ pub async fn set_finalizer(
     }));
     api(ctx, res)?
         .patch(&res.name_any(), &params(), &patch)
-        .await?;
-    Ok(())
+        .await
+        .map_err(stale_on_conflict)
 }
 
 /// The Events API rejects notes over 1 KiB.
 const MAX_NOTE: usize = 1000;
+
+/// An Event note within the Events API's limit.
+pub(crate) fn truncate_note(text: &str) -> String {
+    truncate(text, MAX_NOTE).to_string()
+}
 
 /// `text` cut to at most `max` bytes, at a character boundary.
 fn truncate(text: &str, max: usize) -> &str {
@@ -103,6 +144,19 @@ fn truncate(text: &str, max: usize) -> &str {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn merge_patch_nulls_what_is_gone_at_any_depth() {
+        let old = json!({"original": {"requireTls": false, "minimumTlsVersion": "1.1"}, "target": "t", "conditions": [1, 2]});
+        let new = json!({"original": {"requireTls": true}, "conditions": [3]});
+        assert_eq!(
+            super::merge_patch(&old, &new),
+            json!({"original": {"requireTls": true, "minimumTlsVersion": null}, "target": null, "conditions": [3]})
+        );
+        assert_eq!(super::merge_patch(&json!(null), &new), new);
+    }
+
     #[test]
     fn notes_are_cut_at_a_character_boundary() {
         assert_eq!(super::truncate("short", 1000), "short");

@@ -4,16 +4,45 @@
 use super::backoff::{BackoffConfig, ResourceBackoff};
 use crate::api::SendGridEnforcedTls;
 use crate::reconcile::Retry;
-use crate::sendgrid::SendGridClient;
+use crate::sendgrid::{ApiKey, SendGridClient};
 use crate::telemetry::Metrics;
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::Action;
 use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{ObjectRef, Store};
 use rand::Rng;
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 pub type Guarded = DeserializeGuard<SendGridEnforcedTls>;
+
+/// `--cleanup-timeout` when unset.
+pub const DEFAULT_CLEANUP_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The last API key read for each resource (by uid), in memory only: what cleans up a target
+/// after its Secret is gone (a namespace deletion, an Argo CD prune), or an old target after the
+/// Secret was pointed at another account's key.
+#[derive(Default)]
+pub struct KeyRing(Mutex<HashMap<String, ApiKey>>);
+
+impl KeyRing {
+    pub fn get(&self, uid: &str) -> Option<ApiKey> {
+        self.lock().get(uid).cloned()
+    }
+
+    pub fn remember(&self, uid: &str, key: &ApiKey) {
+        self.lock().insert(uid.to_string(), key.clone());
+    }
+
+    pub fn forget(&self, uid: &str) {
+        self.lock().remove(uid);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, ApiKey>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
 
 /// Tunables of the reconcile loop.
 #[derive(Debug, Clone)]
@@ -21,6 +50,8 @@ pub struct Settings {
     pub backoff: BackoffConfig,
     /// The drift-check period of resources that set no resyncInterval.
     pub default_resync: Duration,
+    /// How long a deleted resource waits for a key to clean up with before it is let go.
+    pub cleanup_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -28,6 +59,7 @@ impl Default for Settings {
         Settings {
             backoff: BackoffConfig::default(),
             default_resync: crate::api::spec::DEFAULT_RESYNC,
+            cleanup_timeout: DEFAULT_CLEANUP_TIMEOUT,
         }
     }
 }
@@ -40,7 +72,9 @@ pub struct Context {
     /// Every resource the controller watches, for the conflict check.
     pub store: Store<Guarded>,
     pub backoff: ResourceBackoff<Guarded>,
+    pub keys: KeyRing,
     pub default_resync: Duration,
+    pub cleanup_timeout: Duration,
 }
 
 impl Context {
@@ -59,7 +93,9 @@ impl Context {
             metrics,
             store,
             backoff: ResourceBackoff::new(settings.backoff),
+            keys: KeyRing::default(),
             default_resync: settings.default_resync,
+            cleanup_timeout: settings.cleanup_timeout,
         }
     }
 
@@ -80,7 +116,7 @@ impl Context {
                 let jitter = Duration::from_millis(rand::rng().random_range(0..1000));
                 Action::requeue((wait + jitter).max(self.backoff.next(obj)))
             }
-            Retry::AwaitChange => Action::await_change(),
+            Retry::After(wait) => Action::requeue(wait),
         }
     }
 }

@@ -6,6 +6,10 @@ pub enum Error {
     Kube(#[from] kube::Error),
     #[error("resource has no namespace")]
     NoNamespace,
+    /// A compare-and-swap write found the resource changed since it was read: start over from
+    /// fresh state.
+    #[error("the resource changed while it was reconciled (409 Conflict)")]
+    Stale,
 }
 
 impl Error {
@@ -14,6 +18,7 @@ impl Error {
         match self {
             Error::Kube(_) => "KubeApiError",
             Error::NoNamespace => "InvalidObject",
+            Error::Stale => "Stale",
         }
     }
 }

@@ -1,28 +1,36 @@
-//! Gather: the API key from the resource's Secret, the account it addresses, and who else claims
-//! the same target. Secrets are read with `get`, one by name, never listed or cached.
+//! Gather: the API key from the resource's Secret, the key kept for its recorded target, and
+//! where it stands among the resources that claim the same target. Secrets are read with `get`,
+//! one by name, never listed or cached; the last key read per resource is kept in memory only,
+//! for cleanup after its Secret is gone.
 
 use super::context::{Context, Guarded};
 use super::error::Error;
-use crate::api::SendGridEnforcedTls;
+use crate::api::{SendGridEnforcedTls, TargetAccount, TlsSettings};
 use crate::reconcile::Failure;
-use crate::reconcile::conflict::{Claim, conflict_with};
+use crate::reconcile::conflict::{Claim, Place, Standing, standing};
 use crate::sendgrid::{Account, ApiKey, OnBehalfOf};
 use k8s_openapi::api::core::v1::Secret;
-use kube::{Api, Resource, ResourceExt};
+use kube::{Api, ResourceExt};
 
-/// The account a resource addresses, or why it cannot be reached.
-pub async fn account(
-    ctx: &Context,
-    res: &SendGridEnforcedTls,
-) -> Result<Result<Account, Failure>, Error> {
+/// The key in the resource's Secret, or why there is none usable.
+pub async fn key(ctx: &Context, res: &SendGridEnforcedTls) -> Result<Result<ApiKey, Failure>, Error> {
     let ns = res.namespace().ok_or(Error::NoNamespace)?;
     let secrets: Api<Secret> = Api::namespaced(ctx.kube.clone(), &ns);
     let name = &res.spec.api_key_secret_ref.name;
-    let secret = secrets.get_opt(name).await?;
+    let secret = match secrets.get_opt(name).await {
+        Ok(secret) => secret,
+        // A missing permission is the resource's problem to report, not a silent stall.
+        Err(kube::Error::Api(status)) if status.code == 403 => {
+            return Ok(Err(Failure::SecretForbidden {
+                name: name.clone(),
+                message: status.message,
+            }));
+        }
+        Err(e) => return Err(e.into()),
+    };
     Ok(secret
         .ok_or_else(|| Failure::SecretNotFound { name: name.clone() })
-        .and_then(|secret| key_from(&secret, res))
-        .and_then(|key| account_for(res, key)))
+        .and_then(|secret| key_from(&secret, res)))
 }
 
 /// Builds the account from a resource and a key (also used by `plan`/`apply`).
@@ -46,41 +54,85 @@ pub fn account_for(res: &SendGridEnforcedTls, key: ApiKey) -> Result<Account, Fa
 fn key_from(secret: &Secret, res: &SendGridEnforcedTls) -> Result<ApiKey, Failure> {
     let name = res.spec.api_key_secret_ref.name.clone();
     let key = res.spec.secret_key().to_string();
-    let missing = |detail: &str| Failure::SecretKeyNotFound {
-        name: name.clone(),
-        key: key.clone(),
-        detail: detail.to_string(),
-    };
     let bytes = secret
         .data
         .as_ref()
         .and_then(|d| d.get(&key))
-        .ok_or_else(|| missing("the Secret has no such key"))?;
-    let text = std::str::from_utf8(&bytes.0).map_err(|_| missing("the value is not UTF-8 text"))?;
-    ApiKey::new(text).map_err(|e| missing(&e.to_string()))
+        .ok_or_else(|| Failure::SecretKeyNotFound {
+            name: name.clone(),
+            key: key.clone(),
+            detail: "the Secret has no such key".to_string(),
+        })?;
+    let invalid = |detail: String| Failure::SecretKeyInvalid {
+        name: name.clone(),
+        key: key.clone(),
+        detail,
+    };
+    let text = std::str::from_utf8(&bytes.0)
+        .map_err(|_| invalid("the value is not UTF-8 text".to_string()))?;
+    ApiKey::new(text).map_err(|e| invalid(e.to_string()))
 }
 
-/// What a resource claims, for the conflict check; `None` until it has a target.
-fn claim(res: &SendGridEnforcedTls, target: Option<&str>) -> Option<Claim> {
-    let target = target.or_else(|| res.status.as_ref()?.target.as_deref())?;
-    Some(Claim {
-        id: format!("{}/{}", res.namespace().unwrap_or_default(), res.name_any()),
-        created: res.meta().creation_timestamp.clone(),
-        target: target.to_string(),
+/// A key for `target`: the current one if it is that target's, else the one kept in memory.
+pub fn key_for(
+    ctx: &Context,
+    res: &SendGridEnforcedTls,
+    target: &TargetAccount,
+    current: Option<&ApiKey>,
+) -> Option<ApiKey> {
+    current
+        .cloned()
+        .or_else(|| ctx.keys.get(&res.uid()?))
+        .filter(|k| k.fingerprint() == target.key_fingerprint)
+}
+
+/// `res` as the conflict check sees it.
+fn claim(res: &SendGridEnforcedTls) -> Claim<'_> {
+    let status = res.status.as_ref();
+    let meta = &res.metadata;
+    Claim {
+        id: (
+            meta.namespace.as_deref().unwrap_or_default(),
+            meta.name.as_deref().unwrap_or_default(),
+        ),
+        created: res.metadata.creation_timestamp.as_ref(),
+        place: Place {
+            region: res.spec.region(),
+            on_behalf_of: res.spec.on_behalf_of.as_ref(),
+        },
+        target: status.and_then(|s| s.target.as_deref()),
+        reconciled: status.is_some_and(|s| s.observed_generation.is_some()),
         managed: res.spec.managed(),
-    })
+    }
 }
 
-/// The resource `res` (on `target`) is in conflict with, if any.
-pub fn conflict(ctx: &Context, res: &SendGridEnforcedTls, target: &str) -> Option<String> {
-    let me = claim(res, Some(target))?;
-    let others: Vec<Claim> = ctx
-        .store
+/// Where `res` (on `target`) stands among every resource in the cache. A plain walk: each
+/// comparison is a few field compares, with no allocation.
+pub fn standing_of(ctx: &Context, res: &SendGridEnforcedTls, target: &TargetAccount) -> Standing {
+    let target = target.to_string();
+    let state = ctx.store.state();
+    let others = state
+        .iter()
+        .filter_map(|g| g.0.as_ref().ok())
+        .filter(|r| r.metadata.uid != res.metadata.uid)
+        .map(claim);
+    standing(&claim(res), &target, others)
+}
+
+/// The fields other live resources on `target` declare: cleanup must not undo them.
+pub fn declared_by_others(
+    ctx: &Context,
+    res: &SendGridEnforcedTls,
+    target: &TargetAccount,
+) -> TlsSettings {
+    let target = target.to_string();
+    ctx.store
         .state()
         .iter()
-        .filter_map(|g| g.0.as_ref().ok().and_then(|r| claim(r, None)))
-        .collect();
-    conflict_with(&me, &others)
+        .filter_map(|g| g.0.as_ref().ok())
+        .filter(|r| r.metadata.uid != res.metadata.uid && r.metadata.deletion_timestamp.is_none())
+        .filter(|r| r.status.as_ref().and_then(|s| s.target.as_deref()) == Some(&target))
+        .fold(TlsSettings::default(), |acc, r| acc.or(r.spec.managed()))
 }
 
 /// Resources that share `res`'s last target, to be reconciled again when it goes away.

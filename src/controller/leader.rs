@@ -1,8 +1,15 @@
 //! Leader election over a coordination.k8s.io Lease (kube-lease-manager): only the holder
 //! reconciles; a standby waits; a leader that loses the lease stops at once.
+//!
+//! kube-lease-manager only logs a failed renewal and goes on calling itself the leader, while a
+//! standby may take the expired lease over. So the leader also keeps its own renew deadline (as
+//! controller-runtime's `renewDeadline`): when the Lease has not shown a renewal by this replica
+//! for two thirds of its duration, it counts as lost, before any standby can take it.
 
-use kube::Client;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::{Api, Client};
 use kube_lease_manager::{LeaseManagerBuilder, LeaseParams};
+use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -20,6 +27,8 @@ pub struct LeaderConfig {
 pub struct Election {
     pub leading: watch::Receiver<bool>,
     task: JoinHandle<kube_lease_manager::Result<kube_lease_manager::LeaseManager>>,
+    leases: Api<Lease>,
+    config: LeaderConfig,
 }
 
 /// Starts taking part in the election.
@@ -27,8 +36,10 @@ pub async fn join(client: Client, config: &LeaderConfig) -> Result<Election, Str
     if config.duration_secs < 2 {
         return Err("--lease-duration must be at least 2 seconds".to_string());
     }
-    // Renew a third of the way before expiry, so a slow API server does not cost the lease.
-    let grace = (config.duration_secs / 3).max(1);
+    // Renew when two thirds of the duration are left (every third of it), so one failed renewal
+    // still leaves time before the renew deadline.
+    let grace = (config.duration_secs * 2 / 3).max(1);
+    let leases = Api::namespaced(client.clone(), &config.namespace);
     let manager = LeaseManagerBuilder::new(client, &config.lease_name)
         .with_namespace(&config.namespace)
         .with_parameters(LeaseParams::new(
@@ -40,7 +51,12 @@ pub async fn join(client: Client, config: &LeaderConfig) -> Result<Election, Str
         .await
         .map_err(|e| format!("leader election in namespace {}: {e}", config.namespace))?;
     let (leading, task) = manager.watch().await;
-    Ok(Election { leading, task })
+    Ok(Election {
+        leading,
+        task,
+        leases,
+        config: config.clone(),
+    })
 }
 
 impl Election {
@@ -49,11 +65,21 @@ impl Election {
         self.leading.wait_for(|leading| *leading).await.is_ok()
     }
 
-    /// Resolves when this replica no longer leads.
+    /// Resolves when this replica no longer leads: the lease manager says so, or the Lease
+    /// shows no renewal by this replica within the renew deadline.
     pub fn lost(&self) -> impl Future<Output = ()> + Send + Sync + 'static {
         let mut leading = self.leading.clone();
+        // A task of its own (kube's request futures are not Sync), stopped with this future.
+        let watchdog = Watchdog(tokio::spawn(missed_renew_deadline(
+            self.leases.clone(),
+            self.config.clone(),
+        )));
         async move {
-            let _ = leading.wait_for(|leading| !*leading).await;
+            let mut watchdog = watchdog;
+            tokio::select! {
+                _ = leading.wait_for(|leading| !*leading) => {}
+                _ = &mut watchdog.0 => {}
+            }
         }
     }
 
@@ -64,6 +90,58 @@ impl Election {
             Ok(Ok(_)) => tracing::info!("leader lease released"),
             Ok(Err(error)) => tracing::warn!(%error, "could not release the leader lease"),
             Err(error) => tracing::warn!(%error, "leader election task failed"),
+        }
+    }
+}
+
+/// Aborts the renew-deadline task when dropped.
+struct Watchdog(JoinHandle<()>);
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The renew deadline: two thirds of the lease duration (10s of 15s, as controller-runtime).
+pub fn renew_deadline(duration_secs: u64) -> Duration {
+    Duration::from_millis(duration_secs * 1000 * 2 / 3)
+}
+
+/// Resolves once the Lease has shown no renewal by `config.identity` for the renew deadline, or
+/// names another holder. Counts from the call (when this replica starts leading).
+async fn missed_renew_deadline(leases: Api<Lease>, config: LeaderConfig) {
+    let deadline = renew_deadline(config.duration_secs);
+    let check = (deadline / 8).max(Duration::from_millis(100));
+    let mut last_renewal = std::time::Instant::now();
+    let mut last_seen: Option<k8s_openapi::jiff::Timestamp> = None;
+    loop {
+        tokio::time::sleep(check).await;
+        match leases.get_opt(&config.lease_name).await {
+            Ok(Some(lease)) => {
+                let spec = lease.spec.unwrap_or_default();
+                if spec.holder_identity.as_deref() != Some(config.identity.as_str()) {
+                    tracing::error!(holder = ?spec.holder_identity, "the Lease names another holder");
+                    return;
+                }
+                let renewed = spec.renew_time.map(|t| t.0);
+                if renewed.is_some() && renewed != last_seen {
+                    last_seen = renewed;
+                    last_renewal = std::time::Instant::now();
+                }
+            }
+            Ok(None) => {
+                tracing::error!("the Lease is gone");
+                return;
+            }
+            Err(error) => tracing::warn!(%error, "cannot read the Lease to check its renewal"),
+        }
+        if last_renewal.elapsed() > deadline {
+            tracing::error!(
+                deadline_ms = deadline.as_millis() as u64,
+                "no Lease renewal within the renew deadline"
+            );
+            return;
         }
     }
 }

@@ -1,36 +1,51 @@
-//! One reconcile of one resource: gather -> decide -> act, and the deletion path.
+//! One reconcile of one resource, top to bottom: *gather* (the key, a key for the recorded
+//! target, the other claims) -> *decide* (the pure functions of [`crate::reconcile`]) -> *act*
+//! (SendGrid GET/PATCH, status, Events, finalizer).
+//!
+//! Every status and finalizer write is a compare-and-swap on the resourceVersion it was computed
+//! from. When one finds the cached object stale, the whole reconcile starts over from the object
+//! as the API server has it now: SendGrid writes are absolute values, so doing them again is safe.
 
 use super::context::{Context, Guarded};
 use super::error::Error;
 use super::{act, gather};
-use crate::api::{DeletionPolicy, FINALIZER, SendGridEnforcedTls};
-use crate::reconcile::cleanup::{cleaned_up, cleanup_failed};
-use crate::reconcile::decide::{Facts, Outcome, on_failure};
-use crate::reconcile::sync::{apply, cleanup};
-use crate::sendgrid::Account;
-use kube::ResourceExt;
+use crate::api::{FINALIZER, SendGridEnforcedTls, SendGridEnforcedTlsStatus, TargetAccount};
+use crate::reconcile::cleanup::{cleanup_changes, cleanup_failed, left_as_is, put_back};
+use crate::reconcile::conflict::Standing;
+use crate::reconcile::decide::{self, Decision, Facts, on_failure};
+use crate::reconcile::lifecycle::{self, Life, Plan, Retarget};
+use crate::reconcile::{Failure, Note, Outcome, Retry};
+use crate::sendgrid::{Account, ApiKey};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::core::error_boundary::InvalidObject;
+use kube::core::{ObjectMeta, PartialObjectMeta};
 use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
+use kube::{Api, Resource, ResourceExt};
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
+
+/// How often a reconcile starts over after a stale write before it backs off.
+const FRESH_STARTS: usize = 3;
+
+/// What a reconcile ends with: the next action, and the failure reason for metrics.
+type Done = (Action, Option<&'static str>);
 
 /// The controller's reconcile function.
 #[tracing::instrument(skip_all, fields(resource = %ObjectRef::from_obj(guarded.as_ref())))]
 pub async fn reconcile(guarded: Arc<Guarded>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
-    let (result, failure) = match &guarded.0 {
-        Ok(res) => match reconcile_resource(res, &ctx).await {
-            Ok((action, failure)) => (Ok(action), failure),
-            Err(e) => {
-                let reason = e.reason();
-                (Err(e), Some(reason))
-            }
-        },
-        Err(invalid) => {
-            // One malformed object (say, written before a CRD upgrade) is reported and skipped;
-            // it must not stop the others.
-            tracing::warn!(error = %invalid.error, "skipping a resource that does not match the CRD");
-            (Ok(Action::await_change()), Some("InvalidObject"))
+    let result = match &guarded.0 {
+        Ok(res) => reconcile_fresh(res, &ctx).await,
+        Err(invalid) => invalid_object(invalid, &ctx).await,
+    };
+    let (result, failure) = match result {
+        Ok((action, failure)) => (Ok(action), failure),
+        Err(e) => {
+            let reason = e.reason();
+            (Err(e), Some(reason))
         }
     };
     ctx.metrics.reconciled(failure, started.elapsed());
@@ -43,98 +58,344 @@ pub fn error_policy(guarded: Arc<Guarded>, error: &Error, ctx: Arc<Context>) -> 
     Action::requeue(ctx.backoff.next(&ObjectRef::from_obj(guarded.as_ref())))
 }
 
-async fn reconcile_resource(
-    res: &SendGridEnforcedTls,
-    ctx: &Context,
-) -> Result<(Action, Option<&'static str>), Error> {
-    let wants_finalizer = res.spec.deletion_policy() != DeletionPolicy::Orphan;
-    let has_finalizer = res.finalizers().iter().any(|f| f == FINALIZER);
-    if res.metadata.deletion_timestamp.is_some() {
-        return delete(res, ctx, has_finalizer).await;
-    }
-    if wants_finalizer != has_finalizer {
-        act::set_finalizer(ctx, res, wants_finalizer).await?;
-    }
-
-    let status = res.status.clone().unwrap_or_default();
-    let mut facts = Facts::of(res, &status, ctx.default_resync);
-    let account = gather::account(ctx, res).await?;
-    let outcome = match &account {
-        Err(failure) => on_failure(&facts, failure.clone()),
-        Ok(account) => {
-            let target = account.target();
-            facts.conflict_with = gather::conflict(ctx, res, &target);
-            facts.target = Some(target);
-            apply(&ctx.sendgrid, account, &facts).await
+/// Reconciles `res`, starting over from fresh state when a write finds the cache stale.
+async fn reconcile_fresh(res: &SendGridEnforcedTls, ctx: &Context) -> Result<Done, Error> {
+    let mut current = Cow::Borrowed(res);
+    for _ in 0..FRESH_STARTS {
+        match reconcile_resource(&current, ctx).await {
+            Err(Error::Stale) => {
+                tracing::debug!("stale cache: starting over from the API server's copy");
+                match api(ctx, res)?.get_opt(&res.name_any()).await? {
+                    Some(fresh) => current = Cow::Owned(fresh),
+                    None => return Ok((Action::await_change(), None)),
+                }
+            }
+            other => return other,
         }
-    };
-    finish(ctx, res, outcome).await
+    }
+    Err(Error::Stale)
 }
 
-/// Writes the outcome and turns it into the next action.
+async fn reconcile_resource(res: &SendGridEnforcedTls, ctx: &Context) -> Result<Done, Error> {
+    // Gather.
+    let key = gather::key(ctx, res).await?;
+    let account = key.clone().and_then(|k| gather::account_for(res, k));
+    let current = account.as_ref().ok().map(Account::target);
+    let mut res = Cow::Borrowed(res);
+    loop {
+        let status = res.status.clone().unwrap_or_default();
+        let recorded = status.target_account.as_ref();
+        let recorded_key =
+            recorded.and_then(|t| gather::key_for(ctx, &res, t, key.as_ref().ok()));
+        // Decide.
+        let now = Time(k8s_openapi::jiff::Timestamp::now());
+        let plan = lifecycle::plan(&Life {
+            policy: res.spec.deletion_policy(),
+            deleting_since: res.metadata.deletion_timestamp.as_ref(),
+            has_finalizer: res.finalizers().iter().any(|f| f == FINALIZER),
+            recorded,
+            has_original: status.original.is_some(),
+            current: current.as_ref(),
+            recorded_key: recorded_key.is_some(),
+            cleanup_timeout: ctx.cleanup_timeout,
+            now: &now,
+        });
+        // Act.
+        return match plan {
+            Plan::SetFinalizer(present) => {
+                res = Cow::Owned(act::set_finalizer(ctx, &res, present).await?);
+                continue;
+            }
+            Plan::Nothing => Ok((Action::await_change(), None)),
+            Plan::Release(left) => release(ctx, &res, left).await,
+            Plan::Cleanup(target) => {
+                let key = recorded_key.or_else(|| key.clone().ok());
+                clean_up(ctx, &res, &target, key).await
+            }
+            Plan::WaitForKey(left) => {
+                let failure = key.err().unwrap_or_else(|| Failure::SecretKeyNotFound {
+                    name: res.spec.api_key_secret_ref.name.clone(),
+                    key: res.spec.secret_key().to_string(),
+                    detail: "the Secret now holds another account's key, not the one this resource's target was written with".to_string(),
+                });
+                let facts = Facts::of(&res, &status, ctx.default_resync);
+                let mut outcome = cleanup_failed(&facts, failure, ctx.cleanup_timeout);
+                // Back off as usual, but come back when the timeout is up.
+                outcome.retry = Retry::After(ctx.backoff.next(&object_key(&res.metadata)).min(left));
+                finish(ctx, &res, outcome, Vec::new(), None).await
+            }
+            Plan::Sync(retarget) => sync(ctx, &res, account, retarget, recorded_key).await,
+        };
+    }
+}
+
+/// Brings the current target in line with the spec, after putting an old target back.
+async fn sync(
+    ctx: &Context,
+    res: &SendGridEnforcedTls,
+    account: Result<Account, Failure>,
+    retarget: Option<Retarget>,
+    old_key: Option<ApiKey>,
+) -> Result<Done, Error> {
+    let mut status = res.status.clone().unwrap_or_default();
+    let mut notes = Vec::new();
+    if let (Some(retarget), Ok(new)) = (&retarget, &account) {
+        let new = new.target();
+        let old = retarget.old();
+        let leave = |why: String| left_as_is(format!("moved from {old} to {new}; {old} left as is: {why}"));
+        match retarget {
+            Retarget::Forget(_) => {}
+            Retarget::Abandon(_) => notes.push(leave(
+                "no API key for it can be read any more (the operator keeps the last one in memory only)".to_string(),
+            )),
+            Retarget::CleanUp(old) => {
+                let result = match old_key.map(|k| Account::at(old, k)) {
+                    Some(Ok(old_account)) => restore(ctx, res, &old_account, old, &status).await,
+                    _ => Err(Failure::InvalidSpec {
+                        message: "the recorded target cannot be addressed any more".to_string(),
+                    }),
+                };
+                match result {
+                    Ok(applied) => notes.push(put_back(
+                        res.spec.deletion_policy(),
+                        old,
+                        applied.as_ref(),
+                        Some(&new),
+                    )),
+                    // The old target stays recorded, so the move is retried as a whole.
+                    Err(failure) if failure.is_transient() => {
+                        let facts = Facts::of(res, &status, ctx.default_resync);
+                        return finish(ctx, res, on_failure(&facts, failure), notes, None).await;
+                    }
+                    Err(failure) => notes.push(leave(format!("{}: {failure}", failure.reason()))),
+                }
+            }
+        }
+        status = retargeted(status);
+    }
+    let mut facts = Facts::of(res, &status, ctx.default_resync);
+    let account = match account {
+        Ok(account) => account,
+        Err(failure) => return finish(ctx, res, on_failure(&facts, failure), notes, None).await,
+    };
+    let target = account.target();
+    facts.standing = gather::standing_of(ctx, res, &target);
+    facts.target = Some(target);
+    if let Some(outcome) = decide::gate(&facts) {
+        return finish(ctx, res, outcome, notes, Some(&account.key)).await;
+    }
+    let observed = ctx.sendgrid.get(&account).await.map_err(Failure::from);
+    match decide::decide(&facts, observed) {
+        Decision::Done(outcome) => finish(ctx, res, *outcome, notes, Some(&account.key)).await,
+        Decision::Patch(plan) => {
+            // Write ahead: the original must be on record before SendGrid changes.
+            let mut res = Cow::Borrowed(res);
+            if let Some(ahead) = &plan.write_ahead
+                && let Some(written) = act::write_status(ctx, &res, ahead).await?
+            {
+                res = Cow::Owned(written);
+            }
+            let result = ctx
+                .sendgrid
+                .patch(&account, &plan.changes)
+                .await
+                .map_err(Failure::from);
+            let outcome = decide::after_patch(&facts, &plan, result);
+            finish(ctx, &res, outcome, notes, Some(&account.key)).await
+        }
+    }
+}
+
+/// The status once the resource has left its old target: nothing of the old one is kept.
+fn retargeted(status: SendGridEnforcedTlsStatus) -> SendGridEnforcedTlsStatus {
+    SendGridEnforcedTlsStatus {
+        original: None,
+        target: None,
+        target_account: None,
+        observed: None,
+        drift_corrections: Vec::new(),
+        ..status
+    }
+}
+
+/// Deletion: puts `target` back as the policy says, then lets the resource go.
+async fn clean_up(
+    ctx: &Context,
+    res: &SendGridEnforcedTls,
+    target: &TargetAccount,
+    key: Option<ApiKey>,
+) -> Result<Done, Error> {
+    let status = res.status.clone().unwrap_or_default();
+    let result = match key.map(|k| Account::at(target, k)) {
+        Some(Ok(account)) => restore(ctx, res, &account, target, &status).await,
+        _ => Err(Failure::InvalidSpec {
+            message: "the recorded target cannot be addressed any more".to_string(),
+        }),
+    };
+    match result {
+        Ok(applied) => {
+            let note = put_back(res.spec.deletion_policy(), target, applied.as_ref(), None);
+            act::publish(ctx, res, &[note]).await;
+            release(ctx, res, None).await
+        }
+        Err(failure) => {
+            let facts = Facts::of(res, &status, ctx.default_resync);
+            if timed_out(&res.metadata, ctx) {
+                let why = format!(
+                    "{target} left as is: deletionPolicy {:?} could not be carried out within the cleanup timeout of {}s ({}: {failure})",
+                    res.spec.deletion_policy(),
+                    ctx.cleanup_timeout.as_secs(),
+                    failure.reason()
+                );
+                return release(ctx, res, Some(why)).await;
+            }
+            let outcome = cleanup_failed(&facts, failure, ctx.cleanup_timeout);
+            finish(ctx, res, outcome, Vec::new(), None).await
+        }
+    }
+}
+
+/// GETs `target` and PATCHes what the deletion policy puts back, sparing the fields other live
+/// resources on it declare; a resource in conflict there never wrote, so it undoes nothing.
+async fn restore(
+    ctx: &Context,
+    res: &SendGridEnforcedTls,
+    account: &Account,
+    target: &TargetAccount,
+    status: &SendGridEnforcedTlsStatus,
+) -> Result<Option<crate::api::TlsSettings>, Failure> {
+    if let Standing::Conflict(_) = gather::standing_of(ctx, res, target) {
+        return Ok(None);
+    }
+    let seen = ctx.sendgrid.get(account).await?;
+    let spared = gather::declared_by_others(ctx, res, target);
+    let changes = cleanup_changes(
+        res.spec.deletion_policy(),
+        &res.spec.managed(),
+        status.original.as_ref(),
+        &seen,
+        &spared,
+    );
+    if let Some(changes) = &changes {
+        ctx.sendgrid.patch(account, changes).await?;
+    }
+    Ok(changes)
+}
+
+/// Lets a deleted resource go: drops the finalizer and everything kept for it.
+async fn release(
+    ctx: &Context,
+    res: &SendGridEnforcedTls,
+    left: Option<String>,
+) -> Result<Done, Error> {
+    if let Some(why) = left {
+        act::publish(ctx, res, &[left_as_is(why)]).await;
+    }
+    act::set_finalizer(ctx, res, false).await?;
+    forget(ctx, &res.metadata);
+    Ok((Action::await_change(), None))
+}
+
+/// Drops the key and retry state kept for a resource that is gone.
+pub fn forget(ctx: &Context, meta: &ObjectMeta) {
+    if let Some(uid) = &meta.uid {
+        ctx.keys.forget(uid);
+    }
+    ctx.backoff.reset(&object_key(meta));
+}
+
+/// Writes the outcome, publishes its Events, keeps the key, and turns it into the next action.
 async fn finish(
     ctx: &Context,
     res: &SendGridEnforcedTls,
-    outcome: Outcome,
-) -> Result<(Action, Option<&'static str>), Error> {
+    mut outcome: Outcome,
+    mut notes: Vec<Note>,
+    used_key: Option<&ApiKey>,
+) -> Result<Done, Error> {
     if let Some(failure) = &outcome.failure {
         tracing::info!(reason = failure.reason(), %failure, "SendGrid not in sync");
     }
     act::write_status(ctx, res, &outcome.status).await?;
-    act::publish(ctx, res, &outcome.notes).await;
-    let action = ctx.action(&key(res), outcome.retry);
-    Ok((action, outcome.failure.as_ref().map(|f| f.reason())))
+    notes.append(&mut outcome.notes);
+    act::publish(ctx, res, &notes).await;
+    if let (Some(key), Some(uid)) = (used_key, &res.metadata.uid) {
+        ctx.keys.remember(uid, key);
+    }
+    let action = ctx.action(&object_key(&res.metadata), outcome.retry);
+    Ok((action, outcome.failure.as_ref().map(Failure::reason)))
 }
 
-/// The deletion path: clean SendGrid up as the policy says, then let the resource go.
-async fn delete(
-    res: &SendGridEnforcedTls,
-    ctx: &Context,
-    has_finalizer: bool,
-) -> Result<(Action, Option<&'static str>), Error> {
-    if !has_finalizer {
-        return Ok((Action::await_change(), None));
-    }
-    // Switching to Orphan releases a resource whose cleanup cannot succeed; Restore with nothing
-    // recorded has nothing to put back, so it needs neither the Secret nor SendGrid.
-    let nothing_to_restore = res.spec.deletion_policy() == DeletionPolicy::Restore
-        && res.status.as_ref().is_none_or(|s| s.original.is_none());
-    if res.spec.deletion_policy() == DeletionPolicy::Orphan || nothing_to_restore {
-        act::set_finalizer(ctx, res, false).await?;
-        return Ok((Action::await_change(), None));
-    }
-    let status = res.status.clone().unwrap_or_default();
-    let mut facts = Facts::of(res, &status, ctx.default_resync);
-    let account: Result<Account, _> = gather::account(ctx, res).await?;
-    let result = match account {
-        Err(failure) => Err(failure),
-        Ok(account) => {
-            let target = account.target();
-            // A resource in conflict never wrote, so it has nothing to undo.
-            if gather::conflict(ctx, res, &target).is_some() {
-                Ok(None)
-            } else {
-                facts.target = Some(target);
-                cleanup(&ctx.sendgrid, &account, &facts).await
-            }
-        }
+/// The deletion began longer ago than `--cleanup-timeout`.
+fn timed_out(meta: &ObjectMeta, ctx: &Context) -> bool {
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    meta.deletion_timestamp
+        .as_ref()
+        .is_some_and(|since| lifecycle::elapsed(since, &now) >= ctx.cleanup_timeout)
+}
+
+/// An object that does not match the CRD (say, written before a CRD upgrade) is reported and
+/// skipped; it must not stop the others. Being deleted with our finalizer, it is let go after
+/// `--cleanup-timeout` (its spec cannot be read, so nothing can be put back).
+async fn invalid_object(invalid: &InvalidObject, ctx: &Context) -> Result<Done, Error> {
+    let meta = &invalid.metadata;
+    tracing::warn!(error = %invalid.error, "skipping a resource that does not match the CRD");
+    let reference = object_reference(meta);
+    let event = Event {
+        type_: EventType::Warning,
+        reason: "InvalidObject".to_string(),
+        note: Some(act::truncate_note(&format!(
+            "does not match the SendGridEnforcedTls schema, so it is skipped: {}",
+            invalid.error
+        ))),
+        action: "Reconcile".to_string(),
+        secondary: None,
     };
-    match result {
-        Ok(applied) => {
-            act::publish(ctx, res, &[cleaned_up(&facts, applied.as_ref())]).await;
-            act::set_finalizer(ctx, res, false).await?;
-            ctx.backoff.reset(&key(res));
-            Ok((Action::await_change(), None))
-        }
-        Err(failure) => finish(ctx, res, cleanup_failed(&facts, failure)).await,
+    if let Err(error) = ctx.recorder.publish(&event, &reference).await {
+        tracing::warn!(%error, "could not publish an Event");
+    }
+    let ours = meta.finalizers.iter().flatten().any(|f| f == FINALIZER);
+    if meta.deletion_timestamp.is_none() || !ours {
+        return Ok((Action::await_change(), Some("InvalidObject")));
+    }
+    if !timed_out(meta, ctx) {
+        let wait = ctx.backoff.next(&object_key(meta)).min(ctx.cleanup_timeout);
+        return Ok((Action::requeue(wait), Some("InvalidObject")));
+    }
+    let finalizers: Vec<&String> = meta.finalizers.iter().flatten().filter(|f| *f != FINALIZER).collect();
+    let patch = kube::api::Patch::Merge(serde_json::json!({
+        "metadata": { "finalizers": finalizers, "resourceVersion": meta.resource_version }
+    }));
+    let ns = meta.namespace.as_deref().ok_or(Error::NoNamespace)?;
+    let api: Api<PartialObjectMeta<SendGridEnforcedTls>> = Api::namespaced(ctx.kube.clone(), ns);
+    api.patch_metadata(meta.name.as_deref().unwrap_or_default(), &act::params(), &patch)
+        .await
+        .map_err(act::stale_on_conflict)?;
+    forget(ctx, meta);
+    Ok((Action::await_change(), Some("InvalidObject")))
+}
+
+fn object_reference(meta: &ObjectMeta) -> k8s_openapi::api::core::v1::ObjectReference {
+    k8s_openapi::api::core::v1::ObjectReference {
+        api_version: Some(SendGridEnforcedTls::api_version(&()).to_string()),
+        kind: Some(SendGridEnforcedTls::kind(&()).to_string()),
+        name: meta.name.clone(),
+        namespace: meta.namespace.clone(),
+        uid: meta.uid.clone(),
+        resource_version: meta.resource_version.clone(),
+        ..Default::default()
     }
 }
 
-/// The key the controller (and the backoff state) knows this resource by.
-fn key(res: &SendGridEnforcedTls) -> ObjectRef<Guarded> {
-    let key = ObjectRef::new(&res.name_any());
-    match res.namespace() {
-        Some(ns) => key.within(&ns),
+fn api(ctx: &Context, res: &SendGridEnforcedTls) -> Result<Api<SendGridEnforcedTls>, Error> {
+    let ns = res.namespace().ok_or(Error::NoNamespace)?;
+    Ok(Api::namespaced(ctx.kube.clone(), &ns))
+}
+
+/// The name the controller (and the backoff state) knows this resource by.
+pub fn object_key(meta: &ObjectMeta) -> ObjectRef<Guarded> {
+    let key = ObjectRef::new(meta.name.as_deref().unwrap_or_default());
+    match &meta.namespace {
+        Some(ns) => key.within(ns),
         None => key,
     }
 }

@@ -9,7 +9,7 @@
 
 use super::context::{Context, Guarded, Settings};
 use super::gather;
-use super::reconcile::{error_policy, reconcile};
+use super::reconcile::{error_policy, forget, reconcile};
 use crate::api::{MANAGER, SendGridEnforcedTls};
 use crate::sendgrid::SendGridClient;
 use crate::telemetry::Metrics;
@@ -66,10 +66,12 @@ fn trigger_hash(obj: &Guarded) -> Option<u64> {
     let mut h = DefaultHasher::new();
     meta.generation.hash(&mut h);
     meta.deletion_timestamp.is_some().hash(&mut h);
-    meta.annotations
-        .as_ref()
-        .and_then(|a| a.get(crate::api::RECONCILE_REQUESTED_AT))
-        .hash(&mut h);
+    for name in [crate::api::RECONCILE_REQUESTED_AT, crate::api::PAUSED] {
+        meta.annotations
+            .as_ref()
+            .and_then(|a| a.get(name))
+            .hash(&mut h);
+    }
     Some(h.finish())
 }
 
@@ -126,12 +128,15 @@ fn resource_stream(
         .predicate_filter(trigger_hash, Default::default())
 }
 
-/// Resources that shared a deleted resource's target.
+/// Resources that shared a deleted resource's target. What was kept for the deleted one (its key,
+/// its retry count) is dropped, so a re-created resource of the same name starts afresh.
 fn handover(
-    store: Store<Guarded>,
+    ctx: Arc<Context>,
     gone: mpsc::UnboundedReceiver<Arc<Guarded>>,
 ) -> impl Stream<Item = ObjectRef<Guarded>> {
+    let store = ctx.store.clone();
     tokio_stream_from(gone).flat_map(move |obj| {
+        forget(&ctx, obj.meta());
         let heirs = match &obj.0 {
             Ok(res) => gather::same_target(&store.state(), res),
             Err(_) => Vec::new(),
@@ -207,7 +212,7 @@ pub async fn run(
 
     let mut controller = Controller::for_stream(resources, reader.clone())
         .with_config(ControllerConfig::default().concurrency(options.concurrency))
-        .reconcile_on(handover(reader.clone(), gone_rx))
+        .reconcile_on(handover(ctx.clone(), gone_rx))
         .graceful_shutdown_on(shutdown);
     if options.watch_secrets {
         // `Api<PartialObjectMeta<_>>` asks only for metadata: Secret contents never reach us.

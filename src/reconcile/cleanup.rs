@@ -1,47 +1,65 @@
-//! What deleting a resource does to SendGrid, decided without I/O.
+//! What putting a target back does to SendGrid (on deletion, or when a resource moves to another
+//! target), decided without I/O.
 //!
-//! Only the fields the resource manages are put back: a field it never managed may belong to
-//! another resource (or to a person), and deleting this one must not touch it.
+//! Only the fields the resource manages are put back, and never one that another live resource
+//! on the same target still declares: that one wants it kept, and undoing it would open a window
+//! of weak TLS (for good, if that resource only observes or is failing).
 
 use super::conditions::{self, READY, Verdict};
-use super::decide::{Facts, Note, NoteKind, Outcome, describe, differences};
+use super::decide::{Facts, Note, Outcome, describe};
 use super::failure::Failure;
-use crate::api::{DeletionPolicy, TlsSettings};
+use crate::api::{DeletionPolicy, TargetAccount, TlsSettings};
 
-/// The settings to PATCH so that deleting the resource leaves SendGrid as its deletion policy
-/// says, given what SendGrid reports now; `None` when there is nothing to change.
-pub fn cleanup_changes(facts: &Facts, seen: &TlsSettings) -> Option<TlsSettings> {
-    let managed = facts.spec.managed();
-    let goal = match facts.spec.deletion_policy() {
+/// The settings to PATCH so that `target` is left as the deletion policy says, given what
+/// SendGrid reports now (`seen`) and the fields other live resources on the target declare
+/// (`spared`); `None` when there is nothing to change.
+pub fn cleanup_changes(
+    policy: DeletionPolicy,
+    managed: &TlsSettings,
+    original: Option<&TlsSettings>,
+    seen: &TlsSettings,
+    spared: &TlsSettings,
+) -> Option<TlsSettings> {
+    let goal = match policy {
         DeletionPolicy::Orphan => return None,
-        DeletionPolicy::Restore => facts.status.original?,
+        DeletionPolicy::Restore => *original?,
         DeletionPolicy::Reset => TlsSettings::SENDGRID_DEFAULTS,
     };
-    let goal = TlsSettings {
-        require_tls: managed.require_tls.and(goal.require_tls),
-        require_valid_cert: managed.require_valid_cert.and(goal.require_valid_cert),
-        minimum_tls_version: managed.minimum_tls_version.and(goal.minimum_tls_version),
-    };
-    Some(differences(&goal, seen)).filter(|d| !d.is_empty())
+    let goal = goal.masked(managed, true).masked(spared, false);
+    Some(goal.differences(seen)).filter(|d| !d.is_empty())
 }
 
-/// The Event for a finished cleanup.
-pub fn cleaned_up(facts: &Facts, applied: Option<&TlsSettings>) -> Note {
-    let policy = facts.spec.deletion_policy();
-    let message = match applied {
-        Some(changes) => format!("deletionPolicy {policy:?}: set {}", describe(changes)),
-        None => format!("deletionPolicy {policy:?}: SendGrid already as it should be"),
+/// The Event for a target put back: on deletion (`moved_to` None) or on a move to another one.
+pub fn put_back(
+    policy: DeletionPolicy,
+    target: &TargetAccount,
+    applied: Option<&TlsSettings>,
+    moved_to: Option<&TargetAccount>,
+) -> Note {
+    let what = match applied {
+        Some(changes) => format!("set {}", describe(changes)),
+        None => "SendGrid already as it should be".to_string(),
     };
-    Note {
-        kind: NoteKind::Normal,
-        reason: "CleanedUp",
-        message,
+    match moved_to {
+        None => Note::normal(
+            "CleanedUp",
+            format!("deletionPolicy {policy:?} on {target}: {what}"),
+        ),
+        Some(new) => Note::normal(
+            "Retargeted",
+            format!("moved from {target} to {new}; deletionPolicy {policy:?} on {target}: {what}"),
+        ),
     }
+}
+
+/// The Warning for a target that could not be put back and was left as is.
+pub fn left_as_is(why: String) -> Note {
+    Note::warning("CleanupSkipped", why)
 }
 
 /// The status of a resource whose cleanup failed: it stays (finalizer kept) and says how to let
 /// it go.
-pub fn cleanup_failed(facts: &Facts, failure: Failure) -> Outcome {
+pub fn cleanup_failed(facts: &Facts, failure: Failure, timeout: std::time::Duration) -> Outcome {
     let mut status = facts.status.clone();
     status.observed_generation = facts.generation;
     let reason = failure.reason();
@@ -49,8 +67,9 @@ pub fn cleanup_failed(facts: &Facts, failure: Failure) -> Outcome {
     let ready = Verdict::no(
         "Deleting",
         format!(
-            "deletionPolicy {:?} could not change SendGrid ({reason}: {message}); fix the cause, or set spec.deletionPolicy to Orphan to delete without changing SendGrid",
-            facts.spec.deletion_policy()
+            "deletionPolicy {:?} could not change SendGrid ({reason}: {message}); retrying, and letting go with SendGrid left as is once {}s (--cleanup-timeout) have passed since the deletion; fix the cause, or set spec.deletionPolicy to Orphan to delete at once without changing SendGrid",
+            facts.spec.deletion_policy(),
+            timeout.as_secs()
         ),
     );
     let first = !conditions::is(&status.conditions, READY, false, "Deleting");
@@ -62,18 +81,14 @@ pub fn cleanup_failed(facts: &Facts, failure: Failure) -> Outcome {
         &facts.now,
     );
     let notes = if first {
-        vec![Note {
-            kind: NoteKind::Warning,
-            reason: "CleanupFailed",
-            message,
-        }]
+        vec![Note::warning("CleanupFailed", message)]
     } else {
         Vec::new()
     };
     Outcome {
         status,
         notes,
-        retry: failure.retry(),
+        retry: super::Retry::Backoff,
         failure: Some(failure),
     }
 }

@@ -1,45 +1,87 @@
-//! Who holds a target when several resources point at the same SendGrid settings: the oldest.
-//! A newer resource that manages a field differently is in conflict and must not write.
+//! Who holds a target when several resources point at the same SendGrid settings: the oldest
+//! (creationTimestamp, then namespace/name). A newer resource that manages a field differently
+//! is in conflict and must not write.
+//!
+//! A claim counts from the moment a resource exists, not from its first status write: an older
+//! resource that has not been reconciled yet (its target is still unknown) but could share the
+//! target makes a newer one wait, so two resources created in one `kubectl apply` cause one
+//! PATCH, never two.
 
-use crate::api::TlsSettings;
+use crate::api::{OnBehalfOfRef, Region, TlsSettings};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 /// One resource as the conflict check sees it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Claim {
-    /// "namespace/name"
-    pub id: String,
-    pub created: Option<Time>,
-    pub target: String,
+pub struct Claim<'a> {
+    /// (namespace, name)
+    pub id: (&'a str, &'a str),
+    pub created: Option<&'a Time>,
+    /// The region and on-behalf-of of the spec: resources with different places never share a
+    /// target.
+    pub place: Place<'a>,
+    /// `status.target`; `None` until the resource was reconciled once.
+    pub target: Option<&'a str>,
+    /// True once the resource was reconciled (it has a status), with or without a target.
+    pub reconciled: bool,
     pub managed: TlsSettings,
+}
+
+/// Where in SendGrid a spec points, before its key is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place<'a> {
+    pub region: Region,
+    pub on_behalf_of: Option<&'a OnBehalfOfRef>,
+}
+
+/// Where a resource stands among the claims on its target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// No older resource disagrees: this one may write.
+    Free,
+    /// This older resource holds the target and disagrees: never write.
+    Conflict(String),
+    /// This older resource may share the target but has not said which yet: wait for it.
+    Wait(String),
 }
 
 /// True when both manage some field with different values.
 pub fn disagree(a: &TlsSettings, b: &TlsSettings) -> bool {
-    fn clash<T: PartialEq>(a: Option<T>, b: Option<T>) -> bool {
-        matches!((a, b), (Some(a), Some(b)) if a != b)
-    }
-    clash(a.require_tls, b.require_tls)
-        || clash(a.require_valid_cert, b.require_valid_cert)
-        || clash(a.minimum_tls_version, b.minimum_tls_version)
+    a.fields()
+        .zip(b.fields())
+        .any(|((_, a), (_, b))| matches!((a, b), (Some(a), Some(b)) if a != b))
 }
 
-/// The resource `me` is in conflict with: the oldest claim on its target that is older than `me`
-/// and disagrees with it on some field. Ties on creation time go to the smaller namespace/name.
-/// (Checking every older claim, not just the oldest, keeps two newer resources that each agree
-/// with the oldest from fighting over a field it does not manage.)
-pub fn conflict_with<'a>(
-    me: &'a Claim,
-    others: impl IntoIterator<Item = &'a Claim>,
-) -> Option<String> {
-    let age = |c: &Claim| (c.created.clone().map(|t| t.0), c.id.clone());
+/// Where `me` (on `target`) stands among `others`. Any older disagreeing claim on the target
+/// wins, not only the oldest (so two newer resources that each agree with the oldest do not fight
+/// over a field it does not manage); ties on creation time go to the smaller namespace/name.
+pub fn standing<'a>(
+    me: &Claim<'a>,
+    target: &str,
+    others: impl IntoIterator<Item = Claim<'a>>,
+) -> Standing {
+    let age = |c: &Claim<'a>| (c.created.map(|t| t.0), c.id);
     let mine = age(me);
-    others
-        .into_iter()
-        .filter(|c| c.target == me.target && c.id != me.id && age(c) < mine)
-        .filter(|c| disagree(&c.managed, &me.managed))
-        .min_by_key(|c| age(c))
-        .map(|c| c.id.clone())
+    let mut conflict: Option<Claim<'a>> = None;
+    let mut wait: Option<Claim<'a>> = None;
+    for other in others {
+        if other.id == me.id || age(&other) >= mine || !disagree(&other.managed, &me.managed) {
+            continue;
+        }
+        let slot = match other.target {
+            Some(t) if t == target => &mut conflict,
+            None if !other.reconciled && other.place == me.place => &mut wait,
+            _ => continue,
+        };
+        if slot.as_ref().is_none_or(|s| age(&other) < age(s)) {
+            *slot = Some(other);
+        }
+    }
+    let name = |c: Claim| format!("{}/{}", c.id.0, c.id.1);
+    match (conflict, wait) {
+        (Some(holder), _) => Standing::Conflict(name(holder)),
+        (None, Some(first)) => Standing::Wait(name(first)),
+        (None, None) => Standing::Free,
+    }
 }
 
 #[cfg(test)]
@@ -48,65 +90,132 @@ mod tests {
     use crate::api::TlsVersion;
     use k8s_openapi::jiff::Timestamp;
 
-    fn claim(
-        id: &str,
-        created: i64,
-        target: &str,
-        tls: Option<bool>,
-        v: Option<TlsVersion>,
-    ) -> Claim {
-        Claim {
-            id: id.into(),
-            created: Some(Time(Timestamp::from_second(created).unwrap())),
-            target: target.into(),
-            managed: TlsSettings {
-                require_tls: tls,
-                require_valid_cert: None,
-                minimum_tls_version: v,
-            },
+    const T: &str = "global/-/key-1";
+
+    fn time(secs: i64) -> Time {
+        Time(Timestamp::from_second(secs).unwrap())
+    }
+
+    struct Fixture {
+        times: Vec<Time>,
+        sub: OnBehalfOfRef,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            Fixture {
+                times: (0..5).map(time).collect(),
+                sub: OnBehalfOfRef {
+                    subuser: Some("sub".into()),
+                    account_id: None,
+                },
+            }
+        }
+
+        fn claim<'a>(
+            &'a self,
+            id: &'a str,
+            created: usize,
+            target: Option<&'a str>,
+            tls: Option<bool>,
+            v: Option<TlsVersion>,
+        ) -> Claim<'a> {
+            Claim {
+                id: id.split_once('/').unwrap(),
+                created: Some(&self.times[created]),
+                place: Place {
+                    region: Region::Global,
+                    on_behalf_of: None,
+                },
+                target,
+                reconciled: target.is_some(),
+                managed: TlsSettings {
+                    require_tls: tls,
+                    require_valid_cert: None,
+                    minimum_tls_version: v,
+                },
+            }
         }
     }
 
     #[test]
     fn newer_disagreeing_resource_loses() {
-        let old = claim("a/old", 1, "t", Some(true), None);
-        let new = claim("a/new", 2, "t", Some(false), None);
-        assert_eq!(conflict_with(&new, [&old]), Some("a/old".into()));
-        assert_eq!(conflict_with(&old, [&new]), None);
+        let f = Fixture::new();
+        let old = f.claim("a/old", 1, Some(T), Some(true), None);
+        let new = f.claim("a/new", 2, Some(T), Some(false), None);
+        assert_eq!(
+            standing(&new, T, [old.clone()]),
+            Standing::Conflict("a/old".into())
+        );
+        assert_eq!(standing(&old, T, [new]), Standing::Free);
     }
 
     #[test]
     fn agreement_other_targets_and_disjoint_fields_are_fine() {
-        let old = claim("a/old", 1, "t", Some(true), None);
-        assert_eq!(
-            conflict_with(&claim("a/same", 2, "t", Some(true), None), [&old]),
-            None
-        );
-        assert_eq!(
-            conflict_with(&claim("a/other", 2, "u", Some(false), None), [&old]),
-            None
-        );
-        let disjoint = claim("a/v", 2, "t", None, Some(TlsVersion::V1_3));
-        assert_eq!(conflict_with(&disjoint, [&old]), None);
+        let f = Fixture::new();
+        let old = f.claim("a/old", 1, Some(T), Some(true), None);
+        let same = f.claim("a/same", 2, Some(T), Some(true), None);
+        assert_eq!(standing(&same, T, [old.clone()]), Standing::Free);
+        let other = f.claim("a/other", 2, Some("u"), Some(false), None);
+        assert_eq!(standing(&other, "u", [old.clone()]), Standing::Free);
+        let disjoint = f.claim("a/v", 2, Some(T), None, Some(TlsVersion::V1_3));
+        assert_eq!(standing(&disjoint, T, [old]), Standing::Free);
     }
 
     #[test]
     fn any_older_disagreeing_claim_wins_not_only_the_oldest() {
-        let oldest = claim("a/tls-only", 1, "t", Some(true), None);
-        let middle = claim("a/v12", 2, "t", None, Some(TlsVersion::V1_2));
-        let newest = claim("a/v13", 3, "t", None, Some(TlsVersion::V1_3));
-        assert_eq!(conflict_with(&middle, [&oldest, &newest]), None);
+        let f = Fixture::new();
+        let oldest = f.claim("a/tls-only", 1, Some(T), Some(true), None);
+        let middle = f.claim("a/v12", 2, Some(T), None, Some(TlsVersion::V1_2));
+        let newest = f.claim("a/v13", 3, Some(T), None, Some(TlsVersion::V1_3));
         assert_eq!(
-            conflict_with(&newest, [&oldest, &middle]),
-            Some("a/v12".into())
+            standing(&middle, T, [oldest.clone(), newest.clone()]),
+            Standing::Free
+        );
+        assert_eq!(
+            standing(&newest, T, [oldest, middle]),
+            Standing::Conflict("a/v12".into())
         );
     }
 
     #[test]
     fn ties_go_to_the_smaller_name() {
-        let a = claim("a/a", 1, "t", Some(true), None);
-        let b = claim("a/b", 1, "t", Some(false), None);
-        assert_eq!(conflict_with(&b, [&a]), Some("a/a".into()));
-        assert_eq!(conflict_with(&a, [&b]), None);
+        let f = Fixture::new();
+        let a = f.claim("a/a", 1, Some(T), Some(true), None);
+        let b = f.claim("a/b", 1, Some(T), Some(false), None);
+        assert_eq!(
+            standing(&b, T, [a.clone()]),
+            Standing::Conflict("a/a".into())
+        );
+        assert_eq!(standing(&a, T, [b]), Standing::Free);
+    }
+
+    #[test]
+    fn an_older_resource_not_yet_reconciled_in_the_same_place_is_waited_for() {
+        let f = Fixture::new();
+        let unresolved = f.claim("a/a", 1, None, Some(true), None);
+        let me = f.claim("a/b", 1, None, Some(false), None);
+        assert_eq!(
+            standing(&me, T, [unresolved.clone()]),
+            Standing::Wait("a/a".into())
+        );
+        // Another place (a subuser) cannot share the target.
+        let mut elsewhere = unresolved.clone();
+        elsewhere.place.on_behalf_of = Some(&f.sub);
+        assert_eq!(standing(&me, T, [elsewhere]), Standing::Free);
+        // Reconciled without a target (its Secret is missing): it claims nothing.
+        let mut failed = unresolved.clone();
+        failed.reconciled = true;
+        assert_eq!(standing(&me, T, [failed]), Standing::Free);
+        // Agreeing, or newer: no wait.
+        let agreeing = f.claim("a/c", 0, None, Some(false), None);
+        assert_eq!(standing(&me, T, [agreeing]), Standing::Free);
+        assert_eq!(standing(&unresolved, T, [me.clone()]), Standing::Free);
+        // A known holder beats a wait.
+        let holder = f.claim("a/0", 0, Some(T), Some(true), None);
+        assert_eq!(
+            standing(&me, T, [unresolved, holder]),
+            Standing::Conflict("a/0".into())
+        );
     }
 }

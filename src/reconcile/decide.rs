@@ -1,55 +1,98 @@
 //! The decision: a pure function from the spec, the current status and what SendGrid reported to
 //! what to PATCH, the new status, the Events to emit and when to come back. No I/O here.
+//!
+//! [`gate`] runs before SendGrid is asked anything (paused, waiting for an older claim);
+//! [`decide`] judges the GET; [`after_patch`] concludes after a PATCH.
 
 use super::conditions::{self, READY, SYNCED, Verdict};
+use super::conflict::Standing;
 use super::failure::{Failure, Retry};
 use crate::api::{
-    Mode, SendGridEnforcedTls, SendGridEnforcedTlsSpec, SendGridEnforcedTlsStatus, TlsSettings,
+    DeletionPolicy, Mode, SendGridEnforcedTls, SendGridEnforcedTlsSpec, SendGridEnforcedTlsStatus,
+    TargetAccount, TlsSettings,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use std::time::Duration;
+
+/// A new resource waits this long after its creation before its first write, so that every
+/// resource created in the same instant (creationTimestamp has one-second steps) is in the cache
+/// and the oldest can be told apart.
+pub const CLAIM_SETTLE: Duration = Duration::from_secs(2);
+/// Putting the same drift back this many times within [`CONTEST_WINDOW`] makes a resource
+/// `Contested`: someone else keeps changing the setting, and two writers must never fight.
+pub const CONTEST_LIMIT: usize = 3;
+pub const CONTEST_WINDOW: Duration = Duration::from_secs(3600);
 
 /// What the decision knows besides SendGrid's answer.
 #[derive(Debug, Clone)]
 pub struct Facts<'a> {
     pub spec: &'a SendGridEnforcedTlsSpec,
     pub generation: Option<i64>,
-    /// The status as it is now (default when the resource has none yet).
+    pub created: Option<&'a Time>,
+    /// The status as it is now (default when the resource has none yet; with the old target's
+    /// original already dropped after a retarget).
     pub status: &'a SendGridEnforcedTlsStatus,
     /// The value of the reconcile-requested-at annotation, if any.
     pub requested_at: Option<&'a str>,
-    /// region / on-behalf-of / key fingerprint; None when the key could not be read.
-    pub target: Option<String>,
-    /// Another resource that holds the same target and disagrees: its namespace/name.
-    pub conflict_with: Option<String>,
+    /// The paused annotation is "true".
+    pub paused: bool,
+    /// The account the key reaches; None when the key could not be read.
+    pub target: Option<TargetAccount>,
+    /// Where this resource stands among the others that claim its target.
+    pub standing: Standing,
     /// How long until the next drift check when all is well.
     pub resync: Duration,
     pub now: Time,
 }
 
 impl<'a> Facts<'a> {
-    /// The facts of `res` as it is now, before the key is known (no target, no conflict).
+    /// The facts of `res` as it is now, before the key is known (no target, no other claim).
     /// `default_resync` applies when the spec sets no resyncInterval.
     pub fn of(
         res: &'a SendGridEnforcedTls,
         status: &'a SendGridEnforcedTlsStatus,
         default_resync: Duration,
     ) -> Facts<'a> {
+        let annotation = |name| {
+            res.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(name))
+                .map(String::as_str)
+        };
         Facts {
             spec: &res.spec,
             generation: res.metadata.generation,
+            created: res.metadata.creation_timestamp.as_ref(),
             status,
-            requested_at: res
-                .metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(crate::api::RECONCILE_REQUESTED_AT))
-                .map(String::as_str),
+            requested_at: annotation(crate::api::RECONCILE_REQUESTED_AT),
+            paused: annotation(crate::api::PAUSED) == Some("true"),
             target: None,
-            conflict_with: None,
+            standing: Standing::Free,
             resync: res.spec.resync_interval_or(default_resync),
             now: Time(k8s_openapi::jiff::Timestamp::now()),
         }
+    }
+
+    /// A reconcile request not handled yet (a human or Argo CD asked to try again).
+    fn new_request(&self) -> bool {
+        self.requested_at.is_some()
+            && self.requested_at != self.status.last_handled_reconcile_at.as_deref()
+    }
+
+    /// The drift corrections that still count: this generation's, within the window, unless a
+    /// new reconcile request cleared them.
+    fn recent_corrections(&self) -> Vec<Time> {
+        if self.status.observed_generation != self.generation || self.new_request() {
+            return Vec::new();
+        }
+        let window = self.now.0 - CONTEST_WINDOW;
+        self.status
+            .drift_corrections
+            .iter()
+            .filter(|t| t.0 > window)
+            .cloned()
+            .collect()
     }
 }
 
@@ -59,6 +102,9 @@ pub struct PatchPlan {
     pub changes: TlsSettings,
     /// SendGrid's settings before the PATCH (kept as `status.original` on the first change).
     pub before: TlsSettings,
+    /// A status to write, and see succeed, BEFORE the PATCH: it records the original of this
+    /// target, so that a PATCH whose outcome is unknown can never lose it.
+    pub write_ahead: Option<SendGridEnforcedTlsStatus>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +121,24 @@ pub struct Note {
     pub message: String,
 }
 
+impl Note {
+    pub fn normal(reason: &'static str, message: String) -> Note {
+        Note {
+            kind: NoteKind::Normal,
+            reason,
+            message,
+        }
+    }
+
+    pub fn warning(reason: &'static str, message: String) -> Note {
+        Note {
+            kind: NoteKind::Warning,
+            reason,
+            message,
+        }
+    }
+}
+
 /// The end of one reconcile.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
@@ -87,67 +151,103 @@ pub struct Outcome {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
-    /// Send this PATCH, then call [`after_patch`].
+    /// Write `write_ahead` if any, send this PATCH, then call [`after_patch`].
     Patch(PatchPlan),
     Done(Box<Outcome>),
 }
 
 /// The managed fields of `wanted` whose value differs from `seen`.
 pub fn differences(wanted: &TlsSettings, seen: &TlsSettings) -> TlsSettings {
-    fn pick<T: PartialEq + Copy>(want: Option<T>, seen: Option<T>) -> Option<T> {
-        want.filter(|w| seen != Some(*w))
-    }
-    TlsSettings {
-        require_tls: pick(wanted.require_tls, seen.require_tls),
-        require_valid_cert: pick(wanted.require_valid_cert, seen.require_valid_cert),
-        minimum_tls_version: pick(wanted.minimum_tls_version, seen.minimum_tls_version),
-    }
+    wanted.differences(seen)
 }
 
 /// "requireTls=true, minimumTlsVersion=1.2" for messages.
 pub fn describe(settings: &TlsSettings) -> String {
-    let mut parts = Vec::new();
-    if let Some(v) = settings.require_tls {
-        parts.push(format!("requireTls={v}"));
-    }
-    if let Some(v) = settings.require_valid_cert {
-        parts.push(format!("requireValidCert={v}"));
-    }
-    if let Some(v) = settings.minimum_tls_version {
-        parts.push(format!("minimumTlsVersion={v}"));
-    }
-    parts.join(", ")
+    settings
+        .fields()
+        .filter_map(|(name, v)| Some(format!("{name}={}", v?)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// "requireTls (want true, SendGrid has false)" for each differing field.
 fn describe_drift(wanted: &TlsSettings, seen: &TlsSettings) -> String {
-    fn show<T: std::fmt::Display>(v: Option<T>) -> String {
-        v.map_or_else(|| "nothing".to_string(), |v| v.to_string())
-    }
     let diff = differences(wanted, seen);
-    let mut parts = Vec::new();
-    if diff.require_tls.is_some() {
-        parts.push(format!(
-            "requireTls (want {}, SendGrid has {})",
-            show(wanted.require_tls),
-            show(seen.require_tls)
+    diff.fields()
+        .zip(seen.fields())
+        .filter_map(|((name, want), (_, has))| {
+            let has = has.map_or_else(|| "nothing".to_string(), |v| v.to_string());
+            Some(format!("{name} (want {}, SendGrid has {has})", want?))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// What to do before asking SendGrid anything: `Some` ends the reconcile without a call.
+pub fn gate(facts: &Facts) -> Option<Outcome> {
+    if facts.paused {
+        let message = format!(
+            "paused by the annotation {}=\"true\": no call to SendGrid until it is removed",
+            crate::api::PAUSED
+        );
+        let mut status = base_status(facts);
+        let first = !conditions::is(&status.conditions, SYNCED, false, "Paused");
+        conditions::set(
+            &mut status.conditions,
+            SYNCED,
+            Verdict::no("Paused", message.clone()),
+            facts.generation,
+            &facts.now,
+        );
+        let notes = if first {
+            vec![Note::normal("Paused", message)]
+        } else {
+            Vec::new()
+        };
+        return Some(Outcome {
+            status,
+            notes,
+            retry: Retry::Resync(facts.resync),
+            failure: None,
+        });
+    }
+    let target = facts.target.as_ref()?;
+    // Only Ready says why: Synced stays as it was, since nothing was asked of SendGrid.
+    let waiting = |why: String, after: Duration| {
+        let mut status = base_status(facts);
+        conditions::set(
+            &mut status.conditions,
+            READY,
+            Verdict::no("Pending", why),
+            facts.generation,
+            &facts.now,
+        );
+        Outcome {
+            status,
+            notes: Vec::new(),
+            retry: Retry::After(after),
+            failure: None,
+        }
+    };
+    if let Standing::Wait(older) = &facts.standing {
+        return Some(waiting(
+            format!(
+                "waiting for the older resource {older} to claim its target: it may share {target} and it disagrees with this one"
+            ),
+            Duration::from_secs(1),
         ));
     }
-    if diff.require_valid_cert.is_some() {
-        parts.push(format!(
-            "requireValidCert (want {}, SendGrid has {})",
-            show(wanted.require_valid_cert),
-            show(seen.require_valid_cert)
-        ));
+    let never_wrote = facts.status.target.is_none();
+    if let (true, Some(created)) = (never_wrote, facts.created) {
+        let age = super::lifecycle::elapsed(created, &facts.now);
+        if let Some(left) = CLAIM_SETTLE.checked_sub(age).filter(|l| !l.is_zero()) {
+            return Some(waiting(
+                "new resource: waiting a moment for resources created together with it, so the oldest claims the target".to_string(),
+                left,
+            ));
+        }
     }
-    if diff.minimum_tls_version.is_some() {
-        parts.push(format!(
-            "minimumTlsVersion (want {}, SendGrid has {})",
-            show(wanted.minimum_tls_version),
-            show(seen.minimum_tls_version)
-        ));
-    }
-    parts.join("; ")
+    None
 }
 
 /// Decides what to do with SendGrid's answer to the GET (or the failure to get one).
@@ -158,39 +258,54 @@ pub fn decide(facts: &Facts, observed: Result<TlsSettings, Failure>) -> Decision
     };
     let wanted = facts.spec.managed();
     let diff = differences(&wanted, &seen);
-    if let Some(owner) = &facts.conflict_with {
+    if let Standing::Conflict(owner) = &facts.standing {
         let ready = Verdict::no(
             "Conflict",
             format!(
                 "{owner} already manages target {} with different settings; this resource will not write to SendGrid until that one is deleted or agrees",
-                facts.target.as_deref().unwrap_or("-")
+                show_target(facts)
             ),
         );
-        let mut out = concluded(facts, Some(seen), ready, None);
-        if !conditions::is(&facts.status.conditions, READY, false, "Conflict") {
-            out.notes
-                .push(warning("Conflict", out_message(&out, READY)));
-        }
-        return Decision::Done(Box::new(out));
+        return Decision::Done(Box::new(entered(facts, Some(seen), ready)));
     }
     if diff.is_empty() {
         let ready = Verdict::yes("InSync", "SendGrid matches the spec");
-        return Decision::Done(Box::new(concluded(facts, Some(seen), ready, None)));
+        return Decision::Done(Box::new(concluded(facts, Some(seen), ready)));
     }
-    match facts.spec.mode() {
-        Mode::Observe => {
-            let ready = Verdict::no("Drifted", describe_drift(&wanted, &seen));
-            let mut out = concluded(facts, Some(seen), ready, None);
-            if out_message(&out, READY) != facts_message(facts, READY) {
-                out.notes.push(warning("Drifted", out_message(&out, READY)));
-            }
-            Decision::Done(Box::new(out))
-        }
-        Mode::Enforce => Decision::Patch(PatchPlan {
-            changes: diff,
-            before: seen,
-        }),
+    if facts.spec.mode() == Mode::Observe {
+        let ready = Verdict::no("Drifted", describe_drift(&wanted, &seen));
+        return Decision::Done(Box::new(entered(facts, Some(seen), ready)));
     }
+    let corrections = facts.recent_corrections();
+    let still_contested = conditions::find(&facts.status.conditions, READY).is_some_and(|c| {
+        c.reason == "Contested" && c.observed_generation == facts.generation
+    }) && !facts.new_request();
+    if still_contested || (was_in_sync(facts) && corrections.len() >= CONTEST_LIMIT) {
+        let ready = Verdict::no(
+            "Contested",
+            format!(
+                "someone else keeps changing this setting back: {}; after putting it back {CONTEST_LIMIT} times within {} minutes this resource stops writing until its spec changes or a reconcile is requested (annotation {})",
+                describe_drift(&wanted, &seen),
+                CONTEST_WINDOW.as_secs() / 60,
+                crate::api::RECONCILE_REQUESTED_AT
+            ),
+        );
+        return Decision::Done(Box::new(entered(facts, Some(seen), ready)));
+    }
+    // Restore needs the original: record it, and see the write succeed, before the first
+    // change. (The other policies keep it too, in the status written after the PATCH.)
+    let write_ahead = (facts.status.original.is_none()
+        && facts.spec.deletion_policy() == DeletionPolicy::Restore)
+        .then(|| {
+            let mut status = base_status(facts);
+            status.original = Some(seen);
+            status
+        });
+    Decision::Patch(PatchPlan {
+        changes: diff,
+        before: seen,
+        write_ahead,
+    })
 }
 
 /// Concludes a reconcile after the PATCH of `plan` returned `result`.
@@ -205,21 +320,7 @@ pub fn after_patch(
     };
     // SendGrid answers with the new settings. A field it leaves out (its own examples omit
     // `version`) is taken as sent when it was in the PATCH, else as unchanged.
-    let (sent, before) = (plan.changes, plan.before);
-    let seen = TlsSettings {
-        require_tls: answer
-            .require_tls
-            .or(sent.require_tls)
-            .or(before.require_tls),
-        require_valid_cert: answer
-            .require_valid_cert
-            .or(sent.require_valid_cert)
-            .or(before.require_valid_cert),
-        minimum_tls_version: answer
-            .minimum_tls_version
-            .or(sent.minimum_tls_version)
-            .or(before.minimum_tls_version),
-    };
+    let seen = answer.or(plan.changes).or(plan.before);
     let wanted = facts.spec.managed();
     let left = differences(&wanted, &seen);
     let ready = if left.is_empty() {
@@ -233,7 +334,7 @@ pub fn after_patch(
             ),
         )
     };
-    let mut out = concluded(facts, Some(seen), ready, None);
+    let mut out = concluded(facts, Some(seen), ready);
     out.status.last_applied_time = Some(facts.now.clone());
     if out.status.original.is_none() {
         out.status.original = Some(plan.before);
@@ -241,41 +342,64 @@ pub fn after_patch(
     if !left.is_empty() {
         out.retry = Retry::Backoff;
     }
-    // It is drift when SendGrid had matched this very generation of the spec before.
-    let was_in_sync = facts.status.observed_generation == facts.generation
-        && conditions::is(&facts.status.conditions, READY, true, "InSync");
-    out.notes.push(if was_in_sync {
-        Note {
-            kind: NoteKind::Normal,
-            reason: "DriftCorrected",
-            message: format!(
+    let drift = was_in_sync(facts);
+    let mut corrections = facts.recent_corrections();
+    if drift {
+        corrections.push(facts.now.clone());
+        let keep = corrections.len().saturating_sub(CONTEST_LIMIT);
+        corrections.drain(..keep);
+    }
+    out.status.drift_corrections = corrections;
+    out.notes.push(if drift {
+        Note::normal(
+            "DriftCorrected",
+            format!(
                 "SendGrid had drifted: {}; set {}",
                 describe_drift(&wanted, &plan.before),
                 describe(&plan.changes)
             ),
-        }
+        )
     } else {
-        Note {
-            kind: NoteKind::Normal,
-            reason: "Applied",
-            message: format!("Set {}", describe(&plan.changes)),
-        }
+        Note::normal("Applied", format!("Set {}", describe(&plan.changes)))
     });
     out
 }
 
+/// It is drift when SendGrid had matched this very generation of the spec before.
+fn was_in_sync(facts: &Facts) -> bool {
+    facts.status.observed_generation == facts.generation
+        && conditions::is(&facts.status.conditions, READY, true, "InSync")
+}
+
+fn show_target(facts: &Facts) -> String {
+    facts
+        .target
+        .as_ref()
+        .map_or_else(|| "-".to_string(), ToString::to_string)
+}
+
+/// A concluded outcome whose `Ready` verdict is worth one Warning when it is new (or says
+/// something new): Conflict, Drifted, Contested.
+fn entered(facts: &Facts, seen: Option<TlsSettings>, ready: Verdict) -> Outcome {
+    let reason = ready.reason;
+    let new = !conditions::is(&facts.status.conditions, READY, false, reason)
+        || condition_message(&facts.status.conditions, READY) != ready.message;
+    let mut out = concluded(facts, seen, ready);
+    if new {
+        out.notes.push(Note::warning(
+            reason,
+            condition_message(&out.status.conditions, READY),
+        ));
+    }
+    out
+}
+
 /// The outcome of a reconcile that reached SendGrid (Synced=True) with this `Ready` verdict.
-fn concluded(
-    facts: &Facts,
-    seen: Option<TlsSettings>,
-    ready: Verdict,
-    failure: Option<Failure>,
-) -> Outcome {
+fn concluded(facts: &Facts, seen: Option<TlsSettings>, ready: Verdict) -> Outcome {
     let mut status = base_status(facts);
     if seen.is_some() {
         status.observed = seen;
     }
-    let retry = Retry::Resync(facts.resync);
     conditions::set_both(
         &mut status.conditions,
         ready,
@@ -286,8 +410,8 @@ fn concluded(
     Outcome {
         status,
         notes: Vec::new(),
-        retry,
-        failure,
+        retry: Retry::Resync(facts.resync),
+        failure: None,
     }
 }
 
@@ -297,6 +421,8 @@ pub fn on_failure(facts: &Facts, failure: Failure) -> Outcome {
 }
 
 /// The outcome of a reconcile that failed; `seen` is what a GET returned before a failed PATCH.
+/// One failure episode (the same reason and message again and again) changes the status and
+/// emits its Event once: messages carry no moving parts.
 fn failed(facts: &Facts, seen: Option<TlsSettings>, failure: Failure) -> Outcome {
     let mut status = base_status(facts);
     if seen.is_some() {
@@ -305,7 +431,7 @@ fn failed(facts: &Facts, seen: Option<TlsSettings>, failure: Failure) -> Outcome
     let reason = failure.reason();
     let message = failure.to_string();
     let synced_changed = !(conditions::is(&status.conditions, SYNCED, false, reason)
-        && facts_message(facts, SYNCED) == message);
+        && condition_message(&facts.status.conditions, SYNCED) == message);
     conditions::set(
         &mut status.conditions,
         SYNCED,
@@ -330,22 +456,23 @@ fn failed(facts: &Facts, seen: Option<TlsSettings>, failure: Failure) -> Outcome
     }
     let mut notes = Vec::new();
     if synced_changed {
-        notes.push(warning(reason, message));
+        notes.push(Note::warning(reason, message));
     }
     Outcome {
         status,
         notes,
-        retry: failure.retry(),
+        retry: failure.retry(facts.resync),
         failure: Some(failure),
     }
 }
 
 /// The status fields every outcome carries over or sets.
-fn base_status(facts: &Facts) -> SendGridEnforcedTlsStatus {
+pub(crate) fn base_status(facts: &Facts) -> SendGridEnforcedTlsStatus {
     let mut status = facts.status.clone();
     status.observed_generation = facts.generation;
-    if facts.target.is_some() {
-        status.target = facts.target.clone();
+    if let Some(target) = &facts.target {
+        status.target = Some(target.to_string());
+        status.target_account = Some(target.clone());
     }
     if let Some(value) = facts.requested_at {
         status.last_handled_reconcile_at = Some(value.to_string());
@@ -353,22 +480,8 @@ fn base_status(facts: &Facts) -> SendGridEnforcedTlsStatus {
     status
 }
 
-fn warning(reason: &'static str, message: String) -> Note {
-    Note {
-        kind: NoteKind::Warning,
-        reason,
-        message,
-    }
-}
-
-fn out_message(out: &Outcome, type_: &str) -> String {
-    conditions::find(&out.status.conditions, type_)
-        .map(|c| c.message.clone())
-        .unwrap_or_default()
-}
-
-fn facts_message(facts: &Facts, type_: &str) -> String {
-    conditions::find(&facts.status.conditions, type_)
+fn condition_message(conditions: &[crate::api::Condition], type_: &str) -> String {
+    conditions::find(conditions, type_)
         .map(|c| c.message.clone())
         .unwrap_or_default()
 }

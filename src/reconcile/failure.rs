@@ -15,6 +15,18 @@ pub enum Failure {
         key: String,
         detail: String,
     },
+    /// The value is not shaped like a SendGrid key: it is never sent anywhere.
+    #[error("Secret {name} key {key}: {detail}")]
+    SecretKeyInvalid {
+        name: String,
+        key: String,
+        detail: String,
+    },
+    /// The operator may not read the Secret (RBAC).
+    #[error(
+        "the operator may not read Secret {name}: {message} (grant it get on secrets in this namespace; see the chart's RBAC)"
+    )]
+    SecretForbidden { name: String, message: String },
     /// The spec got past the CRD's validation (say, written before a CRD upgrade) but is unusable.
     #[error("{message}")]
     InvalidSpec { message: String },
@@ -31,8 +43,8 @@ pub enum Retry {
     Backoff,
     /// SendGrid's rate limit for this key resets at this time: not a request before.
     At(SystemTime),
-    /// Only a change to the resource can help (SendGrid rejected the spec).
-    AwaitChange,
+    /// Not now, but come back after this long (waiting for another resource, paused, ...).
+    After(Duration),
 }
 
 impl Failure {
@@ -41,6 +53,8 @@ impl Failure {
         match self {
             Failure::SecretNotFound { .. } => "SecretNotFound",
             Failure::SecretKeyNotFound { .. } => "SecretKeyNotFound",
+            Failure::SecretKeyInvalid { .. } => "SecretKeyInvalid",
+            Failure::SecretForbidden { .. } => "SecretForbidden",
             Failure::InvalidSpec { .. } => "Rejected",
             Failure::SendGrid(e) => match e {
                 SendGridError::Unauthorized { .. } => "Unauthorized",
@@ -66,13 +80,16 @@ impl Failure {
         )
     }
 
-    pub fn retry(&self) -> Retry {
+    /// How to come back; `resync` is the resource's drift-check period.
+    pub fn retry(&self, resync: Duration) -> Retry {
         match self {
             Failure::SendGrid(SendGridError::RateLimited {
                 reset: Some(at), ..
             }) => Retry::At(*at),
+            // A spec change triggers a reconcile by itself; the resync is the latest retry, so
+            // no failure parks a resource for good (SendGrid may accept it later).
             Failure::InvalidSpec { .. } | Failure::SendGrid(SendGridError::Rejected { .. }) => {
-                Retry::AwaitChange
+                Retry::Resync(resync)
             }
             // Bad keys, missing Secrets, missing scopes: a rotated key or a new Secret heals
             // them, so keep trying, slowly.

@@ -1,15 +1,19 @@
-//! The reconcile pipeline, minus the cluster: *gather* (the caller reads the Secret and asks
-//! SendGrid) -> [`decide`] (pure: spec + observed settings -> what to PATCH, the status, Events,
-//! when to come back) -> *act* ([`sync`] sends the PATCH; the controller writes status and Events).
+//! The reconcile decisions, minus the cluster: pure functions from the spec, the status and what
+//! SendGrid reported to what to do next. The controller (`crate::controller::reconcile`) gathers
+//! the facts, calls these, and acts.
 //!
-//! The controller and the `plan`/`apply` commands share [`sync::sync`], so a file previewed with
-//! `plan` is judged by exactly the code that runs in the cluster.
+//! - [`lifecycle`]: finalizer, retarget, deletion and release.
+//! - [`conflict`]: who holds a target when several resources claim it.
+//! - [`decide`]: the sync itself (gate, decide, after_patch).
+//! - [`cleanup`]: what putting a target back changes.
+//! - [`sync`]: one pass against SendGrid for the `plan`/`apply` commands, with the same decisions.
 
 pub mod cleanup;
 pub mod conditions;
 pub mod conflict;
 pub mod decide;
 pub mod failure;
+pub mod lifecycle;
 pub mod sync;
 
 pub use decide::{Decision, Facts, Note, NoteKind, Outcome, PatchPlan};

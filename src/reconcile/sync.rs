@@ -1,14 +1,16 @@
-//! One pass against SendGrid: GET, decide, PATCH if needed, conclude. Shared by the controller
-//! and the `plan` / `apply` commands so both judge a resource with the same code.
+//! One pass against SendGrid for the `plan` and `apply` commands: gate, GET, decide, PATCH if
+//! needed, conclude. The same decisions as the controller's reconcile; without a cluster there is
+//! no status to write ahead, so the original is only printed.
 
-use super::cleanup::cleanup_changes;
 use super::decide::{self, Decision, Facts, Outcome};
 use super::failure::Failure;
-use crate::api::TlsSettings;
 use crate::sendgrid::{Account, SendGridClient};
 
 /// GETs the settings and decides; changes nothing (what `plan` shows).
 pub async fn plan(client: &SendGridClient, account: &Account, facts: &Facts<'_>) -> Decision {
+    if let Some(outcome) = decide::gate(facts) {
+        return Decision::Done(Box::new(outcome));
+    }
     decide::decide(facts, client.get(account).await.map_err(Failure::from))
 }
 
@@ -22,22 +24,6 @@ pub async fn apply(client: &SendGridClient, account: &Account, facts: &Facts<'_>
                 .await
                 .map_err(Failure::from);
             decide::after_patch(facts, &plan, result)
-        }
-    }
-}
-
-/// Puts SendGrid back as the deletion policy says; returns what it changed.
-pub async fn cleanup(
-    client: &SendGridClient,
-    account: &Account,
-    facts: &Facts<'_>,
-) -> Result<Option<TlsSettings>, Failure> {
-    let seen = client.get(account).await?;
-    match cleanup_changes(facts, &seen) {
-        None => Ok(None),
-        Some(changes) => {
-            client.patch(account, &changes).await?;
-            Ok(Some(changes))
         }
     }
 }

@@ -2,7 +2,7 @@
 //! `on-behalf-of` subuser or customer account.
 
 use super::key::ApiKey;
-use crate::api::{OnBehalfOfRef, Region};
+use crate::api::{OnBehalfOfRef, Region, TargetAccount};
 use url::Url;
 
 /// Longest subuser name or account id accepted (the CRD's limit too).
@@ -65,11 +65,17 @@ impl OnBehalfOf {
         }
     }
 
-    /// The middle part of [`Account::target`]: "marketing-sub" or "account-id-1234567".
-    pub fn target_segment(&self) -> String {
+    /// The resource field this was built from.
+    pub fn to_ref(&self) -> OnBehalfOfRef {
         match self {
-            OnBehalfOf::Subuser(name) => name.clone(),
-            OnBehalfOf::AccountId(id) => format!("account-id-{id}"),
+            OnBehalfOf::Subuser(name) => OnBehalfOfRef {
+                subuser: Some(name.clone()),
+                account_id: None,
+            },
+            OnBehalfOf::AccountId(id) => OnBehalfOfRef {
+                subuser: None,
+                account_id: Some(id.clone()),
+            },
         }
     }
 }
@@ -105,19 +111,28 @@ pub struct Account {
 }
 
 impl Account {
-    /// "global/marketing-sub/key-3f9a1c"; "global/-/key-3f9a1c" with no on-behalf-of. Two
+    /// The settings this account's calls act on (`global/marketing-sub/key-3f9a1c` as text). Two
     /// resources with the same target manage the same SendGrid setting.
-    pub fn target(&self) -> String {
-        let segment = self
-            .on_behalf_of
-            .as_ref()
-            .map_or_else(|| "-".to_string(), OnBehalfOf::target_segment);
-        format!(
-            "{}/{}/{}",
-            self.region.as_str(),
-            segment,
-            self.key.fingerprint()
-        )
+    pub fn target(&self) -> TargetAccount {
+        TargetAccount {
+            region: self.region,
+            on_behalf_of: self.on_behalf_of.as_ref().map(OnBehalfOf::to_ref),
+            key_fingerprint: self.key.fingerprint(),
+        }
+    }
+
+    /// The account of a recorded `target`, reached with `key` (which must be that target's key).
+    pub fn at(target: &TargetAccount, key: ApiKey) -> Result<Account, InvalidOnBehalfOf> {
+        debug_assert_eq!(key.fingerprint(), target.key_fingerprint);
+        Ok(Account {
+            key,
+            region: target.region,
+            on_behalf_of: target
+                .on_behalf_of
+                .as_ref()
+                .map(OnBehalfOf::from_ref)
+                .transpose()?,
+        })
     }
 }
 
@@ -157,7 +172,13 @@ pub(crate) const SETTINGS_PATH: &str = "v3/user/settings/enforced_tls";
 /// http(s), no host, embedded credentials, a query or a fragment.
 pub(crate) fn settings_url(base: &Url) -> Result<Url, String> {
     if !matches!(base.scheme(), "http" | "https") {
-        return Err(format!("{base}: the scheme must be http or https"));
+        return Err(format!("{base}: the scheme must be https"));
+    }
+    // Plain http would send the key in clear text: only for a simulator on this machine.
+    if base.scheme() == "http" && !is_loopback(base) {
+        return Err(format!(
+            "{base}: http:// sends the API key in clear text; use https:// (http is allowed only for loopback hosts such as 127.0.0.1 or localhost)"
+        ));
     }
     if base.host_str().is_none_or(str::is_empty) {
         return Err(format!("{base}: no host"));
@@ -172,6 +193,15 @@ pub(crate) fn settings_url(base: &Url) -> Result<Url, String> {
     let prefix = base.path().trim_end_matches('/');
     url.set_path(&format!("{prefix}/{SETTINGS_PATH}"));
     Ok(url)
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
 }
 
 #[cfg(test)]
@@ -263,17 +293,23 @@ mod tests {
 
     #[test]
     fn target_names_region_on_behalf_of_and_fingerprint() {
-        let key = ApiKey::new("SG.test").unwrap();
+        let key = ApiKey::new("SG.test.key").unwrap();
         let mut account = Account {
-            key,
+            key: key.clone(),
             region: Region::Global,
             on_behalf_of: None,
         };
-        assert_eq!(account.target(), "global/-/key-664861");
+        assert_eq!(account.target().to_string(), "global/-/key-a40d57");
         account.region = Region::Eu;
         account.on_behalf_of = Some(OnBehalfOf::AccountId("1234567".into()));
-        assert_eq!(account.target(), "eu/account-id-1234567/key-664861");
-        assert!(!format!("{account:?}").contains("SG.test"));
+        assert_eq!(
+            account.target().to_string(),
+            "eu/account-id-1234567/key-a40d57"
+        );
+        assert!(!format!("{account:?}").contains("SG.test.key"));
+        let back = Account::at(&account.target(), key).unwrap();
+        assert_eq!(back.target(), account.target());
+        assert_eq!(back.on_behalf_of, account.on_behalf_of);
     }
 
     #[test]
@@ -297,10 +333,18 @@ mod tests {
             "https://api.sendgrid.com/?x=1",
             "https://api.sendgrid.com/#f",
             "unix:/run/socket",
+            "http://api.sendgrid.com",
+            "http://10.0.0.1:8025",
         ] {
             assert!(url(bad).is_err(), "{bad}");
         }
-        assert!(!url("http://user:secret@h").unwrap_err().contains("secret"));
+        assert!(url("http://localhost:8025").is_ok());
+        assert!(url("http://[::1]:8025").is_ok());
+        assert!(
+            !url("https://user:secret@h")
+                .unwrap_err()
+                .contains("secret")
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! each call is one exchange, or none when the key's rate-limit window is exhausted.
 
 use super::account::{Account, Endpoints, settings_url};
-use super::error::SendGridError;
+use super::error::{SendGridError, scrub_bytes};
 use super::ratelimit::{RateLimitHeaders, RateLimits};
 use super::wire;
 use crate::api::{Region, TlsSettings};
@@ -156,11 +156,11 @@ impl SendGridClient {
             Err(block) => (
                 Err(SendGridError::RateLimited {
                     reset: Some(block.until),
-                    message: local_refusal_message(account, block.until, block.limit),
+                    message: local_refusal_message(account, block.limit),
                 }),
                 "ratelimited-local",
             ),
-            Ok(()) => match self.send(method, account.region, headers, body, &key).await {
+            Ok(()) => match self.send(method, account, headers, body, &key).await {
                 Ok((settings, class)) => (Ok(settings), class),
                 Err((error, class)) => (Err(error), class),
             },
@@ -171,7 +171,7 @@ impl SendGridClient {
         }
         tracing::debug!(
             method = method_name,
-            target = %account.target(),
+            sendgrid_target = %account.target(),
             class,
             elapsed_ms = elapsed.as_millis() as u64,
             "SendGrid exchange"
@@ -183,12 +183,12 @@ impl SendGridClient {
     async fn send(
         &self,
         method: Method,
-        region: Region,
+        account: &Account,
         headers: HeaderMap,
         body: Option<Vec<u8>>,
         key: &[u8; 32],
     ) -> Result<(TlsSettings, &'static str), Failure> {
-        let url = self.url(region);
+        let url = self.url(account.region);
         let what = format!("{method} {}", origin(url));
         let mut request = self
             .inner
@@ -211,6 +211,9 @@ impl SendGridClient {
         let body = read_body(&mut response)
             .await
             .map_err(|e| transport_failure(&what, "reading the response body failed", &e))?;
+        // Before anything is parsed or cut to length: a body that echoes the Authorization
+        // header must not leave any part of the key in a message.
+        let body = scrub_bytes(&body, account.key.expose().as_bytes());
         let class = status_class(status);
         if status.is_success() {
             let settings = wire::decode_settings(&body).map_err(|problem| {
@@ -223,13 +226,9 @@ impl SendGridClient {
             })?;
             return Ok((settings, class));
         }
+        // No reset time or request id in the message: a retry that fails the same way must
+        // leave the condition (and so the status and its Event) unchanged.
         let message = wire::error_message(status, &body);
-        let message = match (status, reset) {
-            (StatusCode::TOO_MANY_REQUESTS, Some(reset)) => {
-                format!("{message} (window resets at {})", rfc3339(reset))
-            }
-            _ => message,
-        };
         Err((
             SendGridError::from_status(status.as_u16(), message, reset),
             class,
@@ -329,19 +328,14 @@ fn status_class(status: StatusCode) -> &'static str {
     }
 }
 
-fn local_refusal_message(account: &Account, until: SystemTime, limit: Option<u64>) -> String {
+fn local_refusal_message(account: &Account, limit: Option<u64>) -> String {
     let limit = limit
         .map(|l| format!(" of {l} requests"))
         .unwrap_or_default();
     format!(
-        "rate limited: SendGrid's window{limit} for {} is exhausted until {}; request not sent",
+        "rate limited: SendGrid's window{limit} for {} is exhausted; request not sent, retrying after the window resets",
         account.key.fingerprint(),
-        rfc3339(until)
     )
-}
-
-fn rfc3339(time: SystemTime) -> String {
-    chrono::DateTime::<chrono::Utc>::from(time).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 #[cfg(test)]

@@ -79,6 +79,11 @@ impl SendGridError {
             404 => SendGridError::NotFound { message },
             451 => SendGridError::DataResidency { message },
             429 => SendGridError::RateLimited { reset, message },
+            // Request Timeout and Too Early say "try again", not "this request is wrong".
+            408 | 425 => SendGridError::Unavailable {
+                status: Some(status),
+                message,
+            },
             400..=499 => SendGridError::Rejected { status, message },
             _ => SendGridError::Unavailable {
                 status: Some(status),
@@ -100,11 +105,47 @@ impl SendGridError {
             | SendGridError::Unavailable { message, .. }
             | SendGridError::Config { message } => message,
         };
-        if !secret.is_empty() && message.contains(secret) {
-            *message = message.replace(secret, "[redacted]");
-        }
+        *message = scrub(message, secret);
         self
     }
+}
+
+/// What replaces a secret in any text.
+const REDACTED: &str = "[redacted]";
+/// A cut that leaves at least this much of the secret's start at the end of a text is redacted
+/// too ("SG." alone says nothing; "SG.x" starts to).
+const MIN_PARTIAL: usize = 4;
+
+/// `body` with every occurrence of `secret` replaced, and also a start of it at the very end (a
+/// body cut inside an echoed key). Must run before any text is cut to length, so that no cut can
+/// leave a part of the key that no longer matches it whole.
+pub(crate) fn scrub_bytes(body: &[u8], secret: &[u8]) -> Vec<u8> {
+    if secret.is_empty() {
+        return body.to_vec();
+    }
+    let mut out = Vec::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(at) = rest.windows(secret.len()).position(|w| w == secret) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(REDACTED.as_bytes());
+        rest = &rest[at + secret.len()..];
+    }
+    let partial = (MIN_PARTIAL.min(secret.len())..secret.len())
+        .rev()
+        .find(|&n| rest.ends_with(&secret[..n]));
+    match partial {
+        Some(n) => {
+            out.extend_from_slice(&rest[..rest.len() - n]);
+            out.extend_from_slice(REDACTED.as_bytes());
+        }
+        None => out.extend_from_slice(rest),
+    }
+    out
+}
+
+/// [`scrub_bytes`] for text.
+pub(crate) fn scrub(text: &str, secret: &str) -> String {
+    String::from_utf8_lossy(&scrub_bytes(text.as_bytes(), secret.as_bytes())).into_owned()
 }
 
 #[cfg(test)]
@@ -119,6 +160,9 @@ mod tests {
         assert_eq!(class(404), ErrorClass::NotFound);
         assert_eq!(class(451), ErrorClass::DataResidency);
         assert_eq!(class(429), ErrorClass::RateLimited);
+        for status in [408, 425] {
+            assert_eq!(class(status), ErrorClass::Unavailable, "{status}");
+        }
         for status in [400, 405, 409, 413, 422, 499] {
             assert_eq!(class(status), ErrorClass::Rejected, "{status}");
         }
@@ -142,5 +186,24 @@ mod tests {
             error.scrubbed("SG.x.y").to_string(),
             "401 Unauthorized: bad key [redacted]"
         );
+    }
+
+    #[test]
+    fn scrub_catches_a_key_cut_at_the_end_whatever_the_padding() {
+        let key = "SG.abcdefghijklmnopqrstuv.ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq";
+        for cut in 0..=key.len() {
+            let body = format!("echo: Bearer {}", &key[..cut]);
+            let clean = scrub(&body, key);
+            let tail = &key[..cut];
+            if cut >= MIN_PARTIAL {
+                assert!(!clean.contains(tail), "cut {cut}: {clean}");
+                assert!(clean.ends_with(REDACTED), "cut {cut}: {clean}");
+            }
+        }
+        assert_eq!(
+            scrub(&format!("{key} and {key}!"), key),
+            "[redacted] and [redacted]!"
+        );
+        assert_eq!(scrub("nothing here", key), "nothing here");
     }
 }

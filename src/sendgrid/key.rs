@@ -19,9 +19,10 @@ pub struct InvalidApiKey {
 }
 
 impl ApiKey {
-    /// Trims surrounding whitespace (Secrets created with `echo` end in "\n"); rejects an empty
-    /// key and one with control, space or non-ASCII characters, which cannot be a SendGrid key
-    /// and could not travel in an HTTP header anyway.
+    /// Trims surrounding whitespace (Secrets created with `echo` end in "\n") and accepts only
+    /// the shape of a SendGrid key: `SG.`, then two base64url parts separated by a dot. Anything
+    /// else (a database password in the wrong Secret, say) is never sent anywhere and never
+    /// fingerprinted: a short unsalted hash of a weak secret would be an offline oracle for it.
     pub fn new(raw: &str) -> Result<ApiKey, InvalidApiKey> {
         let key = raw.trim();
         if key.is_empty() {
@@ -29,14 +30,19 @@ impl ApiKey {
                 reason: "the value is empty",
             });
         }
-        if key.chars().any(|c| c.is_control()) {
+        let base64url = |part: &str| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        let shaped = key
+            .strip_prefix("SG.")
+            .and_then(|rest| rest.split_once('.'))
+            .is_some_and(|(id, secret)| base64url(id) && base64url(secret));
+        if !shaped {
             return Err(InvalidApiKey {
-                reason: "the value contains a control character",
-            });
-        }
-        if !key.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(InvalidApiKey {
-                reason: "the value contains a space or a non-ASCII character",
+                reason: "the value does not have the shape of a SendGrid API key (SG.<id>.<secret>, base64url); check that the Secret and key are the right ones",
             });
         }
         Ok(ApiKey(SecretString::from(key)))
@@ -87,6 +93,7 @@ mod tests {
     use super::*;
 
     const KEY: &str = "SG.abcdefghijklmnop.qrstuvwxyz0123456789";
+    const FINGERPRINT: &str = "key-a40d57";
 
     #[test]
     fn trims_the_trailing_newline_of_a_secret() {
@@ -96,14 +103,21 @@ mod tests {
     }
 
     #[test]
-    fn rejects_empty_and_control_characters_without_echoing_the_key() {
+    fn rejects_what_is_not_shaped_like_a_sendgrid_key_without_echoing_it() {
         for raw in [
             "",
             " \n\t",
             "SG.abc\r\nX-Evil: 1",
-            "SG.a\u{7f}b",
-            "SG.a b",
-            "SG.é",
+            "SG.a\u{7f}b.c",
+            "SG.a b.c",
+            "SG.é.x",
+            "SG.test",
+            "SG..secret",
+            "SG.id.",
+            "SG.id.se.cret",
+            "hunter2",
+            "postgres://user:pw@db/x",
+            "sg.lower.case",
         ] {
             let error = ApiKey::new(raw).unwrap_err().to_string();
             assert!(error.starts_with("invalid API key: "), "{error}");
@@ -115,12 +129,12 @@ mod tests {
 
     #[test]
     fn fingerprint_is_the_sha256_prefix() {
-        // `printf SG.test | sha256sum` starts with 664861.
-        let key = ApiKey::new("SG.test").unwrap();
-        assert_eq!(key.fingerprint(), "key-664861");
+        // `printf SG.test.key | sha256sum` starts with a40d57.
+        let key = ApiKey::new("SG.test.key").unwrap();
+        assert_eq!(key.fingerprint(), FINGERPRINT);
         assert_ne!(
             key.fingerprint(),
-            ApiKey::new("SG.other").unwrap().fingerprint()
+            ApiKey::new("SG.other.key").unwrap().fingerprint()
         );
     }
 

@@ -97,7 +97,7 @@ fn decode_version(value: Value) -> Result<Option<TlsVersion>, String> {
 }
 
 /// The message for a non-2xx response: the status, then SendGrid's own text, e.g.
-/// `400 Bad Request: version: must be one of 1.1, 1.2, 1.3 (error id abc)`. Understands
+/// `400 Bad Request: version: must be one of 1.1, 1.2, 1.3`. Understands
 /// `{"errors":[{"field","message","help"}],"id"}`, `{"error":"..."}` and `{"message":"..."}`;
 /// for an empty or non-JSON body (an HTML error page from a proxy) it is the status alone.
 pub fn error_message(status: StatusCode, body: &[u8]) -> String {
@@ -133,15 +133,9 @@ fn error_details(body: &Value) -> String {
             _ => {}
         }
     }
-    let mut details = parts.join("; ");
-    if let Some(id) = body
-        .get("id")
-        .and_then(Value::as_str)
-        .filter(|id| !id.is_empty())
-    {
-        details.push_str(&format!(" (error id {id})"));
-    }
-    details
+    // SendGrid's error `id` differs on every response: kept out, so a repeated failure leaves
+    // the condition message (and the status) as it was.
+    parts.join("; ")
 }
 
 /// One entry of `errors[]`: "field: message (help: ...)", with `field` and `help` only when
@@ -293,7 +287,7 @@ mod tests {
                 401,
                 r#"{"errors":[{"field":null,"message":"authorization required","help":null},{"message":"second"}],"id":"abc123"}"#
             ),
-            "401 Unauthorized: authorization required; second (error id abc123)"
+            "401 Unauthorized: authorization required; second"
         );
         assert_eq!(
             message(

@@ -1,0 +1,260 @@
+//! Where a resource is in its life, decided without I/O: add or drop the finalizer, sync, move
+//! to a new target (putting the old one back first), clean up on deletion, or let go.
+//!
+//! A retarget (another region, on-behalf-of, or a Secret holding another account's key) is a
+//! deletion from the old target: one target's original is never written to another. Deletion
+//! never hangs: without a key for the target, the operator retries until `--cleanup-timeout`
+//! and then lets the resource go with a Warning naming what was left as is.
+
+use crate::api::{DeletionPolicy, TargetAccount};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use std::time::Duration;
+
+/// What the lifecycle decision knows.
+#[derive(Debug, Clone)]
+pub struct Life<'a> {
+    pub policy: DeletionPolicy,
+    pub deleting_since: Option<&'a Time>,
+    pub has_finalizer: bool,
+    /// The target this resource last acted on (`status.targetAccount`).
+    pub recorded: Option<&'a TargetAccount>,
+    /// `status.original` is set (for the recorded target).
+    pub has_original: bool,
+    /// The target the spec and the current key reach; None when the key cannot be read.
+    pub current: Option<&'a TargetAccount>,
+    /// A key for `recorded` is at hand: the current one, or the last one read (in memory).
+    pub recorded_key: bool,
+    pub cleanup_timeout: Duration,
+    pub now: &'a Time,
+}
+
+/// The next thing to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// Add (true) or drop (false) the finalizer, then carry on.
+    SetFinalizer(bool),
+    /// Bring the current target in line with the spec, after dealing with a retarget.
+    Sync(Option<Retarget>),
+    /// Deleting: put this target back as the policy says, then let go.
+    Cleanup(TargetAccount),
+    /// Deleting, but no key for the target yet: retry; give up after this long.
+    WaitForKey(Duration),
+    /// Deleting: drop the finalizer. `Some` names what was left as is (a Warning).
+    Release(Option<String>),
+    /// Deleting without our finalizer: nothing to do.
+    Nothing,
+}
+
+/// What a change of target does to the old one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Retarget {
+    /// Put the old target back as the deletion policy says, then move on.
+    CleanUp(TargetAccount),
+    /// Nothing to put back (Orphan, or Restore with nothing recorded): just move on.
+    Forget(TargetAccount),
+    /// The old target's key is gone: move on, and say what was left as is.
+    Abandon(TargetAccount),
+}
+
+impl Retarget {
+    pub fn old(&self) -> &TargetAccount {
+        match self {
+            Retarget::CleanUp(t) | Retarget::Forget(t) | Retarget::Abandon(t) => t,
+        }
+    }
+}
+
+/// Decides the next step for a resource.
+pub fn plan(life: &Life) -> Plan {
+    let restores_nothing = match life.policy {
+        DeletionPolicy::Orphan => true,
+        DeletionPolicy::Restore => !life.has_original,
+        DeletionPolicy::Reset => false,
+    };
+    let Some(since) = life.deleting_since else {
+        let wants_finalizer = life.policy != DeletionPolicy::Orphan;
+        if wants_finalizer != life.has_finalizer {
+            return Plan::SetFinalizer(wants_finalizer);
+        }
+        let retarget = match (life.recorded, life.current) {
+            (Some(old), Some(new)) if old != new => Some(if restores_nothing {
+                Retarget::Forget(old.clone())
+            } else if life.recorded_key {
+                Retarget::CleanUp(old.clone())
+            } else {
+                Retarget::Abandon(old.clone())
+            }),
+            _ => None,
+        };
+        return Plan::Sync(retarget);
+    };
+    if !life.has_finalizer {
+        return Plan::Nothing;
+    }
+    if restores_nothing {
+        return Plan::Release(None);
+    }
+    match (life.recorded, life.current) {
+        (Some(target), _) if life.recorded_key => Plan::Cleanup(target.clone()),
+        (None, Some(current)) => Plan::Cleanup(current.clone()),
+        // Never reached SendGrid: nothing of ours to put back.
+        (None, None) => Plan::Release(None),
+        (Some(target), _) => {
+            match life.cleanup_timeout.checked_sub(elapsed(since, life.now)) {
+                Some(left) if !left.is_zero() => Plan::WaitForKey(left),
+                _ => Plan::Release(Some(format!(
+                    "{target} left as is: no API key for it could be read within the cleanup timeout of {}s, so deletionPolicy {:?} was not carried out",
+                    life.cleanup_timeout.as_secs(),
+                    life.policy
+                ))),
+            }
+        }
+    }
+}
+
+/// How long from `since` to `now` (zero if `now` is earlier).
+pub fn elapsed(since: &Time, now: &Time) -> Duration {
+    Duration::try_from(now.0.duration_since(since.0)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{OnBehalfOfRef, Region};
+    use k8s_openapi::jiff::Timestamp;
+
+    fn target(sub: Option<&str>, fingerprint: &str) -> TargetAccount {
+        TargetAccount {
+            region: Region::Global,
+            on_behalf_of: sub.map(|s| OnBehalfOfRef {
+                subuser: Some(s.into()),
+                account_id: None,
+            }),
+            key_fingerprint: fingerprint.into(),
+        }
+    }
+
+    fn at(secs: i64) -> Time {
+        Time(Timestamp::from_second(secs).unwrap())
+    }
+
+    struct Case {
+        policy: DeletionPolicy,
+        deleting: Option<i64>,
+        finalizer: bool,
+        recorded: Option<TargetAccount>,
+        original: bool,
+        current: Option<TargetAccount>,
+        recorded_key: bool,
+    }
+
+    impl Case {
+        fn live(policy: DeletionPolicy) -> Case {
+            Case {
+                policy,
+                deleting: None,
+                finalizer: policy != DeletionPolicy::Orphan,
+                recorded: Some(target(Some("a"), "key-1")),
+                original: true,
+                current: Some(target(Some("a"), "key-1")),
+                recorded_key: true,
+            }
+        }
+
+        fn plan(&self) -> Plan {
+            let deleting = self.deleting.map(at);
+            let now = at(1_000);
+            plan(&Life {
+                policy: self.policy,
+                deleting_since: deleting.as_ref(),
+                has_finalizer: self.finalizer,
+                recorded: self.recorded.as_ref(),
+                has_original: self.original,
+                current: self.current.as_ref(),
+                recorded_key: self.recorded_key,
+                cleanup_timeout: Duration::from_secs(600),
+                now: &now,
+            })
+        }
+    }
+
+    #[test]
+    fn live_resources_sync_after_setting_the_finalizer_their_policy_needs() {
+        use DeletionPolicy::*;
+        assert_eq!(Case::live(Restore).plan(), Plan::Sync(None));
+        assert_eq!(Case::live(Orphan).plan(), Plan::Sync(None));
+        let mut c = Case::live(Restore);
+        c.finalizer = false;
+        assert_eq!(c.plan(), Plan::SetFinalizer(true));
+        let mut c = Case::live(Orphan);
+        c.finalizer = true;
+        assert_eq!(c.plan(), Plan::SetFinalizer(false));
+        // No key: sync reports the failure; no retarget can be judged.
+        let mut c = Case::live(Reset);
+        c.current = None;
+        assert_eq!(c.plan(), Plan::Sync(None));
+    }
+
+    #[test]
+    fn a_new_target_first_puts_the_old_one_back() {
+        use DeletionPolicy::*;
+        let old = target(Some("a"), "key-1");
+        let mut c = Case::live(Restore);
+        c.current = Some(target(Some("b"), "key-1"));
+        assert_eq!(c.plan(), Plan::Sync(Some(Retarget::CleanUp(old.clone()))));
+        c.recorded_key = false;
+        assert_eq!(c.plan(), Plan::Sync(Some(Retarget::Abandon(old.clone()))));
+        c.original = false;
+        assert_eq!(c.plan(), Plan::Sync(Some(Retarget::Forget(old.clone()))));
+        let mut c = Case::live(Reset);
+        c.original = false;
+        c.current = Some(target(Some("a"), "key-2"));
+        assert_eq!(c.plan(), Plan::Sync(Some(Retarget::CleanUp(old.clone()))));
+        let mut c = Case::live(Orphan);
+        c.current = Some(target(None, "key-1"));
+        assert_eq!(c.plan(), Plan::Sync(Some(Retarget::Forget(old))));
+    }
+
+    #[test]
+    fn deletion_cleans_up_releases_or_waits_for_a_key_until_the_timeout() {
+        use DeletionPolicy::*;
+        let old = target(Some("a"), "key-1");
+        let deleting = |policy, since| {
+            let mut c = Case::live(policy);
+            c.deleting = Some(since);
+            c
+        };
+        assert_eq!(deleting(Restore, 990).plan(), Plan::Cleanup(old.clone()));
+        assert_eq!(deleting(Reset, 990).plan(), Plan::Cleanup(old.clone()));
+        let mut c = deleting(Orphan, 990);
+        c.finalizer = true;
+        assert_eq!(c.plan(), Plan::Release(None));
+        let mut c = deleting(Restore, 990);
+        c.original = false;
+        assert_eq!(c.plan(), Plan::Release(None), "nothing recorded to restore");
+        let mut c = deleting(Restore, 990);
+        c.finalizer = false;
+        assert_eq!(c.plan(), Plan::Nothing);
+        // The Secret went first: the key in memory is gone too.
+        let mut c = deleting(Reset, 990);
+        c.recorded_key = false;
+        c.current = None;
+        assert_eq!(c.plan(), Plan::WaitForKey(Duration::from_secs(590)));
+        c.deleting = Some(400);
+        match c.plan() {
+            Plan::Release(Some(why)) => {
+                assert!(why.starts_with("global/a/key-1 left as is"), "{why}")
+            }
+            other => panic!("{other:?}"),
+        }
+        // Never reached SendGrid (no recorded target) and no key: nothing to undo.
+        let mut c = deleting(Reset, 990);
+        c.recorded = None;
+        c.current = None;
+        assert_eq!(c.plan(), Plan::Release(None));
+        // No recorded target yet (an older status), but the key reaches one.
+        let mut c = deleting(Reset, 990);
+        c.recorded = None;
+        assert_eq!(c.plan(), Plan::Cleanup(old));
+    }
+}
