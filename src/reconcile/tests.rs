@@ -3,11 +3,15 @@
 
 use super::cleanup::{cleanup_changes, cleanup_failed};
 use super::conditions::{self, READY, SYNCED};
-use super::decide::{Decision, Facts, NoteKind, Outcome, PatchPlan, after_patch, decide};
+use super::conflict::Standing;
+use super::decide::{
+    CLAIM_SETTLE, CONTEST_LIMIT, Decision, Facts, NoteKind, Outcome, PatchPlan, after_patch,
+    decide, gate,
+};
 use super::failure::{Failure, Retry};
 use crate::api::{
-    DeletionPolicy, Mode, SecretKeyRef, SendGridEnforcedTlsSpec, SendGridEnforcedTlsStatus,
-    TlsSettings, TlsVersion,
+    DeletionPolicy, Mode, Region, SecretKeyRef, SendGridEnforcedTlsSpec,
+    SendGridEnforcedTlsStatus, TargetAccount, TlsSettings, TlsVersion,
 };
 use crate::sendgrid::SendGridError;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -15,6 +19,14 @@ use k8s_openapi::jiff::Timestamp;
 use std::time::{Duration, SystemTime};
 
 const TARGET: &str = "global/-/key-3f9a1c";
+
+fn target() -> TargetAccount {
+    TargetAccount {
+        region: Region::Global,
+        on_behalf_of: None,
+        key_fingerprint: "key-3f9a1c".into(),
+    }
+}
 
 fn spec() -> SendGridEnforcedTlsSpec {
     SendGridEnforcedTlsSpec {
@@ -52,10 +64,12 @@ fn facts<'a>(
     Facts {
         spec,
         generation: Some(2),
+        created: None,
         status,
         requested_at: None,
-        target: Some(TARGET.into()),
-        conflict_with: None,
+        paused: false,
+        target: Some(target()),
+        standing: Standing::Free,
         resync: spec.resync_interval(),
         now: at(1_000),
     }
@@ -316,7 +330,7 @@ fn conflict_never_patches() {
     let spec = spec();
     let status = SendGridEnforcedTlsStatus::default();
     let mut f = facts(&spec, &status);
-    f.conflict_with = Some("mail/older".into());
+    f.standing = Standing::Conflict("mail/older".into());
     let out = done(decide(&f, Ok(settings(false, false, TlsVersion::V1_1))));
     assert_eq!(condition(&out, READY), pair("False", "Conflict"));
     let message = &conditions::find(&out.status.conditions, READY)
@@ -330,7 +344,7 @@ fn conflict_never_patches() {
     let again = done(decide(&f, Ok(settings(false, false, TlsVersion::V1_1))));
     assert_eq!(again.notes.len(), 1, "first time only for a new status");
     let mut f2 = facts(&spec, &out.status);
-    f2.conflict_with = Some("mail/older".into());
+    f2.standing = Standing::Conflict("mail/older".into());
     assert!(
         done(decide(&f2, Ok(settings(false, false, TlsVersion::V1_1))))
             .notes
@@ -362,6 +376,23 @@ fn failures_map_to_reasons_and_retries() {
             Retry::Backoff,
         ),
         (
+            Failure::SecretKeyInvalid {
+                name: "s".into(),
+                key: "apiKey".into(),
+                detail: m(),
+            },
+            "SecretKeyInvalid",
+            Retry::Backoff,
+        ),
+        (
+            Failure::SecretForbidden {
+                name: "s".into(),
+                message: m(),
+            },
+            "SecretForbidden",
+            Retry::Backoff,
+        ),
+        (
             sendgrid(SendGridError::Unauthorized { message: m() }),
             "Unauthorized",
             Retry::Backoff,
@@ -387,12 +418,12 @@ fn failures_map_to_reasons_and_retries() {
                 message: m(),
             }),
             "Rejected",
-            Retry::AwaitChange,
+            Retry::Resync(Duration::from_secs(600)),
         ),
         (
             Failure::InvalidSpec { message: m() },
             "Rejected",
-            Retry::AwaitChange,
+            Retry::Resync(Duration::from_secs(600)),
         ),
         (
             sendgrid(SendGridError::RateLimited {
@@ -508,7 +539,11 @@ fn failed_patch_keeps_the_observed_settings_of_the_get() {
         Some(settings(false, false, TlsVersion::V1_1))
     );
     assert_eq!(out.status.original, None);
-    assert_eq!(out.retry, Retry::AwaitChange);
+    assert_eq!(
+        out.retry,
+        Retry::Resync(Duration::from_secs(600)),
+        "no failure parks a resource for good"
+    );
     assert!(
         conditions::find(&out.status.conditions, SYNCED)
             .unwrap()
@@ -545,33 +580,30 @@ fn resync_interval_comes_from_the_spec() {
 #[test]
 fn cleanup_policies() {
     let seen = settings(true, false, TlsVersion::V1_2);
-    let mut spec = spec();
-    let status = SendGridEnforcedTlsStatus {
-        original: Some(settings(false, true, TlsVersion::V1_1)),
-        ..SendGridEnforcedTlsStatus::default()
+    let original = settings(false, true, TlsVersion::V1_1);
+    let managed = spec().managed();
+    let none = TlsSettings::default();
+    let changes = |policy, managed: &TlsSettings, original: Option<&TlsSettings>, seen: &TlsSettings, spared: &TlsSettings| {
+        cleanup_changes(policy, managed, original, seen, spared)
     };
-
-    spec.deletion_policy = None;
     assert_eq!(
-        cleanup_changes(&facts(&spec, &status), &seen),
+        changes(DeletionPolicy::Orphan, &managed, Some(&original), &seen, &none),
         None,
         "Orphan changes nothing"
     );
-
-    spec.deletion_policy = Some(DeletionPolicy::Restore);
     assert_eq!(
-        cleanup_changes(&facts(&spec, &status), &seen),
-        Some(TlsSettings {
-            require_tls: Some(false),
-            require_valid_cert: Some(true),
-            minimum_tls_version: Some(TlsVersion::V1_1)
-        })
+        changes(DeletionPolicy::Restore, &managed, Some(&original), &seen, &none),
+        Some(original)
     );
-
-    spec.deletion_policy = Some(DeletionPolicy::Reset);
-    spec.require_valid_cert = None; // not managed: left alone
     assert_eq!(
-        cleanup_changes(&facts(&spec, &status), &seen),
+        changes(DeletionPolicy::Restore, &managed, None, &seen, &none),
+        None,
+        "nothing recorded, nothing to restore"
+    );
+    let mut partly = managed;
+    partly.require_valid_cert = None; // not managed: left alone
+    assert_eq!(
+        changes(DeletionPolicy::Reset, &partly, None, &seen, &none),
         Some(TlsSettings {
             require_tls: Some(false),
             require_valid_cert: None,
@@ -579,17 +611,159 @@ fn cleanup_policies() {
         })
     );
     assert_eq!(
-        cleanup_changes(
-            &facts(&spec, &status),
-            &settings(false, true, TlsVersion::V1_1)
+        changes(
+            DeletionPolicy::Reset,
+            &partly,
+            None,
+            &settings(false, true, TlsVersion::V1_1),
+            &none
         ),
         None,
         "already at the defaults"
     );
+}
 
+#[test]
+fn cleanup_spares_the_fields_another_live_resource_declares() {
+    let seen = settings(true, true, TlsVersion::V1_2);
+    let original = settings(false, false, TlsVersion::V1_1);
+    let managed = settings(true, true, TlsVersion::V1_2);
+    // Another resource on the same target still wants requireTls.
+    let other = TlsSettings {
+        require_tls: Some(true),
+        ..TlsSettings::default()
+    };
+    for policy in [DeletionPolicy::Restore, DeletionPolicy::Reset] {
+        assert_eq!(
+            cleanup_changes(policy, &managed, Some(&original), &seen, &other),
+            Some(TlsSettings {
+                require_tls: None,
+                require_valid_cert: Some(false),
+                minimum_tls_version: Some(TlsVersion::V1_1)
+            }),
+            "{policy:?}"
+        );
+    }
+    let everything = settings(true, true, TlsVersion::V1_2);
+    assert_eq!(
+        cleanup_changes(
+            DeletionPolicy::Reset,
+            &managed,
+            None,
+            &seen,
+            &everything
+        ),
+        None
+    );
+}
+
+#[test]
+fn restore_records_the_original_before_the_first_patch_and_only_then() {
+    let mut spec = spec();
     spec.deletion_policy = Some(DeletionPolicy::Restore);
-    let never_changed = SendGridEnforcedTlsStatus::default();
-    assert_eq!(cleanup_changes(&facts(&spec, &never_changed), &seen), None);
+    let status = SendGridEnforcedTlsStatus::default();
+    let before = settings(false, false, TlsVersion::V1_1);
+    let plan = patch(decide(&facts(&spec, &status), Ok(before)));
+    let ahead = plan.write_ahead.as_ref().expect("a write ahead of the PATCH");
+    assert_eq!(ahead.original, Some(before));
+    assert_eq!(ahead.target_account, Some(target()));
+    assert_eq!(ahead.target.as_deref(), Some(TARGET));
+    // Once recorded, a later PATCH (an edit, drift) writes nothing ahead and keeps it.
+    let out = after_patch(&facts(&spec, ahead), &plan, Ok(settings(true, false, TlsVersion::V1_2)));
+    assert_eq!(out.status.original, Some(before));
+    let mut edited = spec.clone();
+    edited.minimum_tls_version = Some(TlsVersion::V1_3);
+    let again = patch(decide(
+        &facts(&edited, &out.status),
+        Ok(settings(true, false, TlsVersion::V1_2)),
+    ));
+    assert_eq!(again.write_ahead, None);
+    let kept = after_patch(&facts(&edited, &out.status), &again, Ok(settings(true, false, TlsVersion::V1_3)));
+    assert_eq!(kept.status.original, Some(before), "never the operator's own values");
+    // Orphan and Reset need no original first: it is kept after the PATCH.
+    for policy in [None, Some(DeletionPolicy::Reset)] {
+        spec.deletion_policy = policy;
+        let plan = patch(decide(&facts(&spec, &status), Ok(before)));
+        assert_eq!(plan.write_ahead, None, "{policy:?}");
+        let out = after_patch(&facts(&spec, &status), &plan, Ok(settings(true, false, TlsVersion::V1_2)));
+        assert_eq!(out.status.original, Some(before));
+    }
+}
+
+#[test]
+fn repeated_drift_becomes_contested_and_stops_writing() {
+    let spec = spec();
+    let drifted = settings(false, false, TlsVersion::V1_2);
+    let mut status = in_sync_status();
+    let mut patches = 0;
+    for round in 0..(CONTEST_LIMIT as i64 + 2) {
+        let mut f = facts(&spec, &status);
+        f.now = at(1_000 + 60 * round);
+        match decide(&f, Ok(drifted)) {
+            Decision::Patch(plan) => {
+                patches += 1;
+                let out = after_patch(&f, &plan, Ok(settings(true, false, TlsVersion::V1_2)));
+                assert_eq!(out.notes[0].reason, "DriftCorrected");
+                status = out.status;
+            }
+            Decision::Done(out) => {
+                assert_eq!(condition(&out, READY), pair("False", "Contested"));
+                let message = &conditions::find(&out.status.conditions, READY).unwrap().message;
+                assert!(message.contains("requireTls (want true, SendGrid has false)"), "{message}");
+                // One Warning when it starts, none after.
+                let first = !conditions::is(&status.conditions, READY, false, "Contested");
+                assert_eq!(out.notes.len(), usize::from(first), "round {round}");
+                status = out.status;
+            }
+        }
+    }
+    assert_eq!(patches, CONTEST_LIMIT, "at most the limit of corrections, then no more writes");
+    // A reconcile request resumes it.
+    let mut f = facts(&spec, &status);
+    f.requested_at = Some("now");
+    assert!(matches!(decide(&f, Ok(drifted)), Decision::Patch(_)));
+    // So does a spec change (a new generation).
+    let mut f = facts(&spec, &status);
+    f.generation = Some(3);
+    assert!(matches!(decide(&f, Ok(drifted)), Decision::Patch(_)));
+    // Corrections older than the window do not count.
+    let mut old = in_sync_status();
+    old.drift_corrections = vec![at(0); CONTEST_LIMIT];
+    let mut f = facts(&spec, &old);
+    f.now = at(10_000);
+    assert!(matches!(decide(&f, Ok(drifted)), Decision::Patch(_)));
+}
+
+#[test]
+fn gate_pauses_and_waits_before_calling_sendgrid() {
+    let spec = spec();
+    let status = in_sync_status();
+    let mut f = facts(&spec, &status);
+    assert_eq!(gate(&f), None);
+    f.paused = true;
+    let paused = gate(&f).expect("paused");
+    assert_eq!(condition(&paused, READY), pair("True", "InSync"), "Ready left as it was");
+    assert_eq!(condition(&paused, SYNCED), pair("False", "Paused"));
+    assert_eq!(paused.notes.len(), 1);
+    let mut again = facts(&spec, &paused.status);
+    again.paused = true;
+    assert!(gate(&again).unwrap().notes.is_empty(), "one Event per pause");
+
+    let fresh = SendGridEnforcedTlsStatus::default();
+    let mut f = facts(&spec, &fresh);
+    f.standing = Standing::Wait("mail/older".into());
+    let waiting = gate(&f).expect("waits for the older claim");
+    assert_eq!(condition(&waiting, READY), pair("False", "Pending"));
+    assert_eq!(waiting.status.target.as_deref(), Some(TARGET), "claims its target at once");
+    assert!(matches!(waiting.retry, Retry::After(_)));
+
+    // Created a moment ago and never written: settle first.
+    let created = at(1_000);
+    let mut f = facts(&spec, &fresh);
+    f.created = Some(&created);
+    assert_eq!(gate(&f).map(|o| o.retry), Some(Retry::After(CLAIM_SETTLE)));
+    f.now = at(1_000 + CLAIM_SETTLE.as_secs() as i64);
+    assert_eq!(gate(&f), None);
 }
 
 #[test]
@@ -602,6 +776,7 @@ fn failed_cleanup_says_how_to_let_go() {
         Failure::SecretNotFound {
             name: "gone".into(),
         },
+        Duration::from_secs(600),
     );
     assert_eq!(condition(&out, READY), pair("False", "Deleting"));
     assert_eq!(condition(&out, SYNCED), pair("False", "SecretNotFound"));

@@ -223,13 +223,13 @@ mod tests {
     }
 
     #[test]
-    fn header_values_and_target_segments() {
+    fn header_values_and_round_trips() {
         let sub = OnBehalfOf::from_ref(&subuser("marketing-sub")).unwrap();
         assert_eq!(sub.header_value(), "marketing-sub");
-        assert_eq!(sub.target_segment(), "marketing-sub");
+        assert_eq!(sub.to_ref(), subuser("marketing-sub"));
         let customer = OnBehalfOf::from_ref(&account_id("1234567")).unwrap();
         assert_eq!(customer.header_value(), "account-id 1234567");
-        assert_eq!(customer.target_segment(), "account-id-1234567");
+        assert_eq!(customer.to_ref(), account_id("1234567"));
     }
 
     #[test]

@@ -315,18 +315,18 @@ mod tests {
 
     #[test]
     fn key_json_defaults_and_debug_hides_the_key() {
-        let key: SimKey = serde_json::from_str(r#"{"key":"SG.secretvalue"}"#).unwrap();
+        let key: SimKey = serde_json::from_str(r#"{"key":"SG.secret.value"}"#).unwrap();
         assert_eq!((key.account.as_str(), key.scopes.len()), ("main", 2));
-        let shown = format!("{key:?} {:?}", SimConfig::with_keys(&["SG.secretvalue"]));
-        assert!(!shown.contains("SG.secretvalue"), "{shown}");
-        assert!(shown.contains(&fingerprint("SG.secretvalue").unwrap()));
+        let shown = format!("{key:?} {:?}", SimConfig::with_keys(&["SG.secret.value"]));
+        assert!(!shown.contains("SG.secret.value"), "{shown}");
+        assert!(shown.contains(&fingerprint("SG.secret.value").unwrap()));
     }
 
     #[test]
     fn fingerprints_match_the_client() {
-        // `printf SG.test | sha256sum` starts with 664861, as in the client's own test.
-        assert_eq!(fingerprint("SG.test").as_deref(), Some("key-664861"));
-        assert_eq!(fingerprint(" SG.test\n").as_deref(), Some("key-664861"));
+        // `printf SG.test.key | sha256sum` starts with a40d57, as in the client's own test.
+        assert_eq!(fingerprint("SG.test.key").as_deref(), Some("key-a40d57"));
+        assert_eq!(fingerprint(" SG.test.key\n").as_deref(), Some("key-a40d57"));
         assert_eq!(fingerprint(""), None);
     }
 
