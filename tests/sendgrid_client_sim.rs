@@ -104,7 +104,7 @@ async fn maps_the_simulators_refusals() {
     let (client, observer) = observed(client(&sim, Duration::from_secs(5)));
     let change = settings(Some(true), None, None);
 
-    let wrong_key = account("SG.unknown", Region::Global, None);
+    let wrong_key = account("SG.unknown.key", Region::Global, None);
     let error = no_key(client.get(&wrong_key).await.unwrap_err());
     assert_eq!(error.class(), ErrorClass::Unauthorized, "{error}");
     assert!(
@@ -166,12 +166,12 @@ async fn a_rotated_key_heals_and_a_revoked_one_is_unauthorized() {
         ErrorClass::Unauthorized
     );
     sim.add_key(SimKey {
-        key: "SG.rotated".into(),
+        key: "SG.rotated.key".into(),
         account: "main".into(),
         scopes: vec![Scope::Read, Scope::Update],
     });
     client
-        .get(&account("SG.rotated", Region::Global, None))
+        .get(&account("SG.rotated.key", Region::Global, None))
         .await
         .unwrap();
 }
@@ -307,7 +307,7 @@ async fn a_429_burst_blocks_the_key_locally_until_reset() {
 
 #[tokio::test]
 async fn an_exhausted_window_is_not_spent_further() {
-    let mut config = SimConfig::with_keys(&[KEY, "SG.second"]);
+    let mut config = SimConfig::with_keys(&[KEY, "SG.second.key"]);
     config.rate_limit_per_minute = 2;
     let sim = simulator(config).await;
     let client = client(&sim, Duration::from_secs(5));
@@ -320,7 +320,10 @@ async fn an_exhausted_window_is_not_spent_further() {
             reset: Some(reset),
             message,
         }) => {
-            assert!(message.ends_with("request not sent"), "{message}");
+            assert!(
+                message.ends_with("request not sent, retrying after the window resets"),
+                "{message}"
+            );
             let secs = reset.duration_since(UNIX_EPOCH).unwrap().as_secs();
             assert_eq!(secs % 60, 0, "the simulator's window ends on a minute");
             assert_eq!(sim.requests().len(), 2);
@@ -330,7 +333,7 @@ async fn an_exhausted_window_is_not_spent_further() {
     }
     // Another key has its own window.
     client
-        .get(&account("SG.second", Region::Global, None))
+        .get(&account("SG.second.key", Region::Global, None))
         .await
         .unwrap();
 }

@@ -140,17 +140,17 @@ async fn keys_can_be_added_and_removed() {
         &sim,
         Method::POST,
         "keys",
-        Some(json!({"key": "SG.admin-added", "scopes": ["read"]})),
+        Some(json!({"key": "SG.admin-added.key", "scopes": ["read"]})),
     )
     .await;
     assert_eq!(response.status(), 204);
     assert_eq!(
-        Call::get(&sim).key(Some("SG.admin-added")).json().await.0,
+        Call::get(&sim).key(Some("SG.admin-added.key")).json().await.0,
         200
     );
     assert_eq!(
         Call::patch(&sim, "{}")
-            .key(Some("SG.admin-added"))
+            .key(Some("SG.admin-added.key"))
             .json()
             .await
             .0,
@@ -160,7 +160,7 @@ async fn keys_can_be_added_and_removed() {
     let response = admin(&sim, Method::DELETE, "keys/SG.admin-added", None).await;
     assert_eq!(response.status(), 204);
     assert_eq!(
-        Call::get(&sim).key(Some("SG.admin-added")).json().await.0,
+        Call::get(&sim).key(Some("SG.admin-added.key")).json().await.0,
         401
     );
     let response = admin(&sim, Method::DELETE, "keys/SG.admin-added", None).await;
@@ -170,12 +170,12 @@ async fn keys_can_be_added_and_removed() {
         &sim,
         Method::POST,
         "keys",
-        Some(json!({"key": "SG.bad-scope", "scopes": ["SG.bad-scope"]})),
+        Some(json!({"key": "SG.bad-scope.key", "scopes": ["SG.bad-scope.key"]})),
     )
     .await;
     assert_eq!(response.status(), 400);
     let text = response.text().await.unwrap();
-    assert!(!text.contains("SG.bad-scope"), "{text}");
+    assert!(!text.contains("SG.bad-scope.key"), "{text}");
 }
 
 #[tokio::test]

@@ -114,7 +114,7 @@ async fn missing_and_bad_keys_get_401() {
     let sim = start().await;
     let (status, body) = Call::get(&sim).key(None).json().await;
     assert_eq!((status, body), (401, error_body("authorization required")));
-    let (status, body) = Call::get(&sim).key(Some("SG.wrong")).json().await;
+    let (status, body) = Call::get(&sim).key(Some("SG.wrong.key")).json().await;
     assert_eq!(status, 401);
     assert_eq!(
         body,
@@ -130,14 +130,14 @@ async fn missing_and_bad_keys_get_401() {
 async fn a_read_only_key_cannot_patch() {
     let sim = start().await;
     sim.add_key(SimKey {
-        key: "SG.read-only".into(),
+        key: "SG.read-only.key".into(),
         account: "main".into(),
         scopes: vec![Scope::Read],
     });
-    let (status, _) = Call::get(&sim).key(Some("SG.read-only")).json().await;
+    let (status, _) = Call::get(&sim).key(Some("SG.read-only.key")).json().await;
     assert_eq!(status, 200);
     let (status, body) = Call::patch(&sim, r#"{"require_tls":true}"#)
-        .key(Some("SG.read-only"))
+        .key(Some("SG.read-only.key"))
         .json()
         .await;
     assert_eq!((status, body), (403, error_body("access forbidden")));
@@ -150,11 +150,11 @@ async fn revoked_and_rotated_keys() {
     sim.remove_key(KEY);
     assert_eq!(Call::get(&sim).json().await.0, 401);
     sim.add_key(SimKey {
-        key: "SG.rotated".into(),
+        key: "SG.rotated.key".into(),
         account: "main".into(),
         scopes: vec![Scope::Read, Scope::Update],
     });
-    assert_eq!(Call::get(&sim).key(Some("SG.rotated")).json().await.0, 200);
+    assert_eq!(Call::get(&sim).key(Some("SG.rotated.key")).json().await.0, 200);
 }
 
 #[tokio::test]
@@ -306,11 +306,11 @@ async fn every_response_carries_rate_limit_headers_and_429_follows_the_limit() {
         );
         // Another key has its own window.
         sim.add_key(SimKey {
-            key: "SG.second".into(),
+            key: "SG.second.key".into(),
             account: "main".into(),
             scopes: vec![Scope::Read],
         });
-        assert_eq!(Call::get(&sim).key(Some("SG.second")).json().await.0, 200);
+        assert_eq!(Call::get(&sim).key(Some("SG.second.key")).json().await.0, 200);
         return;
     }
 }

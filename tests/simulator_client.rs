@@ -116,12 +116,12 @@ async fn on_behalf_of_and_regions() {
 async fn auth_errors_map_to_their_classes() {
     let sim = start().await;
     sim.add_key(SimKey {
-        key: "SG.read-only".into(),
+        key: "SG.read-only.key".into(),
         account: "main".into(),
         scopes: vec![Scope::Read],
     });
     let client = client_for(&sim);
-    let read_only = account("SG.read-only", Region::Global, None);
+    let read_only = account("SG.read-only.key", Region::Global, None);
     let changes = TlsSettings {
         require_tls: Some(true),
         ..TlsSettings::default()
@@ -132,10 +132,10 @@ async fn auth_errors_map_to_their_classes() {
         forbidden.to_string().contains("access forbidden"),
         "{forbidden}"
     );
-    let unknown = account("SG.not-a-key", Region::Global, None);
+    let unknown = account("SG.not-a-key.key", Region::Global, None);
     let unauthorized = client.get(&unknown).await.unwrap_err();
     assert_eq!(unauthorized.class(), ErrorClass::Unauthorized);
-    assert!(!unauthorized.to_string().contains("SG.not-a-key"));
+    assert!(!unauthorized.to_string().contains("SG.not-a-key.key"));
 }
 
 #[tokio::test]

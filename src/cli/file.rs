@@ -18,7 +18,7 @@ use std::process::ExitCode;
 pub const CHANGES_PENDING: u8 = 2;
 
 /// The key the embedded simulator accepts when no key is given.
-const DEMO_KEY: &str = "SG.simulated-demo-key";
+const DEMO_KEY: &str = "SG.simulated-demo-key.key";
 
 /// Runs `plan` (`apply == false`) or `apply` on every SendGridEnforcedTls in the file.
 pub async fn run(global: &Global, args: &FileArgs, apply: bool) -> Result<ExitCode, String> {

@@ -7,7 +7,7 @@ use crate::simulator::faults::Fault;
 use crate::simulator::state::{SimConfig, SimKey};
 use std::time::{Duration, UNIX_EPOCH};
 
-const KEY: &str = "SG.engine-test-key";
+const KEY: &str = "SG.engine-test-key.key";
 const PATH: &str = "/v3/user/settings/enforced_tls";
 
 fn now() -> SystemTime {
@@ -127,7 +127,7 @@ fn a_rejected_patch_changes_nothing() {
 fn authentication_and_scopes() {
     let mut state = state();
     state.add_key(SimKey {
-        key: "SG.read".into(),
+        key: "SG.read.key".into(),
         account: "main".into(),
         scopes: vec![Scope::Read],
     });

@@ -154,7 +154,7 @@ simulator_helpers() {
     exit 77
   }
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  "$bin" simulate --listen "127.0.0.1:$port" --api-key SG.static-check >"$SCRATCH/simulator.log" 2>&1 &
+  "$bin" simulate --listen "127.0.0.1:$port" --api-key SG.static.check >"$SCRATCH/simulator.log" 2>&1 &
   sim_pid=$!
   # shellcheck disable=SC2064 # expand now: the pid of this subshell's simulator
   trap "kill $sim_pid" EXIT
@@ -167,7 +167,7 @@ simulator_helpers() {
   # shellcheck source=tests/kind/lib.sh
   source "$HERE/lib.sh"
   poll 30 "the simulator answers" sim GET /_sim/requests
-  expect_eq "$(fingerprint SG.test)" key-664861 "fingerprint of SG.test (the client's own test value)"
+  expect_eq "$(fingerprint SG.test.key)" key-a40d57 "fingerprint of SG.test.key (the client's own test value)"
   key=$(new_key static)
   fp=$(fingerprint "$key")
   expect_eq "$(wc -l <"$KEYS_FILE")" 2 "remembered strings (key and base64)"

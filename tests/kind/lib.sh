@@ -70,7 +70,7 @@ remember_key() {
 # ACCOUNT, so each scenario has its own SendGrid settings and its own request-log fingerprint.
 new_key() { # ACCOUNT
   local key
-  key=$(printf 'SG.kind-%s-%04x%04x' "$1" "$RANDOM" "$RANDOM")
+  key=$(printf 'SG.kind-%s.%04x%04x' "$1" "$RANDOM" "$RANDOM")
   remember_key "$key"
   sim POST /_sim/keys "{\"key\":\"$key\",\"account\":\"$1\"}" >/dev/null
   printf '%s\n' "$key"

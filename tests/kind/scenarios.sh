@@ -173,7 +173,7 @@ scn_secret_heals() {
 scn_bad_key() {
   local ns=kind-badkey key fp spread
   make_ns "$ns"
-  key=$(printf 'SG.kind-unknown-%04x%04x' "$RANDOM" "$RANDOM")
+  key=$(printf 'SG.kind-unknown.%04x%04x' "$RANDOM" "$RANDOM")
   remember_key "$key"
   fp=$(fingerprint "$key")
   make_secret "$ns" sendgrid-api-key apiKey "$key"
