@@ -76,7 +76,11 @@ impl Harness {
             recorder,
             Metrics::default(),
             store,
-            &Settings::default(),
+            // The fixtures' deletions date from 2026-01-03: keep them inside the cleanup timeout.
+            &Settings {
+                cleanup_timeout: Duration::from_secs(100 * 365 * 86_400),
+                ..Settings::default()
+            },
         );
         Harness {
             api,
@@ -146,7 +150,12 @@ impl Harness {
             .await;
         assert_merge_patch(&call);
         let keys: Vec<&String> = call.body.as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["status"], "a status write touches status only");
+        assert_eq!(keys, ["metadata", "status"], "a status write touches status only");
+        assert_eq!(
+            call.body["metadata"],
+            json!({"resourceVersion": obj.metadata.resource_version}),
+            "a compare-and-swap on the resourceVersion it was computed from"
+        );
         let updated = patched(obj, &call.body);
         let status = call.body["status"].clone();
         call.ok(&serde_json::to_value(&updated).unwrap());
@@ -894,7 +903,20 @@ async fn restore_policy_adds_the_finalizer_first() {
 
     let task = h.reconcile(&obj);
     let finalizer = h.finalizer(&obj).await;
+    let obj = patched(&obj, &finalizer);
     h.key().await;
+    // Write-ahead: the original is on record before SendGrid is changed.
+    let call = h
+        .api
+        .expect(Method::PATCH, &format!("{RES_PATH}/status"))
+        .await;
+    assert_eq!(h.sendgrid_log(), [get(200)], "no PATCH before the original is written");
+    let original = json!({"requireTls": false, "requireValidCert": false, "minimumTlsVersion": "1.1"});
+    assert_eq!(call.body["status"]["original"], original);
+    assert_eq!(call.body["status"]["target"], target());
+    assert_eq!(call.body["metadata"]["resourceVersion"], "101");
+    let obj = patched(&obj, &call.body);
+    call.ok(&serde_json::to_value(&obj).unwrap());
     let (status, _) = h.status(&obj).await;
     assert_eq!(h.event().await["reason"], "Applied");
     let action = h.done(task).await;
@@ -907,10 +929,7 @@ async fn restore_policy_adds_the_finalizer_first() {
         h.sendgrid_log(),
         [get(200), patch(json!({"require_tls": true}))]
     );
-    assert_eq!(
-        status["original"],
-        json!({"requireTls": false, "requireValidCert": false, "minimumTlsVersion": "1.1"})
-    );
+    assert_eq!(status["original"], original, "kept as written ahead");
     assert_eq!(action, Action::requeue(RESYNC));
 }
 
@@ -981,11 +1000,16 @@ async fn malformed_object_is_skipped_without_calls() {
     }))
     .unwrap();
     assert!(guarded.0.is_err(), "the fixture must be malformed");
-    let action = h
-        .api
-        .expect_no_calls(reconcile(Arc::new(guarded), h.ctx.clone()))
-        .await
-        .unwrap();
+    let task = tokio::spawn(reconcile(Arc::new(guarded), h.ctx.clone()));
+    let call = h.api.expect(Method::POST, EVENTS_PATH).await;
+    assert_eq!(
+        (&call.body["type"], &call.body["reason"]),
+        (&json!("Warning"), &json!("InvalidObject"))
+    );
+    assert_eq!(call.body["regarding"]["name"], "broken");
+    let body = call.body.clone();
+    call.ok(&body);
+    let action = h.done(task).await;
     assert_eq!(action, Action::await_change());
     assert_eq!(h.sendgrid_log(), []);
 }

@@ -77,16 +77,20 @@ async fn reconcile_fresh(res: &SendGridEnforcedTls, ctx: &Context) -> Result<Don
 }
 
 async fn reconcile_resource(res: &SendGridEnforcedTls, ctx: &Context) -> Result<Done, Error> {
-    // Gather.
-    let key = gather::key(ctx, res).await?;
-    let account = key.clone().and_then(|k| gather::account_for(res, k));
-    let current = account.as_ref().ok().map(Account::target);
     let mut res = Cow::Borrowed(res);
+    // The Secret is read only once a step needs the key: a finalizer change and a deletion that
+    // puts nothing back never touch it.
+    let mut key: Option<Result<ApiKey, Failure>> = None;
     loop {
+        // Gather.
+        let account = key
+            .clone()
+            .map(|k| k.and_then(|k| gather::account_for(&res, k)));
+        let current = account.as_ref().and_then(|a| a.as_ref().ok()).map(Account::target);
         let status = res.status.clone().unwrap_or_default();
         let recorded = status.target_account.as_ref();
-        let recorded_key =
-            recorded.and_then(|t| gather::key_for(ctx, &res, t, key.as_ref().ok()));
+        let current_key = key.as_ref().and_then(|k| k.as_ref().ok());
+        let recorded_key = recorded.and_then(|t| gather::key_for(ctx, &res, t, current_key));
         // Decide.
         let now = Time(k8s_openapi::jiff::Timestamp::now());
         let plan = lifecycle::plan(&Life {
@@ -94,12 +98,21 @@ async fn reconcile_resource(res: &SendGridEnforcedTls, ctx: &Context) -> Result<
             deleting_since: res.metadata.deletion_timestamp.as_ref(),
             has_finalizer: res.finalizers().iter().any(|f| f == FINALIZER),
             recorded,
+            reached: status.target.is_some(),
             has_original: status.original.is_some(),
             current: current.as_ref(),
             recorded_key: recorded_key.is_some(),
             cleanup_timeout: ctx.cleanup_timeout,
             now: &now,
         });
+        let needs_key = !matches!(
+            plan,
+            Plan::SetFinalizer(_) | Plan::Nothing | Plan::Release(None)
+        );
+        if key.is_none() && needs_key {
+            key = Some(gather::key(ctx, &res).await?);
+            continue;
+        }
         // Act.
         return match plan {
             Plan::SetFinalizer(present) => {
@@ -109,22 +122,29 @@ async fn reconcile_resource(res: &SendGridEnforcedTls, ctx: &Context) -> Result<
             Plan::Nothing => Ok((Action::await_change(), None)),
             Plan::Release(left) => release(ctx, &res, left).await,
             Plan::Cleanup(target) => {
-                let key = recorded_key.or_else(|| key.clone().ok());
+                let key = recorded_key.or_else(|| current_key.cloned());
                 clean_up(ctx, &res, &target, key).await
             }
             Plan::WaitForKey(left) => {
-                let failure = key.err().unwrap_or_else(|| Failure::SecretKeyNotFound {
-                    name: res.spec.api_key_secret_ref.name.clone(),
-                    key: res.spec.secret_key().to_string(),
-                    detail: "the Secret now holds another account's key, not the one this resource's target was written with".to_string(),
-                });
+                let failure = match key {
+                    Some(Err(failure)) => failure,
+                    _ => Failure::SecretKeyNotFound {
+                        name: res.spec.api_key_secret_ref.name.clone(),
+                        key: res.spec.secret_key().to_string(),
+                        detail: "the Secret now holds another account's key, not the one this resource's target was written with".to_string(),
+                    },
+                };
                 let facts = Facts::of(&res, &status, ctx.default_resync);
                 let mut outcome = cleanup_failed(&facts, failure, ctx.cleanup_timeout);
                 // Back off as usual, but come back when the timeout is up.
-                outcome.retry = Retry::After(ctx.backoff.next(&object_key(&res.metadata)).min(left));
+                outcome.retry =
+                    Retry::After(ctx.backoff.next(&object_key(&res.metadata)).min(left));
                 finish(ctx, &res, outcome, Vec::new(), None).await
             }
-            Plan::Sync(retarget) => sync(ctx, &res, account, retarget, recorded_key).await,
+            Plan::Sync(retarget) => {
+                let account = account.unwrap_or_else(|| unreachable!("a sync needs the key"));
+                sync(ctx, &res, account, retarget, recorded_key).await
+            }
         };
     }
 }

@@ -18,6 +18,9 @@ pub struct Life<'a> {
     pub has_finalizer: bool,
     /// The target this resource last acted on (`status.targetAccount`).
     pub recorded: Option<&'a TargetAccount>,
+    /// The resource reached SendGrid once (`status.target` is set), even if an older status did
+    /// not record the target field by field.
+    pub reached: bool,
     /// `status.original` is set (for the recorded target).
     pub has_original: bool,
     /// The target the spec and the current key reach; None when the key cannot be read.
@@ -98,8 +101,9 @@ pub fn plan(life: &Life) -> Plan {
         (Some(target), _) if life.recorded_key => Plan::Cleanup(target.clone()),
         (None, Some(current)) => Plan::Cleanup(current.clone()),
         // Never reached SendGrid: nothing of ours to put back.
-        (None, None) => Plan::Release(None),
-        (Some(target), _) => {
+        (None, None) if !life.reached => Plan::Release(None),
+        (target, _) => {
+            let target = target.map_or_else(|| "its target".to_string(), ToString::to_string);
             match life.cleanup_timeout.checked_sub(elapsed(since, life.now)) {
                 Some(left) if !left.is_zero() => Plan::WaitForKey(left),
                 _ => Plan::Release(Some(format!(
@@ -143,6 +147,7 @@ mod tests {
         deleting: Option<i64>,
         finalizer: bool,
         recorded: Option<TargetAccount>,
+        reached: bool,
         original: bool,
         current: Option<TargetAccount>,
         recorded_key: bool,
@@ -155,6 +160,7 @@ mod tests {
                 deleting: None,
                 finalizer: policy != DeletionPolicy::Orphan,
                 recorded: Some(target(Some("a"), "key-1")),
+                reached: true,
                 original: true,
                 current: Some(target(Some("a"), "key-1")),
                 recorded_key: true,
@@ -169,6 +175,7 @@ mod tests {
                 deleting_since: deleting.as_ref(),
                 has_finalizer: self.finalizer,
                 recorded: self.recorded.as_ref(),
+                reached: self.reached,
                 has_original: self.original,
                 current: self.current.as_ref(),
                 recorded_key: self.recorded_key,
@@ -250,8 +257,12 @@ mod tests {
         // Never reached SendGrid (no recorded target) and no key: nothing to undo.
         let mut c = deleting(Reset, 990);
         c.recorded = None;
+        c.reached = false;
         c.current = None;
         assert_eq!(c.plan(), Plan::Release(None));
+        // Reached it, but an older status did not record where: wait for the key.
+        c.reached = true;
+        assert_eq!(c.plan(), Plan::WaitForKey(Duration::from_secs(590)));
         // No recorded target yet (an older status), but the key reaches one.
         let mut c = deleting(Reset, 990);
         c.recorded = None;
