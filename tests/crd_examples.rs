@@ -128,7 +128,7 @@ fn placeholder_keys_only() {
                 .as_object()
                 .expect("examples use stringData");
             for value in values.values() {
-                assert_eq!(value, "SG.replace-me", "{}", name_of(&path));
+                assert_eq!(value, "SG.replace-me.with-your-key", "{}", name_of(&path));
             }
         }
     }

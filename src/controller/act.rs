@@ -32,7 +32,7 @@ pub async fn write_status(
     res: &SendGridEnforcedTls,
     status: &SendGridEnforcedTlsStatus,
 ) -> Result<Option<SendGridEnforcedTls>, Error> {
-    if res.status.as_ref() == Some(status) {
+    if res.status.as_ref().unwrap_or(&SendGridEnforcedTlsStatus::default()) == status {
         return Ok(None);
     }
     let old = serde_json::to_value(&res.status).unwrap_or(Value::Null);

@@ -237,14 +237,17 @@ pub fn gate(facts: &Facts) -> Option<Outcome> {
             Duration::from_secs(1),
         ));
     }
-    let never_wrote = facts.status.target.is_none();
-    if let (true, Some(created)) = (never_wrote, facts.created) {
+    // A brand-new resource waits a moment, writing nothing: its claim counts from its creation
+    // (see `conflict`), and a status write here would only cost one more write per resource.
+    if let (None, Some(created)) = (&facts.status.observed_generation, facts.created) {
         let age = super::lifecycle::elapsed(created, &facts.now);
         if let Some(left) = CLAIM_SETTLE.checked_sub(age).filter(|l| !l.is_zero()) {
-            return Some(waiting(
-                "new resource: waiting a moment for resources created together with it, so the oldest claims the target".to_string(),
-                left,
-            ));
+            return Some(Outcome {
+                status: facts.status.clone(),
+                notes: Vec::new(),
+                retry: Retry::After(left),
+                failure: None,
+            });
         }
     }
     None

@@ -757,11 +757,14 @@ fn gate_pauses_and_waits_before_calling_sendgrid() {
     assert_eq!(waiting.status.target.as_deref(), Some(TARGET), "claims its target at once");
     assert!(matches!(waiting.retry, Retry::After(_)));
 
-    // Created a moment ago and never written: settle first.
+    // Created a moment ago and never reconciled: settle first, writing nothing.
     let created = at(1_000);
     let mut f = facts(&spec, &fresh);
     f.created = Some(&created);
-    assert_eq!(gate(&f).map(|o| o.retry), Some(Retry::After(CLAIM_SETTLE)));
+    let settling = gate(&f).expect("settles");
+    assert_eq!(settling.retry, Retry::After(CLAIM_SETTLE));
+    assert_eq!(settling.status, fresh);
+    assert!(settling.notes.is_empty());
     f.now = at(1_000 + CLAIM_SETTLE.as_secs() as i64);
     assert_eq!(gate(&f), None);
 }

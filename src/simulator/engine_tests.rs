@@ -149,7 +149,7 @@ fn authentication_and_scopes() {
             "authorization required",
         ),
         (
-            with_key(Method::GET, Some("Bearer SG.unknown")),
+            with_key(Method::GET, Some("Bearer SG.unknown.key")),
             401,
             "The provided authorization grant is invalid, expired, or revoked",
         ),
@@ -159,17 +159,17 @@ fn authentication_and_scopes() {
             "settings",
         ),
         (
-            with_key(Method::GET, Some("Bearer SG.read")),
+            with_key(Method::GET, Some("Bearer SG.read.key")),
             200,
             "settings",
         ),
         (
-            with_key(Method::PATCH, Some("Bearer SG.read")),
+            with_key(Method::PATCH, Some("Bearer SG.read.key")),
             403,
             "access forbidden",
         ),
         (
-            with_key(Method::DELETE, Some("Bearer SG.read")),
+            with_key(Method::DELETE, Some("Bearer SG.read.key")),
             405,
             "method not allowed",
         ),
@@ -240,7 +240,7 @@ fn on_behalf_of_targets_and_regions() {
 fn the_rate_limit_counts_every_request_per_key() {
     let mut state = state();
     let bad_key = Req {
-        authorization: Some("Bearer SG.nope".into()),
+        authorization: Some("Bearer SG.nope.key".into()),
         ..get()
     };
     assert_eq!(reply(&mut state, &bad_key).rate.remaining, 4);

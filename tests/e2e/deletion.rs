@@ -97,8 +97,9 @@ async fn orphan_restore_and_reset() {
         env.operator_writes("restore"),
         env.operator_writes("reset"),
     ];
-    // Restore/Reset: finalizer added and removed, one status write.
-    assert_eq!(writes, [(1, 0), (1, 2), (1, 2)], "(status, other) writes");
+    // Restore/Reset: finalizer added and removed; Restore writes its original ahead of the PATCH
+    // (issue 7, item 2), so it has one status write more.
+    assert_eq!(writes, [(1, 0), (2, 2), (1, 2)], "(status, other) writes");
     report(
         "deletion",
         format!(
@@ -109,8 +110,10 @@ async fn orphan_restore_and_reset() {
     env.assert_no_key_leaks();
 }
 
+/// Issue 7, item 10: the Secret goes before its resource (a namespace deletion, an Argo CD
+/// prune). The operator cleans up with the key it last read (kept in memory only).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reset_with_the_secret_gone_reports_and_orphan_releases() {
+async fn reset_with_the_secret_gone_uses_the_key_kept_in_memory() {
     let env = Env::start().await;
     env.secret("doomed-key", &[("apiKey", KEY)]).await;
     let _op = env.operator(&[]);
@@ -123,37 +126,95 @@ async fn reset_with_the_secret_gone_reports_and_orphan_releases() {
     env.wait_ready("reset").await;
     env.delete_secret("doomed-key").await;
     env.delete("reset").await;
+    env.wait_gone("reset").await;
+    assert_eq!(
+        env.settings(None),
+        tls(false, false, TlsVersion::V1_1),
+        "Reset carried out with the key kept in memory"
+    );
+    report(
+        "Reset with the Secret gone",
+        "cleaned up with the last key read; gone without waiting",
+    );
+    env.assert_no_key_leaks();
+}
 
+/// Issue 7, item 10: with no key at all (the operator restarted after the Secret went), deletion
+/// waits, says why, and after --cleanup-timeout lets go with a Warning naming what was left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_without_any_key_gives_up_after_the_cleanup_timeout() {
+    let env = Env::start().await;
+    env.secret("doomed-key", &[("apiKey", KEY)]).await;
+    let mut op = env.operator(&[]);
+    env.create(
+        "reset",
+        json!({"apiKeySecretRef": {"name": "doomed-key"}, "deletionPolicy": "Reset",
+               "requireTls": true, "minimumTlsVersion": "1.2"}),
+    )
+    .await;
+    env.wait_ready("reset").await;
+    op.kill();
+    env.delete_secret("doomed-key").await;
+    env.delete("reset").await;
+    let _op = env.operator(&["--cleanup-timeout", "6s"]);
     let stuck = env
         .wait_condition("reset", "Ready", "False", "Deleting")
         .await;
     assert!(has_condition(&stuck, "Synced", "False", "SecretNotFound"));
-    assert!(stuck["metadata"]["deletionTimestamp"].is_string());
     let text = message(&stuck, "Ready");
-    assert!(text.contains("deletionPolicy to Orphan"), "{text}");
-    env.until("a CleanupFailed Warning Event", WAIT, |env| {
-        env.event_reasons("reset")
-            .contains(&"CleanupFailed".to_string())
-    })
-    .await;
-
-    env.edit("reset", json!({"deletionPolicy": "Orphan"})).await;
+    assert!(text.contains("--cleanup-timeout"), "{text}");
     env.wait_gone("reset").await;
+    let reasons = env.event_reasons("reset");
+    assert!(reasons.contains(&"CleanupFailed".to_string()), "{reasons:?}");
+    assert!(reasons.contains(&"CleanupSkipped".to_string()), "{reasons:?}");
+    let skipped: Vec<String> = env
+        .events_for("reset")
+        .into_iter()
+        .filter(|e| e["reason"] == "CleanupSkipped")
+        .map(|e| e["note"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        skipped[0].contains("global/-/key-") && skipped[0].contains("left as is"),
+        "{skipped:?}"
+    );
     assert_eq!(
         env.settings(None),
         tls(true, false, TlsVersion::V1_2),
         "left as it was"
     );
+    report(
+        "deletion without a key",
+        format!("Ready=False Deleting ({text}); released after the timeout: {skipped:?}"),
+    );
+    env.assert_no_key_leaks();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_cleanup_is_released_by_switching_to_orphan() {
+    let env = Env::start().await;
+    env.secret("doomed-key", &[("apiKey", KEY)]).await;
+    let mut op = env.operator(&[]);
+    env.create(
+        "reset",
+        json!({"apiKeySecretRef": {"name": "doomed-key"}, "deletionPolicy": "Reset",
+               "requireTls": true, "minimumTlsVersion": "1.2"}),
+    )
+    .await;
+    env.wait_ready("reset").await;
+    op.kill();
+    env.delete_secret("doomed-key").await;
+    env.delete("reset").await;
+    let _op = env.operator(&[]);
+    let stuck = env
+        .wait_condition("reset", "Ready", "False", "Deleting")
+        .await;
+    assert!(message(&stuck, "Ready").contains("deletionPolicy to Orphan"));
+    env.edit("reset", json!({"deletionPolicy": "Orphan"})).await;
+    env.wait_gone("reset").await;
+    assert_eq!(env.settings(None), tls(true, false, TlsVersion::V1_2));
     assert_eq!(
         env.sg(|r| r.method == "PATCH").len(),
         1,
         "only the first apply"
     );
-    report(
-        "Reset with the Secret gone",
-        format!(
-            "Ready=False Deleting ({text}); switching to Orphan released it; SendGrid untouched"
-        ),
-    );
-    env.assert_no_key_leaks();
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// The placeholder key the examples' Secrets hold.
-const PLACEHOLDER: &str = "SG.replace-me.key";
+const PLACEHOLDER: &str = "SG.replace-me.with-your-key";
 
 struct Kubectl {
     binary: PathBuf,
