@@ -36,6 +36,9 @@ pub struct Global {
     /// Log filter, e.g. `info` or `sendgrid_tls_operator=debug`.
     #[arg(long, global = true, env = "LOG_LEVEL", default_value = "info")]
     pub log_level: String,
+    /// How long one SendGrid request may take, answer included; at least 10ms.
+    #[arg(long, global = true, env = "SENDGRID_TIMEOUT", default_value = "30s", value_parser = run::parse_delay, value_name = "DURATION")]
+    pub sendgrid_timeout: std::time::Duration,
 }
 
 impl Global {
@@ -47,6 +50,7 @@ impl Global {
                 global: self.sendgrid_url.clone().unwrap_or(defaults.global),
                 eu: self.sendgrid_eu_url.clone().unwrap_or(defaults.eu),
             },
+            request_timeout: self.sendgrid_timeout,
             ..ClientConfig::default()
         }
     }

@@ -74,7 +74,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// A retry delay: zero would retry in a hot loop.
-fn parse_delay(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_delay(text: &str) -> Result<Duration, String> {
     at_least(text, Duration::from_millis(10), "10ms")
 }
 

@@ -90,6 +90,15 @@ impl SimState {
                     .to_lowercase();
                 return error(status, ApiError::message_only(message));
             }
+            Some(Injected::EchoAuthorization { status, padding }) => {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+                let echoed = format!(
+                    "{}Authorization: {}",
+                    "x".repeat(padding),
+                    request.authorization.unwrap_or_default()
+                );
+                return error(status, ApiError::message_only(echoed));
+            }
             Some(Injected::RateLimited { reset_after }) => {
                 return Outcome::Respond(Reply {
                     status: StatusCode::TOO_MANY_REQUESTS,

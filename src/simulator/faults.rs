@@ -21,6 +21,14 @@ pub enum Fault {
     DropConnections { count: u32 },
     /// The next `count` requests get 429 with `X-RateLimit-Reset` = now + `reset_after`.
     RateLimitBurst { count: u32, reset_after: Duration },
+    /// The next `count` requests get `status` with an error message that echoes the request's
+    /// Authorization header after `padding` characters, as a careless proxy might: a test of
+    /// the client's scrubbing wherever a cut falls.
+    EchoAuthorization {
+        count: u32,
+        status: u16,
+        padding: usize,
+    },
 }
 
 /// What the front of the fault queue says about the current request.
@@ -29,6 +37,7 @@ pub enum Injected {
     ServerError { status: u16 },
     DropConnection,
     RateLimited { reset_after: Duration },
+    EchoAuthorization { status: u16, padding: usize },
 }
 
 /// The active faults.
@@ -51,6 +60,11 @@ impl Faults {
             Fault::RateLimitBurst { count, reset_after } => {
                 (Injected::RateLimited { reset_after }, count)
             }
+            Fault::EchoAuthorization {
+                count,
+                status,
+                padding,
+            } => (Injected::EchoAuthorization { status, padding }, count),
         };
         if count > 0 {
             self.queue.push_back((injected, count));

@@ -34,6 +34,7 @@ mod openapi;
 mod patch;
 mod protobuf;
 mod recorder;
+mod refuse;
 mod render;
 mod route;
 mod selectors;
@@ -45,6 +46,7 @@ mod write;
 
 pub use kinds::ResourceRef;
 pub use recorder::RequestRecord;
+pub use refuse::Refusal;
 pub use route::Verb;
 pub use server::TestServer;
 

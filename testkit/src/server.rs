@@ -11,6 +11,7 @@ use crate::fields::Owners;
 use crate::handlers::{self, AppState};
 use crate::kinds::ResourceRef;
 use crate::recorder::{self, Recorder, RequestRecord};
+use crate::refuse::{self, Refusal, Refusals};
 use crate::store::{Entry, ObjectKey};
 use axum::Router;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -30,6 +31,7 @@ pub struct TestServer {
     addr: SocketAddr,
     state: AppState,
     recorder: Recorder,
+    refusals: Refusals,
     bookmarks: watch::Sender<Duration>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -53,9 +55,14 @@ impl TestServer {
             address: addr.to_string(),
         };
         let recorder = Recorder::new();
+        let refusals = Refusals::default();
         let app = Router::new()
             .fallback(handlers::handle)
             .with_state(state.clone())
+            .layer(axum::middleware::from_fn_with_state(
+                refusals.clone(),
+                refuse::refuse,
+            ))
             .layer(axum::middleware::from_fn_with_state(
                 recorder.clone(),
                 recorder::record,
@@ -87,10 +94,21 @@ impl TestServer {
             addr,
             state,
             recorder,
+            refusals,
             bookmarks,
             stop,
             tasks: vec![server_task, bookmark_task],
         })
+    }
+
+    /// Refuses the next requests that match `refusal` (see [`Refusal`]).
+    pub fn refuse(&self, refusal: Refusal) {
+        self.refusals.add(refusal);
+    }
+
+    /// Ends every refusal.
+    pub fn clear_refusals(&self) {
+        self.refusals.clear();
     }
 
     /// `http://127.0.0.1:<port>`.
