@@ -27,6 +27,10 @@ mod faults;
 mod leader;
 #[path = "e2e/robustness.rs"]
 mod robustness;
+#[path = "e2e/safety.rs"]
+mod safety;
+#[path = "e2e/safety_faults.rs"]
+mod safety_faults;
 #[path = "e2e/scale.rs"]
 mod scale;
 #[path = "e2e/secrets.rs"]

@@ -45,7 +45,8 @@ async fn enforced_tls(
     };
     let (outcome, latency) = {
         let mut state = shared.lock();
-        (state.process(&request, SystemTime::now()), state.latency())
+        let latency = state.latency(method == Method::PATCH);
+        (state.process(&request, SystemTime::now()), latency)
     };
     let key = presented_fingerprint(request.authorization);
     let status = match &outcome {

@@ -15,6 +15,8 @@ pub enum Fault {
     /// Delay every API response by this much (until cleared); replaces an earlier latency. The
     /// request is decided, applied and logged on arrival; only the answer waits.
     Latency(Duration),
+    /// Like `Latency`, for PATCH answers only (a write that lands but whose answer is late).
+    PatchLatency(Duration),
     /// The next `count` requests get this status with `{"errors":[{"message":...}]}`.
     ServerErrors { count: u32, status: u16 },
     /// The next `count` requests: the connection is closed without writing a response.
@@ -44,6 +46,7 @@ pub enum Injected {
 #[derive(Debug, Default)]
 pub struct Faults {
     latency: Option<Duration>,
+    patch_latency: Option<Duration>,
     /// Counted faults with their remaining counts; never holds a zero count.
     queue: VecDeque<(Injected, u32)>,
 }
@@ -53,6 +56,10 @@ impl Faults {
         let (injected, count) = match fault {
             Fault::Latency(delay) => {
                 self.latency = Some(delay).filter(|d| !d.is_zero());
+                return;
+            }
+            Fault::PatchLatency(delay) => {
+                self.patch_latency = Some(delay).filter(|d| !d.is_zero());
                 return;
             }
             Fault::ServerErrors { count, status } => (Injected::ServerError { status }, count),
@@ -75,8 +82,9 @@ impl Faults {
         *self = Faults::default();
     }
 
-    pub fn latency(&self) -> Option<Duration> {
-        self.latency
+    /// The delay of an answer to a request with this method.
+    pub fn latency(&self, patch: bool) -> Option<Duration> {
+        self.patch_latency.filter(|_| patch).or(self.latency)
     }
 
     /// Takes one unit of the oldest counted fault, if any.
@@ -171,16 +179,19 @@ mod tests {
         let mut faults = Faults::default();
         faults.inject(Fault::Latency(Duration::from_millis(20)));
         assert_eq!(faults.next(), None);
-        assert_eq!(faults.latency(), Some(Duration::from_millis(20)));
+        assert_eq!(faults.latency(false), Some(Duration::from_millis(20)));
         faults.inject(Fault::Latency(Duration::ZERO));
-        assert_eq!(faults.latency(), None);
+        assert_eq!(faults.latency(false), None);
+        faults.inject(Fault::PatchLatency(Duration::from_millis(7)));
+        assert_eq!(faults.latency(false), None, "PATCH answers only");
+        assert_eq!(faults.latency(true), Some(Duration::from_millis(7)));
         faults.inject(Fault::Latency(Duration::from_millis(5)));
         faults.inject(Fault::RateLimitBurst {
             count: 1,
             reset_after: Duration::from_secs(2),
         });
         faults.clear();
-        assert_eq!((faults.latency(), faults.next()), (None, None));
+        assert_eq!((faults.latency(true), faults.next()), (None, None));
     }
 
     #[test]

@@ -212,8 +212,8 @@ impl SimState {
         self.faults.clear();
     }
 
-    pub fn latency(&self) -> Option<std::time::Duration> {
-        self.faults.latency()
+    pub fn latency(&self, patch: bool) -> Option<std::time::Duration> {
+        self.faults.latency(patch)
     }
 
     pub fn record(&mut self, request: LoggedRequest) {

@@ -20,6 +20,8 @@ use std::sync::Arc;
 pub(crate) struct Cluster {
     pub registry: Registry,
     pub store: Store,
+    /// How late watches opened from now on deliver each change (a watch cache behind the store).
+    pub watch_lag: std::time::Duration,
 }
 
 fn crds() -> ResourceRef {
@@ -45,6 +47,7 @@ impl Cluster {
         Cluster {
             registry,
             store: Store::new(),
+            watch_lag: std::time::Duration::ZERO,
         }
     }
 

@@ -274,6 +274,12 @@ impl TestServer {
         }
     }
 
+    /// Makes watches opened from now on deliver each change `lag` late, as a real API server's
+    /// watch cache can be behind its store: a client's cache then misses its own last write.
+    pub fn set_watch_lag(&self, lag: Duration) {
+        self.cluster().watch_lag = lag;
+    }
+
     /// Ends every open watch; clients re-watch from the last resourceVersion they saw.
     pub fn drop_watches(&self) {
         self.cluster().store.drop_watches();

@@ -12,7 +12,8 @@
 //!   sent as `DELETED` (`ADDED`).
 //! - `timeoutSeconds` ends the response (default 30 minutes).
 //!
-//! Differences from a real API server: bookmarks come on a fixed tick (see
+//! Differences from a real API server: a watch is never late unless a test says so
+//! (`TestServer::set_watch_lag`); bookmarks come on a fixed tick (see
 //! `TestServer::set_bookmark_interval`), not about once a minute; the stream may be ended by
 //! the test hooks `drop_watches` and `expire_watches` at any moment.
 
@@ -94,6 +95,8 @@ struct Stream {
     queue: VecDeque<Bytes>,
     rx: Option<UnboundedReceiver<WatchMsg>>,
     deadline: Instant,
+    /// Each change is delivered this late (a lagging watch cache; see `TestServer::set_watch_lag`).
+    lag: Duration,
 }
 
 /// Opens a watch and returns the streaming response.
@@ -127,6 +130,7 @@ pub(crate) fn open(cluster: &Mutex<Cluster>, spec: WatchSpec) -> Result<Response
             None
         }
     };
+    let lag = cluster.watch_lag;
     drop(cluster);
     let deadline = Instant::now() + spec.timeout;
     let state = Stream {
@@ -134,6 +138,7 @@ pub(crate) fn open(cluster: &Mutex<Cluster>, spec: WatchSpec) -> Result<Response
         queue,
         rx,
         deadline,
+        lag,
     };
     let body = futures::stream::unfold(state, next_chunk);
     Ok((
@@ -153,7 +158,12 @@ async fn next_chunk(mut s: Stream) -> Option<(Result<Bytes, Infallible>, Stream)
             .await
             .ok()??;
         let line = match msg {
-            WatchMsg::Change(change) => s.spec.change(&change),
+            WatchMsg::Change(change) => {
+                if !s.lag.is_zero() {
+                    tokio::time::sleep(s.lag).await;
+                }
+                s.spec.change(&change)
+            }
             WatchMsg::Bookmark(rv) => s.spec.bookmarks.then(|| s.spec.bookmark(rv, None)),
         };
         s.queue.extend(line);
