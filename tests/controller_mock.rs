@@ -150,7 +150,11 @@ impl Harness {
             .await;
         assert_merge_patch(&call);
         let keys: Vec<&String> = call.body.as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["metadata", "status"], "a status write touches status only");
+        assert_eq!(
+            keys,
+            ["metadata", "status"],
+            "a status write touches status only"
+        );
         assert_eq!(
             call.body["metadata"],
             json!({"resourceVersion": obj.metadata.resource_version}),
@@ -910,8 +914,13 @@ async fn restore_policy_adds_the_finalizer_first() {
         .api
         .expect(Method::PATCH, &format!("{RES_PATH}/status"))
         .await;
-    assert_eq!(h.sendgrid_log(), [get(200)], "no PATCH before the original is written");
-    let original = json!({"requireTls": false, "requireValidCert": false, "minimumTlsVersion": "1.1"});
+    assert_eq!(
+        h.sendgrid_log(),
+        [get(200)],
+        "no PATCH before the original is written"
+    );
+    let original =
+        json!({"requireTls": false, "requireValidCert": false, "minimumTlsVersion": "1.1"});
     assert_eq!(call.body["status"]["original"], original);
     assert_eq!(call.body["status"]["target"], target());
     assert_eq!(call.body["metadata"]["resourceVersion"], "101");

@@ -145,7 +145,11 @@ async fn keys_can_be_added_and_removed() {
     .await;
     assert_eq!(response.status(), 204);
     assert_eq!(
-        Call::get(&sim).key(Some("SG.admin-added.key")).json().await.0,
+        Call::get(&sim)
+            .key(Some("SG.admin-added.key"))
+            .json()
+            .await
+            .0,
         200
     );
     assert_eq!(
@@ -160,7 +164,11 @@ async fn keys_can_be_added_and_removed() {
     let response = admin(&sim, Method::DELETE, "keys/SG.admin-added", None).await;
     assert_eq!(response.status(), 204);
     assert_eq!(
-        Call::get(&sim).key(Some("SG.admin-added.key")).json().await.0,
+        Call::get(&sim)
+            .key(Some("SG.admin-added.key"))
+            .json()
+            .await
+            .0,
         401
     );
     let response = admin(&sim, Method::DELETE, "keys/SG.admin-added", None).await;

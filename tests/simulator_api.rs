@@ -154,7 +154,10 @@ async fn revoked_and_rotated_keys() {
         account: "main".into(),
         scopes: vec![Scope::Read, Scope::Update],
     });
-    assert_eq!(Call::get(&sim).key(Some("SG.rotated.key")).json().await.0, 200);
+    assert_eq!(
+        Call::get(&sim).key(Some("SG.rotated.key")).json().await.0,
+        200
+    );
 }
 
 #[tokio::test]
@@ -310,7 +313,10 @@ async fn every_response_carries_rate_limit_headers_and_429_follows_the_limit() {
             account: "main".into(),
             scopes: vec![Scope::Read],
         });
-        assert_eq!(Call::get(&sim).key(Some("SG.second.key")).json().await.0, 200);
+        assert_eq!(
+            Call::get(&sim).key(Some("SG.second.key")).json().await.0,
+            200
+        );
         return;
     }
 }

@@ -88,7 +88,10 @@ impl TlsSettings {
     pub fn fields(&self) -> impl Iterator<Item = (&'static str, Option<FieldValue>)> {
         [
             ("requireTls", self.require_tls.map(FieldValue::Bool)),
-            ("requireValidCert", self.require_valid_cert.map(FieldValue::Bool)),
+            (
+                "requireValidCert",
+                self.require_valid_cert.map(FieldValue::Bool),
+            ),
             (
                 "minimumTlsVersion",
                 self.minimum_tls_version.map(FieldValue::Version),
@@ -109,7 +112,9 @@ impl TlsSettings {
     /// Only the fields that `mask` sets (`keep` true) or leaves unset (`keep` false).
     pub fn masked(self, mask: &TlsSettings, keep: bool) -> TlsSettings {
         TlsSettings {
-            require_tls: self.require_tls.filter(|_| mask.require_tls.is_some() == keep),
+            require_tls: self
+                .require_tls
+                .filter(|_| mask.require_tls.is_some() == keep),
             require_valid_cert: self
                 .require_valid_cert
                 .filter(|_| mask.require_valid_cert.is_some() == keep),

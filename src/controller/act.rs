@@ -32,7 +32,12 @@ pub async fn write_status(
     res: &SendGridEnforcedTls,
     status: &SendGridEnforcedTlsStatus,
 ) -> Result<Option<SendGridEnforcedTls>, Error> {
-    if res.status.as_ref().unwrap_or(&SendGridEnforcedTlsStatus::default()) == status {
+    if res
+        .status
+        .as_ref()
+        .unwrap_or(&SendGridEnforcedTlsStatus::default())
+        == status
+    {
         return Ok(None);
     }
     let old = serde_json::to_value(&res.status).unwrap_or(Value::Null);
@@ -55,7 +60,10 @@ fn merge_patch(old: &Value, new: &Value) -> Value {
         (Value::Object(old), Value::Object(new)) => {
             let mut patch = Map::new();
             for (k, v) in new {
-                patch.insert(k.clone(), merge_patch(old.get(k).unwrap_or(&Value::Null), v));
+                patch.insert(
+                    k.clone(),
+                    merge_patch(old.get(k).unwrap_or(&Value::Null), v),
+                );
             }
             for k in old.keys().filter(|k| !new.contains_key(*k)) {
                 patch.insert(k.clone(), Value::Null);

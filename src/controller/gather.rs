@@ -13,7 +13,10 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, ResourceExt};
 
 /// The key in the resource's Secret, or why there is none usable.
-pub async fn key(ctx: &Context, res: &SendGridEnforcedTls) -> Result<Result<ApiKey, Failure>, Error> {
+pub async fn key(
+    ctx: &Context,
+    res: &SendGridEnforcedTls,
+) -> Result<Result<ApiKey, Failure>, Error> {
     let ns = res.namespace().ok_or(Error::NoNamespace)?;
     let secrets: Api<Secret> = Api::namespaced(ctx.kube.clone(), &ns);
     let name = &res.spec.api_key_secret_ref.name;
@@ -80,10 +83,11 @@ pub fn key_for(
     target: &TargetAccount,
     current: Option<&ApiKey>,
 ) -> Option<ApiKey> {
+    let fits = |k: &ApiKey| k.fingerprint() == target.key_fingerprint;
     current
+        .filter(|k| fits(k))
         .cloned()
-        .or_else(|| ctx.keys.get(&res.uid()?))
-        .filter(|k| k.fingerprint() == target.key_fingerprint)
+        .or_else(|| ctx.keys.get(res.metadata.uid.as_deref()?).filter(fits))
 }
 
 /// `res` as the conflict check sees it.

@@ -86,7 +86,10 @@ async fn reconcile_resource(res: &SendGridEnforcedTls, ctx: &Context) -> Result<
         let account = key
             .clone()
             .map(|k| k.and_then(|k| gather::account_for(&res, k)));
-        let current = account.as_ref().and_then(|a| a.as_ref().ok()).map(Account::target);
+        let current = account
+            .as_ref()
+            .and_then(|a| a.as_ref().ok())
+            .map(Account::target);
         let status = res.status.clone().unwrap_or_default();
         let recorded = status.target_account.as_ref();
         let current_key = key.as_ref().and_then(|k| k.as_ref().ok());
@@ -162,7 +165,11 @@ async fn sync(
     if let (Some(retarget), Ok(new)) = (&retarget, &account) {
         let new = new.target();
         let old = retarget.old();
-        let leave = |why: String| left_as_is(format!("moved from {old} to {new}; {old} left as is: {why}"));
+        let leave = |why: String| {
+            left_as_is(format!(
+                "moved from {old} to {new}; {old} left as is: {why}"
+            ))
+        };
         match retarget {
             Retarget::Forget(_) => {}
             Retarget::Abandon(_) => notes.push(leave(
@@ -208,13 +215,18 @@ async fn sync(
     match decide::decide(&facts, observed) {
         Decision::Done(outcome) => finish(ctx, res, *outcome, notes, Some(&account.key)).await,
         Decision::Patch(plan) => {
-            // Write ahead: the original must be on record before SendGrid changes.
+            // Write ahead: the original must be on record before SendGrid changes; what follows
+            // builds on the status as written.
             let mut res = Cow::Borrowed(res);
             if let Some(ahead) = &plan.write_ahead
                 && let Some(written) = act::write_status(ctx, &res, ahead).await?
             {
                 res = Cow::Owned(written);
             }
+            let facts = Facts {
+                status: plan.write_ahead.as_ref().unwrap_or(facts.status),
+                ..facts
+            };
             let result = ctx
                 .sendgrid
                 .patch(&account, &plan.changes)
@@ -381,15 +393,24 @@ async fn invalid_object(invalid: &InvalidObject, ctx: &Context) -> Result<Done, 
         let wait = ctx.backoff.next(&object_key(meta)).min(ctx.cleanup_timeout);
         return Ok((Action::requeue(wait), Some("InvalidObject")));
     }
-    let finalizers: Vec<&String> = meta.finalizers.iter().flatten().filter(|f| *f != FINALIZER).collect();
+    let finalizers: Vec<&String> = meta
+        .finalizers
+        .iter()
+        .flatten()
+        .filter(|f| *f != FINALIZER)
+        .collect();
     let patch = kube::api::Patch::Merge(serde_json::json!({
         "metadata": { "finalizers": finalizers, "resourceVersion": meta.resource_version }
     }));
     let ns = meta.namespace.as_deref().ok_or(Error::NoNamespace)?;
     let api: Api<PartialObjectMeta<SendGridEnforcedTls>> = Api::namespaced(ctx.kube.clone(), ns);
-    api.patch_metadata(meta.name.as_deref().unwrap_or_default(), &act::params(), &patch)
-        .await
-        .map_err(act::stale_on_conflict)?;
+    api.patch_metadata(
+        meta.name.as_deref().unwrap_or_default(),
+        &act::params(),
+        &patch,
+    )
+    .await
+    .map_err(act::stale_on_conflict)?;
     forget(ctx, meta);
     Ok((Action::await_change(), Some("InvalidObject")))
 }

@@ -8,8 +8,8 @@ use super::conditions::{self, READY, SYNCED, Verdict};
 use super::conflict::Standing;
 use super::failure::{Failure, Retry};
 use crate::api::{
-    DeletionPolicy, Mode, SendGridEnforcedTls, SendGridEnforcedTlsSpec, SendGridEnforcedTlsStatus,
-    TargetAccount, TlsSettings,
+    Mode, SendGridEnforcedTls, SendGridEnforcedTlsSpec, SendGridEnforcedTlsStatus, TargetAccount,
+    TlsSettings,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use std::time::Duration;
@@ -280,9 +280,9 @@ pub fn decide(facts: &Facts, observed: Result<TlsSettings, Failure>) -> Decision
         return Decision::Done(Box::new(entered(facts, Some(seen), ready)));
     }
     let corrections = facts.recent_corrections();
-    let still_contested = conditions::find(&facts.status.conditions, READY).is_some_and(|c| {
-        c.reason == "Contested" && c.observed_generation == facts.generation
-    }) && !facts.new_request();
+    let still_contested = conditions::find(&facts.status.conditions, READY)
+        .is_some_and(|c| c.reason == "Contested" && c.observed_generation == facts.generation)
+        && !facts.new_request();
     if still_contested || (was_in_sync(facts) && corrections.len() >= CONTEST_LIMIT) {
         let ready = Verdict::no(
             "Contested",
@@ -295,15 +295,23 @@ pub fn decide(facts: &Facts, observed: Result<TlsSettings, Failure>) -> Decision
         );
         return Decision::Done(Box::new(entered(facts, Some(seen), ready)));
     }
-    // Restore needs the original: record it, and see the write succeed, before the first
-    // change. (The other policies keep it too, in the status written after the PATCH.)
-    let write_ahead = (facts.status.original.is_none()
-        && facts.spec.deletion_policy() == DeletionPolicy::Restore)
-        .then(|| {
-            let mut status = base_status(facts);
-            status.original = Some(seen);
-            status
-        });
+    // The original is recorded, and the write seen to succeed, before the first change to this
+    // target, whatever the policy: a PATCH whose outcome is unknown, or whose status write is
+    // lost, must not leave the operator's own values to be taken for the original later (and
+    // the policy can be switched to Restore at any time).
+    // It says Ready=False until the PATCH is answered: nothing may read "in sync" from it.
+    let write_ahead = facts.status.original.is_none().then(|| {
+        let mut status = base_status(facts);
+        status.original = Some(seen);
+        conditions::set(
+            &mut status.conditions,
+            READY,
+            Verdict::no("Pending", format!("applying {}", describe(&diff))),
+            facts.generation,
+            &facts.now,
+        );
+        status
+    });
     Decision::Patch(PatchPlan {
         changes: diff,
         before: seen,

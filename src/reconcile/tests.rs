@@ -10,8 +10,8 @@ use super::decide::{
 };
 use super::failure::{Failure, Retry};
 use crate::api::{
-    DeletionPolicy, Mode, Region, SecretKeyRef, SendGridEnforcedTlsSpec,
-    SendGridEnforcedTlsStatus, TargetAccount, TlsSettings, TlsVersion,
+    DeletionPolicy, Mode, Region, SecretKeyRef, SendGridEnforcedTlsSpec, SendGridEnforcedTlsStatus,
+    TargetAccount, TlsSettings, TlsVersion,
 };
 use crate::sendgrid::SendGridError;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -583,16 +583,31 @@ fn cleanup_policies() {
     let original = settings(false, true, TlsVersion::V1_1);
     let managed = spec().managed();
     let none = TlsSettings::default();
-    let changes = |policy, managed: &TlsSettings, original: Option<&TlsSettings>, seen: &TlsSettings, spared: &TlsSettings| {
-        cleanup_changes(policy, managed, original, seen, spared)
-    };
+    let changes =
+        |policy,
+         managed: &TlsSettings,
+         original: Option<&TlsSettings>,
+         seen: &TlsSettings,
+         spared: &TlsSettings| { cleanup_changes(policy, managed, original, seen, spared) };
     assert_eq!(
-        changes(DeletionPolicy::Orphan, &managed, Some(&original), &seen, &none),
+        changes(
+            DeletionPolicy::Orphan,
+            &managed,
+            Some(&original),
+            &seen,
+            &none
+        ),
         None,
         "Orphan changes nothing"
     );
     assert_eq!(
-        changes(DeletionPolicy::Restore, &managed, Some(&original), &seen, &none),
+        changes(
+            DeletionPolicy::Restore,
+            &managed,
+            Some(&original),
+            &seen,
+            &none
+        ),
         Some(original)
     );
     assert_eq!(
@@ -646,13 +661,7 @@ fn cleanup_spares_the_fields_another_live_resource_declares() {
     }
     let everything = settings(true, true, TlsVersion::V1_2);
     assert_eq!(
-        cleanup_changes(
-            DeletionPolicy::Reset,
-            &managed,
-            None,
-            &seen,
-            &everything
-        ),
+        cleanup_changes(DeletionPolicy::Reset, &managed, None, &seen, &everything),
         None
     );
 }
@@ -664,12 +673,19 @@ fn restore_records_the_original_before_the_first_patch_and_only_then() {
     let status = SendGridEnforcedTlsStatus::default();
     let before = settings(false, false, TlsVersion::V1_1);
     let plan = patch(decide(&facts(&spec, &status), Ok(before)));
-    let ahead = plan.write_ahead.as_ref().expect("a write ahead of the PATCH");
+    let ahead = plan
+        .write_ahead
+        .as_ref()
+        .expect("a write ahead of the PATCH");
     assert_eq!(ahead.original, Some(before));
     assert_eq!(ahead.target_account, Some(target()));
     assert_eq!(ahead.target.as_deref(), Some(TARGET));
     // Once recorded, a later PATCH (an edit, drift) writes nothing ahead and keeps it.
-    let out = after_patch(&facts(&spec, ahead), &plan, Ok(settings(true, false, TlsVersion::V1_2)));
+    let out = after_patch(
+        &facts(&spec, ahead),
+        &plan,
+        Ok(settings(true, false, TlsVersion::V1_2)),
+    );
     assert_eq!(out.status.original, Some(before));
     let mut edited = spec.clone();
     edited.minimum_tls_version = Some(TlsVersion::V1_3);
@@ -678,15 +694,22 @@ fn restore_records_the_original_before_the_first_patch_and_only_then() {
         Ok(settings(true, false, TlsVersion::V1_2)),
     ));
     assert_eq!(again.write_ahead, None);
-    let kept = after_patch(&facts(&edited, &out.status), &again, Ok(settings(true, false, TlsVersion::V1_3)));
-    assert_eq!(kept.status.original, Some(before), "never the operator's own values");
-    // Orphan and Reset need no original first: it is kept after the PATCH.
+    let kept = after_patch(
+        &facts(&edited, &out.status),
+        &again,
+        Ok(settings(true, false, TlsVersion::V1_3)),
+    );
+    assert_eq!(
+        kept.status.original,
+        Some(before),
+        "never the operator's own values"
+    );
+    // Whatever the policy: it can be switched to Restore at any time.
     for policy in [None, Some(DeletionPolicy::Reset)] {
         spec.deletion_policy = policy;
         let plan = patch(decide(&facts(&spec, &status), Ok(before)));
-        assert_eq!(plan.write_ahead, None, "{policy:?}");
-        let out = after_patch(&facts(&spec, &status), &plan, Ok(settings(true, false, TlsVersion::V1_2)));
-        assert_eq!(out.status.original, Some(before));
+        let ahead = plan.write_ahead.as_ref().expect("written ahead");
+        assert_eq!(ahead.original, Some(before), "{policy:?}");
     }
 }
 
@@ -708,8 +731,13 @@ fn repeated_drift_becomes_contested_and_stops_writing() {
             }
             Decision::Done(out) => {
                 assert_eq!(condition(&out, READY), pair("False", "Contested"));
-                let message = &conditions::find(&out.status.conditions, READY).unwrap().message;
-                assert!(message.contains("requireTls (want true, SendGrid has false)"), "{message}");
+                let message = &conditions::find(&out.status.conditions, READY)
+                    .unwrap()
+                    .message;
+                assert!(
+                    message.contains("requireTls (want true, SendGrid has false)"),
+                    "{message}"
+                );
                 // One Warning when it starts, none after.
                 let first = !conditions::is(&status.conditions, READY, false, "Contested");
                 assert_eq!(out.notes.len(), usize::from(first), "round {round}");
@@ -717,7 +745,10 @@ fn repeated_drift_becomes_contested_and_stops_writing() {
             }
         }
     }
-    assert_eq!(patches, CONTEST_LIMIT, "at most the limit of corrections, then no more writes");
+    assert_eq!(
+        patches, CONTEST_LIMIT,
+        "at most the limit of corrections, then no more writes"
+    );
     // A reconcile request resumes it.
     let mut f = facts(&spec, &status);
     f.requested_at = Some("now");
@@ -742,19 +773,30 @@ fn gate_pauses_and_waits_before_calling_sendgrid() {
     assert_eq!(gate(&f), None);
     f.paused = true;
     let paused = gate(&f).expect("paused");
-    assert_eq!(condition(&paused, READY), pair("True", "InSync"), "Ready left as it was");
+    assert_eq!(
+        condition(&paused, READY),
+        pair("True", "InSync"),
+        "Ready left as it was"
+    );
     assert_eq!(condition(&paused, SYNCED), pair("False", "Paused"));
     assert_eq!(paused.notes.len(), 1);
     let mut again = facts(&spec, &paused.status);
     again.paused = true;
-    assert!(gate(&again).unwrap().notes.is_empty(), "one Event per pause");
+    assert!(
+        gate(&again).unwrap().notes.is_empty(),
+        "one Event per pause"
+    );
 
     let fresh = SendGridEnforcedTlsStatus::default();
     let mut f = facts(&spec, &fresh);
     f.standing = Standing::Wait("mail/older".into());
     let waiting = gate(&f).expect("waits for the older claim");
     assert_eq!(condition(&waiting, READY), pair("False", "Pending"));
-    assert_eq!(waiting.status.target.as_deref(), Some(TARGET), "claims its target at once");
+    assert_eq!(
+        waiting.status.target.as_deref(),
+        Some(TARGET),
+        "claims its target at once"
+    );
     assert!(matches!(waiting.retry, Retry::After(_)));
 
     // Created a moment ago and never reconciled: settle first, writing nothing.

@@ -340,11 +340,7 @@ mod tests {
         }
         assert!(url("http://localhost:8025").is_ok());
         assert!(url("http://[::1]:8025").is_ok());
-        assert!(
-            !url("https://user:secret@h")
-                .unwrap_err()
-                .contains("secret")
-        );
+        assert!(!url("https://user:secret@h").unwrap_err().contains("secret"));
     }
 
     #[test]

@@ -48,9 +48,9 @@ impl Refusals {
         let at = refusals.iter().position(|r| {
             r.method == method
                 && path.contains(&r.path_contains)
-                && r.body_contains.as_ref().is_none_or(|b| {
-                    body.windows(b.len()).any(|w| w == b.as_bytes())
-                })
+                && r.body_contains
+                    .as_ref()
+                    .is_none_or(|b| body.windows(b.len()).any(|w| w == b.as_bytes()))
         })?;
         let status = refusals[at].status;
         if refusals[at].count != u32::MAX {
@@ -84,6 +84,9 @@ pub async fn refuse(State(refusals): State<Refusals>, request: Request, next: Ne
             });
             (status, axum::Json(body)).into_response()
         }
-        None => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        None => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
     }
 }

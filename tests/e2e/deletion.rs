@@ -165,8 +165,14 @@ async fn deletion_without_any_key_gives_up_after_the_cleanup_timeout() {
     assert!(text.contains("--cleanup-timeout"), "{text}");
     env.wait_gone("reset").await;
     let reasons = env.event_reasons("reset");
-    assert!(reasons.contains(&"CleanupFailed".to_string()), "{reasons:?}");
-    assert!(reasons.contains(&"CleanupSkipped".to_string()), "{reasons:?}");
+    assert!(
+        reasons.contains(&"CleanupFailed".to_string()),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&"CleanupSkipped".to_string()),
+        "{reasons:?}"
+    );
     let skipped: Vec<String> = env
         .events_for("reset")
         .into_iter()

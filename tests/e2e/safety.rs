@@ -1,0 +1,332 @@
+//! Write safety (issue 7): retargeting, write-ahead originals through uncertain outcomes, stale
+//! caches, resources created together and cleanup that spares what other resources declare.
+//! Each scenario names the issue's item it proves; all run over real sockets against the API
+//! test server and the simulator, with latency and faults injected where timing matters.
+
+use super::env::*;
+use kube_testkit::Refusal;
+use sendgrid_tls_operator::api::TlsVersion;
+use sendgrid_tls_operator::simulator::{Fault, SimAccount, SimKey};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// A key of another SendGrid account ("other"), for retargets through the Secret.
+const OTHER_KEY: &str = "SG.e2e-other-account.0123456789abcdefOTHER";
+
+/// Waits until `name` describes generation `generation` and is Ready.
+async fn wait_ready_at(env: &Env, name: &str, generation: i64) -> Value {
+    env.until(
+        &format!("{name} Ready at generation {generation}"),
+        WAIT,
+        |env| {
+            env.get(name).is_some_and(|o| {
+                o["status"]["observedGeneration"] == json!(generation) && is_ready(&o)
+            })
+        },
+    )
+    .await;
+    env.get(name).unwrap()
+}
+
+fn patches(env: &Env, subuser: Option<&str>) -> usize {
+    env.sg_for(subuser)
+        .iter()
+        .filter(|r| r.method == "PATCH")
+        .count()
+}
+
+// Issue 7, item 1: a Restore resource moved from subuser A to subuser B puts A back first (as if
+// it had been deleted from A), records B's own original, and on deletion restores B to B's
+// original: A's original is never written into B.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retarget_puts_the_old_target_back_and_never_moves_its_original() {
+    let env = Env::start().await;
+    env.key_secret(KEY).await;
+    // A (marketing-sub) is loose, B (billing-sub) is strict.
+    let strict = tls(true, true, TlsVersion::V1_3);
+    env.sim.set_from_ui("main", Some("billing-sub"), strict);
+    let loose = env.settings(Some("marketing-sub"));
+    assert_eq!(loose, tls(false, false, TlsVersion::V1_1));
+    let _op = env.operator(&[]);
+    env.create(
+        "moving",
+        json!({"onBehalfOf": {"subuser": "marketing-sub"}, "deletionPolicy": "Restore",
+               "requireTls": true, "minimumTlsVersion": "1.2"}),
+    )
+    .await;
+    let first = env.wait_ready("moving").await;
+    assert_eq!(
+        first["status"]["original"],
+        json!({"requireTls": false, "requireValidCert": false, "minimumTlsVersion": "1.1"})
+    );
+
+    env.edit("moving", json!({"onBehalfOf": {"subuser": "billing-sub"}}))
+        .await;
+    let moved = wait_ready_at(&env, "moving", 2).await;
+    assert_eq!(env.settings(Some("marketing-sub")), loose, "A put back");
+    assert_eq!(
+        moved["status"]["original"],
+        json!({"requireTls": true, "requireValidCert": true, "minimumTlsVersion": "1.3"}),
+        "B's own original"
+    );
+    assert!(
+        moved["status"]["target"]
+            .as_str()
+            .unwrap()
+            .contains("billing-sub")
+    );
+    assert!(
+        env.event_reasons("moving")
+            .contains(&"Retargeted".to_string())
+    );
+    assert_eq!(
+        env.settings(Some("billing-sub")),
+        tls(true, true, TlsVersion::V1_2),
+        "B as the spec says (its version lowered on the user's word)"
+    );
+
+    env.delete("moving").await;
+    env.wait_gone("moving").await;
+    assert_eq!(
+        env.settings(Some("billing-sub")),
+        strict,
+        "B never weakened"
+    );
+    assert_eq!(env.settings(Some("marketing-sub")), loose);
+    report(
+        "retarget (item 1)",
+        format!(
+            "A restored on the move ({} PATCHes on A), B kept strict; Events {:?}",
+            patches(&env, Some("marketing-sub")),
+            env.event_reasons("moving")
+        ),
+    );
+}
+
+// Issue 7, item 1: the Secret pointed at another account's key is a retarget too. The old
+// account is put back with the key the operator last read for it (kept in memory only).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_pointed_at_another_account_puts_the_first_account_back() {
+    let mut config = sim_config();
+    config.accounts.push(SimAccount {
+        name: "other".into(),
+        subusers: Vec::new(),
+        customer_accounts: Vec::new(),
+    });
+    let env = Env::with_sim(config).await;
+    let other: SimKey =
+        serde_json::from_value(json!({"key": OTHER_KEY, "account": "other"})).unwrap();
+    env.sim.add_key(other);
+    env.key_secret(KEY).await;
+    let _op = env.operator(&["--watch-secrets"]);
+    env.create(
+        "account",
+        json!({"deletionPolicy": "Restore", "requireTls": true, "minimumTlsVersion": "1.2"}),
+    )
+    .await;
+    env.wait_ready("account").await;
+    assert_eq!(
+        env.sim.settings("main", None),
+        tls(true, false, TlsVersion::V1_2)
+    );
+
+    env.key_secret(OTHER_KEY).await;
+    env.until("the resource on the other account", WAIT, |env| {
+        env.get("account").is_some_and(|o| {
+            o["status"]["target"]
+                .as_str()
+                .is_some_and(|t| t.ends_with(&fingerprint(OTHER_KEY)))
+                && is_ready(&o)
+        })
+    })
+    .await;
+    assert_eq!(
+        env.sim.settings("main", None),
+        tls(false, false, TlsVersion::V1_1),
+        "the first account is put back with the key kept in memory"
+    );
+    assert_eq!(
+        env.sim.settings("other", None),
+        tls(true, false, TlsVersion::V1_2)
+    );
+    let object = env.get("account").unwrap();
+    assert_eq!(
+        object["status"]["original"],
+        json!({"requireTls": false, "requireValidCert": false, "minimumTlsVersion": "1.1"}),
+        "the other account's own original"
+    );
+    env.assert_no_key_leaks();
+}
+
+// Issue 7, item 2: a PATCH that SendGrid applies but whose answer outlives the client timeout
+// leaves the original on record (written before the PATCH), so Restore still puts it back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_patch_never_loses_the_original() {
+    let env = Env::start().await;
+    env.key_secret(KEY).await;
+    env.sim.inject(Fault::PatchLatency(Duration::from_secs(3)));
+    let _op = env.operator(&["--sendgrid-timeout", "500ms"]);
+    env.create(
+        "slow",
+        json!({"deletionPolicy": "Restore", "requireTls": true, "minimumTlsVersion": "1.2"}),
+    )
+    .await;
+    env.until("a PATCH sent and timed out", WAIT, |env| {
+        env.get("slow")
+            .is_some_and(|o| has_condition(&o, "Synced", "False", "ApiUnavailable"))
+    })
+    .await;
+    assert_eq!(
+        env.sim.settings("main", None),
+        tls(true, false, TlsVersion::V1_2),
+        "SendGrid applied it"
+    );
+    let object = env.get("slow").unwrap();
+    assert_eq!(
+        object["status"]["original"],
+        json!({"requireTls": false, "requireValidCert": false, "minimumTlsVersion": "1.1"}),
+        "recorded before the PATCH"
+    );
+    env.sim.clear_faults();
+    env.wait_ready("slow").await;
+    env.delete("slow").await;
+    env.wait_gone("slow").await;
+    assert_eq!(
+        env.sim.settings("main", None),
+        tls(false, false, TlsVersion::V1_1),
+        "Restore put the original back"
+    );
+}
+
+// Issue 7, item 2: the status write after a successful PATCH is refused (and then the pod is
+// killed): the original is still on record, and a new operator restores it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_status_write_and_a_kill_never_lose_the_original() {
+    let env = Env::start().await;
+    env.key_secret(KEY).await;
+    // Only the status written after a PATCH carries lastAppliedTime; the write-ahead does not.
+    env.server.refuse(Refusal {
+        method: "PATCH".into(),
+        path_contains: "/status".into(),
+        body_contains: Some("lastAppliedTime".into()),
+        status: 500,
+        count: u32::MAX,
+    });
+    let mut op = env.operator(&[]);
+    env.create(
+        "refused",
+        json!({"deletionPolicy": "Restore", "requireTls": true, "minimumTlsVersion": "1.2"}),
+    )
+    .await;
+    env.until("the PATCH landed", WAIT, |env| {
+        env.sim.settings("main", None) == tls(true, false, TlsVersion::V1_2)
+    })
+    .await;
+    op.kill();
+    env.server.clear_refusals();
+    let original =
+        json!({"requireTls": false, "requireValidCert": false, "minimumTlsVersion": "1.1"});
+    assert_eq!(env.get("refused").unwrap()["status"]["original"], original);
+    let _op = env.operator(&[]);
+    let object = env.wait_ready("refused").await;
+    assert_eq!(object["status"]["original"], original);
+    env.delete("refused").await;
+    env.wait_gone("refused").await;
+    assert_eq!(
+        env.sim.settings("main", None),
+        tls(false, false, TlsVersion::V1_1)
+    );
+}
+
+// Issue 7, item 3: a spec edit while the first apply is in flight, with a watch cache that is
+// behind: the second reconcile starts from a cached object without the first one's status. Its
+// compare-and-swap status write fails, it starts over from fresh state, and the original stays
+// SendGrid's, never the operator's own first write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_cache_never_records_the_operators_own_write_as_original() {
+    let env = Env::start().await;
+    env.key_secret(KEY).await;
+    env.server.set_watch_lag(Duration::from_millis(1500));
+    env.sim
+        .inject(Fault::PatchLatency(Duration::from_millis(700)));
+    let _op = env.operator(&[]);
+    env.create(
+        "edited",
+        json!({"requireTls": true, "minimumTlsVersion": "1.2"}),
+    )
+    .await;
+    env.until("the first PATCH sent", WAIT, |env| patches(env, None) == 1)
+        .await;
+    env.edit("edited", json!({"minimumTlsVersion": "1.3"}))
+        .await;
+    env.until("the edit applied", WAIT, |env| {
+        env.sim.settings("main", None) == tls(true, false, TlsVersion::V1_3)
+            && env
+                .get("edited")
+                .is_some_and(|o| o["status"]["observedGeneration"] == json!(2) && is_ready(&o))
+    })
+    .await;
+    let object = env.get("edited").unwrap();
+    assert_eq!(
+        object["status"]["original"],
+        json!({"requireTls": false, "requireValidCert": false, "minimumTlsVersion": "1.1"}),
+        "SendGrid's original, not the operator's first write"
+    );
+    let stale = env
+        .server
+        .count(|r| r.is_for("sendgridenforcedtlses") && r.is_status() && r.status == 409);
+    report(
+        "stale cache (item 3)",
+        format!("{stale} status writes refused as stale (409) and started over"),
+    );
+}
+
+// Issue 7, item 4: two disagreeing resources created in one go on one target: exactly one PATCH,
+// ever; the newer one reports Conflict naming the older.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_disagreeing_resources_created_together_cause_one_patch() {
+    let env = Env::start().await;
+    env.key_secret(KEY).await;
+    let _op = env.operator(&[]);
+    // Same creation second; the tie goes to the smaller name, "a-first".
+    let (a, b) = tokio::join!(
+        env.create("b-second", json!({"requireTls": false})),
+        env.create("a-first", json!({"requireTls": true})),
+    );
+    let _ = (a, b);
+    env.wait_ready("a-first").await;
+    let loser = env
+        .wait_condition("b-second", "Ready", "False", "Conflict")
+        .await;
+    assert!(message(&loser, "Ready").contains("mail/a-first"));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(patches(&env, None), 1, "one PATCH, ever");
+    assert_eq!(env.settings(None).require_tls, Some(true));
+}
+
+// Issue 7, item 6: deleting a Reset (or Restore) resource never undoes a field that another live
+// resource on the same target still declares.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleanup_spares_fields_another_resource_still_declares() {
+    let env = Env::start().await;
+    env.key_secret(KEY).await;
+    let _op = env.operator(&[]);
+    env.create(
+        "leaver",
+        json!({"requireTls": true, "minimumTlsVersion": "1.2", "deletionPolicy": "Reset"}),
+    )
+    .await;
+    env.wait_ready("leaver").await;
+    // Another resource that only observes, and wants requireTls kept.
+    env.create("keeper", json!({"requireTls": true, "mode": "Observe"}))
+        .await;
+    env.wait_ready("keeper").await;
+    env.delete("leaver").await;
+    env.wait_gone("leaver").await;
+    assert_eq!(
+        env.settings(None),
+        tls(true, false, TlsVersion::V1_1),
+        "requireTls kept for the resource that still declares it; the version reset"
+    );
+    assert!(is_ready(&env.get("keeper").unwrap()));
+}
