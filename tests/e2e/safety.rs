@@ -75,10 +75,11 @@ async fn retarget_puts_the_old_target_back_and_never_moves_its_original() {
             .unwrap()
             .contains("billing-sub")
     );
-    assert!(
+    env.until("a Retargeted Event", WAIT, |env| {
         env.event_reasons("moving")
             .contains(&"Retargeted".to_string())
-    );
+    })
+    .await;
     assert_eq!(
         env.settings(Some("billing-sub")),
         tls(true, true, TlsVersion::V1_2),
