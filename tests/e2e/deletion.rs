@@ -97,9 +97,9 @@ async fn orphan_restore_and_reset() {
         env.operator_writes("restore"),
         env.operator_writes("reset"),
     ];
-    // Restore/Reset: finalizer added and removed; Restore writes its original ahead of the PATCH
-    // (issue 7, item 2), so it has one status write more.
-    assert_eq!(writes, [(1, 0), (2, 2), (1, 2)], "(status, other) writes");
+    // The original written ahead of the first PATCH (issue 7, item 2), then the outcome;
+    // Restore/Reset: finalizer added and removed.
+    assert_eq!(writes, [(2, 0), (2, 2), (2, 2)], "(status, other) writes");
     report(
         "deletion",
         format!(
