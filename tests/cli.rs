@@ -546,3 +546,47 @@ fn help_of_each_subcommand_lists_its_flags() {
         assert!(out.stdout.contains(command), "{}", out.stdout);
     }
 }
+
+// Issue 7, item 13 (c): a zero delay or period would reconcile in a hot loop: refused before
+// anything starts, naming the flag.
+#[test]
+fn zero_delays_and_periods_are_refused_naming_the_flag() {
+    for (flag, floor) in [
+        ("--default-resync-interval", "1s"),
+        ("--retry-base-delay", "10ms"),
+        ("--retry-max-delay", "10ms"),
+        ("--cleanup-timeout", "1s"),
+    ] {
+        let out = run_blocking(&["run", flag, "0s"], &[]);
+        assert_eq!(out.code, Some(1), "{flag}: {out:?}");
+        assert!(
+            out.stderr.contains(flag) && out.stderr.contains(&format!("at least {floor}")),
+            "{flag}: {out:?}"
+        );
+    }
+}
+
+// Issue 7, item 13 (d): an http:// SendGrid URL would send the key in clear text: refused, unless
+// the host is loopback (a simulator on this machine).
+#[tokio::test]
+async fn clear_text_sendgrid_url_is_refused_except_on_loopback() {
+    let sim = simulator().await;
+    let files = Files::new(RESOURCE);
+    let resource = files.resource();
+    let key = [("SENDGRID_API_KEY", KEY)];
+    for flag in ["--sendgrid-url", "--sendgrid-eu-url"] {
+        let out = run(&["plan", "-f", &resource, flag, "http://example.com"], &key).await;
+        assert_eq!(out.code, Some(1), "{flag}: {out:?}");
+        let lines = out.stderr_lines();
+        assert_eq!(lines.len(), 1, "{flag}: {out:?}");
+        assert!(
+            lines[0].contains("http://example.com") && lines[0].contains("clear text"),
+            "{flag}: {out:?}"
+        );
+    }
+    let [a, b, c, d] = urls(&sim);
+    assert!(b.starts_with("http://127.0.0.1:"), "{b}");
+    let out = run(&["plan", "-f", &resource, &a, &b, &c, &d], &key).await;
+    assert_eq!(out.code, Some(2), "changes pending: {out:?}");
+    assert_eq!(log(&sim), [get()]);
+}

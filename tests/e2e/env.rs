@@ -307,7 +307,7 @@ impl Env {
         self.sg(|r| r.on_behalf_of.as_deref() == on_behalf_of)
     }
 
-    /// Writes the operator made to resource `name`: (status writes, other writes).
+    /// Writes the operator made to resource `name` that landed: (status writes, other writes).
     pub fn operator_writes(&self, name: &str) -> (usize, usize) {
         let manager = sendgrid_tls_operator::api::MANAGER;
         let ours = |r: &kube_testkit::RequestRecord| {
@@ -315,6 +315,8 @@ impl Env {
                 && r.is_write()
                 && r.name.as_deref() == Some(name)
                 && r.query_param("fieldManager").as_deref() == Some(manager)
+                // A compare-and-swap refused as stale (409) wrote nothing.
+                && r.status < 400
         };
         let status = self.server.count(|r| ours(r) && r.is_status());
         let other = self.server.count(|r| ours(r) && !r.is_status());
