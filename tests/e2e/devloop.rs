@@ -130,7 +130,9 @@ async fn kubectl_session_apply_wait_get_drift() {
     // MODE is unset in the example, so kubectl shows nothing there.
     assert_eq!(
         &row[..8],
-        ["mail", "account", "true", "true", "1.2", "True", "True", "InSync"],
+        [
+            "mail", "account", "true", "true", "1.2", "True", "True", "InSync"
+        ],
         "{table}"
     );
     assert_eq!(env.settings(None), tls(true, true, TlsVersion::V1_2));
