@@ -142,7 +142,7 @@ def check_conventions(rendered: Rendered) -> str:
         require(metrics["grafanaDashboard"]["labels"].items() <= labels.items(), "dashboard labels")
         json.loads(dashboard["data"]["sendgrid-tls-operator.json"])
     require(len(extra) == len(values["extraObjects"]), f"{len(extra)} extraObjects rendered")
-    require(all("{{" not in yaml.safe_dump(d) for d in docs), "a template expression was left unrendered")
+    require(all("{{" not in yaml.safe_dump(d) for d in extra), "extraObjects were not rendered with tpl")
     return (
         f"{len(common)} common labels, {len(rules)} PrometheusRule, {len(dashboards)} dashboard, "
         f"{len(extra)} extra object(s), {len(values['volumes'])} volume(s)"
