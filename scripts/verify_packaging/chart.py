@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
+import subprocess
 from typing import Any
 
 import helm_python
@@ -234,6 +236,7 @@ def run(report: Report, generated_crd: Doc, cr_schema: dict[str, Any]) -> None:
     chart = helm_python.Chart.load(str(CHART_DIR))
     try:
         report.run("values.schema.json is self-contained", lambda: check_schema_refs(chart.schema))
+        report.run("versions agree (Cargo.toml, Chart.yaml, deploy/, CHANGELOG.md)", lambda: check_versions(chart))
         report.run("chart README documents every value (scripts/sync-chart-readme.sh --check)", check_chart_readme)
         for path in files:
             run_value_file(report, chart, path, generated_crd, cr_schema)
@@ -252,6 +255,26 @@ def check_chart_readme() -> str:
         f"{target} is stale: run scripts/sync-chart-readme.sh",
     )
     return f"{wanted.count(chr(10) + '| ') - 1} values in {target}"
+
+
+def check_versions(chart: helm_python.Chart) -> str:
+    """Cargo.toml, Chart.yaml, Artifact Hub's image, deploy/'s image tag and CHANGELOG.md agree."""
+    cargo = re.search(r'^version = "([^"]+)"', pathlib.Path("Cargo.toml").read_text(encoding="utf-8"), re.M)
+    require(cargo is not None, "no version in Cargo.toml")
+    version = cargo.group(1)
+    meta = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text(encoding="utf-8"))
+    require(meta["appVersion"] == version, f"appVersion {meta['appVersion']}, Cargo.toml {version}")
+    require(meta["version"] == version, f"chart version {meta['version']}, Cargo.toml {version}")
+    images = yaml.safe_load(meta["annotations"]["artifacthub.io/images"])
+    require(all(i["image"].endswith(":" + version) for i in images), f"artifacthub.io/images {images}")
+    for key in ("artifacthub.io/links", "artifacthub.io/crdsExamples"):
+        require(isinstance(yaml.safe_load(meta["annotations"][key]), list), f"{key} is not a YAML list")
+    deploy = yaml.safe_load(pathlib.Path("deploy/kustomization.yaml").read_text(encoding="utf-8"))
+    tags = [i["newTag"] for i in deploy["images"]]
+    require(tags == [version], f"deploy/ image tags {tags}")
+    result = subprocess.run(["scripts/release-notes.sh", version], capture_output=True, text=True, timeout=30)
+    require(result.returncode == 0, f"CHANGELOG.md: {result.stderr.strip()}")
+    return f"{version} everywhere; CHANGELOG.md has its section"
 
 
 def check_schema_refs(schema: dict[str, Any] | None) -> str:
