@@ -233,13 +233,18 @@ async fn plan_shows_pending_changes_and_changes_nothing() {
     let files = Files::new(RESOURCE);
     let (resource, key) = (files.resource(), files.path("key"));
     let [a, b, c, d] = urls(&sim);
-    let plan = |extra: &'static [&'static str]| {
-        let mut args = vec!["plan", "-f", &resource, "--api-key-file", &key, &a, &b, &c, &d];
-        args.extend(extra);
-        args.iter().map(|s| s.to_string()).collect::<Vec<String>>()
-    };
-    let as_strs = |args: &[String]| args.iter().map(String::as_str).collect::<Vec<&str>>();
-    let out = run(&as_strs(&plan(&[])), &[]).await;
+    let plan = [
+        "plan",
+        "-f",
+        &resource,
+        "--api-key-file",
+        &key,
+        &a,
+        &b,
+        &c,
+        &d,
+    ];
+    let out = run(&plan, &[]).await;
 
     // As terraform plan: changes are success (0) unless --detailed-exitcode asks for 2.
     assert_eq!(out.code, Some(0), "{out:?}");
@@ -248,7 +253,7 @@ async fn plan_shows_pending_changes_and_changes_nothing() {
         "mail/marketing: would set requireTls: false -> true, minimumTlsVersion: 1.1 -> 1.2\n\
          Plan: 0 in sync, 1 to change, 0 drifted, 0 failed\n"
     );
-    let detailed = run(&as_strs(&plan(&["--detailed-exitcode"])), &[]).await;
+    let detailed = run(&[&plan[..], &["--detailed-exitcode"]].concat(), &[]).await;
     assert_eq!(detailed.code, Some(2), "{detailed:?}");
     assert_eq!(log(&sim), [get(), get()], "plan only reads");
     assert_eq!(
