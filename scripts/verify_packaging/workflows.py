@@ -28,7 +28,7 @@ def check_zizmor() -> str:
     )
     output = (result.stdout + result.stderr).strip()
     require(result.returncode == 0 and "No findings to report" in output, f"zizmor:\n{output}")
-    return output.splitlines()[-1]
+    return next(line for line in output.splitlines() if "No findings" in line)
 
 
 def check_pinned() -> str:
