@@ -25,8 +25,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The placeholder key the Secrets in `examples/` hold: the simulator accepts it.
-const KEY: &str = "SG.replace-me.with-your-key";
+/// The placeholder key the Secrets in `examples/secrets/` hold: the simulator accepts it.
+const KEY: &str = "SG.replace-me";
 /// Drift checks every 10s (instead of 10m), so a change "in the UI" is put back quickly.
 const RESYNC: Duration = Duration::from_secs(10);
 
@@ -145,6 +145,7 @@ dev cluster up (loopback only, state in memory; Ctrl-C stops it)
 Try, from the repository root:
 
   {k} create namespace mail
+  {k} apply -f examples/secrets/       # placeholder keys the simulator accepts
   {k} apply -f examples/basic.yaml
   {k} wait --for=condition=Ready sgtls/account -n mail
   {k} get sgtls -A

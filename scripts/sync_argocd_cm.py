@@ -14,7 +14,7 @@ import sys
 CUSTOMIZATION = pathlib.Path("argocd/sendgrid.ops.dev/SendGridEnforcedTls")
 TARGET = pathlib.Path("argocd/argocd-cm-patch.yaml")
 KEY = "sendgrid.ops.dev_SendGridEnforcedTls"
-ACTIONS = ["reconcile"]
+ACTIONS = ["reconcile", "pause", "resume"]
 
 
 def _block(text: str, indent: int) -> str:

@@ -2,7 +2,8 @@
 # Runs every test of the project, as CI does: formatting, lints, all Rust test suites (unit,
 # loopback integration against the SendGrid simulator, end to end against the Kubernetes API test
 # server), then the offline packaging checks (Helm render/lint, schema validation, Argo CD Lua
-# health tests), which install their own tools (a Python venv, lua5.1) on first use.
+# health tests, promtool alert tests, hadolint, zizmor), which install their own tools (a Python
+# venv, lua5.1, promtool built with Go into ~/.cache) on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

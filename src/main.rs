@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    // Usage errors exit 1, like every other error (2 means "plan: changes pending").
+    // Usage errors exit 1, like every other error (2 means "plan --detailed-exitcode: changes").
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -34,8 +34,10 @@ async fn main() -> ExitCode {
             print!("{}", sendgrid_tls_operator::api::crd_yaml());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Plan(args) => file::run(&cli.global, args, false).await,
-        Command::Apply(args) => file::run(&cli.global, args, true).await,
+        Command::Plan(args) => {
+            file::run(&cli.global, &args.file, false, args.detailed_exitcode).await
+        }
+        Command::Apply(args) => file::run(&cli.global, args, true, false).await,
         Command::Simulate(args) => simulate::run(args).await.map(|()| ExitCode::SUCCESS),
     };
     result.unwrap_or_else(|e| {

@@ -4,7 +4,7 @@
 
 use sendgrid_tls_operator::sendgrid::ApiKey;
 use sendgrid_tls_operator::simulator::{SimConfig, Simulator, SimulatorHandle};
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -104,7 +104,21 @@ fn wait(
 
 /// Runs the binary to completion (blocking).
 fn run_blocking(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut child = command(args, env).spawn().unwrap();
+    run_blocking_with(args, env, None)
+}
+
+/// Runs the binary to completion (blocking), with `input` on its stdin.
+fn run_blocking_with(args: &[&str], env: &[(&str, &str)], input: Option<&str>) -> Output {
+    let mut cmd = command(args, env);
+    if input.is_some() {
+        cmd.stdin(Stdio::piped());
+    }
+    let mut child = cmd.spawn().unwrap();
+    if let Some(input) = input {
+        // Dropping the handle closes stdin, so the binary sees the end of the input.
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input.as_bytes()).unwrap();
+    }
     let stdout = drain(child.stdout.take().unwrap());
     let stderr = drain(child.stderr.take().unwrap());
     wait(child, stdout, stderr)
@@ -112,15 +126,21 @@ fn run_blocking(args: &[&str], env: &[(&str, &str)]) -> Output {
 
 /// Runs the binary off the async runtime, so an in-process simulator keeps serving meanwhile.
 async fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    run_with(args, env, None).await
+}
+
+/// [`run`] with `input` on the binary's stdin.
+async fn run_with(args: &[&str], env: &[(&str, &str)], input: Option<&str>) -> Output {
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     let env: Vec<(String, String)> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
+    let input = input.map(str::to_string);
     tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        run_blocking(&args, &env)
+        run_blocking_with(&args, &env, input.as_deref())
     })
     .await
     .unwrap()
@@ -181,12 +201,13 @@ fn get() -> (String, String, u16) {
     ("GET".into(), SG_PATH.into(), 200)
 }
 
-/// The `status` document `apply` prints for one resource.
+/// The `status` document `apply` prints for one resource (its comments say what happened).
 fn printed_status(stdout: &str) -> serde_yaml::Value {
-    let yaml = stdout
-        .strip_prefix("# mail/marketing\n")
-        .unwrap_or_else(|| panic!("no resource header in {stdout:?}"));
-    let doc: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
+    assert!(
+        stdout.starts_with("# mail/marketing: "),
+        "no resource header in {stdout:?}"
+    );
+    let doc: serde_yaml::Value = serde_yaml::from_str(stdout).unwrap();
     doc["status"].clone()
 }
 
@@ -212,28 +233,29 @@ async fn plan_shows_pending_changes_and_changes_nothing() {
     let files = Files::new(RESOURCE);
     let (resource, key) = (files.resource(), files.path("key"));
     let [a, b, c, d] = urls(&sim);
-    let out = run(
-        &[
-            "plan",
-            "-f",
-            &resource,
-            "--api-key-file",
-            &key,
-            &a,
-            &b,
-            &c,
-            &d,
-        ],
-        &[],
-    )
-    .await;
+    let plan = [
+        "plan",
+        "-f",
+        &resource,
+        "--api-key-file",
+        &key,
+        &a,
+        &b,
+        &c,
+        &d,
+    ];
+    let out = run(&plan, &[]).await;
 
-    assert_eq!(out.code, Some(2), "{out:?}");
+    // As terraform plan: changes are success (0) unless --detailed-exitcode asks for 2.
+    assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(
         out.stdout,
-        "mail/marketing: would set requireTls: false -> true, minimumTlsVersion: 1.1 -> 1.2\n"
+        "mail/marketing: would set requireTls: false -> true, minimumTlsVersion: 1.1 -> 1.2\n\
+         Plan: 0 in sync, 1 to change, 0 drifted, 0 failed\n"
     );
-    assert_eq!(log(&sim), [get()], "plan only reads");
+    let detailed = run(&[&plan[..], &["--detailed-exitcode"]].concat(), &[]).await;
+    assert_eq!(detailed.code, Some(2), "{detailed:?}");
+    assert_eq!(log(&sim), [get(), get()], "plan only reads");
     assert_eq!(
         sim.settings("main", None),
         sendgrid_tls_operator::api::TlsSettings::SENDGRID_DEFAULTS
@@ -278,10 +300,7 @@ async fn apply_makes_it_so_then_plan_is_in_sync() {
     sim.clear_requests();
     let out = run(&["plan", "-f", &resource, &a, &b, &c, &d], &env).await;
     assert_eq!(out.code, Some(0), "{out:?}");
-    assert!(
-        out.stdout.starts_with("mail/marketing: no change"),
-        "{out:?}"
-    );
+    assert!(out.stdout.starts_with("mail/marketing: in sync"), "{out:?}");
     assert_eq!(log(&sim), [get()]);
 }
 
@@ -314,7 +333,8 @@ async fn no_key_is_one_line_naming_both_ways_to_give_one() {
     for command in ["plan", "apply"] {
         let out = run(&[command, "-f", &resource, &a, &b, &c, &d], &[]).await;
         assert_eq!(out.code, Some(1), "{out:?}");
-        assert_eq!(out.stdout, "");
+        assert!(out.stdout.contains("0 in sync"), "{out:?}");
+        assert!(out.stdout.contains("1 failed"), "{out:?}");
         let lines = out.stderr_lines();
         assert_eq!(lines.len(), 1, "{out:?}");
         assert!(
@@ -386,6 +406,142 @@ async fn invalid_files_name_the_field() {
     assert_eq!(log(&sim), [], "an invalid file never reaches SendGrid");
 }
 
+/// A resource document for the multi-input test.
+fn resource(namespace: &str, name: &str, secret: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: sendgrid.ops.dev/v1alpha1\nkind: SendGridEnforcedTls\nmetadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n  apiKeySecretRef:\n    name: {secret}\n{spec}"
+    )
+}
+
+#[tokio::test]
+async fn plan_reports_every_resource_of_dirs_and_stdin_with_keys_per_secret() {
+    let sim = simulator().await;
+    let files = Files::new("");
+    let dir = files.dir.path().join("resources");
+    std::fs::create_dir(&dir).unwrap();
+    // Two resources and a ConfigMap in one file; one more (whose Secret has no key given) in
+    // another; a file that is not YAML is not read (only *.yaml, *.yml, *.json are).
+    let a = [
+        resource("mail", "one", "key-a", "  requireTls: true\n"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n".to_string(),
+        resource(
+            "mail",
+            "two",
+            "key-b",
+            "  onBehalfOf:\n    subuser: marketing-sub\n  minimumTlsVersion: \"1.2\"\n",
+        ),
+    ]
+    .join("---\n");
+    std::fs::write(dir.join("a.yaml"), a).unwrap();
+    std::fs::write(
+        dir.join("b.yml"),
+        resource("mail", "three", "unmapped", "  requireTls: true\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("notes.txt"), "not: [yaml").unwrap();
+    // From stdin, an invalid one.
+    let stdin = resource("other", "four", "key-a", "  minimumTlsVersion: 1.2\n");
+    let key = files.path("key");
+    let (key_a, key_b) = (format!("key-a={key}"), format!("mail/key-b={key}"));
+    let [u1, u2, u3, u4] = urls(&sim);
+    let dir = path_str(&dir).to_string();
+    let args = [
+        "plan",
+        "-f",
+        &dir,
+        "-f",
+        "-",
+        "--secret",
+        &key_a,
+        "--secret",
+        &key_b,
+        "-o",
+        "json",
+        "--detailed-exitcode",
+        &u1,
+        &u2,
+        &u3,
+        &u4,
+    ];
+    let out = run_with(&args, &[], Some(&stdin)).await;
+
+    assert_eq!(out.code, Some(1), "any failure wins over changes: {out:?}");
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let got: Vec<(String, String, String)> = report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let text = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+            let reason = r["error"]["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            (text("resource"), text("result"), reason)
+        })
+        .collect();
+    let want = [
+        ("mail/one", "Changes", ""),
+        ("mail/two", "Changes", ""),
+        ("mail/three", "Failed", "NoApiKey"),
+        ("other/four", "Failed", "Invalid"),
+    ]
+    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()));
+    assert_eq!(got, want, "{}", out.stdout);
+    let sources: Vec<&str> = report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["source"].as_str().unwrap())
+        .collect();
+    assert!(sources[0].ends_with("a.yaml#1") && sources[1].ends_with("a.yaml#3"));
+    assert_eq!(sources[3], "stdin#1");
+    assert_eq!(
+        report["resources"][1]["changes"],
+        serde_json::json!([{"field": "minimumTlsVersion", "from": "1.1", "to": "1.2"}])
+    );
+    assert_eq!(
+        report["summary"],
+        serde_json::json!({"inSync": 0, "changes": 2, "applied": 0, "drifted": 0, "failed": 2})
+    );
+    // One stderr line per failure, naming the resource and the way out.
+    let lines = out.stderr_lines();
+    assert_eq!(lines.len(), 2, "{out:?}");
+    assert!(lines[0].contains("mail/three") && lines[0].contains("--secret unmapped=PATH"));
+    assert!(lines[1].contains("other/four") && lines[1].contains("spec.minimumTlsVersion"));
+    assert_eq!(log(&sim), [get(), get()], "one GET per usable resource");
+}
+
+#[tokio::test]
+async fn apply_yaml_report_is_the_status_to_write() {
+    let sim = simulator().await;
+    let files = Files::new(RESOURCE);
+    let (resource, key) = (files.resource(), files.path("key"));
+    let [a, b, c, d] = urls(&sim);
+    let args = [
+        "apply",
+        "-f",
+        &resource,
+        "--api-key-file",
+        &key,
+        "-o",
+        "yaml",
+        &a,
+        &b,
+        &c,
+        &d,
+    ];
+    let out = run(&args, &[]).await;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let report: serde_yaml::Value = serde_yaml::from_str(&out.stdout).unwrap();
+    let entry = &report["resources"][0];
+    assert_eq!(entry["result"].as_str(), Some("Applied"), "{}", out.stdout);
+    assert_eq!(entry["events"][0]["reason"].as_str(), Some("Applied"));
+    let ready = condition(&entry["status"], "Ready");
+    assert_eq!(ready["reason"].as_str(), Some("InSync"));
+    assert_eq!(report["summary"]["applied"].as_u64(), Some(1));
+}
+
 /// A port that was free a moment ago.
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -441,6 +597,9 @@ fn simulate_serves_plan_and_apply_until_sigterm() {
     let (resource, key) = (files.resource(), files.path("key"));
     let args = |command: &'static str| {
         let mut args = vec![command.to_string(), "-f".into(), resource.clone()];
+        if command == "plan" {
+            args.push("--detailed-exitcode".into());
+        }
         args.extend(["--api-key-file".into(), key.clone()]);
         args.extend(["--sendgrid-url".into(), url.clone()]);
         args
@@ -450,7 +609,7 @@ fn simulate_serves_plan_and_apply_until_sigterm() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         run_blocking(&args, &[])
     };
-    assert_eq!(run_with("plan").code, Some(2));
+    assert_eq!(run_with("plan").code, Some(2), "changes pending");
     assert_eq!(run_with("apply").code, Some(0));
     // The simulator kept the change: now in sync.
     let out = run_with("plan");
@@ -488,12 +647,21 @@ fn path_str(path: &Path) -> &str {
 }
 
 #[test]
-fn help_of_each_subcommand_lists_its_flags() {
+fn help_of_each_subcommand_lists_its_flags_and_the_global_ones_once() {
     let global = [
         "--sendgrid-url",
         "--sendgrid-eu-url",
         "--log-format",
         "--log-level",
+    ];
+    let file_flags = [
+        "--filename",
+        "-f",
+        "--api-key-file",
+        "--secret",
+        "--output",
+        "--simulate",
+        "--simulate-listen",
     ];
     let cases: [(&str, &[&str]); 5] = [
         (
@@ -507,36 +675,34 @@ fn help_of_each_subcommand_lists_its_flags() {
                 "--retry-max-delay",
             ],
         ),
-        (
-            "plan",
-            &[
-                "--filename",
-                "-f",
-                "--api-key-file",
-                "--simulate",
-                "--simulate-listen",
-            ],
-        ),
-        (
-            "apply",
-            &[
-                "--filename",
-                "-f",
-                "--api-key-file",
-                "--simulate",
-                "--simulate-listen",
-            ],
-        ),
+        ("plan", &["--detailed-exitcode"]),
+        ("apply", &[]),
         ("simulate", &["--listen", "--api-key"]),
         ("crd", &[]),
     ];
     for (command, flags) in cases {
         let out = run_blocking(&[command, "--help"], &[]);
         assert_eq!(out.code, Some(0), "{command}: {out:?}");
-        for flag in flags.iter().chain(&global) {
+        let (own, globals) = out
+            .stdout
+            .split_once("Global options:")
+            .unwrap_or_else(|| panic!("{command} --help has no Global options:\n{}", out.stdout));
+        let file = if matches!(command, "plan" | "apply") {
+            &file_flags[..]
+        } else {
+            &[]
+        };
+        for flag in flags.iter().chain(file) {
             assert!(
-                out.stdout.contains(flag),
+                own.contains(flag),
                 "{command} --help does not mention {flag}:\n{}",
+                out.stdout
+            );
+        }
+        for flag in global {
+            assert!(
+                globals.contains(flag) && !own.contains(flag),
+                "{command} --help: {flag} belongs under Global options, once:\n{}",
                 out.stdout
             );
         }

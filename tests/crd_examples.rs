@@ -1,6 +1,6 @@
 //! Every file in `examples/` holds valid resources that work together: each SendGridEnforcedTls
-//! passes `validate_resource` and its Secret, with the referenced key, is in the same file and
-//! namespace.
+//! passes `validate_resource`; the files hold no Secret (deleting an example never deletes a
+//! key), and `examples/secrets/` has a placeholder Secret, with the referenced key, for each.
 
 use sendgrid_tls_operator::api::{SendGridEnforcedTls, validate_resource};
 use serde::Deserialize;
@@ -18,9 +18,13 @@ const EXPECTED: [&str; 6] = [
 ];
 
 fn example_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    yaml_files("examples")
+}
+
+fn yaml_files(dir: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("examples/ exists")
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| entry.expect("readable entry").path())
         .filter(|path| path.extension().is_some_and(|e| e == "yaml" || e == "yml"))
         .collect();
@@ -55,20 +59,30 @@ fn the_documented_examples_exist() {
     }
 }
 
+/// The placeholder Secrets of `examples/secrets/`, by (namespace, name).
+fn placeholder_secrets() -> BTreeMap<(String, String), Value> {
+    yaml_files("examples/secrets")
+        .iter()
+        .flat_map(|path| documents(path))
+        .filter(|d| d["kind"] == "Secret")
+        .map(|d| {
+            let key = |k: &str| d["metadata"][k].as_str().unwrap_or_default().to_string();
+            ((key("namespace"), key("name")), d)
+        })
+        .collect()
+}
+
 #[test]
-fn every_example_resource_is_valid_and_its_secret_is_there() {
+fn every_example_resource_is_valid_and_its_secret_is_kept_apart() {
+    let secrets = placeholder_secrets();
     let mut resources = 0;
     for path in example_files() {
         let file = name_of(&path);
         let docs = documents(&path);
-        let secrets: BTreeMap<(String, String), &Value> = docs
-            .iter()
-            .filter(|d| d["kind"] == "Secret")
-            .map(|d| {
-                let key = |k: &str| d["metadata"][k].as_str().unwrap_or_default().to_string();
-                ((key("namespace"), key("name")), d)
-            })
-            .collect();
+        assert!(
+            docs.iter().all(|d| d["kind"] != "Secret"),
+            "{file}: a Secret in an example would be deleted with it; put it in examples/secrets/"
+        );
         let mut in_file = 0;
         for doc in docs.iter().filter(|d| d["kind"] == "SendGridEnforcedTls") {
             let tls: SendGridEnforcedTls = validate_resource(doc).unwrap_or_else(|violations| {
@@ -84,7 +98,7 @@ fn every_example_resource_is_valid_and_its_secret_is_there() {
             let secret = secrets
                 .get(&(namespace.clone(), secret_name.clone()))
                 .unwrap_or_else(|| {
-                    panic!("{file}: no Secret {namespace}/{secret_name} in the file")
+                    panic!("{file}: no Secret {namespace}/{secret_name} in examples/secrets/")
                 });
             let key = tls.spec.secret_key();
             let has_key =
@@ -122,14 +136,14 @@ fn examples_can_be_applied_together_without_conflicts() {
 
 #[test]
 fn placeholder_keys_only() {
-    for path in example_files() {
-        for doc in documents(&path).iter().filter(|d| d["kind"] == "Secret") {
-            let values = doc["stringData"]
-                .as_object()
-                .expect("examples use stringData");
-            for value in values.values() {
-                assert_eq!(value, "SG.replace-me.with-your-key", "{}", name_of(&path));
-            }
+    let secrets = placeholder_secrets();
+    assert!(!secrets.is_empty());
+    for ((_, name), doc) in secrets {
+        let values = doc["stringData"]
+            .as_object()
+            .expect("examples use stringData");
+        for value in values.values() {
+            assert_eq!(value, "SG.replace-me", "{name}");
         }
     }
 }

@@ -184,9 +184,19 @@ fn printer_columns() {
             ".status.conditions[?(@.type==\"Ready\")].status",
         ),
         (
+            "SYNCED",
+            "string",
+            ".status.conditions[?(@.type==\"Synced\")].status",
+        ),
+        (
             "REASON",
             "string",
             ".status.conditions[?(@.type==\"Ready\")].reason",
+        ),
+        (
+            "SYNC-REASON",
+            "string",
+            ".status.conditions[?(@.type==\"Synced\")].reason",
         ),
         ("AGE", "date", ".metadata.creationTimestamp"),
     ];
@@ -197,7 +207,7 @@ fn printer_columns() {
     assert_eq!(got, expected);
     // Each path must exist in the schema (AGE's metadata is implicit).
     let schema = schema();
-    for (_, _, path) in &got[..6] {
+    for (_, _, path) in &got[..got.len() - 1] {
         let field_path = path.split('[').next().unwrap_or_default();
         let mut node = &schema;
         for part in field_path.trim_start_matches('.').split('.') {

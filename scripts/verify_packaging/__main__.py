@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from . import argocd, chart, generated, image, kustomize
+from . import argocd, chart, generated, image, kustomize, monitoring, workflows
 from .report import Report
 
 
@@ -19,6 +19,8 @@ def main() -> int:
         kustomize.run(report, crd, cr_schema)
     argocd.run(report, cr_schema)
     image.run(report)
+    monitoring.run(report)
+    workflows.run(report)
     print(f"(checks took {time.monotonic() - started:.1f}s)")
     print(report.summary())
     return 0 if report.failed == 0 and report.passed > 0 else 1

@@ -4,10 +4,14 @@ value file, lint, and prove that values.schema.json rejects typos and wrong type
 
 from __future__ import annotations
 
+import json
 import pathlib
+import re
+import subprocess
 from typing import Any
 
 import helm_python
+import sync_chart_readme
 import yaml
 
 from . import policy, schemas
@@ -59,6 +63,7 @@ def expectations(values: dict[str, Any], chart_name: str) -> policy.Expect:
         lease_name=(values["leaderElection"]["leaseName"] or full) if leader else None,
         metrics_port=int(values["metrics"]["port"]),
         rbac=bool(values["rbac"]["create"]),
+        aggregate=bool(values["rbac"]["create"] and values["rbac"]["aggregateClusterRoles"]),
         simulator_url=(
             f"http://{full}-simulator.{NAMESPACE}.svc:{simulator['port']}" if simulator["enabled"] else None
         ),
@@ -103,6 +108,47 @@ def check_crd(rendered: Rendered, generated_crd: Doc) -> str:
         return "generated spec, kept on uninstall and prune"
     require(not set(keep) & set(annotations), "crds.keep=false still keeps the CRD")
     return "generated spec, not kept"
+
+
+def check_conventions(rendered: Rendered) -> str:
+    """Each platform-convention value shows up where it should, and only when set."""
+    values, docs = rendered.values, rendered.docs
+    common = values["commonLabels"]
+    extra = [d for d in docs if d["metadata"]["name"].endswith("-extra")]
+    # extraObjects are the user's own objects, rendered as given.
+    for doc in (d for d in docs if d not in extra):
+        labels = doc["metadata"].get("labels") or {}
+        require(common.items() <= labels.items(), f"{doc['kind']} {doc['metadata']['name']} lacks commonLabels")
+    deployment = policy.operator_deployment(docs)
+    annotations = deployment["metadata"].get("annotations") or {}
+    require(annotations == values["deploymentAnnotations"], f"Deployment annotations {annotations}")
+    require(deployment["spec"].get("strategy", {}) == values["strategy"], "strategy differs from the values")
+    pod = deployment["spec"]["template"]["spec"]
+    require(pod.get("volumes", []) == values["volumes"], "pod volumes differ from the values")
+    mounts = pod["containers"][0].get("volumeMounts", [])
+    require(mounts == values["volumeMounts"], "volumeMounts differ from the values")
+    metrics = values["metrics"]
+    for monitor in of_kind(docs, "ServiceMonitor"):
+        namespace = metrics["serviceMonitor"]["namespace"] or NAMESPACE
+        require(monitor["metadata"]["namespace"] == namespace, f"ServiceMonitor in {monitor['metadata']['namespace']}")
+        honor = [e.get("honorLabels") for e in monitor["spec"]["endpoints"]]
+        require(honor == [metrics["serviceMonitor"]["honorLabels"]], f"honorLabels {honor}")
+        selector = monitor["spec"]["namespaceSelector"]["matchNames"]
+        require(selector == [NAMESPACE], f"the ServiceMonitor looks for the Service in {selector}")
+    rules = of_kind(docs, "PrometheusRule")
+    require(len(rules) == int(metrics["prometheusRule"]["enabled"]), f"{len(rules)} PrometheusRules")
+    dashboards = [d for d in of_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("-dashboard")]
+    require(len(dashboards) == int(metrics["grafanaDashboard"]["enabled"]), f"{len(dashboards)} dashboards")
+    for dashboard in dashboards:
+        labels = dashboard["metadata"]["labels"]
+        require(metrics["grafanaDashboard"]["labels"].items() <= labels.items(), "dashboard labels")
+        json.loads(dashboard["data"]["sendgrid-tls-operator.json"])
+    require(len(extra) == len(values["extraObjects"]), f"{len(extra)} extraObjects rendered")
+    require(all("{{" not in yaml.safe_dump(d) for d in extra), "extraObjects were not rendered with tpl")
+    return (
+        f"{len(common)} common labels, {len(rules)} PrometheusRule, {len(dashboards)} dashboard, "
+        f"{len(extra)} extra object(s), {len(values['volumes'])} volume(s)"
+    )
 
 
 def check_lint(path: pathlib.Path, user_values: dict[str, Any]) -> str:
@@ -151,6 +197,7 @@ def run_value_file(
     report.run(f"operator wiring {label}", lambda: policy.check_operator(rendered.docs, expect))
     report.run(f"rbac {label}", lambda: policy.check_rbac(rendered.docs, expect))
     report.run(f"crd {label}", lambda: check_crd(rendered, generated_crd))
+    report.run(f"conventions {label}", lambda: check_conventions(rendered))
 
 
 def validate_docs(docs: list[Doc], cr_schema: dict[str, Any] | None) -> str:
@@ -189,7 +236,8 @@ def run(report: Report, generated_crd: Doc, cr_schema: dict[str, Any]) -> None:
     chart = helm_python.Chart.load(str(CHART_DIR))
     try:
         report.run("values.schema.json is self-contained", lambda: check_schema_refs(chart.schema))
-        report.run(f"{VALUES_DOC} documents every value", lambda: check_values_documented(chart.values))
+        report.run("versions agree (Cargo.toml, Chart.yaml, deploy/, CHANGELOG.md)", lambda: check_versions(chart))
+        report.run("chart README documents every value (scripts/sync-chart-readme.sh --check)", check_chart_readme)
         for path in files:
             run_value_file(report, chart, path, generated_crd, cr_schema)
         check_rejections(report, chart)
@@ -197,36 +245,36 @@ def run(report: Report, generated_crd: Doc, cr_schema: dict[str, Any]) -> None:
         chart.close()
 
 
-VALUES_DOC = pathlib.Path("docs/helm-values.md")
-# Values that are Kubernetes objects or free-form maps: documented as a whole, not per key.
-OPAQUE_VALUES = {
-    "podSecurityContext",
-    "securityContext",
-    "resources",
-    "nodeSelector",
-    "affinity",
-    "simulator.resources",
-}
+def check_chart_readme() -> str:
+    """The generated chart README documents every value and is current."""
+    wanted, undocumented = sync_chart_readme.render()
+    require(not undocumented, f"values without a '# --' comment: {undocumented}")
+    target = sync_chart_readme.TARGET
+    require(
+        target.is_file() and target.read_text(encoding="utf-8") == wanted,
+        f"{target} is stale: run scripts/sync-chart-readme.sh",
+    )
+    return f"{wanted.count(chr(10) + '| ') - 1} values in {target}"
 
 
-def check_values_documented(values: dict[str, Any]) -> str:
-    """Every value in values.yaml has a row in docs/helm-values.md."""
-    text = VALUES_DOC.read_text(encoding="utf-8")
-    keys = _leaf_keys(values)
-    missing = [key for key in keys if f"| `{key}` |" not in text]
-    require(not missing, f"{VALUES_DOC} lacks {missing}")
-    return f"{len(keys)} keys documented"
-
-
-def _leaf_keys(values: dict[str, Any], prefix: str = "") -> list[str]:
-    keys: list[str] = []
-    for name, value in values.items():
-        key = prefix + name
-        if isinstance(value, dict) and value and key not in OPAQUE_VALUES:
-            keys += _leaf_keys(value, key + ".")
-        else:
-            keys.append(key)
-    return keys
+def check_versions(chart: helm_python.Chart) -> str:
+    """Cargo.toml, Chart.yaml, Artifact Hub's image, deploy/'s image tag and CHANGELOG.md agree."""
+    cargo = re.search(r'^version = "([^"]+)"', pathlib.Path("Cargo.toml").read_text(encoding="utf-8"), re.M)
+    require(cargo is not None, "no version in Cargo.toml")
+    version = cargo.group(1)
+    meta = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text(encoding="utf-8"))
+    require(meta["appVersion"] == version, f"appVersion {meta['appVersion']}, Cargo.toml {version}")
+    require(meta["version"] == version, f"chart version {meta['version']}, Cargo.toml {version}")
+    images = yaml.safe_load(meta["annotations"]["artifacthub.io/images"])
+    require(all(i["image"].endswith(":" + version) for i in images), f"artifacthub.io/images {images}")
+    for key in ("artifacthub.io/links", "artifacthub.io/crdsExamples"):
+        require(isinstance(yaml.safe_load(meta["annotations"][key]), list), f"{key} is not a YAML list")
+    deploy = yaml.safe_load(pathlib.Path("deploy/kustomization.yaml").read_text(encoding="utf-8"))
+    tags = [i["newTag"] for i in deploy["images"]]
+    require(tags == [version], f"deploy/ image tags {tags}")
+    result = subprocess.run(["scripts/release-notes.sh", version], capture_output=True, text=True, timeout=30)
+    require(result.returncode == 0, f"CHANGELOG.md: {result.stderr.strip()}")
+    return f"{version} everywhere; CHANGELOG.md has its section"
 
 
 def check_schema_refs(schema: dict[str, Any] | None) -> str:

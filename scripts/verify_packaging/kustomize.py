@@ -17,7 +17,7 @@ DEPLOY_DIR = pathlib.Path("deploy")
 HA_COMPONENT = DEPLOY_DIR / "components" / "ha"
 WORK_DIR = pathlib.Path("target/verify-packaging")
 NAMESPACE = "sendgrid-tls-operator"
-BASE_ARGS = ["run", "--log-format", "json"]
+BASE_ARGS = ["run", "--log-format", "json", "--leader-election"]
 
 
 def kustomize(directory: pathlib.Path) -> list[Doc]:
@@ -31,6 +31,7 @@ def base_expect(**changes: Any) -> policy.Expect:
     expect = policy.Expect(
         namespace=NAMESPACE,
         service_account="sendgrid-tls-operator",
+        leader_election=True,
         lease_role=True,
         lease_name="sendgrid-tls-operator",
         exact_args=BASE_ARGS,
@@ -103,7 +104,7 @@ def run(report: Report, generated_crd: Doc, cr_schema: dict[str, Any]) -> None:
     report.run("kubectl kustomize deploy/ + components/ha", render_ha)
     if "ha" in rendered:
         docs_ha = rendered["ha"]
-        expect = base_expect(leader_election=True, exact_args=BASE_ARGS + ["--leader-election"])
+        expect = base_expect()
         report.run("schemas deploy/ + ha", lambda: validate_docs(docs_ha, cr_schema))
         report.run("pod security deploy/ + ha", lambda: policy.check_pod_security(docs_ha))
         report.run("operator wiring deploy/ + ha", lambda: policy.check_operator(docs_ha, expect))

@@ -59,6 +59,8 @@ class Expect:
     rbac: bool = True
     simulator_url: str | None = None
     exact_args: list[str] | None = None
+    # ClusterRoles aggregated into view/edit/admin for people (rbac.aggregateClusterRoles).
+    aggregate: bool = True
 
 
 def parse_args(args: list[str], value_flags: set[str], switches: set[str]) -> dict[str, list[str]]:
@@ -254,6 +256,9 @@ def check_rbac(docs: list[Doc], expect: Expect) -> str:
         )
         return "no RBAC objects (rbac.create=false)"
 
+    aggregated = [r for r in cluster_roles if set(r["metadata"].get("labels") or {}) & set(AGGREGATE_LABELS)]
+    cluster_roles = [r for r in cluster_roles if r not in aggregated]
+    _check_aggregated(docs, aggregated, expect)
     wanted = dict(CONTROLLER_RULES)
     if expect.watch_secrets:
         wanted[("", "secrets")] = WATCH_SECRETS_VERBS
@@ -306,4 +311,36 @@ def check_rbac(docs: list[Doc], expect: Expect) -> str:
         _bound(docs, "RoleBinding", role, expect)
     else:
         require(not lease_roles, "Lease permissions rendered without leader election")
-    return f"{len(cluster_roles)} ClusterRole(s), {len(roles)} Role(s)"
+    return f"{len(cluster_roles)} ClusterRole(s), {len(roles)} Role(s), {len(aggregated)} aggregated ClusterRole(s)"
+
+
+AGGREGATE_LABELS = {
+    "rbac.authorization.k8s.io/aggregate-to-view": "view",
+    "rbac.authorization.k8s.io/aggregate-to-edit": "edit",
+    "rbac.authorization.k8s.io/aggregate-to-admin": "admin",
+}
+READ_VERBS = {"get", "list", "watch"}
+WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
+
+
+def _check_aggregated(docs: list[Doc], aggregated: list[Doc], expect: Expect) -> None:
+    """view reads SendGridEnforcedTls; edit and admin also write them; nobody gets Secrets or status writes."""
+    if not expect.aggregate:
+        require(not aggregated, "rbac.aggregateClusterRoles=false still renders aggregated ClusterRoles")
+        return
+    granted: dict[str, set[str]] = {"view": set(), "edit": set(), "admin": set()}
+    for role in aggregated:
+        rules = _rules(role)
+        for (group, resource), verbs in rules.items():
+            require(group == "sendgrid.ops.dev", f"{role['metadata']['name']} grants {group or 'core'}/{resource}")
+            if resource.endswith("/status"):
+                require(verbs <= READ_VERBS, f"{role['metadata']['name']} lets people write status")
+        verbs = set().union(*rules.values())
+        for label, target in AGGREGATE_LABELS.items():
+            if (role["metadata"].get("labels") or {}).get(label) == "true":
+                granted[target] |= verbs
+        for binding in of_kind(docs, "ClusterRoleBinding") + of_kind(docs, "RoleBinding"):
+            require(binding["roleRef"]["name"] != role["metadata"]["name"], f"{role['metadata']['name']} is bound")
+    require(granted["view"] == READ_VERBS, f"view gets {sorted(granted['view'])}")
+    for target in ("edit", "admin"):
+        require(granted[target] == READ_VERBS | WRITE_VERBS, f"{target} gets {sorted(granted[target])}")

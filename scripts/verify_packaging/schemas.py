@@ -45,18 +45,22 @@ def validate_builtin(doc: dict[str, Any]) -> None:
             raise CheckFailed(f"{describe(doc)}: no Kubernetes {version} schema for {doc.get('apiVersion')}") from None
 
 
+PROMETHEUS_OPERATOR_KINDS = ("ServiceMonitor", "PrometheusRule")
+
+
 def validate_service_monitor(doc: dict[str, Any]) -> None:
-    """Types, enums and patterns from the prometheus-operator models, plus an unknown-field check."""
+    """Types, enums and patterns from the prometheus-operator models, plus an unknown-field check
+    (ServiceMonitor and PrometheusRule)."""
     from cloudcoil.models.prometheus_operator import v1 as monitoring
 
     try:
-        model = monitoring.ServiceMonitor.model_validate(doc)
+        model = getattr(monitoring, doc["kind"]).model_validate(doc)
     except Exception as err:  # pydantic.ValidationError; imported lazily with the models
         raise CheckFailed(f"{describe(doc)} invalid: {err}") from None
     round_trip = model.model_dump(by_alias=True, exclude_unset=True, mode="json")
     if round_trip != doc:
         raise CheckFailed(
-            f"{describe(doc)} has fields the ServiceMonitor schema does not know: {_first_difference(doc, round_trip)}"
+            f"{describe(doc)} has fields the {doc['kind']} schema does not know: {_first_difference(doc, round_trip)}"
         )
 
 
@@ -125,7 +129,7 @@ def validate_custom_resource(doc: dict[str, Any], schema: dict[str, Any]) -> Non
 def validate_any(doc: dict[str, Any], cr_schema: dict[str, Any] | None) -> str:
     """Validates one object with the right validator; returns the validator's name."""
     kind = doc.get("kind")
-    if kind == "ServiceMonitor":
+    if kind in PROMETHEUS_OPERATOR_KINDS:
         validate_service_monitor(doc)
         return "prometheus-operator models"
     if kind == CR_KIND:

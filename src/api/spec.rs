@@ -36,7 +36,9 @@ macro_rules! duration_regex {
     printcolumn = r#"{"name":"Min-TLS","type":"string","jsonPath":".status.observed.minimumTlsVersion","description":"SendGrid's minimum TLS version, as last observed"}"#,
     printcolumn = r#"{"name":"Mode","type":"string","jsonPath":".spec.mode","description":"spec.mode as written; empty means Enforce"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status","description":"Whether SendGrid matches the spec"}"#,
+    printcolumn = r#"{"name":"Synced","type":"string","jsonPath":".status.conditions[?(@.type==\"Synced\")].status","description":"Whether the last reconcile reached SendGrid (False: a revoked key, a missing Secret, a pause...)"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason","description":"Why Ready is what it is"}"#,
+    printcolumn = r#"{"name":"Sync-Reason","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Synced\")].reason","description":"Why Synced is what it is (kubectl get -o wide)"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[x_kube(validation = Rule::new(

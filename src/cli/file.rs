@@ -1,32 +1,41 @@
-//! `plan -f` and `apply -f`: one reconcile of a resource file straight against SendGrid, through
-//! the same decision code the controller runs.
+//! `plan` and `apply`: one reconcile of each resource given with `-f`, straight against
+//! SendGrid, through the same decision code the controller runs. Every resource is reported,
+//! whatever happens to the others.
 
+use super::inputs::{self, Input};
+use super::keys::Keys;
+use super::report::{Change, Entry, Event, Failure, Report, Verdict};
 use super::{FileArgs, Global};
+use crate::api::TlsSettings;
 use crate::api::spec::DEFAULT_RESYNC;
-use crate::api::validation::validate_resource;
-use crate::api::{SendGridEnforcedTls, TlsSettings};
 use crate::controller::gather::account_for;
-use crate::reconcile::decide::{Decision, Facts, PatchPlan};
+use crate::reconcile::conditions::{self, READY};
+use crate::reconcile::decide::{Decision, Facts, NoteKind, Outcome, PatchPlan};
 use crate::reconcile::sync;
 use crate::sendgrid::{ApiKey, SendGridClient};
 use crate::simulator::{SimConfig, Simulator, SimulatorHandle};
-use kube::ResourceExt;
-use serde::Deserialize;
+use serde_json::Value;
 use std::process::ExitCode;
 
-/// Exit code of `plan` when SendGrid would change.
+/// Exit code of `plan --detailed-exitcode` when SendGrid would change or has drifted.
 pub const CHANGES_PENDING: u8 = 2;
 
 /// The key the embedded simulator accepts when no key is given.
 const DEMO_KEY: &str = "SG.simulated-demo-key.key";
 
-/// Runs `plan` (`apply == false`) or `apply` on every SendGridEnforcedTls in the file.
-pub async fn run(global: &Global, args: &FileArgs, apply: bool) -> Result<ExitCode, String> {
-    let resources = load(args)?;
-    let (key, simulator) = if args.simulate {
-        simulated(args).await?
+/// Runs `plan` (`apply == false`) or `apply` on every SendGridEnforcedTls given.
+pub async fn run(
+    global: &Global,
+    args: &FileArgs,
+    apply: bool,
+    detailed_exitcode: bool,
+) -> Result<ExitCode, String> {
+    let inputs = inputs::load(&args.files)?;
+    let (mut keys, simulator) = if args.simulate {
+        let (key, sim) = simulated(args).await?;
+        (Keys::fixed(key), Some(sim))
     } else {
-        (key(args)?, None)
+        (Keys::new(&args.secrets, args.api_key_file.clone()), None)
     };
     let mut config = global.client_config();
     if let Some(sim) = &simulator {
@@ -38,10 +47,9 @@ pub async fn run(global: &Global, args: &FileArgs, apply: bool) -> Result<ExitCo
         );
     }
     let client = SendGridClient::new(config).map_err(|e| e.to_string())?;
-    let mut code = 0u8;
-    for res in &resources {
-        let result = one(&client, res, &key, apply).await;
-        code = code.max(result?);
+    let mut entries = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        entries.push(one(&client, &mut keys, input, apply).await);
     }
     if let Some(sim) = simulator {
         for r in sim.requests() {
@@ -53,69 +61,58 @@ pub async fn run(global: &Global, args: &FileArgs, apply: bool) -> Result<ExitCo
         }
         sim.shutdown().await;
     }
-    Ok(ExitCode::from(code))
-}
-
-/// Parses and validates every SendGridEnforcedTls document of the file.
-fn load(args: &FileArgs) -> Result<Vec<SendGridEnforcedTls>, String> {
-    let path = args.file.display();
-    let text = std::fs::read_to_string(&args.file).map_err(|e| format!("{path}: {e}"))?;
-    let mut resources = Vec::new();
-    for (i, doc) in serde_yaml::Deserializer::from_str(&text).enumerate() {
-        let value =
-            serde_json::Value::deserialize(doc).map_err(|e| format!("{path}: not YAML: {e}"))?;
-        let kind = value.get("kind").and_then(|k| k.as_str());
-        if value.is_null() || kind != Some("SendGridEnforcedTls") {
-            continue;
-        }
-        let res = validate_resource(&value).map_err(|violations| {
-            let all: Vec<String> = violations.iter().map(ToString::to_string).collect();
-            format!("{path}: document {}: {}", i + 1, all.join("; "))
-        })?;
-        resources.push(res);
-    }
-    if resources.is_empty() {
-        return Err(format!("{path}: holds no SendGridEnforcedTls resource"));
-    }
-    Ok(resources)
-}
-
-fn key(args: &FileArgs) -> Result<ApiKey, String> {
-    let raw = match &args.api_key_file {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| format!("--api-key-file {}: {e}", path.display()))?,
-        None => std::env::var("SENDGRID_API_KEY").map_err(|_| {
-            "no API key: give --api-key-file PATH or set SENDGRID_API_KEY".to_string()
-        })?,
-    };
-    ApiKey::new(&raw).map_err(|e| format!("API key: {e}"))
+    let report = Report::new(if apply { "apply" } else { "plan" }, entries);
+    report.print(args.output)?;
+    let s = &report.summary;
+    Ok(ExitCode::from(if s.failed > 0 {
+        1
+    } else if detailed_exitcode && s.changes + s.drifted > 0 {
+        CHANGES_PENDING
+    } else {
+        0
+    }))
 }
 
 /// An embedded simulator that accepts the given key (or a demo key).
-async fn simulated(args: &FileArgs) -> Result<(ApiKey, Option<SimulatorHandle>), String> {
+async fn simulated(args: &FileArgs) -> Result<(ApiKey, SimulatorHandle), String> {
     let raw = std::env::var("SENDGRID_API_KEY").unwrap_or_else(|_| DEMO_KEY.to_string());
     let key = ApiKey::new(&raw).map_err(|e| format!("API key: {e}"))?;
     let sim = Simulator::start(args.simulate_listen, SimConfig::with_keys(&[raw.trim()]))
         .await
         .map_err(|e| format!("simulator on {}: {e}", args.simulate_listen))?;
-    Ok((key, Some(sim)))
+    Ok((key, sim))
 }
 
-fn name(res: &SendGridEnforcedTls) -> String {
-    match res.namespace() {
-        Some(ns) => format!("{ns}/{}", res.name_any()),
-        None => res.name_any(),
+fn failed(input: &Input, reason: &str, message: String) -> Entry {
+    Entry {
+        source: input.source.clone(),
+        resource: input.name.clone(),
+        result: Verdict::Failed,
+        message: message.clone(),
+        changes: Vec::new(),
+        events: Vec::new(),
+        status: None,
+        error: Some(Failure {
+            reason: reason.to_string(),
+            message,
+        }),
     }
 }
 
-/// One resource: `plan` prints what would change; `apply` changes it and prints the status.
-async fn one(
-    client: &SendGridClient,
-    res: &SendGridEnforcedTls,
-    key: &ApiKey,
-    apply: bool,
-) -> Result<u8, String> {
-    let account = account_for(res, key.clone()).map_err(|f| format!("{}: {f}", f.reason()))?;
+/// One resource: `plan` says what would change; `apply` changes it and keeps the status.
+async fn one(client: &SendGridClient, keys: &mut Keys, input: Input, apply: bool) -> Entry {
+    let res = match &input.resource {
+        Ok(res) => res,
+        Err(e) => return failed(&input, "Invalid", e.clone()),
+    };
+    let key = match keys.for_resource(res) {
+        Ok(key) => key,
+        Err(e) => return failed(&input, "NoApiKey", e),
+    };
+    let account = match account_for(res, key) {
+        Ok(account) => account,
+        Err(f) => return failed(&input, f.reason(), f.to_string()),
+    };
     let status = res.status.clone().unwrap_or_default();
     let mut facts = Facts::of(res, &status, DEFAULT_RESYNC);
     facts.target = Some(account.target());
@@ -124,65 +121,94 @@ async fn one(
     } else {
         match sync::plan(client, &account, &facts).await {
             Decision::Patch(plan) => {
-                println!("{}: would set {}", name(res), changes(&plan));
-                return Ok(CHANGES_PENDING);
+                let message = "SendGrid differs from the spec".to_string();
+                let mut entry = concluded(&input, Verdict::Changes, message, None);
+                entry.changes = changed(&plan);
+                return entry;
             }
             Decision::Done(outcome) => *outcome,
         }
     };
-    if let Some(f) = outcome.failure {
-        return Err(format!("{}: {}: {f}", name(res), f.reason()));
+    if let Some(f) = &outcome.failure {
+        return failed(&input, f.reason(), f.to_string());
     }
-    if !apply {
-        let ready = crate::reconcile::conditions::find(&outcome.status.conditions, "Ready");
-        let message = ready.map(|c| c.message.as_str()).unwrap_or_default();
-        let verdict = match ready {
-            Some(c) if c.reason == "Drifted" => "drifted; mode Observe, so nothing would change",
-            _ => "no change",
-        };
-        println!("{}: {verdict} ({message})", name(res));
-        return Ok(0);
-    }
-    for note in &outcome.notes {
-        eprintln!("{}: {}: {}", name(res), note.reason, note.message);
-    }
-    let yaml = serde_yaml::to_string(&serde_json::json!({ "status": outcome.status }))
-        .map_err(|e| format!("status: {e}"))?;
-    println!("# {}\n{yaml}", name(res));
-    Ok(0)
+    let ready = conditions::find(&outcome.status.conditions, READY);
+    let verdict = match ready {
+        _ if apply && outcome.status.last_applied_time != status.last_applied_time => {
+            Verdict::Applied
+        }
+        Some(c) if c.reason == "Drifted" => Verdict::Drifted,
+        _ => Verdict::InSync,
+    };
+    let message = ready.map(|c| c.message.clone()).unwrap_or_default();
+    concluded(&input, verdict, message, apply.then_some(&outcome))
 }
 
-/// "requireTls: false -> true, minimumTlsVersion: 1.1 -> 1.2"
-fn changes(plan: &PatchPlan) -> String {
-    fn arrow<T: std::fmt::Display>(
-        field: &str,
+/// The entry of a resource that reached SendGrid; `apply` passes its outcome (status, Events).
+fn concluded(input: &Input, result: Verdict, message: String, applied: Option<&Outcome>) -> Entry {
+    Entry {
+        source: input.source.clone(),
+        resource: input.name.clone(),
+        result,
+        message,
+        changes: Vec::new(),
+        events: applied.map(events).unwrap_or_default(),
+        status: applied.map(|o| o.status.clone()),
+        error: None,
+    }
+}
+
+fn events(outcome: &Outcome) -> Vec<Event> {
+    outcome
+        .notes
+        .iter()
+        .map(|n| Event {
+            type_: match n.kind {
+                NoteKind::Normal => "Normal",
+                NoteKind::Warning => "Warning",
+            },
+            reason: n.reason,
+            message: n.message.clone(),
+        })
+        .collect()
+}
+
+/// The fields a PATCH would set, with SendGrid's current values.
+fn changed(plan: &PatchPlan) -> Vec<Change> {
+    fn change<T: serde::Serialize>(
+        field: &'static str,
         before: Option<T>,
         after: Option<T>,
-    ) -> Option<String> {
-        let after = after?;
-        let before = before.map_or_else(|| "unset".to_string(), |b| b.to_string());
-        Some(format!("{field}: {before} -> {after}"))
+    ) -> Option<Change> {
+        let json = |v: Option<T>| v.map_or(Value::Null, |v| serde_json::json!(v));
+        after.is_some().then(|| Change {
+            field,
+            from: json(before),
+            to: json(after),
+        })
     }
-    let TlsSettings {
-        require_tls,
-        require_valid_cert,
-        minimum_tls_version,
-    } = plan.changes;
-    let parts: Vec<String> = [
-        arrow("requireTls", plan.before.require_tls, require_tls),
-        arrow(
+    let (
+        TlsSettings {
+            require_tls,
+            require_valid_cert,
+            minimum_tls_version,
+        },
+        before,
+    ) = (plan.changes, plan.before);
+    [
+        change("requireTls", before.require_tls, require_tls),
+        change(
             "requireValidCert",
-            plan.before.require_valid_cert,
+            before.require_valid_cert,
             require_valid_cert,
         ),
-        arrow(
+        change(
             "minimumTlsVersion",
-            plan.before.minimum_tls_version,
+            before.minimum_tls_version,
             minimum_tls_version,
         ),
     ]
     .into_iter()
     .flatten()
-    .collect();
-    parts.join(", ")
+    .collect()
 }

@@ -1,6 +1,9 @@
 //! The command line: flags and subcommands of the one binary.
 
 pub mod file;
+mod inputs;
+mod keys;
+mod report;
 pub mod run;
 pub mod simulate;
 
@@ -21,8 +24,9 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Flags every subcommand takes.
+/// Flags every subcommand takes; each help lists them once, under their own heading.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Replace SendGrid's global API host (for tests and the simulator).
     #[arg(long, global = true, env = "SENDGRID_URL", value_name = "URL")]
@@ -62,23 +66,49 @@ pub enum Command {
     Run(run::RunArgs),
     /// Print the CustomResourceDefinition as YAML.
     Crd,
-    /// Show what one reconcile of a resource file would change in SendGrid; change nothing.
-    /// Exit 0: in sync; 2: changes pending; 1: error.
-    Plan(FileArgs),
-    /// Make SendGrid match a resource file once, and print the status the controller would write.
+    /// Show what one reconcile of each resource would change in SendGrid; change nothing.
+    ///
+    /// Exit 1 when any resource fails; with --detailed-exitcode, 2 when any would change or has
+    /// drifted in Observe mode (as terraform plan).
+    Plan(PlanArgs),
+    /// Make SendGrid match each resource once, and print the status the controller would write.
+    ///
+    /// Exit 1 when any resource fails.
     Apply(FileArgs),
     /// Serve a local SendGrid simulator (global at /v3, EU at /eu/v3, admin at /_sim).
     Simulate(simulate::SimulateArgs),
 }
 
+/// How `plan` and `apply` print their report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// One line per resource (apply: the status each would get, as YAML), then a summary.
+    #[default]
+    Text,
+    /// One JSON document: every resource's result, changes, status and error, and a summary.
+    Json,
+    /// The JSON report as YAML.
+    Yaml,
+}
+
 #[derive(Debug, Args)]
 pub struct FileArgs {
-    /// A YAML file holding SendGridEnforcedTls resources (other documents are skipped).
-    #[arg(short = 'f', long = "filename", value_name = "FILE")]
-    pub file: PathBuf,
-    /// A file holding the API key.
+    /// A YAML or JSON file of SendGridEnforcedTls resources (several documents, or a kubectl
+    /// List), a directory (its *.yaml, *.yml and *.json files, not recursive) or - for stdin.
+    /// Repeatable. Other kinds are skipped.
+    #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
+    pub files: Vec<PathBuf>,
+    /// A file holding the API key, for every resource that no --secret names.
     #[arg(long, value_name = "PATH", conflicts_with = "simulate")]
     pub api_key_file: Option<PathBuf>,
+    /// The key of the Secret a resource names in spec.apiKeySecretRef: NAME=PATH or
+    /// NAMESPACE/NAME=PATH, PATH a file holding the key. Repeatable; wins over --api-key-file
+    /// and SENDGRID_API_KEY.
+    #[arg(long = "secret", value_name = "NAME=PATH", value_parser = keys::parse_secret, conflicts_with = "simulate")]
+    pub secrets: Vec<(String, PathBuf)>,
+    /// Report format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
     /// Run against an embedded SendGrid simulator instead of SendGrid (a demo with no account:
     /// nothing leaves this machine).
     #[arg(long)]
@@ -91,4 +121,14 @@ pub struct FileArgs {
         requires = "simulate"
     )]
     pub simulate_listen: SocketAddr,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// Exit 0 when nothing would change, 2 when something would change or has drifted in Observe
+    /// mode, 1 on any error (terraform plan's -detailed-exitcode).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
 }

@@ -201,6 +201,8 @@ pub async fn run(
     };
     let recorder = Recorder::new(client.clone(), reporter);
     let sendgrid = sendgrid.with_observer(Arc::new(metrics.clone()));
+    // Per-state gauges (resources by Ready/Synced reason), counted from this cache at scrape time.
+    metrics.observe_resources(reader.clone());
     let ctx = Arc::new(Context::new(
         client.clone(),
         sendgrid,

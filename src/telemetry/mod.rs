@@ -3,5 +3,8 @@
 pub mod http;
 pub mod logging;
 pub mod metrics;
+mod process;
+pub mod states;
 
 pub use metrics::Metrics;
+pub use states::ResourceStates;

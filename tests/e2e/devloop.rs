@@ -83,6 +83,9 @@ async fn kubectl_session_apply_wait_get_drift() {
     kubectl.ok(&["apply", "-f", "crds/"]).await;
     let _op = env.operator(&["--default-resync-interval", "2s"]);
     kubectl.ok(&["create", "namespace", "mail"]).await;
+    kubectl
+        .ok(&["apply", "-f", "examples/secrets/placeholder-keys.yaml"])
+        .await;
     kubectl.ok(&["apply", "-f", "examples/basic.yaml"]).await;
     let waited = kubectl
         .ok(&[
@@ -113,6 +116,7 @@ async fn kubectl_session_apply_wait_get_drift() {
             "MIN-TLS",
             "MODE",
             "READY",
+            "SYNCED",
             "REASON",
             "AGE"
         ],
@@ -125,8 +129,10 @@ async fn kubectl_session_apply_wait_get_drift() {
         .collect();
     // MODE is unset in the example, so kubectl shows nothing there.
     assert_eq!(
-        &row[..7],
-        ["mail", "account", "true", "true", "1.2", "True", "InSync"],
+        &row[..8],
+        [
+            "mail", "account", "true", "true", "1.2", "True", "True", "InSync"
+        ],
         "{table}"
     );
     assert_eq!(env.settings(None), tls(true, true, TlsVersion::V1_2));
@@ -165,7 +171,7 @@ async fn kubectl_session_apply_wait_get_drift() {
     report(
         "dev loop (kubectl)",
         format!(
-            "apply crds/ + examples/basic.yaml, wait Ready, get sgtls -A:\n{table}drift via /_sim/settings corrected (Event DriftCorrected)"
+            "apply crds/ + examples/secrets/ + examples/basic.yaml, wait Ready, get sgtls -A:\n{table}drift via /_sim/settings corrected (Event DriftCorrected)"
         ),
     );
     env.assert_no_key_leaks();

@@ -193,9 +193,9 @@ table_cells() {
   source "$HERE/lib.sh"
   local table
   table=$(printf '%s\n' \
-    'NAME                  REQUIRE-TLS   VALID-CERT   MIN-TLS   MODE      READY   REASON    AGE' \
-    'account               true          true         1.2                 True    InSync    12s' \
-    'transactional-audit   true          true         1.1       Observe   False   Drifted   3m4s')
+    'NAME                  REQUIRE-TLS   VALID-CERT   MIN-TLS   MODE      READY   SYNCED   REASON    AGE' \
+    'account               true          true         1.2                 True    True     InSync    12s' \
+    'transactional-audit   true          true         1.1       Observe   False   True     Drifted   3m4s')
   expect_eq "$(table_cell "$table" account MODE)" "" "empty MODE"
   expect_eq "$(table_cell "$table" account REASON)" InSync "REASON"
   expect_eq "$(table_cell "$table" transactional-audit MODE)" Observe "MODE"

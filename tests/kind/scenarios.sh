@@ -285,14 +285,14 @@ scn_conflict() {
   expect_eq "$(sim_settings "$ns" | jq -r .minimumTlsVersion)" 1.3 "SendGrid's minimum version"
 }
 
-# Every file in examples/, applied as a user would (the placeholder key replaced by the
-# simulator's): Enforce resources become Ready, Observe ones report; EU ones use the EU host.
+# Every file in examples/, applied as a user would, with the Secrets of examples/secrets/ (the
+# placeholder key replaced by the simulator's): Enforce resources become Ready, Observe ones report; EU ones use the EU host.
 scn_examples() {
   local ns=mail sim_key file names
   make_ns "$ns"
   sim_key=$(kubectl -n "$NS" get "secret/$SIM_SVC" -o jsonpath='{.data.apiKey}' | base64 -d)
   remember_key "$sim_key"
-  for file in "$REPO"/examples/*.yaml; do
+  for file in "$REPO"/examples/secrets/*.yaml "$REPO"/examples/*.yaml; do
     sed "s/SG\.replace-me/$sim_key/g" "$file" | kubectl apply -f -
   done
   names=$(kubectl -n "$ns" get sgtls -o json | jq -r '.items[] | select(.spec.mode != "Observe") | .metadata.name')
@@ -315,11 +315,12 @@ scn_columns() {
   table=$(kubectl -n mail get sgtls)
   printf '%s\n' "$table"
   header=$(head -n1 <<<"$table" | tr -s ' ')
-  expect_eq "$header" "NAME REQUIRE-TLS VALID-CERT MIN-TLS MODE READY REASON AGE" "kubectl get sgtls columns"
+  expect_eq "$header" "NAME REQUIRE-TLS VALID-CERT MIN-TLS MODE READY SYNCED REASON AGE" "kubectl get sgtls columns"
   expect_eq "$(table_cell "$table" account REQUIRE-TLS)" true "account REQUIRE-TLS"
   expect_eq "$(table_cell "$table" account VALID-CERT)" true "account VALID-CERT"
   expect_eq "$(table_cell "$table" account MIN-TLS)" 1.2 "account MIN-TLS"
   expect_eq "$(table_cell "$table" account READY)" True "account READY"
+  expect_eq "$(table_cell "$table" account SYNCED)" True "account SYNCED"
   expect_eq "$(table_cell "$table" account REASON)" InSync "account REASON"
   observe=$(kubectl -n mail get sgtls -o json | jq -r '[.items[] | select(.spec.mode == "Observe")][0].metadata.name // empty')
   if [[ -n $observe ]]; then

@@ -6,7 +6,10 @@
 --                Pending/Deleting, or a transient SendGrid failure (RateLimited, ApiUnavailable)
 --                that the operator retries with backoff on its own.
 --   Degraded     a failure a person must fix: bad or missing credentials, wrong subuser or region,
---                a rejected spec, a conflict with another resource, drift in Observe mode.
+--                a rejected spec, a conflict with another resource or a contested setting, drift
+--                in Observe mode.
+--   Suspended    paused with the annotation sendgrid.ops.dev/paused: "true" (Synced=False,
+--                reason Paused): the operator makes no SendGrid call until it is removed.
 -- Never Healthy while Synced=False. Uses only base Lua 5.1 (no string library), so it runs in
 -- argocd-cm without resource.customizations.useOpenLibs.
 local hs = {}
@@ -38,6 +41,13 @@ for _, condition in ipairs(obj.status.conditions) do
   elseif condition.type == "Synced" then
     synced = condition
   end
+end
+
+-- A pause holds whatever the spec says (Ready is left as it was, possibly for an older spec).
+if synced ~= nil and synced.status == "False" and synced.reason == "Paused" then
+  hs.status = "Suspended"
+  hs.message = describe(synced)
+  return hs
 end
 
 -- Conditions about an older spec say nothing about the current one.

@@ -29,6 +29,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: sendgrid-tls-operator
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{/* Selector labels of the operator pods (the simulator uses component=simulator). */}}
@@ -64,6 +67,11 @@ app.kubernetes.io/component: simulator
 {{/* "true" when leader election is on: asked for, or needed because of several replicas. */}}
 {{- define "sendgrid-tls-operator.leaderElection" -}}
 {{- if or .Values.leaderElection.enabled (gt (int .Values.replicaCount) 1) }}true{{ end }}
+{{- end }}
+
+{{/* Selects the operator's scrape target in alert expressions (the Service's job, the release namespace). */}}
+{{- define "sendgrid-tls-operator.alertSelector" -}}
+job="{{ include "sendgrid-tls-operator.fullname" . }}-metrics",namespace="{{ .Release.Namespace }}"
 {{- end }}
 
 {{- define "sendgrid-tls-operator.leaseName" -}}

@@ -1,0 +1,217 @@
+//! `sendgrid_tls_operator_resources`: how many resources are in each Ready/Synced state, counted
+//! from the controller's watch cache at scrape time (nothing to keep in step, nothing stale).
+//!
+//! Labels are bounded: the condition type, its status, and a reason from the fixed lists below
+//! (anything else is `Other`). Never a name or namespace: that would be one series per resource.
+
+use crate::api::{Condition, SendGridEnforcedTls};
+use kube::core::DeserializeGuard;
+use kube::runtime::reflector::Store;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+
+/// Reasons of `Ready` (api contract); each is always exported, as 0 when no resource has it.
+pub const READY_REASONS: &[(&str, &str)] = &[
+    ("True", "InSync"),
+    ("False", "Pending"),
+    ("False", "Drifted"),
+    ("False", "Conflict"),
+    ("False", "Contested"),
+    ("False", "Deleting"),
+];
+
+/// Reasons of `Synced` (api contract); each is always exported, as 0 when no resource has it.
+pub const SYNCED_REASONS: &[(&str, &str)] = &[
+    ("True", "ReconcileSuccess"),
+    ("False", "SecretNotFound"),
+    ("False", "SecretKeyNotFound"),
+    ("False", "SecretKeyInvalid"),
+    ("False", "Unauthorized"),
+    ("False", "Forbidden"),
+    ("False", "NotFound"),
+    ("False", "DataResidency"),
+    ("False", "Rejected"),
+    ("False", "RateLimited"),
+    ("False", "ApiUnavailable"),
+    ("False", "Paused"),
+];
+
+/// The condition is not in the status yet (status `Unknown`).
+const MISSING: &str = "Missing";
+/// The object does not parse as a SendGridEnforcedTls (status `Unknown`).
+const MALFORMED: &str = "Malformed";
+/// A reason not in the lists above (a newer operator, a hand-edited status).
+const OTHER: &str = "Other";
+
+/// Where the per-state gauge reads resources from at scrape time.
+pub trait ResourceStates: Send + Sync + 'static {
+    /// Calls `visit` once per resource with its conditions, or `None` when the object is
+    /// malformed.
+    fn visit(&self, visit: &mut dyn FnMut(Option<&[Condition]>));
+}
+
+impl ResourceStates for Store<DeserializeGuard<SendGridEnforcedTls>> {
+    fn visit(&self, visit: &mut dyn FnMut(Option<&[Condition]>)) {
+        for obj in self.state() {
+            match &obj.0 {
+                Ok(res) => visit(Some(
+                    res.status
+                        .as_ref()
+                        .map(|s| s.conditions.as_slice())
+                        .unwrap_or_default(),
+                )),
+                Err(_) => visit(None),
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
+struct StateLabels {
+    condition: &'static str,
+    status: &'static str,
+    reason: &'static str,
+}
+
+/// The collector; empty until a source is attached (a standby replica has none, so summing over
+/// replicas counts each resource once).
+#[derive(Clone, Default)]
+pub struct StatesCollector {
+    source: Arc<OnceLock<Box<dyn ResourceStates>>>,
+}
+
+impl std::fmt::Debug for StatesCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatesCollector")
+            .field("attached", &self.source.get().is_some())
+            .finish()
+    }
+}
+
+impl StatesCollector {
+    /// Attaches the source; only the first call counts (one controller per process).
+    pub fn attach(&self, source: impl ResourceStates) {
+        let _ = self.source.set(Box::new(source));
+    }
+
+    fn counts(source: &dyn ResourceStates) -> BTreeMap<StateLabels, i64> {
+        let mut counts = BTreeMap::new();
+        for (condition, known) in [("Ready", READY_REASONS), ("Synced", SYNCED_REASONS)] {
+            for &(status, reason) in known {
+                let labels = StateLabels {
+                    condition,
+                    status,
+                    reason,
+                };
+                counts.insert(labels, 0);
+            }
+        }
+        source.visit(&mut |conditions| {
+            for (condition, known) in [("Ready", READY_REASONS), ("Synced", SYNCED_REASONS)] {
+                *counts
+                    .entry(classify(condition, known, conditions))
+                    .or_default() += 1;
+            }
+        });
+        counts
+    }
+}
+
+/// The bounded labels of one condition of one resource.
+fn classify(
+    condition: &'static str,
+    known: &[(&'static str, &'static str)],
+    conditions: Option<&[Condition]>,
+) -> StateLabels {
+    let unknown = |reason| StateLabels {
+        condition,
+        status: "Unknown",
+        reason,
+    };
+    let Some(conditions) = conditions else {
+        return unknown(MALFORMED);
+    };
+    let Some(found) = conditions.iter().find(|c| c.type_ == condition) else {
+        return unknown(MISSING);
+    };
+    let status = match found.status.as_str() {
+        "True" => "True",
+        "False" => "False",
+        _ => "Unknown",
+    };
+    let reason = known
+        .iter()
+        .find(|(s, r)| *s == status && *r == found.reason)
+        .map_or(OTHER, |(_, r)| r);
+    StateLabels {
+        condition,
+        status,
+        reason,
+    }
+}
+
+impl Collector for StatesCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(source) = self.source.get() else {
+            return Ok(());
+        };
+        let family = Family::<StateLabels, Gauge>::default();
+        for (labels, count) in Self::counts(source.as_ref()) {
+            family.get_or_create(&labels).set(count);
+        }
+        let metric = encoder.encode_descriptor(
+            "resources",
+            "SendGridEnforcedTls resources by condition (Ready, Synced), status and reason, read from the watch cache at scrape time",
+            None,
+            family.metric_type(),
+        )?;
+        family.encode(metric)
+    }
+}
+
+/// A condition as the controller writes it (for tests).
+#[cfg(test)]
+pub(crate) fn condition(type_: &str, status: &str, reason: &str) -> Condition {
+    Condition {
+        type_: type_.to_string(),
+        status: status.to_string(),
+        reason: reason.to_string(),
+        message: String::new(),
+        observed_generation: Some(1),
+        last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_known_unknown_missing_and_malformed() {
+        let paused = [
+            condition("Ready", "True", "InSync"),
+            condition("Synced", "False", "Paused"),
+        ];
+        assert_eq!(
+            classify("Synced", SYNCED_REASONS, Some(&paused)).reason,
+            "Paused"
+        );
+        assert_eq!(
+            classify("Ready", READY_REASONS, Some(&paused)).reason,
+            "InSync"
+        );
+        let odd = [condition("Ready", "False", "InSync")];
+        let got = classify("Ready", READY_REASONS, Some(&odd));
+        assert_eq!((got.status, got.reason), ("False", OTHER));
+        let got = classify("Synced", SYNCED_REASONS, Some(&odd));
+        assert_eq!((got.status, got.reason), ("Unknown", MISSING));
+        let got = classify("Ready", READY_REASONS, None);
+        assert_eq!((got.status, got.reason), ("Unknown", MALFORMED));
+    }
+}
