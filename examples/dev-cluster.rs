@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The placeholder key the Secrets in `examples/secrets/` hold: the simulator accepts it.
-const KEY: &str = "SG.replace-me";
+const KEY: &str = "SG.replace-me.with-your-key";
 /// Drift checks every 10s (instead of 10m), so a change "in the UI" is put back quickly.
 const RESYNC: Duration = Duration::from_secs(10);
 

@@ -143,7 +143,7 @@ fn placeholder_keys_only() {
             .as_object()
             .expect("examples use stringData");
         for value in values.values() {
-            assert_eq!(value, "SG.replace-me", "{name}");
+            assert_eq!(value, "SG.replace-me.with-your-key", "{name}");
         }
     }
 }
