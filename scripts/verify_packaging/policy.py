@@ -33,14 +33,13 @@ DEFAULT_LEASE_NAME = "sendgrid-tls-operator"
 
 # (apiGroup, resource) -> verbs: exactly the calls `run` makes.
 CONTROLLER_RULES = {
-    ("sendgrid.ops.dev", "sendgridenforcedtlses"): {"get", "list", "watch", "patch", "update"},
-    ("sendgrid.ops.dev", "sendgridenforcedtlses/status"): {"patch", "update"},
-    ("sendgrid.ops.dev", "sendgridenforcedtlses/finalizers"): {"update"},
+    ("sendgrid.ops.dev", "sendgridenforcedtlses"): {"get", "list", "watch", "patch"},
+    ("sendgrid.ops.dev", "sendgridenforcedtlses/status"): {"patch"},
     ("", "secrets"): {"get"},
     ("events.k8s.io", "events"): {"create", "patch"},
 }
 WATCH_SECRETS_VERBS = {"get", "list", "watch"}
-LEASE_RULES = {("coordination.k8s.io", "leases"): {"get", "create", "update", "patch"}}
+LEASE_RULES = {("coordination.k8s.io", "leases"): {"get", "create", "patch"}}
 
 
 @dataclass
@@ -306,7 +305,7 @@ def check_rbac(docs: list[Doc], expect: Expect) -> str:
                 names = rule.get("resourceNames")
                 require(
                     names == [expect.lease_name or DEFAULT_LEASE_NAME],
-                    f"Lease get/update/patch not limited to the operator's Lease: {names}",
+                    f"Lease get/patch not limited to the operator's Lease: {names}",
                 )
         _bound(docs, "RoleBinding", role, expect)
     else:

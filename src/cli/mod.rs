@@ -43,6 +43,10 @@ pub struct Global {
     /// How long one SendGrid request may take, answer included; at least 10ms.
     #[arg(long, global = true, env = "SENDGRID_TIMEOUT", default_value = "30s", value_parser = run::parse_delay, value_name = "DURATION")]
     pub sendgrid_timeout: std::time::Duration,
+    /// Accept an http:// SendGrid URL on a host other than loopback: only for a simulator in
+    /// the cluster (the chart's demo mode). It sends the API key in clear text.
+    #[arg(long, global = true, env = "ALLOW_HTTP_SENDGRID_URL")]
+    pub allow_http_sendgrid_url: bool,
 }
 
 impl Global {
@@ -55,6 +59,7 @@ impl Global {
                 eu: self.sendgrid_eu_url.clone().unwrap_or(defaults.eu),
             },
             request_timeout: self.sendgrid_timeout,
+            allow_http: self.allow_http_sendgrid_url,
             ..ClientConfig::default()
         }
     }

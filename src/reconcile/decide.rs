@@ -152,7 +152,7 @@ pub struct Outcome {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     /// Write `write_ahead` if any, send this PATCH, then call [`after_patch`].
-    Patch(PatchPlan),
+    Patch(Box<PatchPlan>),
     Done(Box<Outcome>),
 }
 
@@ -312,11 +312,11 @@ pub fn decide(facts: &Facts, observed: Result<TlsSettings, Failure>) -> Decision
         );
         status
     });
-    Decision::Patch(PatchPlan {
+    Decision::Patch(Box::new(PatchPlan {
         changes: diff,
         before: seen,
         write_ahead,
-    })
+    }))
 }
 
 /// Concludes a reconcile after the PATCH of `plan` returned `result`.

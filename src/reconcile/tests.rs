@@ -84,7 +84,7 @@ fn done(decision: Decision) -> Outcome {
 
 fn patch(decision: Decision) -> PatchPlan {
     match decision {
-        Decision::Patch(plan) => plan,
+        Decision::Patch(plan) => *plan,
         Decision::Done(outcome) => panic!("expected a PATCH, got {outcome:?}"),
     }
 }

@@ -170,14 +170,14 @@ pub(crate) const SETTINGS_PATH: &str = "v3/user/settings/enforced_tls";
 /// `<base>/v3/user/settings/enforced_tls`, keeping a path prefix of `base`. Refuses bases that
 /// would send the key somewhere surprising or leak something into the URL: a scheme other than
 /// http(s), no host, embedded credentials, a query or a fragment.
-pub(crate) fn settings_url(base: &Url) -> Result<Url, String> {
+pub(crate) fn settings_url(base: &Url, allow_http: bool) -> Result<Url, String> {
     if !matches!(base.scheme(), "http" | "https") {
         return Err(format!("{base}: the scheme must be https"));
     }
     // Plain http would send the key in clear text: only for a simulator on this machine.
-    if base.scheme() == "http" && !is_loopback(base) {
+    if base.scheme() == "http" && !allow_http && !is_loopback(base) {
         return Err(format!(
-            "{base}: http:// sends the API key in clear text; use https:// (http is allowed only for loopback hosts such as 127.0.0.1 or localhost)"
+            "{base}: http:// sends the API key in clear text; use https:// (http is allowed only for loopback hosts such as 127.0.0.1 or localhost, or with --allow-http-sendgrid-url for an in-cluster simulator)"
         ));
     }
     if base.host_str().is_none_or(str::is_empty) {
@@ -314,7 +314,7 @@ mod tests {
 
     #[test]
     fn settings_url_keeps_path_prefixes_and_refuses_odd_bases() {
-        let url = |base: &str| settings_url(&Url::parse(base).unwrap());
+        let url = |base: &str| settings_url(&Url::parse(base).unwrap(), false);
         assert_eq!(
             url("https://api.sendgrid.com").unwrap().as_str(),
             "https://api.sendgrid.com/v3/user/settings/enforced_tls"
@@ -339,6 +339,11 @@ mod tests {
             assert!(url(bad).is_err(), "{bad}");
         }
         assert!(url("http://localhost:8025").is_ok());
+        let simulator = Url::parse("http://simulator.demo.svc:8025").unwrap();
+        assert!(
+            settings_url(&simulator, true).is_ok(),
+            "allowed by the flag"
+        );
         assert!(url("http://[::1]:8025").is_ok());
         assert!(!url("https://user:secret@h").unwrap_err().contains("secret"));
     }

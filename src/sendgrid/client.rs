@@ -26,6 +26,8 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
     pub endpoints: Endpoints,
+    /// Accept `http://` endpoints that are not on loopback (an in-cluster simulator only).
+    pub allow_http: bool,
 }
 
 impl Default for ClientConfig {
@@ -34,6 +36,7 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             endpoints: Endpoints::default(),
+            allow_http: false,
         }
     }
 }
@@ -80,9 +83,9 @@ impl SendGridClient {
     /// process has none yet.
     pub fn new(config: ClientConfig) -> Result<SendGridClient, SendGridError> {
         let config_error = |message: String| SendGridError::Config { message };
-        let global_url = settings_url(&config.endpoints.global)
+        let global_url = settings_url(&config.endpoints.global, config.allow_http)
             .map_err(|e| config_error(format!("global SendGrid URL {e}")))?;
-        let eu_url = settings_url(&config.endpoints.eu)
+        let eu_url = settings_url(&config.endpoints.eu, config.allow_http)
             .map_err(|e| config_error(format!("EU SendGrid URL {e}")))?;
         // Ignored error: another part of the process installed a provider first, which is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();

@@ -293,7 +293,7 @@ scn_examples() {
   sim_key=$(kubectl -n "$NS" get "secret/$SIM_SVC" -o jsonpath='{.data.apiKey}' | base64 -d)
   remember_key "$sim_key"
   for file in "$REPO"/examples/secrets/*.yaml "$REPO"/examples/*.yaml; do
-    sed "s/SG\.replace-me/$sim_key/g" "$file" | kubectl apply -f -
+    sed "s/SG\.replace-me\.with-your-key/$sim_key/g" "$file" | kubectl apply -f -
   done
   names=$(kubectl -n "$ns" get sgtls -o json | jq -r '.items[] | select(.spec.mode != "Observe") | .metadata.name')
   if [[ -z $names ]]; then fail "examples/ created no Enforce resource in namespace $ns"; fi

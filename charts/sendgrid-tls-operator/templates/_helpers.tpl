@@ -92,19 +92,16 @@ RBAC rules for the SendGridEnforcedTls controller: the same set in the ClusterRo
 namespaces) and in each per-namespace Role (watchNamespaces). One comment per rule.
 */}}
 {{- define "sendgrid-tls-operator.controllerRules" -}}
-# Watch the resources it reconciles, and patch metadata to add/remove its cleanup finalizer
-# (deletionPolicy Restore/Reset). It never writes spec.
+# Watch the resources it reconciles (get: a fresh copy after a stale compare-and-swap), and
+# patch metadata to add/remove its cleanup finalizer (deletionPolicy Restore/Reset). Every
+# write is a merge patch: no update. It never writes spec.
 - apiGroups: ["sendgrid.ops.dev"]
   resources: ["sendgridenforcedtlses"]
-  verbs: ["get", "list", "watch", "patch", "update"]
-# Write the observed settings and the Ready/Synced conditions.
+  verbs: ["get", "list", "watch", "patch"]
+# Write the observed settings and the Ready/Synced conditions (merge patches).
 - apiGroups: ["sendgrid.ops.dev"]
   resources: ["sendgridenforcedtlses/status"]
-  verbs: ["patch", "update"]
-# Set the finalizer where OwnerReferencesPermissionEnforcement is on.
-- apiGroups: ["sendgrid.ops.dev"]
-  resources: ["sendgridenforcedtlses/finalizers"]
-  verbs: ["update"]
+  verbs: ["patch"]
 {{- if .Values.secrets.watch }}
 # Read the API-key Secrets resources name, and watch Secret metadata (secrets.watch=true,
 # --watch-secrets) so a rotated key triggers a reconcile within seconds.
