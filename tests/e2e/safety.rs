@@ -331,3 +331,41 @@ async fn cleanup_spares_fields_another_resource_still_declares() {
     );
     assert!(is_ready(&env.get("keeper").unwrap()));
 }
+
+// Issue 7, item 10: a malformed object (say, written before a CRD upgrade) that carries the
+// finalizer and is being deleted is reported, then let go after --cleanup-timeout: deletion
+// never hangs on an object the operator cannot read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_object_being_deleted_is_let_go_after_the_timeout() {
+    let env = Env::start().await;
+    env.key_secret(KEY).await;
+    let now = k8s_openapi::jiff::Timestamp::now().to_string();
+    env.server
+        .put_object(
+            &sgtls(),
+            json!({
+                "apiVersion": "sendgrid.ops.dev/v1alpha1",
+                "kind": "SendGridEnforcedTls",
+                "metadata": {"name": "broken", "namespace": NS, "generation": 1,
+                             "finalizers": [sendgrid_tls_operator::api::FINALIZER],
+                             "deletionTimestamp": now},
+                "spec": {"apiKeySecretRef": {"name": SECRET}, "requireTls": "yes",
+                         "deletionPolicy": "Reset"},
+            }),
+        )
+        .unwrap();
+    let _op = env.operator(&["--cleanup-timeout", "3s"]);
+    env.until("the malformed object let go", WAIT, |env| {
+        env.get("broken").is_none_or(|o| {
+            o["metadata"]["finalizers"]
+                .as_array()
+                .is_none_or(Vec::is_empty)
+        })
+    })
+    .await;
+    assert!(
+        env.event_reasons("broken")
+            .contains(&"InvalidObject".to_string())
+    );
+    assert!(env.sim.requests().is_empty(), "SendGrid untouched");
+}
