@@ -752,7 +752,11 @@ async fn clear_text_sendgrid_url_is_refused_except_on_loopback() {
     }
     let [a, b, c, d] = urls(&sim);
     assert!(b.starts_with("http://127.0.0.1:"), "{b}");
-    let out = run(&["plan", "-f", &resource, &a, &b, &c, &d], &key).await;
+    let out = run(
+        &["plan", "--detailed-exitcode", "-f", &resource, &a, &b, &c, &d],
+        &key,
+    )
+    .await;
     assert_eq!(out.code, Some(2), "changes pending: {out:?}");
     assert_eq!(log(&sim), [get()]);
 }
