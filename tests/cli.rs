@@ -753,7 +753,16 @@ async fn clear_text_sendgrid_url_is_refused_except_on_loopback() {
     let [a, b, c, d] = urls(&sim);
     assert!(b.starts_with("http://127.0.0.1:"), "{b}");
     let out = run(
-        &["plan", "--detailed-exitcode", "-f", &resource, &a, &b, &c, &d],
+        &[
+            "plan",
+            "--detailed-exitcode",
+            "-f",
+            &resource,
+            &a,
+            &b,
+            &c,
+            &d,
+        ],
         &key,
     )
     .await;

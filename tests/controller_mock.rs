@@ -225,11 +225,33 @@ impl Harness {
             .collect()
     }
 
+    /// Answers the status written ahead of the first PATCH to a target: it records the original,
+    /// says Ready=False (applying), and SendGrid has seen only the GET so far. Returns the object
+    /// as written.
+    async fn write_ahead(&mut self, obj: &SendGridEnforcedTls) -> SendGridEnforcedTls {
+        let gets = self.sim.requests().len();
+        let (status, updated) = self.status(obj).await;
+        assert!(status["original"].is_object(), "{status}");
+        let ready = condition(&status, "Ready");
+        assert_eq!(
+            (&ready["status"], &ready["reason"]),
+            (&json!("False"), &json!("Pending"))
+        );
+        assert!(
+            self.sim.requests()[..gets]
+                .iter()
+                .all(|r| r.method == "GET"),
+            "no PATCH before the original is written"
+        );
+        updated
+    }
+
     /// Runs one create reconcile of `obj` (SendGrid at its defaults, one field to change) and
     /// returns the object with its new, in-sync status.
     async fn converge(&mut self, obj: &SendGridEnforcedTls) -> SendGridEnforcedTls {
         let task = self.reconcile(obj);
         self.key().await;
+        let obj = &self.write_ahead(obj).await;
         let (status, updated) = self.status(obj).await;
         assert_eq!(condition(&status, "Ready")["reason"], "InSync");
         assert_eq!(self.event().await["reason"], "Applied");
@@ -381,7 +403,8 @@ async fn create_patches_only_managed_fields_then_resync_is_quiet() {
 
     let task = h.reconcile(&obj);
     h.key().await;
-    let (status, updated) = h.status(&obj).await;
+    let ahead = h.write_ahead(&obj).await;
+    let (status, updated) = h.status(&ahead).await;
     let event = h.event().await;
     let action = h.done(task).await;
 
@@ -635,6 +658,7 @@ async fn unauthorized_backs_off_more_each_time_and_resets_after_success() {
     h.sim.clear_requests();
     let task = h.reconcile(&obj);
     h.key().await;
+    let obj = h.write_ahead(&obj).await;
     let (status, fixed) = h.status(&obj).await;
     assert_eq!(condition(&status, "Synced")["reason"], "ReconcileSuccess");
     assert_eq!(condition(&status, "Ready")["reason"], "InSync");

@@ -7,7 +7,8 @@ mod sendgrid_support;
 
 use sendgrid_support::*;
 use sendgrid_tls_operator::api::{Region, TlsSettings, TlsVersion};
-use sendgrid_tls_operator::sendgrid::{Endpoints, ErrorClass, OnBehalfOf, SendGridError};
+use sendgrid_tls_operator::reconcile::Reason;
+use sendgrid_tls_operator::sendgrid::{Endpoints, OnBehalfOf, SendGridError};
 use std::time::{Duration, SystemTime};
 
 // ---------------------------------------------------------------- requests on the wire
@@ -144,7 +145,7 @@ async fn an_empty_patch_is_refused_without_a_request() {
         .patch(&global(), &TlsSettings::default())
         .await
         .unwrap_err();
-    assert_eq!(error.class(), ErrorClass::Config);
+    assert!(matches!(error, SendGridError::Config { .. }), "{error:?}");
     assert!(server.requests().is_empty());
     assert!(observer.take().is_empty(), "nothing was exchanged");
 }
@@ -378,7 +379,7 @@ async fn after_a_429_the_key_is_refused_locally_until_reset_then_allowed() {
     let (client, observer) = observed(server.client());
 
     let error = no_key(client.get(&global()).await.unwrap_err());
-    assert_eq!(error.class(), ErrorClass::RateLimited);
+    assert_eq!(error.reason(), Reason::RateLimited);
     let SendGridError::RateLimited {
         reset: got,
         message,

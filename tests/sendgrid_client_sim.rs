@@ -5,8 +5,9 @@ mod sendgrid_support;
 
 use sendgrid_support::*;
 use sendgrid_tls_operator::api::{Region, TlsSettings, TlsVersion};
+use sendgrid_tls_operator::reconcile::Reason;
 use sendgrid_tls_operator::sendgrid::{ApiKey, Endpoints};
-use sendgrid_tls_operator::sendgrid::{ErrorClass, OnBehalfOf, SendGridClient, SendGridError};
+use sendgrid_tls_operator::sendgrid::{OnBehalfOf, SendGridClient, SendGridError};
 use sendgrid_tls_operator::simulator::{
     Fault, Scope, SimConfig, SimKey, Simulator, SimulatorHandle,
 };
@@ -106,7 +107,7 @@ async fn maps_the_simulators_refusals() {
 
     let wrong_key = account("SG.unknown.key", Region::Global, None);
     let error = no_key(client.get(&wrong_key).await.unwrap_err());
-    assert_eq!(error.class(), ErrorClass::Unauthorized, "{error}");
+    assert_eq!(error.reason(), Reason::Unauthorized, "{error}");
     assert!(
         error.to_string().starts_with("401 Unauthorized: "),
         "{error}"
@@ -124,7 +125,7 @@ async fn maps_the_simulators_refusals() {
 
     let nobody = account(KEY, Region::Global, subuser("no-such-sub"));
     let error = no_key(client.get(&nobody).await.unwrap_err());
-    assert_eq!(error.class(), ErrorClass::NotFound, "{error}");
+    assert_eq!(error.reason(), Reason::NotFound, "{error}");
 
     for misplaced in [
         account(KEY, Region::Global, subuser("eu-sub")),
@@ -162,8 +163,8 @@ async fn a_rotated_key_heals_and_a_revoked_one_is_unauthorized() {
     client.get(&global()).await.unwrap();
     sim.remove_key(KEY);
     assert_eq!(
-        client.get(&global()).await.unwrap_err().class(),
-        ErrorClass::Unauthorized
+        client.get(&global()).await.unwrap_err().reason(),
+        Reason::Unauthorized
     );
     sim.add_key(SimKey {
         key: "SG.rotated.key".into(),

@@ -7,7 +7,8 @@ mod sendgrid_support;
 
 use sendgrid_support::{KEY, Reply, ScriptedServer, account, subuser};
 use sendgrid_tls_operator::api::{Region, TlsSettings, TlsVersion};
-use sendgrid_tls_operator::sendgrid::{Endpoints, ErrorClass, OnBehalfOf};
+use sendgrid_tls_operator::reconcile::Reason;
+use sendgrid_tls_operator::sendgrid::{Endpoints, OnBehalfOf};
 use serde_json::{Value, json};
 
 const SPEC: &str = include_str!("fixtures/openapi/tsg_enforced_tls_v3.yaml");
@@ -317,13 +318,13 @@ async fn every_declared_error_response_maps_to_its_class() {
             let global = account(KEY, Region::Global, None);
             let error = server.client().get(&global).await.unwrap_err();
             let expected = match status {
-                401 => ErrorClass::Unauthorized,
-                403 => ErrorClass::Forbidden,
-                404 => ErrorClass::NotFound,
-                500 => ErrorClass::Unavailable,
+                401 => Reason::Unauthorized,
+                403 => Reason::Forbidden,
+                404 => Reason::NotFound,
+                500 => Reason::ApiUnavailable,
                 other => panic!("the spec declares {other}: decide its class"),
             };
-            assert_eq!(error.class(), expected, "{method} {status}");
+            assert_eq!(error.reason(), expected, "{method} {status}");
             let message = error.to_string();
             assert!(message.starts_with(&format!("{status} ")), "{message}");
             assert!(message.ends_with("error message"), "{message}");

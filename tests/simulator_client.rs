@@ -4,8 +4,9 @@
 mod simulator_support;
 
 use sendgrid_tls_operator::api::{Region, TlsSettings, TlsVersion};
+use sendgrid_tls_operator::reconcile::Reason;
 use sendgrid_tls_operator::sendgrid::{
-    Account, ApiKey, ClientConfig, Endpoints, ErrorClass, OnBehalfOf, SendGridClient, SendGridError,
+    Account, ApiKey, ClientConfig, Endpoints, OnBehalfOf, SendGridClient, SendGridError,
 };
 use sendgrid_tls_operator::simulator::{Fault, Scope, SimKey, SimulatorHandle};
 use serde_json::json;
@@ -97,8 +98,8 @@ async fn on_behalf_of_and_regions() {
         .await
         .unwrap_err();
     assert_eq!(
-        wrong_region.class(),
-        ErrorClass::DataResidency,
+        wrong_region.reason(),
+        Reason::DataResidency,
         "{wrong_region}"
     );
     let unknown = client
@@ -109,7 +110,7 @@ async fn on_behalf_of_and_regions() {
         ))
         .await
         .unwrap_err();
-    assert_eq!(unknown.class(), ErrorClass::NotFound, "{unknown}");
+    assert_eq!(unknown.reason(), Reason::NotFound, "{unknown}");
 }
 
 #[tokio::test]
@@ -127,14 +128,14 @@ async fn auth_errors_map_to_their_classes() {
         ..TlsSettings::default()
     };
     let forbidden = client.patch(&read_only, &changes).await.unwrap_err();
-    assert_eq!(forbidden.class(), ErrorClass::Forbidden);
+    assert_eq!(forbidden.reason(), Reason::Forbidden);
     assert!(
         forbidden.to_string().contains("access forbidden"),
         "{forbidden}"
     );
     let unknown = account("SG.not-a-key.key", Region::Global, None);
     let unauthorized = client.get(&unknown).await.unwrap_err();
-    assert_eq!(unauthorized.class(), ErrorClass::Unauthorized);
+    assert_eq!(unauthorized.reason(), Reason::Unauthorized);
     assert!(!unauthorized.to_string().contains("SG.not-a-key.key"));
 }
 

@@ -111,7 +111,7 @@ async fn one(client: &SendGridClient, keys: &mut Keys, input: Input, apply: bool
     };
     let account = match account_for(res, key) {
         Ok(account) => account,
-        Err(f) => return failed(&input, f.reason(), f.to_string()),
+        Err(f) => return failed(&input, f.reason().as_str(), f.to_string()),
     };
     let status = res.status.clone().unwrap_or_default();
     let mut facts = Facts::of(res, &status, DEFAULT_RESYNC);
@@ -130,7 +130,7 @@ async fn one(client: &SendGridClient, keys: &mut Keys, input: Input, apply: bool
         }
     };
     if let Some(f) = &outcome.failure {
-        return failed(&input, f.reason(), f.to_string());
+        return failed(&input, f.reason().as_str(), f.to_string());
     }
     let ready = conditions::find(&outcome.status.conditions, READY);
     let verdict = match ready {
@@ -167,7 +167,7 @@ fn events(outcome: &Outcome) -> Vec<Event> {
                 NoteKind::Normal => "Normal",
                 NoteKind::Warning => "Warning",
             },
-            reason: n.reason,
+            reason: n.reason.as_str(),
             message: n.message.clone(),
         })
         .collect()

@@ -102,7 +102,7 @@ pub async fn publish(ctx: &Context, res: &SendGridEnforcedTls, notes: &[Note]) {
             secondary: None,
         };
         if let Err(error) = ctx.recorder.publish(&event, &reference).await {
-            tracing::warn!(%error, reason = note.reason, "could not publish an Event");
+            tracing::warn!(%error, reason = %note.reason, "could not publish an Event");
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Errors the reconcile cannot turn into status: the Kubernetes API itself failing.
 
+use crate::reconcile::Reason;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("Kubernetes API: {0}")]
@@ -14,11 +16,11 @@ pub enum Error {
 
 impl Error {
     /// The metric label for this error.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> Reason {
         match self {
-            Error::Kube(_) => "KubeApiError",
-            Error::NoNamespace => "InvalidObject",
-            Error::Stale => "Stale",
+            Error::Kube(_) => Reason::KubeApiError,
+            Error::NoNamespace => Reason::InvalidObject,
+            Error::Stale => Reason::Stale,
         }
     }
 }

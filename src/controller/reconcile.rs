@@ -14,7 +14,7 @@ use crate::reconcile::cleanup::{cleanup_changes, cleanup_failed, left_as_is, put
 use crate::reconcile::conflict::Standing;
 use crate::reconcile::decide::{self, Decision, Facts, on_failure};
 use crate::reconcile::lifecycle::{self, Life, Plan, Retarget};
-use crate::reconcile::{Failure, Note, Outcome, Retry};
+use crate::reconcile::{Failure, Note, Outcome, Reason, Retry};
 use crate::sendgrid::{Account, ApiKey};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::core::error_boundary::InvalidObject;
@@ -31,7 +31,7 @@ use std::time::Instant;
 const FRESH_STARTS: usize = 3;
 
 /// What a reconcile ends with: the next action, and the failure reason for metrics.
-type Done = (Action, Option<&'static str>);
+type Done = (Action, Option<Reason>);
 
 /// The controller's reconcile function.
 #[tracing::instrument(skip_all, fields(resource = %ObjectRef::from_obj(guarded.as_ref())))]
@@ -48,7 +48,8 @@ pub async fn reconcile(guarded: Arc<Guarded>, ctx: Arc<Context>) -> Result<Actio
             (Err(e), Some(reason))
         }
     };
-    ctx.metrics.reconciled(failure, started.elapsed());
+    ctx.metrics
+        .reconciled(failure.map(Reason::as_str), started.elapsed());
     result
 }
 
@@ -345,7 +346,7 @@ async fn finish(
     used_key: Option<&ApiKey>,
 ) -> Result<Done, Error> {
     if let Some(failure) = &outcome.failure {
-        tracing::info!(reason = failure.reason(), %failure, "SendGrid not in sync");
+        tracing::info!(reason = %failure.reason(), %failure, "SendGrid not in sync");
     }
     act::write_status(ctx, res, &outcome.status).await?;
     notes.append(&mut outcome.notes);
@@ -374,7 +375,7 @@ async fn invalid_object(invalid: &InvalidObject, ctx: &Context) -> Result<Done, 
     let reference = object_reference(meta);
     let event = Event {
         type_: EventType::Warning,
-        reason: "InvalidObject".to_string(),
+        reason: Reason::InvalidObject.to_string(),
         note: Some(act::truncate_note(&format!(
             "does not match the SendGridEnforcedTls schema, so it is skipped: {}",
             invalid.error
@@ -387,11 +388,11 @@ async fn invalid_object(invalid: &InvalidObject, ctx: &Context) -> Result<Done, 
     }
     let ours = meta.finalizers.iter().flatten().any(|f| f == FINALIZER);
     if meta.deletion_timestamp.is_none() || !ours {
-        return Ok((Action::await_change(), Some("InvalidObject")));
+        return Ok((Action::await_change(), Some(Reason::InvalidObject)));
     }
     if !timed_out(meta, ctx) {
         let wait = ctx.backoff.next(&object_key(meta)).min(ctx.cleanup_timeout);
-        return Ok((Action::requeue(wait), Some("InvalidObject")));
+        return Ok((Action::requeue(wait), Some(Reason::InvalidObject)));
     }
     let finalizers: Vec<&String> = meta
         .finalizers
@@ -412,7 +413,7 @@ async fn invalid_object(invalid: &InvalidObject, ctx: &Context) -> Result<Done, 
     .await
     .map_err(act::stale_on_conflict)?;
     forget(ctx, meta);
-    Ok((Action::await_change(), Some("InvalidObject")))
+    Ok((Action::await_change(), Some(Reason::InvalidObject)))
 }
 
 fn object_reference(meta: &ObjectMeta) -> k8s_openapi::api::core::v1::ObjectReference {

@@ -8,6 +8,7 @@
 use super::conditions::{self, READY, Verdict};
 use super::decide::{Facts, Note, Outcome, describe};
 use super::failure::Failure;
+use super::reason::Reason;
 use crate::api::{DeletionPolicy, TargetAccount, TlsSettings};
 
 /// The settings to PATCH so that `target` is left as the deletion policy says, given what
@@ -42,11 +43,11 @@ pub fn put_back(
     };
     match moved_to {
         None => Note::normal(
-            "CleanedUp",
+            Reason::CleanedUp,
             format!("deletionPolicy {policy:?} on {target}: {what}"),
         ),
         Some(new) => Note::normal(
-            "Retargeted",
+            Reason::Retargeted,
             format!("moved from {target} to {new}; deletionPolicy {policy:?} on {target}: {what}"),
         ),
     }
@@ -54,7 +55,7 @@ pub fn put_back(
 
 /// The Warning for a target that could not be put back and was left as is.
 pub fn left_as_is(why: String) -> Note {
-    Note::warning("CleanupSkipped", why)
+    Note::warning(Reason::CleanupSkipped, why)
 }
 
 /// The status of a resource whose cleanup failed: it stays (finalizer kept) and says how to let
@@ -65,14 +66,14 @@ pub fn cleanup_failed(facts: &Facts, failure: Failure, timeout: std::time::Durat
     let reason = failure.reason();
     let message = failure.to_string();
     let ready = Verdict::no(
-        "Deleting",
+        Reason::Deleting,
         format!(
             "deletionPolicy {:?} could not change SendGrid ({reason}: {message}); retrying, and letting go with SendGrid left as is once {}s (--cleanup-timeout) have passed since the deletion; fix the cause, or set spec.deletionPolicy to Orphan to delete at once without changing SendGrid",
             facts.spec.deletion_policy(),
             timeout.as_secs()
         ),
     );
-    let first = !conditions::is(&status.conditions, READY, false, "Deleting");
+    let first = !conditions::is(&status.conditions, READY, false, Reason::Deleting);
     conditions::set_both(
         &mut status.conditions,
         ready,
@@ -81,7 +82,7 @@ pub fn cleanup_failed(facts: &Facts, failure: Failure, timeout: std::time::Durat
         &facts.now,
     );
     let notes = if first {
-        vec![Note::warning("CleanupFailed", message)]
+        vec![Note::warning(Reason::CleanupFailed, message)]
     } else {
         Vec::new()
     };

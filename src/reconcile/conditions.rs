@@ -1,6 +1,7 @@
 //! The `Ready` and `Synced` conditions, set so that an unchanged condition keeps its
 //! lastTransitionTime (no status churn).
 
+use super::reason::Reason;
 use crate::api::Condition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
@@ -11,12 +12,12 @@ pub const SYNCED: &str = "Synced";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
     pub status: bool,
-    pub reason: &'static str,
+    pub reason: Reason,
     pub message: String,
 }
 
 impl Verdict {
-    pub fn yes(reason: &'static str, message: impl Into<String>) -> Verdict {
+    pub fn yes(reason: Reason, message: impl Into<String>) -> Verdict {
         Verdict {
             status: true,
             reason,
@@ -24,7 +25,7 @@ impl Verdict {
         }
     }
 
-    pub fn no(reason: &'static str, message: impl Into<String>) -> Verdict {
+    pub fn no(reason: Reason, message: impl Into<String>) -> Verdict {
         Verdict {
             status: false,
             reason,
@@ -38,7 +39,7 @@ pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Conditio
 }
 
 /// True when the condition exists, is True and has this reason.
-pub fn is(conditions: &[Condition], type_: &str, status: bool, reason: &str) -> bool {
+pub fn is(conditions: &[Condition], type_: &str, status: bool, reason: Reason) -> bool {
     find(conditions, type_).is_some_and(|c| c.status == status_text(status) && c.reason == reason)
 }
 
@@ -102,14 +103,14 @@ mod tests {
         set(
             &mut conds,
             READY,
-            Verdict::no("Pending", "a"),
+            Verdict::no(Reason::Pending, "a"),
             Some(1),
             &at(10),
         );
         set(
             &mut conds,
             READY,
-            Verdict::no("Drifted", "b"),
+            Verdict::no(Reason::Drifted, "b"),
             Some(2),
             &at(20),
         );
@@ -119,12 +120,12 @@ mod tests {
         set(
             &mut conds,
             READY,
-            Verdict::yes("InSync", "c"),
+            Verdict::yes(Reason::InSync, "c"),
             Some(2),
             &at(30),
         );
         assert_eq!(conds[0].last_transition_time, at(30));
-        assert!(is(&conds, READY, true, "InSync"));
+        assert!(is(&conds, READY, true, Reason::InSync));
     }
 
     #[test]
@@ -133,11 +134,17 @@ mod tests {
         set(
             &mut conds,
             SYNCED,
-            Verdict::yes("ReconcileSuccess", ""),
+            Verdict::yes(Reason::ReconcileSuccess, ""),
             None,
             &at(1),
         );
-        set(&mut conds, READY, Verdict::yes("InSync", ""), None, &at(1));
+        set(
+            &mut conds,
+            READY,
+            Verdict::yes(Reason::InSync, ""),
+            None,
+            &at(1),
+        );
         let types: Vec<_> = conds.iter().map(|c| c.type_.as_str()).collect();
         assert_eq!(types, [READY, SYNCED]);
     }

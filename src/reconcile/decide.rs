@@ -7,6 +7,7 @@
 use super::conditions::{self, READY, SYNCED, Verdict};
 use super::conflict::Standing;
 use super::failure::{Failure, Retry};
+use super::reason::Reason;
 use crate::api::{
     Mode, SendGridEnforcedTls, SendGridEnforcedTlsSpec, SendGridEnforcedTlsStatus, TargetAccount,
     TlsSettings,
@@ -117,12 +118,12 @@ pub enum NoteKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Note {
     pub kind: NoteKind,
-    pub reason: &'static str,
+    pub reason: Reason,
     pub message: String,
 }
 
 impl Note {
-    pub fn normal(reason: &'static str, message: String) -> Note {
+    pub fn normal(reason: Reason, message: String) -> Note {
         Note {
             kind: NoteKind::Normal,
             reason,
@@ -130,7 +131,7 @@ impl Note {
         }
     }
 
-    pub fn warning(reason: &'static str, message: String) -> Note {
+    pub fn warning(reason: Reason, message: String) -> Note {
         Note {
             kind: NoteKind::Warning,
             reason,
@@ -191,16 +192,16 @@ pub fn gate(facts: &Facts) -> Option<Outcome> {
             crate::api::PAUSED
         );
         let mut status = base_status(facts);
-        let first = !conditions::is(&status.conditions, SYNCED, false, "Paused");
+        let first = !conditions::is(&status.conditions, SYNCED, false, Reason::Paused);
         conditions::set(
             &mut status.conditions,
             SYNCED,
-            Verdict::no("Paused", message.clone()),
+            Verdict::no(Reason::Paused, message.clone()),
             facts.generation,
             &facts.now,
         );
         let notes = if first {
-            vec![Note::normal("Paused", message)]
+            vec![Note::normal(Reason::Paused, message)]
         } else {
             Vec::new()
         };
@@ -218,7 +219,7 @@ pub fn gate(facts: &Facts) -> Option<Outcome> {
         conditions::set(
             &mut status.conditions,
             READY,
-            Verdict::no("Pending", why),
+            Verdict::no(Reason::Pending, why),
             facts.generation,
             &facts.now,
         );
@@ -263,7 +264,7 @@ pub fn decide(facts: &Facts, observed: Result<TlsSettings, Failure>) -> Decision
     let diff = differences(&wanted, &seen);
     if let Standing::Conflict(owner) = &facts.standing {
         let ready = Verdict::no(
-            "Conflict",
+            Reason::Conflict,
             format!(
                 "{owner} already manages target {} with different settings; this resource will not write to SendGrid until that one is deleted or agrees",
                 show_target(facts)
@@ -272,11 +273,11 @@ pub fn decide(facts: &Facts, observed: Result<TlsSettings, Failure>) -> Decision
         return Decision::Done(Box::new(entered(facts, Some(seen), ready)));
     }
     if diff.is_empty() {
-        let ready = Verdict::yes("InSync", "SendGrid matches the spec");
+        let ready = Verdict::yes(Reason::InSync, "SendGrid matches the spec");
         return Decision::Done(Box::new(concluded(facts, Some(seen), ready)));
     }
     if facts.spec.mode() == Mode::Observe {
-        let ready = Verdict::no("Drifted", describe_drift(&wanted, &seen));
+        let ready = Verdict::no(Reason::Drifted, describe_drift(&wanted, &seen));
         return Decision::Done(Box::new(entered(facts, Some(seen), ready)));
     }
     let corrections = facts.recent_corrections();
@@ -285,7 +286,7 @@ pub fn decide(facts: &Facts, observed: Result<TlsSettings, Failure>) -> Decision
         && !facts.new_request();
     if still_contested || (was_in_sync(facts) && corrections.len() >= CONTEST_LIMIT) {
         let ready = Verdict::no(
-            "Contested",
+            Reason::Contested,
             format!(
                 "someone else keeps changing this setting back: {}; after putting it back {CONTEST_LIMIT} times within {} minutes this resource stops writing until its spec changes or a reconcile is requested (annotation {})",
                 describe_drift(&wanted, &seen),
@@ -306,7 +307,7 @@ pub fn decide(facts: &Facts, observed: Result<TlsSettings, Failure>) -> Decision
         conditions::set(
             &mut status.conditions,
             READY,
-            Verdict::no("Pending", format!("applying {}", describe(&diff))),
+            Verdict::no(Reason::Pending, format!("applying {}", describe(&diff))),
             facts.generation,
             &facts.now,
         );
@@ -335,10 +336,10 @@ pub fn after_patch(
     let wanted = facts.spec.managed();
     let left = differences(&wanted, &seen);
     let ready = if left.is_empty() {
-        Verdict::yes("InSync", "SendGrid matches the spec")
+        Verdict::yes(Reason::InSync, "SendGrid matches the spec")
     } else {
         Verdict::no(
-            "Pending",
+            Reason::Pending,
             format!(
                 "SendGrid accepted the change but reports {}",
                 describe_drift(&wanted, &seen)
@@ -363,7 +364,7 @@ pub fn after_patch(
     out.status.drift_corrections = corrections;
     out.notes.push(if drift {
         Note::normal(
-            "DriftCorrected",
+            Reason::DriftCorrected,
             format!(
                 "SendGrid had drifted: {}; set {}",
                 describe_drift(&wanted, &plan.before),
@@ -371,7 +372,7 @@ pub fn after_patch(
             ),
         )
     } else {
-        Note::normal("Applied", format!("Set {}", describe(&plan.changes)))
+        Note::normal(Reason::Applied, format!("Set {}", describe(&plan.changes)))
     });
     out
 }
@@ -379,7 +380,7 @@ pub fn after_patch(
 /// It is drift when SendGrid had matched this very generation of the spec before.
 fn was_in_sync(facts: &Facts) -> bool {
     facts.status.observed_generation == facts.generation
-        && conditions::is(&facts.status.conditions, READY, true, "InSync")
+        && conditions::is(&facts.status.conditions, READY, true, Reason::InSync)
 }
 
 fn show_target(facts: &Facts) -> String {
@@ -414,7 +415,7 @@ fn concluded(facts: &Facts, seen: Option<TlsSettings>, ready: Verdict) -> Outcom
     conditions::set_both(
         &mut status.conditions,
         ready,
-        Verdict::yes("ReconcileSuccess", "SendGrid answered"),
+        Verdict::yes(Reason::ReconcileSuccess, "SendGrid answered"),
         facts.generation,
         &facts.now,
     );
@@ -460,7 +461,7 @@ fn failed(facts: &Facts, seen: Option<TlsSettings>, failure: Failure) -> Outcome
         conditions::set(
             &mut status.conditions,
             READY,
-            Verdict::no("Pending", format!("Not reconciled yet: {message}")),
+            Verdict::no(Reason::Pending, format!("Not reconciled yet: {message}")),
             facts.generation,
             &facts.now,
         );

@@ -1,6 +1,7 @@
 //! Everything that can stop a reconcile, with its category in one place: the condition reason,
 //! the metric label, whether it is transient, and how to retry.
 
+use super::reason::Reason;
 use crate::sendgrid::SendGridError;
 use std::time::{Duration, SystemTime};
 
@@ -49,24 +50,14 @@ pub enum Retry {
 
 impl Failure {
     /// The `Synced` condition reason, also the Event reason and the metric label.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> Reason {
         match self {
-            Failure::SecretNotFound { .. } => "SecretNotFound",
-            Failure::SecretKeyNotFound { .. } => "SecretKeyNotFound",
-            Failure::SecretKeyInvalid { .. } => "SecretKeyInvalid",
-            Failure::SecretForbidden { .. } => "SecretForbidden",
-            Failure::InvalidSpec { .. } => "Rejected",
-            Failure::SendGrid(e) => match e {
-                SendGridError::Unauthorized { .. } => "Unauthorized",
-                SendGridError::Forbidden { .. } => "Forbidden",
-                SendGridError::NotFound { .. } => "NotFound",
-                SendGridError::DataResidency { .. } => "DataResidency",
-                SendGridError::Rejected { .. } => "Rejected",
-                SendGridError::RateLimited { .. } => "RateLimited",
-                SendGridError::Unavailable { .. } | SendGridError::Config { .. } => {
-                    "ApiUnavailable"
-                }
-            },
+            Failure::SecretNotFound { .. } => Reason::SecretNotFound,
+            Failure::SecretKeyNotFound { .. } => Reason::SecretKeyNotFound,
+            Failure::SecretKeyInvalid { .. } => Reason::SecretKeyInvalid,
+            Failure::SecretForbidden { .. } => Reason::SecretForbidden,
+            Failure::InvalidSpec { .. } => Reason::Rejected,
+            Failure::SendGrid(e) => e.reason(),
         }
     }
 

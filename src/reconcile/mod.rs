@@ -14,9 +14,11 @@ pub mod conflict;
 pub mod decide;
 pub mod failure;
 pub mod lifecycle;
+pub mod reason;
 pub mod sync;
 
 pub use decide::{Decision, Facts, Note, NoteKind, Outcome, PatchPlan};
 pub use failure::{Failure, Retry};
+pub use reason::Reason;
 #[cfg(test)]
 mod tests;

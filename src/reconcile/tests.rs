@@ -9,6 +9,7 @@ use super::decide::{
     decide, gate,
 };
 use super::failure::{Failure, Retry};
+use super::reason::Reason;
 use crate::api::{
     DeletionPolicy, Mode, Region, SecretKeyRef, SendGridEnforcedTlsSpec, SendGridEnforcedTlsStatus,
     TargetAccount, TlsSettings, TlsVersion,
@@ -211,7 +212,7 @@ fn first_patch_applies_and_records_original() {
     );
     assert_eq!(out.status.last_applied_time, Some(at(1_000)));
     assert_eq!(out.notes.len(), 1);
-    assert_eq!(out.notes[0].reason, "Applied");
+    assert_eq!(out.notes[0].reason, Reason::Applied);
     assert_eq!(
         out.notes[0].message,
         "Set requireTls=true, minimumTlsVersion=1.2"
@@ -277,7 +278,7 @@ fn drift_in_enforce_mode_is_corrected_with_an_event() {
         }
     );
     let out = after_patch(&f, &plan, Ok(settings(true, false, TlsVersion::V1_2)));
-    assert_eq!(out.notes[0].reason, "DriftCorrected");
+    assert_eq!(out.notes[0].reason, Reason::DriftCorrected);
     assert!(
         out.notes[0]
             .message
@@ -293,7 +294,7 @@ fn spec_change_is_applied_not_drift() {
     f.generation = Some(3);
     let plan = patch(decide(&f, Ok(settings(false, false, TlsVersion::V1_2))));
     let out = after_patch(&f, &plan, Ok(settings(true, false, TlsVersion::V1_2)));
-    assert_eq!(out.notes[0].reason, "Applied");
+    assert_eq!(out.notes[0].reason, Reason::Applied);
     assert_eq!(out.status.observed_generation, Some(3));
 }
 
@@ -340,7 +341,7 @@ fn conflict_never_patches() {
         message.contains("mail/older") && message.contains(TARGET),
         "{message}"
     );
-    assert_eq!(out.notes[0].reason, "Conflict");
+    assert_eq!(out.notes[0].reason, Reason::Conflict);
     let again = done(decide(&f, Ok(settings(false, false, TlsVersion::V1_1))));
     assert_eq!(again.notes.len(), 1, "first time only for a new status");
     let mut f2 = facts(&spec, &out.status);
@@ -360,10 +361,10 @@ fn sendgrid(e: SendGridError) -> Failure {
 fn failures_map_to_reasons_and_retries() {
     let reset = SystemTime::UNIX_EPOCH + Duration::from_secs(2_000);
     let m = || "m".to_string();
-    let table: Vec<(Failure, &str, Retry)> = vec![
+    let table: Vec<(Failure, Reason, Retry)> = vec![
         (
             Failure::SecretNotFound { name: "s".into() },
-            "SecretNotFound",
+            Reason::SecretNotFound,
             Retry::Backoff,
         ),
         (
@@ -372,7 +373,7 @@ fn failures_map_to_reasons_and_retries() {
                 key: "apiKey".into(),
                 detail: m(),
             },
-            "SecretKeyNotFound",
+            Reason::SecretKeyNotFound,
             Retry::Backoff,
         ),
         (
@@ -381,7 +382,7 @@ fn failures_map_to_reasons_and_retries() {
                 key: "apiKey".into(),
                 detail: m(),
             },
-            "SecretKeyInvalid",
+            Reason::SecretKeyInvalid,
             Retry::Backoff,
         ),
         (
@@ -389,27 +390,27 @@ fn failures_map_to_reasons_and_retries() {
                 name: "s".into(),
                 message: m(),
             },
-            "SecretForbidden",
+            Reason::SecretForbidden,
             Retry::Backoff,
         ),
         (
             sendgrid(SendGridError::Unauthorized { message: m() }),
-            "Unauthorized",
+            Reason::Unauthorized,
             Retry::Backoff,
         ),
         (
             sendgrid(SendGridError::Forbidden { message: m() }),
-            "Forbidden",
+            Reason::Forbidden,
             Retry::Backoff,
         ),
         (
             sendgrid(SendGridError::NotFound { message: m() }),
-            "NotFound",
+            Reason::NotFound,
             Retry::Backoff,
         ),
         (
             sendgrid(SendGridError::DataResidency { message: m() }),
-            "DataResidency",
+            Reason::DataResidency,
             Retry::Backoff,
         ),
         (
@@ -417,12 +418,12 @@ fn failures_map_to_reasons_and_retries() {
                 status: 400,
                 message: m(),
             }),
-            "Rejected",
+            Reason::Rejected,
             Retry::Resync(Duration::from_secs(600)),
         ),
         (
             Failure::InvalidSpec { message: m() },
-            "Rejected",
+            Reason::Rejected,
             Retry::Resync(Duration::from_secs(600)),
         ),
         (
@@ -430,7 +431,7 @@ fn failures_map_to_reasons_and_retries() {
                 reset: Some(reset),
                 message: m(),
             }),
-            "RateLimited",
+            Reason::RateLimited,
             Retry::At(reset),
         ),
         (
@@ -438,7 +439,7 @@ fn failures_map_to_reasons_and_retries() {
                 reset: None,
                 message: m(),
             }),
-            "RateLimited",
+            Reason::RateLimited,
             Retry::Backoff,
         ),
         (
@@ -446,7 +447,7 @@ fn failures_map_to_reasons_and_retries() {
                 status: Some(503),
                 message: m(),
             }),
-            "ApiUnavailable",
+            Reason::ApiUnavailable,
             Retry::Backoff,
         ),
     ];
@@ -456,7 +457,7 @@ fn failures_map_to_reasons_and_retries() {
         let out = done(decide(&facts(&spec, &status), Err(failure.clone())));
         assert_eq!(
             condition(&out, SYNCED),
-            pair("False", reason),
+            pair("False", reason.as_str()),
             "{failure:?}"
         );
         assert_eq!(
@@ -726,7 +727,7 @@ fn repeated_drift_becomes_contested_and_stops_writing() {
             Decision::Patch(plan) => {
                 patches += 1;
                 let out = after_patch(&f, &plan, Ok(settings(true, false, TlsVersion::V1_2)));
-                assert_eq!(out.notes[0].reason, "DriftCorrected");
+                assert_eq!(out.notes[0].reason, Reason::DriftCorrected);
                 status = out.status;
             }
             Decision::Done(out) => {
@@ -739,7 +740,7 @@ fn repeated_drift_becomes_contested_and_stops_writing() {
                     "{message}"
                 );
                 // One Warning when it starts, none after.
-                let first = !conditions::is(&status.conditions, READY, false, "Contested");
+                let first = !conditions::is(&status.conditions, READY, false, Reason::Contested);
                 assert_eq!(out.notes.len(), usize::from(first), "round {round}");
                 status = out.status;
             }
@@ -830,7 +831,7 @@ fn failed_cleanup_says_how_to_let_go() {
         .message;
     assert!(message.contains("deletionPolicy to Orphan"), "{message}");
     assert_eq!(out.retry, Retry::Backoff);
-    assert_eq!(out.notes[0].reason, "CleanupFailed");
+    assert_eq!(out.notes[0].reason, Reason::CleanupFailed);
 }
 
 #[test]

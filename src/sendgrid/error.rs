@@ -3,6 +3,7 @@
 //! Messages start with the HTTP status (or what failed instead) and carry SendGrid's own error
 //! text; they never contain the API key.
 
+use crate::reconcile::Reason;
 use std::time::SystemTime;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
@@ -42,31 +43,19 @@ pub enum SendGridError {
     Config { message: String },
 }
 
-/// The kind of a [`SendGridError`], without its data: for condition reasons, metric labels and
-/// retry policies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorClass {
-    Unauthorized,
-    Forbidden,
-    NotFound,
-    DataResidency,
-    Rejected,
-    RateLimited,
-    Unavailable,
-    Config,
-}
-
 impl SendGridError {
-    pub fn class(&self) -> ErrorClass {
+    /// The `Synced` reason (and metric label) of this error: the one classification.
+    pub fn reason(&self) -> Reason {
         match self {
-            SendGridError::Unauthorized { .. } => ErrorClass::Unauthorized,
-            SendGridError::Forbidden { .. } => ErrorClass::Forbidden,
-            SendGridError::NotFound { .. } => ErrorClass::NotFound,
-            SendGridError::DataResidency { .. } => ErrorClass::DataResidency,
-            SendGridError::Rejected { .. } => ErrorClass::Rejected,
-            SendGridError::RateLimited { .. } => ErrorClass::RateLimited,
-            SendGridError::Unavailable { .. } => ErrorClass::Unavailable,
-            SendGridError::Config { .. } => ErrorClass::Config,
+            SendGridError::Unauthorized { .. } => Reason::Unauthorized,
+            SendGridError::Forbidden { .. } => Reason::Forbidden,
+            SendGridError::NotFound { .. } => Reason::NotFound,
+            SendGridError::DataResidency { .. } => Reason::DataResidency,
+            SendGridError::Rejected { .. } => Reason::Rejected,
+            SendGridError::RateLimited { .. } => Reason::RateLimited,
+            SendGridError::Unavailable { .. } | SendGridError::Config { .. } => {
+                Reason::ApiUnavailable
+            }
         }
     }
 
@@ -154,20 +143,20 @@ mod tests {
 
     #[test]
     fn status_mapping() {
-        let class = |status| SendGridError::from_status(status, "m".into(), None).class();
-        assert_eq!(class(401), ErrorClass::Unauthorized);
-        assert_eq!(class(403), ErrorClass::Forbidden);
-        assert_eq!(class(404), ErrorClass::NotFound);
-        assert_eq!(class(451), ErrorClass::DataResidency);
-        assert_eq!(class(429), ErrorClass::RateLimited);
+        let class = |status| SendGridError::from_status(status, "m".into(), None).reason();
+        assert_eq!(class(401), Reason::Unauthorized);
+        assert_eq!(class(403), Reason::Forbidden);
+        assert_eq!(class(404), Reason::NotFound);
+        assert_eq!(class(451), Reason::DataResidency);
+        assert_eq!(class(429), Reason::RateLimited);
         for status in [408, 425] {
-            assert_eq!(class(status), ErrorClass::Unavailable, "{status}");
+            assert_eq!(class(status), Reason::ApiUnavailable, "{status}");
         }
         for status in [400, 405, 409, 413, 422, 499] {
-            assert_eq!(class(status), ErrorClass::Rejected, "{status}");
+            assert_eq!(class(status), Reason::Rejected, "{status}");
         }
         for status in [500, 502, 503, 504, 301, 100] {
-            assert_eq!(class(status), ErrorClass::Unavailable, "{status}");
+            assert_eq!(class(status), Reason::ApiUnavailable, "{status}");
         }
         assert_eq!(
             SendGridError::from_status(422, "m".into(), None),

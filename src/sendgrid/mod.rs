@@ -16,5 +16,5 @@ pub mod wire;
 
 pub use account::{Account, Endpoints, InvalidOnBehalfOf, OnBehalfOf};
 pub use client::{ClientConfig, RequestObserver, SendGridClient};
-pub use error::{ErrorClass, SendGridError};
+pub use error::SendGridError;
 pub use key::{ApiKey, InvalidApiKey};

@@ -5,6 +5,7 @@
 //! (anything else is `Other`). Never a name or namespace: that would be one series per resource.
 
 use crate::api::{Condition, SendGridEnforcedTls};
+use crate::reconcile::Reason;
 use kube::core::DeserializeGuard;
 use kube::runtime::reflector::Store;
 use prometheus_client::collector::Collector;
@@ -14,31 +15,14 @@ use prometheus_client::metrics::gauge::Gauge;
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
-/// Reasons of `Ready` (api contract); each is always exported, as 0 when no resource has it.
-pub const READY_REASONS: &[(&str, &str)] = &[
-    ("True", "InSync"),
-    ("False", "Pending"),
-    ("False", "Drifted"),
-    ("False", "Conflict"),
-    ("False", "Contested"),
-    ("False", "Deleting"),
-];
+/// Reasons of `Ready` and `Synced` (the one vocabulary, `crate::reconcile::Reason`); each is
+/// always exported, as 0 when no resource has it.
+const READY_REASONS: &[(bool, Reason)] = &Reason::READY;
+const SYNCED_REASONS: &[(bool, Reason)] = &Reason::SYNCED;
 
-/// Reasons of `Synced` (api contract); each is always exported, as 0 when no resource has it.
-pub const SYNCED_REASONS: &[(&str, &str)] = &[
-    ("True", "ReconcileSuccess"),
-    ("False", "SecretNotFound"),
-    ("False", "SecretKeyNotFound"),
-    ("False", "SecretKeyInvalid"),
-    ("False", "Unauthorized"),
-    ("False", "Forbidden"),
-    ("False", "NotFound"),
-    ("False", "DataResidency"),
-    ("False", "Rejected"),
-    ("False", "RateLimited"),
-    ("False", "ApiUnavailable"),
-    ("False", "Paused"),
-];
+fn status_text(status: bool) -> &'static str {
+    if status { "True" } else { "False" }
+}
 
 /// The condition is not in the status yet (status `Unknown`).
 const MISSING: &str = "Missing";
@@ -104,8 +88,8 @@ impl StatesCollector {
             for &(status, reason) in known {
                 let labels = StateLabels {
                     condition,
-                    status,
-                    reason,
+                    status: status_text(status),
+                    reason: reason.as_str(),
                 };
                 counts.insert(labels, 0);
             }
@@ -124,7 +108,7 @@ impl StatesCollector {
 /// The bounded labels of one condition of one resource.
 fn classify(
     condition: &'static str,
-    known: &[(&'static str, &'static str)],
+    known: &[(bool, Reason)],
     conditions: Option<&[Condition]>,
 ) -> StateLabels {
     let unknown = |reason| StateLabels {
@@ -145,8 +129,8 @@ fn classify(
     };
     let reason = known
         .iter()
-        .find(|(s, r)| *s == status && *r == found.reason)
-        .map_or(OTHER, |(_, r)| r);
+        .find(|(s, r)| status_text(*s) == status && found.reason == *r)
+        .map_or(OTHER, |(_, r)| r.as_str());
     StateLabels {
         condition,
         status,
