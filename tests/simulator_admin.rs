@@ -161,7 +161,7 @@ async fn keys_can_be_added_and_removed() {
         403
     );
 
-    let response = admin(&sim, Method::DELETE, "keys/SG.admin-added", None).await;
+    let response = admin(&sim, Method::DELETE, "keys/SG.admin-added.key", None).await;
     assert_eq!(response.status(), 204);
     assert_eq!(
         Call::get(&sim)
@@ -171,7 +171,7 @@ async fn keys_can_be_added_and_removed() {
             .0,
         401
     );
-    let response = admin(&sim, Method::DELETE, "keys/SG.admin-added", None).await;
+    let response = admin(&sim, Method::DELETE, "keys/SG.admin-added.key", None).await;
     assert_eq!(response.status(), 404);
 
     let response = admin(

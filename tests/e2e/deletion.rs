@@ -139,10 +139,9 @@ async fn reset_with_the_secret_gone_uses_the_key_kept_in_memory() {
     env.assert_no_key_leaks();
 }
 
-/// Issue 7, item 10: with no key at all (the operator restarted after the Secret went), deletion
-/// waits, says why, and after --cleanup-timeout lets go with a Warning naming what was left.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deletion_without_any_key_gives_up_after_the_cleanup_timeout() {
+/// A Ready Reset resource "reset" whose Secret and then itself were deleted while no operator ran:
+/// the next operator has no key for it at all.
+async fn keyless_deletion() -> Env {
     let env = Env::start().await;
     env.secret("doomed-key", &[("apiKey", KEY)]).await;
     let mut op = env.operator(&[]);
@@ -156,6 +155,14 @@ async fn deletion_without_any_key_gives_up_after_the_cleanup_timeout() {
     op.kill();
     env.delete_secret("doomed-key").await;
     env.delete("reset").await;
+    env
+}
+
+/// Issue 7, item 10: with no key at all (the operator restarted after the Secret went), deletion
+/// waits, says why, and after --cleanup-timeout lets go with a Warning naming what was left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_without_any_key_gives_up_after_the_cleanup_timeout() {
+    let env = keyless_deletion().await;
     let _op = env.operator(&["--cleanup-timeout", "6s"]);
     let stuck = env
         .wait_condition("reset", "Ready", "False", "Deleting")
@@ -197,19 +204,7 @@ async fn deletion_without_any_key_gives_up_after_the_cleanup_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stuck_cleanup_is_released_by_switching_to_orphan() {
-    let env = Env::start().await;
-    env.secret("doomed-key", &[("apiKey", KEY)]).await;
-    let mut op = env.operator(&[]);
-    env.create(
-        "reset",
-        json!({"apiKeySecretRef": {"name": "doomed-key"}, "deletionPolicy": "Reset",
-               "requireTls": true, "minimumTlsVersion": "1.2"}),
-    )
-    .await;
-    env.wait_ready("reset").await;
-    op.kill();
-    env.delete_secret("doomed-key").await;
-    env.delete("reset").await;
+    let env = keyless_deletion().await;
     let _op = env.operator(&[]);
     let stuck = env
         .wait_condition("reset", "Ready", "False", "Deleting")
