@@ -14,7 +14,13 @@ from .docs import Doc, component, of_kind
 from .report import CheckFailed, require
 
 # Flags taking a value, and switches, per subcommand (global flags are accepted by both).
-GLOBAL_VALUE_FLAGS = {"--sendgrid-url", "--sendgrid-eu-url", "--log-format", "--log-level"}
+GLOBAL_VALUE_FLAGS = {
+    "--sendgrid-url",
+    "--sendgrid-eu-url",
+    "--log-format",
+    "--log-level",
+    "--sendgrid-timeout",
+}
 RUN_VALUE_FLAGS = GLOBAL_VALUE_FLAGS | {
     "--metrics-addr",
     "--namespace",
@@ -25,8 +31,9 @@ RUN_VALUE_FLAGS = GLOBAL_VALUE_FLAGS | {
     "--retry-base-delay",
     "--retry-max-delay",
     "--default-resync-interval",
+    "--cleanup-timeout",
 }
-RUN_SWITCHES = {"--watch-secrets", "--leader-election"}
+RUN_SWITCHES = {"--watch-secrets", "--leader-election", "--allow-http-sendgrid-url"}
 SIMULATE_VALUE_FLAGS = GLOBAL_VALUE_FLAGS | {"--listen", "--api-key"}
 DEFAULT_METRICS_PORT = 8080
 DEFAULT_LEASE_NAME = "sendgrid-tls-operator"
