@@ -6,8 +6,33 @@
 //! (SendGrid requests per resource, writes, retries) are printed with an `[e2e]` prefix:
 //! `cargo test --test e2e -- --nocapture` shows them.
 
+/// Runs each scenario `name(backend)` against both APIs, as tests `name::test_server` and
+/// `name::control_plane`: the differential run.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn test_server() {
+                super::$name(super::Backend::TestServer).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn control_plane() {
+                super::$name(super::Backend::ControlPlane).await
+            }
+        }
+    )*};
+}
+
+#[path = "e2e/backend.rs"]
+mod backend;
+#[path = "e2e/chart.rs"]
+mod chart;
 #[path = "e2e/check.rs"]
 mod check;
+#[path = "e2e/cluster.rs"]
+mod cluster;
+#[path = "e2e/control_plane.rs"]
+mod control_plane;
 #[path = "e2e/env.rs"]
 mod env;
 #[path = "e2e/operator.rs"]

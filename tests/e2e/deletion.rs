@@ -6,9 +6,8 @@ use super::env::*;
 use sendgrid_tls_operator::api::{FINALIZER, TlsVersion};
 use serde_json::json;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn orphan_restore_and_reset() {
-    let env = Env::start().await;
+async fn orphan_restore_and_reset(backend: Backend) {
+    let env = Env::on(backend).await;
     env.key_secret(KEY).await;
     // billing-sub had TLS required already, nothing else.
     env.sim.set_from_ui(
@@ -109,9 +108,8 @@ async fn orphan_restore_and_reset() {
     env.assert_no_key_leaks();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reset_with_the_secret_gone_reports_and_orphan_releases() {
-    let env = Env::start().await;
+async fn reset_with_the_secret_gone_reports_and_orphan_releases(backend: Backend) {
+    let env = Env::on(backend).await;
     env.secret("doomed-key", &[("apiKey", KEY)]).await;
     let _op = env.operator(&[]);
     env.create(
@@ -157,3 +155,5 @@ async fn reset_with_the_secret_gone_reports_and_orphan_releases() {
     );
     env.assert_no_key_leaks();
 }
+
+on_both!(orphan_restore_and_reset, reset_with_the_secret_gone_reports_and_orphan_releases);

@@ -1,9 +1,15 @@
-//! One scenario's world: a fresh Kubernetes API test server (serving the CRD with its schema and
-//! CEL rules), a SendGrid simulator, a kubeconfig, and the operator processes started against
-//! them. Helpers create and edit objects as a user would (through the API, field manager `e2e`),
-//! wait on conditions like `kubectl wait`, and dump the state on timeout.
+//! One scenario's world: a Kubernetes API (a fresh API test server serving the CRD with its
+//! schema and CEL rules, or a turn on the real control plane with the chart's RBAC applied), a
+//! SendGrid simulator, a kubeconfig, and the operator processes started against them with the
+//! chart's flags for the configuration under test. Helpers create and edit objects as a user
+//! would (through the API, field manager `e2e`), wait on conditions like `kubectl wait`, and dump
+//! the state on timeout.
 
+pub use super::backend::{Backend, Server};
+pub use super::chart::Chart;
 pub use super::check::*;
+use super::chart::flag_name;
+use super::cluster::{Cluster, RELEASE_NAMESPACE};
 use super::operator::{Logs, Operator};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
@@ -62,9 +68,11 @@ pub fn sim_config() -> SimConfig {
 }
 
 pub struct Env {
-    pub server: TestServer,
+    pub server: Server,
     pub sim: SimulatorHandle,
     pub client: kube::Client,
+    /// The chart configuration whose flags (and, on the control plane, RBAC) the operator gets.
+    pub chart: Chart,
     dir: TempDir,
     /// Output of every operator started here, by label: dumped on timeout, scanned for keys.
     logs: Mutex<Vec<(String, Logs)>>,
@@ -76,7 +84,56 @@ impl Env {
     }
 
     pub async fn with_sim(config: SimConfig) -> Env {
+        Env::setup(Backend::TestServer, Chart::Default, config).await
+    }
+
+    /// The usual world on `backend`: chart defaults (cluster-wide), [`sim_config`].
+    pub async fn on(backend: Backend) -> Env {
+        Env::setup(backend, Chart::Default, sim_config()).await
+    }
+
+    /// A world on `backend` in chart configuration `chart` with simulator `config`.
+    pub async fn setup(backend: Backend, chart: Chart, config: SimConfig) -> Env {
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let sim = Simulator::start(([127, 0, 0, 1], 0).into(), config)
+            .await
+            .expect("starting the simulator on loopback");
+        let mut env = match backend {
+            Backend::TestServer => Env::around(Env::test_server().await, sim),
+            Backend::ControlPlane => {
+                let dir = tempfile::tempdir().unwrap();
+                let cluster = Cluster::on_shared(chart, &[NS], dir.path()).await;
+                Env::real(cluster, sim, dir)
+            }
+        };
+        env.chart = chart;
+        env
+    }
+
+    /// A world on a control plane of the scenario's own (started with special flags).
+    pub async fn on_plane(plane: std::sync::Arc<super::control_plane::ControlPlane>, config: SimConfig) -> Env {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let sim = Simulator::start(([127, 0, 0, 1], 0).into(), config)
+            .await
+            .expect("starting the simulator on loopback");
+        let dir = tempfile::tempdir().unwrap();
+        let cluster = Cluster::on(plane, Chart::Default, &[NS], dir.path()).await;
+        Env::real(cluster, sim, dir)
+    }
+
+    fn real(cluster: Cluster, sim: SimulatorHandle, dir: TempDir) -> Env {
+        Env {
+            client: cluster.client.clone(),
+            server: Server::Real(Box::new(cluster)),
+            sim,
+            chart: Chart::Default,
+            dir,
+            logs: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A test server serving the CRD with the project's own validator (schema + CEL).
+    async fn test_server() -> TestServer {
         let server = TestServer::start().await;
         let schema = resource_schema();
         let validator: Validator = Arc::new(move |object: &Value| {
@@ -84,10 +141,7 @@ impl Env {
                 .map_err(|violations| violations.iter().map(ToString::to_string).collect())
         });
         server.register_crd(&SendGridEnforcedTls::crd(), Some(validator));
-        let sim = Simulator::start(([127, 0, 0, 1], 0).into(), config)
-            .await
-            .expect("starting the simulator on loopback");
-        Env::around(server, sim)
+        server
     }
 
     /// An Env around a server the scenario set up itself (e.g. without the CRD).
@@ -98,24 +152,45 @@ impl Env {
             .unwrap();
         let client = server.client();
         Env {
-            server,
+            server: Server::Test(server),
             sim,
             client,
+            chart: Chart::Default,
             dir,
             logs: Mutex::new(Vec::new()),
         }
     }
 
+    pub fn backend(&self) -> Backend {
+        match self.server {
+            Server::Test(_) => Backend::TestServer,
+            Server::Real(_) => Backend::ControlPlane,
+        }
+    }
+
+    /// The operator's kubeconfig (on the control plane: the chart's ServiceAccount).
     pub fn kubeconfig(&self) -> PathBuf {
-        self.dir.path().join("kubeconfig")
+        match &self.server {
+            Server::Test(_) => self.dir.path().join("kubeconfig"),
+            Server::Real(cluster) => cluster.operator_kubeconfig.clone(),
+        }
+    }
+
+    /// A kubeconfig for a person with kubectl (on the test server: the same as the operator's).
+    pub fn user_kubeconfig(&self) -> PathBuf {
+        match &self.server {
+            Server::Test(_) => self.kubeconfig(),
+            Server::Real(cluster) => cluster.user_kubeconfig.clone(),
+        }
     }
 
     pub fn dir(&self) -> &std::path::Path {
         self.dir.path()
     }
 
-    /// The operator binary against this server and simulator, with JSON logs and fast retries
-    /// (100ms doubling up to 2s); `extra` adds `run` flags (e.g. `--default-resync-interval 2s`).
+    /// The operator binary against this server and simulator, with JSON logs, fast retries
+    /// (100ms doubling up to 2s) and the chart's flags; `extra` adds `run` flags (e.g.
+    /// `--default-resync-interval 2s`) and overrides the chart's of the same name.
     pub fn operator(&self, extra: &[&str]) -> Operator {
         self.operator_as("operator", extra, &[])
     }
@@ -153,8 +228,20 @@ impl Env {
             args.extend_from_slice(&["--retry-base-delay", "100ms", "--retry-max-delay", "2s"]);
         }
         args.extend_from_slice(extra);
+        let given: Vec<&str> = extra.iter().map(|a| flag_name(a)).collect();
+        let chart = self.chart.operator_flags();
+        args.extend(
+            chart
+                .iter()
+                .filter(|f| !given.contains(&flag_name(f)))
+                .map(String::as_str),
+        );
         let kubeconfig = self.kubeconfig();
-        let mut vars = vec![("KUBECONFIG", kubeconfig.to_str().unwrap())];
+        // As the chart's Deployment sets it from the pod: the Lease's namespace.
+        let mut vars = vec![
+            ("KUBECONFIG", kubeconfig.to_str().unwrap()),
+            ("POD_NAMESPACE", RELEASE_NAMESPACE),
+        ];
         vars.extend_from_slice(env);
         let operator = Operator::spawn(label, &args, &vars, self.resource_watches());
         self.logs
@@ -176,6 +263,17 @@ impl Env {
             env.resource_watches() > op.watches_before
         })
         .await;
+    }
+
+    /// The holder of the chart's leader-election Lease.
+    pub fn lease_holder(&self) -> Option<String> {
+        let (namespace, name) = self.chart.lease();
+        let lease = self.server.get_object(
+            &ResourceRef::new("coordination.k8s.io", "leases"),
+            Some(namespace),
+            &name,
+        )?;
+        lease["spec"]["holderIdentity"].as_str().map(str::to_string)
     }
 
     pub fn api(&self) -> Api<SendGridEnforcedTls> {
@@ -396,6 +494,9 @@ impl Env {
             objects.len(),
             objects.iter().filter(|o| is_ready(o)).count()
         );
+        if let Server::Real(cluster) = &self.server {
+            out += &format!("--- {} ---\n", cluster.logs_hint());
+        }
         out += "--- last simulator requests ---\n";
         let requests = self.sim.requests();
         for r in requests.iter().rev().take(8).rev() {
@@ -457,5 +558,23 @@ impl Env {
             assert!(!sim_log.contains(key), "the simulator logged an API key");
         }
         (lines, objects)
+    }
+}
+
+/// Every Event the operator publishes must be accepted: a refused one is only a warning in its
+/// log (and on a real cluster the Event is simply missing), so each scenario checks the logs.
+impl Drop for Env {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        for (label, logs) in self.logs.lock().unwrap().iter() {
+            let refused: Vec<String> = logs
+                .lines()
+                .into_iter()
+                .filter(|l| l.contains("could not publish"))
+                .collect();
+            assert!(refused.is_empty(), "{label} could not publish Events:\n{}", refused.join("\n"));
+        }
     }
 }

@@ -1,0 +1,513 @@
+//! One scenario's turn on the real control plane: the cluster emptied of the previous scenario's
+//! namespaces, the chart's RBAC for the configuration under test applied, a ServiceAccount token
+//! for the operator (behind a loopback TCP proxy the test can cut, as a network blip would), a
+//! mirror of the objects the scenario reads (kept by watches, so waits can check synchronously),
+//! and the audit log read into request records like the test server's own log.
+//!
+//! Scenarios on the shared control plane take turns (one at a time): a cluster-wide operator of
+//! one scenario would otherwise reconcile another scenario's resources against its own simulator.
+
+use super::chart::Chart;
+use super::control_plane::{self, ControlPlane, HARNESS_TOKEN, USER_TOKEN};
+use futures::StreamExt;
+use k8s_openapi::api::authentication::v1::TokenRequest;
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube_testkit::{RequestRecord, ResourceRef, Verb};
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
+use tokio::sync::{OwnedMutexGuard, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// The namespace the chart is installed in (the fixtures' release namespace).
+pub const RELEASE_NAMESPACE: &str = "sendgrid-system";
+const SYSTEM_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// The kinds the mirror keeps: (group, version, kind, plural).
+const MIRRORED: [(&str, &str, &str, &str); 7] = [
+    ("sendgrid.ops.dev", "v1alpha1", "SendGridEnforcedTls", "sendgridenforcedtlses"),
+    ("events.k8s.io", "v1", "Event", "events"),
+    ("", "v1", "Event", "events"),
+    ("coordination.k8s.io", "v1", "Lease", "leases"),
+    ("", "v1", "Namespace", "namespaces"),
+    ("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions"),
+    ("", "v1", "Secret", "secrets"),
+];
+
+static TURN: LazyLock<Arc<tokio::sync::Mutex<()>>> = LazyLock::new(Default::default);
+static SHARED: tokio::sync::OnceCell<Arc<ControlPlane>> = tokio::sync::OnceCell::const_new();
+
+/// The control plane shared by the scenarios of this test binary, started on first use with the
+/// CRD from `crds/` installed.
+pub async fn shared() -> Arc<ControlPlane> {
+    SHARED
+        .get_or_init(|| async {
+            let plane = Arc::new(ControlPlane::start("shared", &[]).await);
+            install_crd(&plane).await;
+            plane
+        })
+        .await
+        .clone()
+}
+
+/// Applies `crds/` (as `kubectl apply --server-side` would) and waits until it is served.
+pub async fn install_crd(plane: &ControlPlane) {
+    let client = user_client(plane).await;
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crds/sendgridenforcedtlses.sendgrid.ops.dev.yaml"),
+    )
+    .unwrap();
+    let crd: CustomResourceDefinition = serde_yaml::from_str(&text).unwrap();
+    let api: Api<CustomResourceDefinition> = Api::all(client);
+    let name = crd.metadata.name.clone().unwrap();
+    api.patch(&name, &PatchParams::apply("e2e").force(), &Patch::Apply(&crd))
+        .await
+        .unwrap();
+    let established = kube::runtime::wait::conditions::is_crd_established();
+    tokio::time::timeout(Duration::from_secs(30), kube::runtime::wait::await_condition(api, &name, established))
+        .await
+        .expect("the CRD to be established")
+        .unwrap();
+}
+
+async fn user_client(plane: &ControlPlane) -> kube::Client {
+    let path = plane.write_kubeconfig(&plane.dir.join("user.kubeconfig"), USER_TOKEN);
+    control_plane::client_for(&path).await
+}
+
+/// The audit log from an offset on, as request records (read when asked, so a count taken right
+/// after a wait sees every request answered before it).
+struct Audit {
+    path: PathBuf,
+    state: Mutex<AuditState>,
+}
+
+struct AuditState {
+    offset: u64,
+    records: Vec<RequestRecord>,
+    /// Watches already recorded when their response started.
+    started: HashSet<String>,
+}
+
+impl Audit {
+    fn from_now(path: PathBuf) -> Audit {
+        let offset = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        Audit {
+            path,
+            state: Mutex::new(AuditState {
+                offset,
+                records: Vec::new(),
+                started: HashSet::new(),
+            }),
+        }
+    }
+
+    fn records(&self) -> Vec<RequestRecord> {
+        let mut state = self.state.lock().unwrap();
+        let mut file = std::fs::File::open(&self.path).unwrap();
+        file.seek(SeekFrom::Start(state.offset)).unwrap();
+        let mut text = String::new();
+        file.read_to_string(&mut text).unwrap();
+        // Only whole lines: the last may still be being written.
+        let complete = text.rfind('\n').map_or(0, |i| i + 1);
+        state.offset += complete as u64;
+        for line in text[..complete].lines() {
+            let event: Value = serde_json::from_str(line).unwrap();
+            if let Some(record) = record_of(&event, &mut state.started) {
+                state.records.push(record);
+            }
+        }
+        state.records.clone()
+    }
+}
+
+/// An audit event as the test server would have logged the request; a watch once, when its
+/// response started (or when it ended without starting, refused).
+fn record_of(event: &Value, started: &mut HashSet<String>) -> Option<RequestRecord> {
+    let id = event["auditID"].as_str()?.to_string();
+    let verb = event["verb"].as_str()?;
+    match event["stage"].as_str()? {
+        "ResponseStarted" => {
+            started.insert(id);
+        }
+        "ResponseComplete" if !started.contains(&id) => {}
+        _ => return None,
+    }
+    let uri = event["requestURI"].as_str()?;
+    let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
+    let object = &event["objectRef"];
+    let text = |v: &Value| v.as_str().map(str::to_string);
+    let (method, verb) = match verb {
+        "get" => ("GET", Verb::Get),
+        "list" => ("GET", Verb::List),
+        "watch" => ("GET", Verb::Watch),
+        "create" => ("POST", Verb::Create),
+        "update" => ("PUT", Verb::Update),
+        "patch" => ("PATCH", Verb::Patch),
+        "delete" => ("DELETE", Verb::Delete),
+        "deletecollection" => ("DELETE", Verb::DeleteCollection),
+        _ => ("GET", Verb::Discovery),
+    };
+    Some(RequestRecord {
+        method: method.into(),
+        path: path.into(),
+        query: query.into(),
+        content_type: None,
+        accept: None,
+        user_agent: text(&event["userAgent"]),
+        verb,
+        resource: text(&object["resource"])
+            .map(|plural| ResourceRef::new(object["apiGroup"].as_str().unwrap_or(""), plural)),
+        namespace: text(&object["namespace"]),
+        name: text(&object["name"]),
+        subresource: text(&object["subresource"]),
+        status: event["responseStatus"]["code"].as_u64().unwrap_or(200) as u16,
+    })
+}
+
+/// A TCP proxy on loopback in front of the API server, whose connections the test can cut.
+struct Proxy {
+    url: String,
+    connections: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+    task: JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(upstream: &str) -> Proxy {
+        let upstream = upstream.trim_start_matches("https://").to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://{}", listener.local_addr().unwrap());
+        let connections: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+        let tracked = connections.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                let copy = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                tracked.lock().unwrap().push(copy.abort_handle());
+            }
+        });
+        Proxy { url, connections, task }
+    }
+
+    /// Closes every connection through the proxy (the operator's watches among them).
+    fn cut(&self) {
+        for connection in self.connections.lock().unwrap().drain(..) {
+            connection.abort();
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+        self.cut();
+    }
+}
+
+/// The objects of the mirrored kinds, kept by watches as the harness's identity.
+struct Mirror {
+    stores: Vec<(ResourceRef, Store<DynamicObject>)>,
+    changed: watch::Sender<u64>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Mirror {
+    async fn start(client: &kube::Client) -> Mirror {
+        let changed = watch::channel(0).0;
+        let mut stores = Vec::new();
+        let mut tasks = Vec::new();
+        for (group, version, kind, plural) in MIRRORED {
+            let resource = ApiResource {
+                group: group.into(),
+                version: version.into(),
+                api_version: if group.is_empty() { version.into() } else { format!("{group}/{version}") },
+                kind: kind.into(),
+                plural: plural.into(),
+            };
+            let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+            let writer = reflector::store::Writer::new(resource.clone());
+            let reader = writer.as_reader();
+            let notify = changed.clone();
+            let stream = watcher(api, watcher::Config::default())
+                .default_backoff()
+                .reflect(writer);
+            tasks.push(tokio::spawn(async move {
+                let mut stream = std::pin::pin!(stream);
+                while stream.next().await.is_some() {
+                    notify.send_modify(|n| *n += 1);
+                }
+            }));
+            stores.push((ResourceRef::new(group, plural), reader));
+        }
+        for (kind, store) in &stores {
+            tokio::time::timeout(Duration::from_secs(30), store.wait_until_ready())
+                .await
+                .unwrap_or_else(|_| panic!("the harness's watch of {}", kind.qualified()))
+                .unwrap();
+        }
+        Mirror { stores, changed, tasks }
+    }
+
+    fn list(&self, resource: &ResourceRef, namespace: Option<&str>) -> Vec<Value> {
+        let store = &self
+            .stores
+            .iter()
+            .find(|(r, _)| r == resource)
+            .unwrap_or_else(|| panic!("{} is not mirrored", resource.qualified()))
+            .1;
+        let mut objects: Vec<Value> = store
+            .state()
+            .iter()
+            .filter(|o| namespace.is_none() || o.metadata.namespace.as_deref() == namespace)
+            .map(|o| serde_json::to_value(&**o).unwrap())
+            .collect();
+        // Oldest first, as the test server lists (resourceVersion order).
+        objects.sort_by_key(|o| {
+            o["metadata"]["resourceVersion"].as_str().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+        });
+        objects
+    }
+}
+
+impl Drop for Mirror {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// The real control plane, as one scenario sees it.
+pub struct Cluster {
+    pub plane: Arc<ControlPlane>,
+    pub client: kube::Client,
+    /// The harness's identity (not audited): for reading and cleaning up.
+    pub harness: kube::Client,
+    /// A kubeconfig for the operator: the chart's ServiceAccount, through the proxy.
+    pub operator_kubeconfig: PathBuf,
+    /// A kubeconfig for kubectl as the test's user.
+    pub user_kubeconfig: PathBuf,
+    mirror: Mirror,
+    audit: Audit,
+    proxy: Proxy,
+    _turn: OwnedMutexGuard<()>,
+}
+
+impl Cluster {
+    /// Waits for this scenario's turn on the shared control plane, then prepares it.
+    pub async fn on_shared(chart: Chart, namespaces: &[&str], dir: &std::path::Path) -> Cluster {
+        let turn = TURN.clone().lock_owned().await;
+        Cluster::prepare(shared().await, turn, chart, namespaces, dir).await
+    }
+
+    /// Prepares a control plane of the scenario's own (still taking a turn: two control planes
+    /// at once would overload a 2-core machine).
+    pub async fn on(plane: Arc<ControlPlane>, chart: Chart, namespaces: &[&str], dir: &std::path::Path) -> Cluster {
+        let turn = TURN.clone().lock_owned().await;
+        Cluster::prepare(plane, turn, chart, namespaces, dir).await
+    }
+
+    async fn prepare(
+        plane: Arc<ControlPlane>,
+        turn: OwnedMutexGuard<()>,
+        chart: Chart,
+        namespaces: &[&str],
+        dir: &std::path::Path,
+    ) -> Cluster {
+        plane.assert_running();
+        let client = user_client(&plane).await;
+        let harness_path = plane.write_kubeconfig(&dir.join("harness.kubeconfig"), HARNESS_TOKEN);
+        let harness = control_plane::client_for(&harness_path).await;
+        reset(&harness).await;
+        let mut wanted: Vec<String> = vec![RELEASE_NAMESPACE.to_string()];
+        wanted.extend(namespaces.iter().map(|n| n.to_string()));
+        wanted.extend(chart.watch_namespaces());
+        for ns in &wanted {
+            ensure_namespace(&client, ns).await;
+        }
+        let params = PatchParams::apply("e2e").force();
+        for object in chart.rbac_objects() {
+            apply(&client, &object, &params).await;
+        }
+        let token = service_account_token(&client, &chart.service_account()).await;
+        let proxy = Proxy::start(&plane.url).await;
+        let operator_kubeconfig = plane.write_kubeconfig_at(&dir.join("operator.kubeconfig"), &proxy.url, &token);
+        let user_kubeconfig = plane.write_kubeconfig(&dir.join("user.kubeconfig"), USER_TOKEN);
+        let mirror = Mirror::start(&harness).await;
+        let audit = Audit::from_now(plane.audit_log.clone());
+        Cluster {
+            plane,
+            client,
+            harness,
+            operator_kubeconfig,
+            user_kubeconfig,
+            mirror,
+            audit,
+            proxy,
+            _turn: turn,
+        }
+    }
+
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.audit.records()
+    }
+
+    pub fn list_objects(&self, resource: &ResourceRef, namespace: Option<&str>) -> Vec<Value> {
+        self.mirror.list(resource, namespace)
+    }
+
+    pub fn get_object(&self, resource: &ResourceRef, namespace: Option<&str>, name: &str) -> Option<Value> {
+        self.list_objects(resource, namespace)
+            .into_iter()
+            .find(|o| o["metadata"]["name"] == name)
+    }
+
+    /// Cuts every connection of the operator to the API server (its watches re-connect).
+    pub fn drop_watches(&self) {
+        self.proxy.cut();
+    }
+
+    /// Waits until `condition` holds, re-checking on every change the mirror sees.
+    pub async fn wait_until(&self, timeout: Duration, mut condition: impl FnMut(&Cluster) -> bool) -> bool {
+        let mut changes = self.mirror.changed.subscribe();
+        let deadline = Instant::now() + timeout;
+        loop {
+            changes.borrow_and_update();
+            if condition(self) {
+                return true;
+            }
+            match tokio::time::timeout_at(deadline, changes.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return condition(self),
+            }
+        }
+    }
+
+    /// Where the components' logs are, for a failure message.
+    pub fn logs_hint(&self) -> String {
+        format!("control plane logs (etcd, kube-apiserver, kube-controller-manager, audit): {}", self.plane.dir.display())
+    }
+}
+
+/// Empties the cluster of what earlier scenarios left: their namespaces (resources' finalizers
+/// removed first, as their operators are gone) and the chart's cluster-wide RBAC.
+async fn reset(client: &kube::Client) {
+    let resources: Api<DynamicObject> = Api::all_with(client.clone(), &sgtls_resource());
+    for object in resources.list(&Default::default()).await.unwrap() {
+        let ns = object.metadata.namespace.clone().unwrap();
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &sgtls_resource());
+        if object.metadata.finalizers.as_ref().is_some_and(|f| !f.is_empty()) {
+            let clear = Patch::Merge(json!({"metadata": {"finalizers": null}}));
+            let _ = api.patch(&object.metadata.name.clone().unwrap(), &PatchParams::default(), &clear).await;
+        }
+    }
+    for (group, kind, plural) in [
+        ("rbac.authorization.k8s.io", "ClusterRoleBinding", "clusterrolebindings"),
+        ("rbac.authorization.k8s.io", "ClusterRole", "clusterroles"),
+    ] {
+        let resource = ApiResource {
+            group: group.into(),
+            version: "v1".into(),
+            api_version: format!("{group}/v1"),
+            kind: kind.into(),
+            plural: plural.into(),
+        };
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+        let chart = kube::api::ListParams::default().labels("app.kubernetes.io/instance=sgtls");
+        api.delete_collection(&DeleteParams::default(), &chart).await.unwrap();
+    }
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let leftover: Vec<String> = namespaces
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .filter(|n| !SYSTEM_NAMESPACES.contains(&n.as_str()))
+        .collect();
+    for ns in &leftover {
+        let _ = namespaces.delete(ns, &DeleteParams::background()).await;
+    }
+    wait_namespaces_gone(&namespaces, &leftover).await;
+}
+
+async fn wait_namespaces_gone(namespaces: &Api<Namespace>, names: &[String]) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    for ns in names {
+        while namespaces.get_opt(ns).await.unwrap().is_some() {
+            assert!(Instant::now() < deadline, "namespace {ns} still there after 90s (kube-controller-manager's log says why)");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Creates `name` (after a terminating namespace of that name is gone).
+async fn ensure_namespace(client: &kube::Client, name: &str) {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    wait_namespaces_gone(
+        &namespaces,
+        &namespaces
+            .get_opt(name)
+            .await
+            .unwrap()
+            .filter(|n| n.metadata.deletion_timestamp.is_some())
+            .map(|_| vec![name.to_string()])
+            .unwrap_or_default(),
+    )
+    .await;
+    let object: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+    match namespaces.create(&PostParams::default(), &object).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 409 => {}
+        Err(e) => panic!("creating namespace {name}: {e}"),
+    }
+}
+
+pub fn sgtls_resource() -> ApiResource {
+    ApiResource::erase::<sendgrid_tls_operator::api::SendGridEnforcedTls>(&())
+}
+
+/// Server-side applies one object of the chart (any kind the fixtures hold).
+pub async fn apply(client: &kube::Client, object: &Value, params: &PatchParams) {
+    let api_version = object["apiVersion"].as_str().unwrap();
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let kind = object["kind"].as_str().unwrap();
+    let resource = ApiResource {
+        group: group.into(),
+        version: version.into(),
+        api_version: api_version.into(),
+        kind: kind.into(),
+        plural: format!("{}s", kind.to_lowercase()),
+    };
+    let name = object["metadata"]["name"].as_str().unwrap();
+    let api: Api<DynamicObject> = match object["metadata"]["namespace"].as_str() {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+        None => Api::all_with(client.clone(), &resource),
+    };
+    api.patch(name, params, &Patch::Apply(object))
+        .await
+        .unwrap_or_else(|e| panic!("applying {kind} {name}: {e}"));
+}
+
+/// A bound token of the ServiceAccount (namespace, name), from the TokenRequest API.
+async fn service_account_token(client: &kube::Client, (ns, name): &(String, String)) -> String {
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), ns);
+    let request: TokenRequest = serde_json::from_value(json!({"spec": {"audiences": [], "expirationSeconds": 3600}})).unwrap();
+    let answer = accounts
+        .create_token_request(name, &PostParams::default(), &request)
+        .await
+        .unwrap_or_else(|e| panic!("a token for ServiceAccount {ns}/{name}: {e}"));
+    answer.status.unwrap().token
+}
