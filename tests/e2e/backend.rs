@@ -26,7 +26,9 @@ impl Server {
     pub fn test_server(&self) -> &TestServer {
         match self {
             Server::Test(server) => server,
-            Server::Real(_) => panic!("this needs the API test server (a fault the real control plane cannot make)"),
+            Server::Real(_) => panic!(
+                "this needs the API test server (a fault the real control plane cannot make)"
+            ),
         }
     }
 
@@ -50,7 +52,12 @@ impl Server {
         }
     }
 
-    pub fn get_object(&self, resource: &ResourceRef, namespace: Option<&str>, name: &str) -> Option<Value> {
+    pub fn get_object(
+        &self,
+        resource: &ResourceRef,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Value> {
         match self {
             Server::Test(server) => server.get_object(resource, namespace, name),
             Server::Real(cluster) => cluster.get_object(resource, namespace, name),
@@ -78,7 +85,11 @@ impl Server {
     }
 
     /// Waits until `condition` holds, re-checking on every change, for at most `timeout`.
-    pub async fn wait_until(&self, timeout: Duration, mut condition: impl FnMut(&Server) -> bool) -> bool {
+    pub async fn wait_until(
+        &self,
+        timeout: Duration,
+        mut condition: impl FnMut(&Server) -> bool,
+    ) -> bool {
         match self {
             Server::Test(server) => server.wait_until(timeout, |_| condition(self)).await,
             Server::Real(cluster) => cluster.wait_until(timeout, |_| condition(self)).await,

@@ -32,7 +32,8 @@ impl Chart {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/chart")
             .join(format!("{}.yaml", self.file()));
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         serde_yaml::Deserializer::from_str(&text)
             .map(|doc| serde::Deserialize::deserialize(doc).unwrap())
             .collect()
@@ -107,7 +108,10 @@ pub fn flag_name(arg: &str) -> &str {
 
 #[test]
 fn the_fixtures_match_the_configurations() {
-    assert_eq!(Chart::Namespaced.operator_flags(), ["--namespace=mail", "--namespace=marketing"]);
+    assert_eq!(
+        Chart::Namespaced.operator_flags(),
+        ["--namespace=mail", "--namespace=marketing"]
+    );
     assert_eq!(Chart::WatchSecrets.operator_flags(), ["--watch-secrets"]);
     assert!(Chart::Default.operator_flags().is_empty());
     let kinds = |c: Chart| {
@@ -118,5 +122,8 @@ fn the_fixtures_match_the_configurations() {
     };
     assert!(!kinds(Chart::Namespaced).contains(&"ClusterRole".to_string()));
     assert!(kinds(Chart::LeaderElection).contains(&"Role".to_string()));
-    assert_eq!(Chart::LeaderElection.lease().1, "sendgrid-tls-operator-lock");
+    assert_eq!(
+        Chart::LeaderElection.lease().1,
+        "sendgrid-tls-operator-lock"
+    );
 }

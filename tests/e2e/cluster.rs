@@ -33,12 +33,22 @@ const SYSTEM_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "
 
 /// The kinds the mirror keeps: (group, version, kind, plural).
 const MIRRORED: [(&str, &str, &str, &str); 7] = [
-    ("sendgrid.ops.dev", "v1alpha1", "SendGridEnforcedTls", "sendgridenforcedtlses"),
+    (
+        "sendgrid.ops.dev",
+        "v1alpha1",
+        "SendGridEnforcedTls",
+        "sendgridenforcedtlses",
+    ),
     ("events.k8s.io", "v1", "Event", "events"),
     ("", "v1", "Event", "events"),
     ("coordination.k8s.io", "v1", "Lease", "leases"),
     ("", "v1", "Namespace", "namespaces"),
-    ("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions"),
+    (
+        "apiextensions.k8s.io",
+        "v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+    ),
     ("", "v1", "Secret", "secrets"),
 ];
 
@@ -62,20 +72,28 @@ pub async fn shared() -> Arc<ControlPlane> {
 pub async fn install_crd(plane: &ControlPlane) {
     let client = user_client(plane).await;
     let text = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crds/sendgridenforcedtlses.sendgrid.ops.dev.yaml"),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("crds/sendgridenforcedtlses.sendgrid.ops.dev.yaml"),
     )
     .unwrap();
     let crd: CustomResourceDefinition = serde_yaml::from_str(&text).unwrap();
     let api: Api<CustomResourceDefinition> = Api::all(client);
     let name = crd.metadata.name.clone().unwrap();
-    api.patch(&name, &PatchParams::apply("e2e").force(), &Patch::Apply(&crd))
-        .await
-        .unwrap();
+    api.patch(
+        &name,
+        &PatchParams::apply("e2e").force(),
+        &Patch::Apply(&crd),
+    )
+    .await
+    .unwrap();
     let established = kube::runtime::wait::conditions::is_crd_established();
-    tokio::time::timeout(Duration::from_secs(30), kube::runtime::wait::await_condition(api, &name, established))
-        .await
-        .expect("the CRD to be established")
-        .unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        kube::runtime::wait::await_condition(api, &name, established),
+    )
+    .await
+    .expect("the CRD to be established")
+    .unwrap();
 }
 
 async fn user_client(plane: &ControlPlane) -> kube::Client {
@@ -198,7 +216,11 @@ impl Proxy {
                 tracked.lock().unwrap().push(copy.abort_handle());
             }
         });
-        Proxy { url, connections, task }
+        Proxy {
+            url,
+            connections,
+            task,
+        }
     }
 
     /// Closes every connection through the proxy (the operator's watches among them).
@@ -232,7 +254,11 @@ impl Mirror {
             let resource = ApiResource {
                 group: group.into(),
                 version: version.into(),
-                api_version: if group.is_empty() { version.into() } else { format!("{group}/{version}") },
+                api_version: if group.is_empty() {
+                    version.into()
+                } else {
+                    format!("{group}/{version}")
+                },
                 kind: kind.into(),
                 plural: plural.into(),
             };
@@ -257,7 +283,11 @@ impl Mirror {
                 .unwrap_or_else(|_| panic!("the harness's watch of {}", kind.qualified()))
                 .unwrap();
         }
-        Mirror { stores, changed, tasks }
+        Mirror {
+            stores,
+            changed,
+            tasks,
+        }
     }
 
     fn list(&self, resource: &ResourceRef, namespace: Option<&str>) -> Vec<Value> {
@@ -275,7 +305,10 @@ impl Mirror {
             .collect();
         // Oldest first, as the test server lists (resourceVersion order).
         objects.sort_by_key(|o| {
-            o["metadata"]["resourceVersion"].as_str().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+            o["metadata"]["resourceVersion"]
+                .as_str()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
         });
         objects
     }
@@ -314,7 +347,12 @@ impl Cluster {
 
     /// Prepares a control plane of the scenario's own (still taking a turn: two control planes
     /// at once would overload a 2-core machine).
-    pub async fn on(plane: Arc<ControlPlane>, chart: Chart, namespaces: &[&str], dir: &std::path::Path) -> Cluster {
+    pub async fn on(
+        plane: Arc<ControlPlane>,
+        chart: Chart,
+        namespaces: &[&str],
+        dir: &std::path::Path,
+    ) -> Cluster {
         let turn = TURN.clone().lock_owned().await;
         Cluster::prepare(plane, turn, chart, namespaces, dir).await
     }
@@ -343,7 +381,8 @@ impl Cluster {
         }
         let token = service_account_token(&client, &chart.service_account()).await;
         let proxy = Proxy::start(&plane.url).await;
-        let operator_kubeconfig = plane.write_kubeconfig_at(&dir.join("operator.kubeconfig"), &proxy.url, &token);
+        let operator_kubeconfig =
+            plane.write_kubeconfig_at(&dir.join("operator.kubeconfig"), &proxy.url, &token);
         let user_kubeconfig = plane.write_kubeconfig(&dir.join("user.kubeconfig"), USER_TOKEN);
         let mirror = Mirror::start(&harness).await;
         let audit = Audit::from_now(plane.audit_log.clone());
@@ -368,7 +407,12 @@ impl Cluster {
         self.mirror.list(resource, namespace)
     }
 
-    pub fn get_object(&self, resource: &ResourceRef, namespace: Option<&str>, name: &str) -> Option<Value> {
+    pub fn get_object(
+        &self,
+        resource: &ResourceRef,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Value> {
         self.list_objects(resource, namespace)
             .into_iter()
             .find(|o| o["metadata"]["name"] == name)
@@ -380,7 +424,11 @@ impl Cluster {
     }
 
     /// Waits until `condition` holds, re-checking on every change the mirror sees.
-    pub async fn wait_until(&self, timeout: Duration, mut condition: impl FnMut(&Cluster) -> bool) -> bool {
+    pub async fn wait_until(
+        &self,
+        timeout: Duration,
+        mut condition: impl FnMut(&Cluster) -> bool,
+    ) -> bool {
         let mut changes = self.mirror.changed.subscribe();
         let deadline = Instant::now() + timeout;
         loop {
@@ -397,7 +445,10 @@ impl Cluster {
 
     /// Where the components' logs are, for a failure message.
     pub fn logs_hint(&self) -> String {
-        format!("control plane logs (etcd, kube-apiserver, kube-controller-manager, audit): {}", self.plane.dir.display())
+        format!(
+            "control plane logs (etcd, kube-apiserver, kube-controller-manager, audit): {}",
+            self.plane.dir.display()
+        )
     }
 }
 
@@ -408,13 +459,28 @@ async fn reset(client: &kube::Client) {
     for object in resources.list(&Default::default()).await.unwrap() {
         let ns = object.metadata.namespace.clone().unwrap();
         let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &sgtls_resource());
-        if object.metadata.finalizers.as_ref().is_some_and(|f| !f.is_empty()) {
+        if object
+            .metadata
+            .finalizers
+            .as_ref()
+            .is_some_and(|f| !f.is_empty())
+        {
             let clear = Patch::Merge(json!({"metadata": {"finalizers": null}}));
-            let _ = api.patch(&object.metadata.name.clone().unwrap(), &PatchParams::default(), &clear).await;
+            let _ = api
+                .patch(
+                    &object.metadata.name.clone().unwrap(),
+                    &PatchParams::default(),
+                    &clear,
+                )
+                .await;
         }
     }
     for (group, kind, plural) in [
-        ("rbac.authorization.k8s.io", "ClusterRoleBinding", "clusterrolebindings"),
+        (
+            "rbac.authorization.k8s.io",
+            "ClusterRoleBinding",
+            "clusterrolebindings",
+        ),
         ("rbac.authorization.k8s.io", "ClusterRole", "clusterroles"),
     ] {
         let resource = ApiResource {
@@ -426,7 +492,9 @@ async fn reset(client: &kube::Client) {
         };
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
         let chart = kube::api::ListParams::default().labels("app.kubernetes.io/instance=sgtls");
-        api.delete_collection(&DeleteParams::default(), &chart).await.unwrap();
+        api.delete_collection(&DeleteParams::default(), &chart)
+            .await
+            .unwrap();
     }
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let leftover: Vec<String> = namespaces
@@ -447,7 +515,10 @@ async fn wait_namespaces_gone(namespaces: &Api<Namespace>, names: &[String]) {
     let deadline = Instant::now() + Duration::from_secs(90);
     for ns in names {
         while namespaces.get_opt(ns).await.unwrap().is_some() {
-            assert!(Instant::now() < deadline, "namespace {ns} still there after 90s (kube-controller-manager's log says why)");
+            assert!(
+                Instant::now() < deadline,
+                "namespace {ns} still there after 90s (kube-controller-manager's log says why)"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -504,7 +575,9 @@ pub async fn apply(client: &kube::Client, object: &Value, params: &PatchParams) 
 /// A bound token of the ServiceAccount (namespace, name), from the TokenRequest API.
 async fn service_account_token(client: &kube::Client, (ns, name): &(String, String)) -> String {
     let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), ns);
-    let request: TokenRequest = serde_json::from_value(json!({"spec": {"audiences": [], "expirationSeconds": 3600}})).unwrap();
+    let request: TokenRequest =
+        serde_json::from_value(json!({"spec": {"audiences": [], "expirationSeconds": 3600}}))
+            .unwrap();
     let answer = accounts
         .create_token_request(name, &PostParams::default(), &request)
         .await

@@ -53,7 +53,9 @@ fn binaries_dir() -> PathBuf {
     }
     let cache = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache"));
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache")
+        });
     cache
         .join("sendgrid-tls-operator/control-plane")
         .join(pinned_version())
@@ -65,7 +67,8 @@ fn module_dir() -> PathBuf {
 
 /// The k8s.io/kubernetes version tools/control-plane/go.mod pins.
 fn pinned_version() -> String {
-    let go_mod = std::fs::read_to_string(module_dir().join("go.mod")).expect("tools/control-plane/go.mod");
+    let go_mod =
+        std::fs::read_to_string(module_dir().join("go.mod")).expect("tools/control-plane/go.mod");
     go_mod
         .lines()
         .filter_map(|l| l.trim().strip_prefix("k8s.io/kubernetes "))
@@ -128,7 +131,11 @@ fn spawn_tied(mut command: Command) -> std::io::Result<Child> {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// An ECDSA P-256 key pair for signing ServiceAccount tokens: (PKCS#8 private key PEM, public
@@ -138,7 +145,8 @@ fn service_account_keys() -> (String, String) {
     use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
     let rng = SystemRandom::new();
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
-    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+    let pair =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng).unwrap();
     // SubjectPublicKeyInfo for id-ecPublicKey / prime256v1, followed by the uncompressed point.
     let mut spki = vec![
         0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
@@ -155,7 +163,10 @@ fn pem(label: &str, der: &[u8]) -> String {
         .chunks(64)
         .map(|c| std::str::from_utf8(c).unwrap())
         .collect();
-    format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    )
 }
 
 /// A running control plane. Its processes end with the test binary.
@@ -236,7 +247,10 @@ impl ControlPlane {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         plane.spawn(&bin, "kube-apiserver", &args);
         plane.wait_ready().await;
-        let kubeconfig = plane.write_kubeconfig(&dir.join("controller-manager.kubeconfig"), CONTROLLER_MANAGER_TOKEN);
+        let kubeconfig = plane.write_kubeconfig(
+            &dir.join("controller-manager.kubeconfig"),
+            CONTROLLER_MANAGER_TOKEN,
+        );
         plane.spawn(
             &bin,
             "kube-controller-manager",
@@ -264,7 +278,10 @@ impl ControlPlane {
             .stdout(log.try_clone().unwrap())
             .stderr(log);
         let child = spawn_tied(command).unwrap_or_else(|e| panic!("starting {name}: {e}"));
-        self.processes.lock().unwrap().push((name.to_string(), child));
+        self.processes
+            .lock()
+            .unwrap()
+            .push((name.to_string(), child));
     }
 
     /// Polls /readyz (bounded: a loaded 2-core machine can take a while) and fails with the log
@@ -296,7 +313,8 @@ impl ControlPlane {
     pub fn assert_running(&self) {
         for (name, child) in self.processes.lock().unwrap().iter_mut() {
             if let Ok(Some(status)) = child.try_wait() {
-                let log = std::fs::read_to_string(self.dir.join(format!("{name}.log"))).unwrap_or_default();
+                let log = std::fs::read_to_string(self.dir.join(format!("{name}.log")))
+                    .unwrap_or_default();
                 let tail: Vec<&str> = log.lines().rev().take(15).collect();
                 panic!(
                     "{name} exited ({status}); logs in {}:\n{}",
@@ -353,7 +371,9 @@ fn remove_stale_runs(root: &Path) {
     };
     for entry in entries.flatten() {
         let pid = entry.file_name().to_string_lossy().parse::<u32>().ok();
-        if pid.is_some_and(|p| p != std::process::id() && !Path::new(&format!("/proc/{p}")).exists()) {
+        if pid
+            .is_some_and(|p| p != std::process::id() && !Path::new(&format!("/proc/{p}")).exists())
+        {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }

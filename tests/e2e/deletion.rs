@@ -156,4 +156,7 @@ async fn reset_with_the_secret_gone_reports_and_orphan_releases(backend: Backend
     env.assert_no_key_leaks();
 }
 
-on_both!(orphan_restore_and_reset, reset_with_the_secret_gone_reports_and_orphan_releases);
+on_both!(
+    orphan_restore_and_reset,
+    reset_with_the_secret_gone_reports_and_orphan_releases
+);

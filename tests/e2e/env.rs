@@ -7,8 +7,8 @@
 
 pub use super::backend::{Backend, Server};
 pub use super::chart::Chart;
-pub use super::check::*;
 use super::chart::flag_name;
+pub use super::check::*;
 use super::cluster::{Cluster, RELEASE_NAMESPACE};
 use super::operator::{Logs, Operator};
 use k8s_openapi::ByteString;
@@ -111,7 +111,10 @@ impl Env {
     }
 
     /// A world on a control plane of the scenario's own (started with special flags).
-    pub async fn on_plane(plane: std::sync::Arc<super::control_plane::ControlPlane>, config: SimConfig) -> Env {
+    pub async fn on_plane(
+        plane: std::sync::Arc<super::control_plane::ControlPlane>,
+        config: SimConfig,
+    ) -> Env {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let sim = Simulator::start(([127, 0, 0, 1], 0).into(), config)
             .await
@@ -307,19 +310,42 @@ impl Env {
             field_manager: Some(TEST_MANAGER.into()),
             ..PostParams::default()
         };
-        match secrets.get_opt(name).await.unwrap() {
+        let written = match secrets.get_opt(name).await.unwrap() {
             // Replace the whole Secret, so that keys left out go away.
             Some(old) => {
                 let secret = Secret {
                     metadata: old.metadata,
                     ..secret
                 };
-                secrets.replace(name, &post, &secret).await.unwrap();
+                secrets.replace(name, &post, &secret).await.unwrap()
             }
-            None => {
-                secrets.create(&post, &secret).await.unwrap();
-            }
-        }
+            None => secrets.create(&post, &secret).await.unwrap(),
+        };
+        self.caught_up(
+            &ResourceRef::new("", "secrets"),
+            name,
+            written.metadata.resource_version,
+        )
+        .await;
+    }
+
+    /// On the control plane, waits until what the scenario reads (the harness's mirror, kept by
+    /// a watch) shows a write of ours: version `written` or later, or the object gone. The test
+    /// server's store is read directly, so there it holds at once.
+    async fn caught_up(&self, resource: &ResourceRef, name: &str, written: Option<String>) {
+        let version = |v: &str| v.parse::<u64>().unwrap_or(0);
+        let wanted = written.as_deref().map_or(u64::MAX, version);
+        let what = format!("our write of {}/{name} to be seen", resource.qualified());
+        self.until(&what, WAIT, |env| {
+            env.server
+                .get_object(resource, Some(NS), name)
+                .is_none_or(|o| {
+                    o["metadata"]["resourceVersion"]
+                        .as_str()
+                        .is_some_and(|v| version(v) >= wanted)
+                })
+        })
+        .await;
     }
 
     /// The Secret [`SECRET`] with `apiKey` = `key`.
@@ -333,6 +359,8 @@ impl Env {
             .delete(name, &DeleteParams::default())
             .await
             .unwrap();
+        self.caught_up(&ResourceRef::new("", "secrets"), name, None)
+            .await;
     }
 
     /// Creates resource `name` in [`NS`] with this spec (`apiKeySecretRef` defaults to [`SECRET`]).
@@ -351,22 +379,31 @@ impl Env {
             field_manager: Some(TEST_MANAGER.into()),
             ..PostParams::default()
         };
-        self.api().create(&params, &object).await.unwrap();
+        let created = self.api().create(&params, &object).await.unwrap();
+        self.caught_up(&sgtls(), name, created.metadata.resource_version)
+            .await;
     }
 
     /// Merge-patches the spec of `name`.
     pub async fn edit(&self, name: &str, spec: Value) {
-        self.api()
+        let edited = self
+            .api()
             .patch(name, &Env::params(), &Patch::Merge(json!({ "spec": spec })))
             .await
             .unwrap();
+        self.caught_up(&sgtls(), name, edited.metadata.resource_version)
+            .await;
     }
 
     pub async fn delete(&self, name: &str) {
-        self.api()
+        let deleted = self
+            .api()
             .delete(name, &DeleteParams::default())
             .await
             .unwrap();
+        // Marked for deletion (a finalizer holds it), or gone at once.
+        let version = deleted.left().and_then(|o| o.metadata.resource_version);
+        self.caught_up(&sgtls(), name, version).await;
     }
 
     /// The stored resource (read from the server's store: adds no request to its log).
@@ -574,7 +611,11 @@ impl Drop for Env {
                 .into_iter()
                 .filter(|l| l.contains("could not publish"))
                 .collect();
-            assert!(refused.is_empty(), "{label} could not publish Events:\n{}", refused.join("\n"));
+            assert!(
+                refused.is_empty(),
+                "{label} could not publish Events:\n{}",
+                refused.join("\n")
+            );
         }
     }
 }

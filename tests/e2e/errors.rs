@@ -131,4 +131,7 @@ async fn rejected_value_waits_for_a_spec_change(backend: Backend) {
     env.assert_no_key_leaks();
 }
 
-on_both!(forbidden_and_not_found, rejected_value_waits_for_a_spec_change);
+on_both!(
+    forbidden_and_not_found,
+    rejected_value_waits_for_a_spec_change
+);

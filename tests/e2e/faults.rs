@@ -138,4 +138,7 @@ async fn server_errors_and_dropped_connections_back_off_then_recover(backend: Ba
     env.assert_no_key_leaks();
 }
 
-on_both!(rate_limit_waits_until_reset, server_errors_and_dropped_connections_back_off_then_recover);
+on_both!(
+    rate_limit_waits_until_reset,
+    server_errors_and_dropped_connections_back_off_then_recover
+);

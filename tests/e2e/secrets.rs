@@ -56,10 +56,14 @@ async fn missing_secret_then_missing_key_then_heals(backend: Backend) {
 }
 
 async fn rotated_key_is_used(backend: Backend) {
-    let env = Env::setup(backend, Chart::Default, SimConfig {
-        rate_limit_per_minute: 100_000,
-        ..SimConfig::with_keys(&[KEY])
-    })
+    let env = Env::setup(
+        backend,
+        Chart::Default,
+        SimConfig {
+            rate_limit_per_minute: 100_000,
+            ..SimConfig::with_keys(&[KEY])
+        },
+    )
     .await;
     env.key_secret(KEY).await;
     let _op = env.operator(&["--default-resync-interval", "2s"]);
@@ -177,12 +181,7 @@ async fn watch_secrets_picks_a_fixed_key_up_at_once(backend: Backend) {
     let env = Env::setup(backend, Chart::WatchSecrets, sim_config()).await;
     env.key_secret(BAD_KEY).await;
     // A first retry 15-30s away: only the Secret watch can heal this within the wait below.
-    let op = env.operator(&[
-        "--retry-base-delay",
-        "30s",
-        "--retry-max-delay",
-        "60s",
-    ]);
+    let op = env.operator(&["--retry-base-delay", "30s", "--retry-max-delay", "60s"]);
     env.synced(&op).await;
     env.create("account", spec()).await;
     env.wait_condition("account", "Synced", "False", "Unauthorized")
@@ -208,4 +207,9 @@ async fn watch_secrets_picks_a_fixed_key_up_at_once(backend: Backend) {
     env.assert_no_key_leaks();
 }
 
-on_both!(missing_secret_then_missing_key_then_heals, rotated_key_is_used, bad_key_backs_off_then_heals, watch_secrets_picks_a_fixed_key_up_at_once);
+on_both!(
+    missing_secret_then_missing_key_then_heals,
+    rotated_key_is_used,
+    bad_key_backs_off_then_heals,
+    watch_secrets_picks_a_fixed_key_up_at_once
+);

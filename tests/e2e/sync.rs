@@ -350,4 +350,11 @@ async fn readyz_turns_ready_once_the_watch_has_synced(backend: Backend) {
     report("readyz", "200 ready (leader) once synced");
 }
 
-on_both!(create_patches_exactly_the_managed_fields, resync_is_one_get_and_no_writes, spec_edit_patches_once, drift_is_corrected_in_enforce_mode, drift_is_reported_in_observe_mode, readyz_turns_ready_once_the_watch_has_synced);
+on_both!(
+    create_patches_exactly_the_managed_fields,
+    resync_is_one_get_and_no_writes,
+    spec_edit_patches_once,
+    drift_is_corrected_in_enforce_mode,
+    drift_is_reported_in_observe_mode,
+    readyz_turns_ready_once_the_watch_has_synced
+);
