@@ -40,6 +40,8 @@ mod operator;
 
 #[path = "e2e/conflict.rs"]
 mod conflict;
+#[path = "e2e/crd_real.rs"]
+mod crd_real;
 #[path = "e2e/deletion.rs"]
 mod deletion;
 #[path = "e2e/devloop.rs"]
@@ -50,10 +52,14 @@ mod errors;
 mod faults;
 #[path = "e2e/leader.rs"]
 mod leader;
+#[path = "e2e/real.rs"]
+mod real;
 #[path = "e2e/robustness.rs"]
 mod robustness;
 #[path = "e2e/scale.rs"]
 mod scale;
+#[path = "e2e/scope.rs"]
+mod scope;
 #[path = "e2e/secrets.rs"]
 mod secrets;
 #[path = "e2e/stub.rs"]

@@ -326,8 +326,6 @@ impl Drop for Mirror {
 pub struct Cluster {
     pub plane: Arc<ControlPlane>,
     pub client: kube::Client,
-    /// The harness's identity (not audited): for reading and cleaning up.
-    pub harness: kube::Client,
     /// A kubeconfig for the operator: the chart's ServiceAccount, through the proxy.
     pub operator_kubeconfig: PathBuf,
     /// A kubeconfig for kubectl as the test's user.
@@ -389,7 +387,6 @@ impl Cluster {
         Cluster {
             plane,
             client,
-            harness,
             operator_kubeconfig,
             user_kubeconfig,
             mirror,

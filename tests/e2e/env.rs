@@ -164,13 +164,6 @@ impl Env {
         }
     }
 
-    pub fn backend(&self) -> Backend {
-        match self.server {
-            Server::Test(_) => Backend::TestServer,
-            Server::Real(_) => Backend::ControlPlane,
-        }
-    }
-
     /// The operator's kubeconfig (on the control plane: the chart's ServiceAccount).
     pub fn kubeconfig(&self) -> PathBuf {
         match &self.server {
@@ -292,7 +285,12 @@ impl Env {
 
     /// Creates (or replaces the data of) Secret `name` in [`NS`] holding `data`.
     pub async fn secret(&self, name: &str, data: &[(&str, &str)]) {
-        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), NS);
+        self.secret_in(NS, name, data).await;
+    }
+
+    /// [`Env::secret`] in namespace `ns`.
+    pub async fn secret_in(&self, ns: &str, name: &str, data: &[(&str, &str)]) {
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), ns);
         let data: BTreeMap<String, ByteString> = data
             .iter()
             .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
@@ -300,7 +298,7 @@ impl Env {
         let secret = Secret {
             metadata: ObjectMeta {
                 name: Some(name.into()),
-                namespace: Some(NS.into()),
+                namespace: Some(ns.into()),
                 ..ObjectMeta::default()
             },
             data: Some(data),
@@ -323,6 +321,7 @@ impl Env {
         };
         self.caught_up(
             &ResourceRef::new("", "secrets"),
+            ns,
             name,
             written.metadata.resource_version,
         )
@@ -332,13 +331,19 @@ impl Env {
     /// On the control plane, waits until what the scenario reads (the harness's mirror, kept by
     /// a watch) shows a write of ours: version `written` or later, or the object gone. The test
     /// server's store is read directly, so there it holds at once.
-    async fn caught_up(&self, resource: &ResourceRef, name: &str, written: Option<String>) {
+    async fn caught_up(
+        &self,
+        resource: &ResourceRef,
+        ns: &str,
+        name: &str,
+        written: Option<String>,
+    ) {
         let version = |v: &str| v.parse::<u64>().unwrap_or(0);
         let wanted = written.as_deref().map_or(u64::MAX, version);
         let what = format!("our write of {}/{name} to be seen", resource.qualified());
         self.until(&what, WAIT, |env| {
             env.server
-                .get_object(resource, Some(NS), name)
+                .get_object(resource, Some(ns), name)
                 .is_none_or(|o| {
                     o["metadata"]["resourceVersion"]
                         .as_str()
@@ -359,19 +364,24 @@ impl Env {
             .delete(name, &DeleteParams::default())
             .await
             .unwrap();
-        self.caught_up(&ResourceRef::new("", "secrets"), name, None)
+        self.caught_up(&ResourceRef::new("", "secrets"), NS, name, None)
             .await;
     }
 
     /// Creates resource `name` in [`NS`] with this spec (`apiKeySecretRef` defaults to [`SECRET`]).
-    pub async fn create(&self, name: &str, mut spec: Value) {
+    pub async fn create(&self, name: &str, spec: Value) {
+        self.create_in(NS, name, spec).await;
+    }
+
+    /// [`Env::create`] in namespace `ns`.
+    pub async fn create_in(&self, ns: &str, name: &str, mut spec: Value) {
         if spec.get("apiKeySecretRef").is_none() {
             spec["apiKeySecretRef"] = json!({ "name": SECRET });
         }
         let object: SendGridEnforcedTls = serde_json::from_value(json!({
             "apiVersion": "sendgrid.ops.dev/v1alpha1",
             "kind": "SendGridEnforcedTls",
-            "metadata": { "name": name, "namespace": NS },
+            "metadata": { "name": name, "namespace": ns },
             "spec": spec,
         }))
         .unwrap();
@@ -379,8 +389,9 @@ impl Env {
             field_manager: Some(TEST_MANAGER.into()),
             ..PostParams::default()
         };
-        let created = self.api().create(&params, &object).await.unwrap();
-        self.caught_up(&sgtls(), name, created.metadata.resource_version)
+        let api: Api<SendGridEnforcedTls> = Api::namespaced(self.client.clone(), ns);
+        let created = api.create(&params, &object).await.unwrap();
+        self.caught_up(&sgtls(), ns, name, created.metadata.resource_version)
             .await;
     }
 
@@ -391,7 +402,7 @@ impl Env {
             .patch(name, &Env::params(), &Patch::Merge(json!({ "spec": spec })))
             .await
             .unwrap();
-        self.caught_up(&sgtls(), name, edited.metadata.resource_version)
+        self.caught_up(&sgtls(), NS, name, edited.metadata.resource_version)
             .await;
     }
 
@@ -403,12 +414,27 @@ impl Env {
             .unwrap();
         // Marked for deletion (a finalizer holds it), or gone at once.
         let version = deleted.left().and_then(|o| o.metadata.resource_version);
-        self.caught_up(&sgtls(), name, version).await;
+        self.caught_up(&sgtls(), NS, name, version).await;
     }
 
     /// The stored resource (read from the server's store: adds no request to its log).
     pub fn get(&self, name: &str) -> Option<Value> {
-        self.server.get_object(&sgtls(), Some(NS), name)
+        self.get_in(NS, name)
+    }
+
+    /// [`Env::get`] in namespace `ns`.
+    pub fn get_in(&self, ns: &str, name: &str) -> Option<Value> {
+        self.server.get_object(&sgtls(), Some(ns), name)
+    }
+
+    /// Creates namespace `name` (on the test server, where namespaces are not checked, too).
+    pub async fn namespace(&self, name: &str) {
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
+        let object = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+        namespaces
+            .create(&PostParams::default(), &object)
+            .await
+            .unwrap();
     }
 
     /// Events about `name` (events.k8s.io), oldest first.
