@@ -45,7 +45,7 @@ if ! command -v go >/dev/null; then
 fi
 started=$SECONDS
 log "building Kubernetes $version (kube-apiserver, kube-controller-manager, kubectl) and etcd $etcd_version with $(go env GOVERSION) into $dir"
-log "(cold: about 15 minutes on 2 cores; Go's build cache in $(go env GOCACHE) makes later rebuilds fast)"
+log "(with an empty Go build cache about 10 minutes on 2 cores; $(go env GOCACHE) keeps compiled packages for the next build)"
 mkdir -p "$(dirname "$dir")"
 staging=$(mktemp -d "$dir.building.XXXXXX")
 trap 'rm -rf "$staging"' EXIT

@@ -1,7 +1,8 @@
 //! An in-memory Kubernetes API server for tests: kube's `Client` and kubectl talk to it over
 //! plain HTTP on loopback as they would to a cluster.
 //!
-//! It implements what an operator uses, with the API server's semantics: discovery, get, list,
+//! It implements what an operator uses, with the API server's semantics: discovery, get, list
+//! (in pages with `limit` and `continue`),
 //! watch (replay from a resourceVersion, bookmarks, 410 Gone after compaction), create,
 //! update with optimistic concurrency, merge / JSON / strategic (as merge) / server-side apply
 //! patches on a resource and its status subresource, `metadata.generation`, finalizers and

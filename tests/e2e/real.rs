@@ -1,6 +1,7 @@
 //! What only a real control plane can show: a namespace deleted with its resources and their
-//! Secret in one sweep, paginated lists, a watch that must relist after 410 Gone (etcd
-//! compacted under it), and a permission missing from the chart's ClusterRole.
+//! Secret in one sweep, a watch that must relist after 410 Gone (etcd compacted under it), and a
+//! permission missing from the chart's ClusterRole; and paginated lists of more than 500
+//! resources (on both backends: the test server pages too).
 
 use super::cluster::{self, apply};
 use super::control_plane::ControlPlane;
@@ -76,8 +77,7 @@ async fn deleting_the_namespace_puts_sendgrid_back_and_ends() {
 
 const MANY: usize = 520;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn more_than_500_resources_are_listed_in_pages() {
+async fn more_than_500_resources_are_listed_in_pages(backend: Backend) {
     let subuser = |i: usize| format!("sub-{i:03}");
     let sim = SimConfig {
         keys: vec![SimKey {
@@ -92,7 +92,7 @@ async fn more_than_500_resources_are_listed_in_pages() {
         }],
         rate_limit_per_minute: 1_000_000,
     };
-    let env = Env::setup(Backend::ControlPlane, Chart::Default, sim).await;
+    let env = Env::setup(backend, Chart::Default, sim).await;
     env.key_secret(KEY).await;
     for i in 0..MANY {
         env.create(
@@ -250,3 +250,5 @@ async fn a_missing_permission_is_named_at_start_and_in_status() {
         format!("log at start: {text}; status: {message}"),
     );
 }
+
+on_both!(more_than_500_resources_are_listed_in_pages);
