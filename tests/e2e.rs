@@ -50,6 +50,8 @@ mod devloop;
 mod errors;
 #[path = "e2e/faults.rs"]
 mod faults;
+#[path = "e2e/kubectl.rs"]
+mod kubectl;
 #[path = "e2e/leader.rs"]
 mod leader;
 #[path = "e2e/real.rs"]

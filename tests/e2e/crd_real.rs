@@ -8,39 +8,11 @@ mod crd_cases;
 
 use super::control_plane;
 use super::env::*;
+use super::kubectl::{Kubectl, PLACEHOLDER, assert_basic_example_listed};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use sendgrid_tls_operator::simulator::SimConfig;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-
-/// The placeholder key the examples' Secrets hold.
-const PLACEHOLDER: &str = "SG.replace-me";
-
-/// Runs the control plane's kubectl as the test's user; fails on a non-zero exit; returns stdout.
-async fn kubectl(env: &Env, args: &[&str]) -> String {
-    let mut command = Command::new(control_plane::kubectl());
-    command
-        .arg("--kubeconfig")
-        .arg(env.user_kubeconfig())
-        .arg("--cache-dir")
-        .arg(env.dir().join("kube-cache"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null());
-    let out = tokio::task::spawn_blocking(move || command.output().unwrap())
-        .await
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert!(
-        out.status.success(),
-        "kubectl {args:?} failed:\n{stdout}\n{stderr}"
-    );
-    stdout
-}
 
 fn examples() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
@@ -79,13 +51,12 @@ fn refused_fields(status: &kube::core::Status) -> BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn examples_are_accepted_and_invalid_specs_refused_naming_the_same_fields() {
     let env = Env::on(Backend::ControlPlane).await;
+    let kubectl = Kubectl::at(control_plane::kubectl(), &env);
     let files = examples();
     for file in &files {
-        let applied = kubectl(
-            &env,
-            &["apply", "--server-side", "-f", file.to_str().unwrap()],
-        )
-        .await;
+        let applied = kubectl
+            .ok(&["apply", "--server-side", "-f", file.to_str().unwrap()])
+            .await;
         assert!(applied.contains("serverside-applied"), "{applied}");
     }
 
@@ -151,26 +122,25 @@ async fn kubectl_apply_wait_explain_get() {
     let sim = SimConfig::with_keys(&[PLACEHOLDER]);
     let env = Env::setup(Backend::ControlPlane, Chart::Default, sim).await;
     let _op = env.operator(&["--default-resync-interval", "2s"]);
-    kubectl(
-        &env,
-        &["apply", "--server-side", "-f", "examples/basic.yaml"],
-    )
-    .await;
-    let waited = kubectl(
-        &env,
-        &[
+    let kubectl = Kubectl::at(control_plane::kubectl(), &env);
+    kubectl
+        .ok(&["apply", "--server-side", "-f", "examples/basic.yaml"])
+        .await;
+    let waited = kubectl
+        .ok(&[
             "wait",
             "--for=condition=Ready",
             "sgtls/account",
             "-n",
             NS,
             "--timeout=60s",
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert!(waited.contains("condition met"), "{waited}");
 
-    let explained = kubectl(&env, &["explain", "sgtls.spec.minimumTlsVersion"]).await;
+    let explained = kubectl
+        .ok(&["explain", "sgtls.spec.minimumTlsVersion"])
+        .await;
     assert!(
         explained
             .lines()
@@ -190,39 +160,11 @@ async fn kubectl_apply_wait_explain_get() {
         "explain shows the field's doc comment: {explained}"
     );
 
-    let table = kubectl(&env, &["get", "sgtls", "-A"]).await;
-    let mut lines = table.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .collect();
-    assert_eq!(
-        header,
-        [
-            "NAMESPACE",
-            "NAME",
-            "REQUIRE-TLS",
-            "VALID-CERT",
-            "MIN-TLS",
-            "MODE",
-            "READY",
-            "REASON",
-            "AGE"
-        ],
-        "{table}"
-    );
-    let row: Vec<&str> = lines
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .collect();
-    assert_eq!(
-        &row[..7],
-        ["mail", "account", "true", "true", "1.2", "True", "InSync"],
-        "{table}"
-    );
-    let yaml = kubectl(&env, &["get", "sgtls", "account", "-n", NS, "-o", "yaml"]).await;
+    let table = kubectl.ok(&["get", "sgtls", "-A"]).await;
+    assert_basic_example_listed(&table);
+    let yaml = kubectl
+        .ok(&["get", "sgtls", "account", "-n", NS, "-o", "yaml"])
+        .await;
     assert!(!yaml.contains(PLACEHOLDER), "{yaml}");
     report(
         "kubectl on kube-apiserver",

@@ -67,6 +67,31 @@ pub fn sim_config() -> SimConfig {
     }
 }
 
+/// Account "main" with `count` subusers `sub-000`, `sub-001`, ... and key [`KEY`] (read and
+/// update), rate limits out of reach: for scenarios with many resources.
+pub fn sim_with_subusers(count: usize) -> SimConfig {
+    use sendgrid_tls_operator::api::Region;
+    use sendgrid_tls_operator::simulator::{Scope, SimAccount, SimKey};
+    SimConfig {
+        keys: vec![SimKey {
+            key: KEY.into(),
+            account: "main".into(),
+            scopes: vec![Scope::Read, Scope::Update],
+        }],
+        accounts: vec![SimAccount {
+            name: "main".into(),
+            subusers: (0..count).map(|i| (subuser(i), Region::Global)).collect(),
+            customer_accounts: Vec::new(),
+        }],
+        rate_limit_per_minute: 100_000,
+    }
+}
+
+/// The name of subuser `i` of [`sim_with_subusers`].
+pub fn subuser(i: usize) -> String {
+    format!("sub-{i:03}")
+}
+
 pub struct Env {
     pub server: Server,
     pub sim: SimulatorHandle,

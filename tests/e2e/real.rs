@@ -9,8 +9,7 @@ use super::env::*;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, PatchParams};
 use kube_testkit::Verb;
-use sendgrid_tls_operator::api::{Region, TlsVersion};
-use sendgrid_tls_operator::simulator::{Scope, SimAccount, SimConfig, SimKey};
+use sendgrid_tls_operator::api::TlsVersion;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -78,21 +77,7 @@ async fn deleting_the_namespace_puts_sendgrid_back_and_ends() {
 const MANY: usize = 520;
 
 async fn more_than_500_resources_are_listed_in_pages(backend: Backend) {
-    let subuser = |i: usize| format!("sub-{i:03}");
-    let sim = SimConfig {
-        keys: vec![SimKey {
-            key: KEY.into(),
-            account: "main".into(),
-            scopes: vec![Scope::Read, Scope::Update],
-        }],
-        accounts: vec![SimAccount {
-            name: "main".into(),
-            subusers: (0..MANY).map(|i| (subuser(i), Region::Global)).collect(),
-            customer_accounts: Vec::new(),
-        }],
-        rate_limit_per_minute: 1_000_000,
-    };
-    let env = Env::setup(backend, Chart::Default, sim).await;
+    let env = Env::setup(backend, Chart::Default, sim_with_subusers(MANY)).await;
     env.key_secret(KEY).await;
     for i in 0..MANY {
         env.create(
