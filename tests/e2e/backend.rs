@@ -84,6 +84,13 @@ impl Server {
         self.test_server().expire_watches()
     }
 
+    /// Makes the request log complete up to now (the audit log trails responses a little).
+    pub async fn settle(&self) {
+        if let Server::Real(cluster) = self {
+            cluster.settle().await;
+        }
+    }
+
     /// Waits until `condition` holds, re-checking on every change, for at most `timeout`.
     pub async fn wait_until(
         &self,

@@ -145,7 +145,17 @@ impl Audit {
         }
         state.records.clone()
     }
+
+    /// The requests, without the harness's barrier markers.
+    fn requests(&self) -> Vec<RequestRecord> {
+        let mut records = self.records();
+        records.retain(|r| !r.name.as_deref().is_some_and(|n| n.starts_with(BARRIER)));
+        records
+    }
 }
+
+/// Names of the objects the harness asks for (and never finds) to settle the audit log.
+const BARRIER: &str = "e2e-audit-barrier-";
 
 /// An audit event as the test server would have logged the request; a watch once, when its
 /// response started (or when it ended without starting, refused).
@@ -303,7 +313,8 @@ impl Mirror {
             .filter(|o| namespace.is_none() || o.metadata.namespace.as_deref() == namespace)
             .map(|o| serde_json::to_value(&**o).unwrap())
             .collect();
-        // Oldest first, as the test server lists (resourceVersion order).
+        // Least recently written first: for Events (named after their time) the order the test
+        // server's by-name listing gives.
         objects.sort_by_key(|o| {
             o["metadata"]["resourceVersion"]
                 .as_str()
@@ -397,7 +408,29 @@ impl Cluster {
     }
 
     pub fn requests(&self) -> Vec<RequestRecord> {
-        self.audit.records()
+        self.audit.requests()
+    }
+
+    /// Waits until the audit log holds every request answered so far. A request's audit line is
+    /// written as its response ends, a moment after a watch may already have shown its effect;
+    /// so the harness makes a request of its own and waits for that one's line.
+    pub async fn settle(&self) {
+        static MARKERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = MARKERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let marker = format!("{BARRIER}{n}");
+        let maps: Api<k8s_openapi::api::core::v1::ConfigMap> =
+            Api::namespaced(self.client.clone(), "default");
+        maps.get_opt(&marker).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self
+            .audit
+            .records()
+            .iter()
+            .any(|r| r.name.as_deref() == Some(marker.as_str()))
+        {
+            assert!(Instant::now() < deadline, "the audit log missed {marker}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     pub fn list_objects(&self, resource: &ResourceRef, namespace: Option<&str>) -> Vec<Value> {
