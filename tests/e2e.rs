@@ -1,6 +1,9 @@
-//! End-to-end scenarios: the built operator binary (`run`) against the Kubernetes API test server
-//! (`kube-testkit`, serving the generated CRD with its schema and CEL rules) and the SendGrid
-//! simulator, both on loopback. Each scenario starts its own server, simulator and operator, acts
+//! End-to-end scenarios: the built operator binary (`run`) and the SendGrid simulator on
+//! loopback, against a Kubernetes API: the project's API test server (`kube-testkit`, serving the
+//! generated CRD with its schema and CEL rules; one per scenario) or a real control plane
+//! (etcd, kube-apiserver, kube-controller-manager from `scripts/control-plane.sh`; one shared by
+//! the scenarios, which take turns, plus one of its own for the 410 Gone scenario). On the real
+//! one the operator runs as the chart's ServiceAccount with the chart's RBAC. Each scenario acts
 //! as a user would (creates and edits objects through the API, changes SendGrid "from the UI"),
 //! and waits on conditions like `kubectl wait`, never on sleeps. Counts the scenarios measure
 //! (SendGrid requests per resource, writes, retries) are printed with an `[e2e]` prefix:
