@@ -162,12 +162,23 @@ async fn a_watch_relists_after_410_gone() {
             .count(|r| r.is_for("sendgridenforcedtlses") && r.verb == Verb::List)
     };
     let lists_before = lists(&env);
-    // Writes elsewhere move etcd's revision on; two compactions later the operator's last seen
-    // revision is gone.
+    // Writes elsewhere move etcd's revision on; a compaction later the operator's last seen
+    // revision is gone, which a watch from it shows.
+    let seen = env.get("marketing").unwrap()["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
     for i in 0..5 {
         env.secret(&format!("filler-{i}"), &[("x", "y")]).await;
     }
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    let started = Instant::now();
+    while !expired(&env, &seen).await {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "etcd did not compact past {seen} within 30s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     env.server.drop_watches();
     env.until("a relist after 410 Gone", WAIT, |env| {
         lists(env) > lists_before
@@ -192,6 +203,19 @@ async fn a_watch_relists_after_410_gone() {
         ),
     );
     env.assert_no_key_leaks();
+}
+
+/// Whether a watch of the resources from `version` is refused with 410 Gone.
+async fn expired(env: &Env, version: &str) -> bool {
+    use futures::StreamExt;
+    use kube::api::{WatchEvent, WatchParams};
+    let api = env.api();
+    let mut events = api
+        .watch(&WatchParams::default().timeout(1), version)
+        .await
+        .unwrap()
+        .boxed();
+    matches!(events.next().await, Some(Ok(WatchEvent::Error(e))) if e.code == 410)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
