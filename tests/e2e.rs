@@ -26,6 +26,8 @@ macro_rules! on_both {
     )*};
 }
 
+#[path = "e2e/audit.rs"]
+mod audit;
 #[path = "e2e/backend.rs"]
 mod backend;
 #[path = "e2e/chart.rs"]
@@ -38,6 +40,8 @@ mod cluster;
 mod control_plane;
 #[path = "e2e/env.rs"]
 mod env;
+#[path = "e2e/mirror.rs"]
+mod mirror;
 #[path = "e2e/operator.rs"]
 mod operator;
 

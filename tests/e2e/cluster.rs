@@ -7,50 +7,25 @@
 //! Scenarios on the shared control plane take turns (one at a time): a cluster-wide operator of
 //! one scenario would otherwise reconcile another scenario's resources against its own simulator.
 
+use super::audit::{Audit, BARRIER};
 use super::chart::Chart;
 use super::control_plane::{self, ControlPlane, HARNESS_TOKEN, USER_TOKEN};
-use futures::StreamExt;
+use super::mirror::{Mirror, Proxy};
 use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{WatchStreamExt, watcher};
-use kube_testkit::{RequestRecord, ResourceRef, Verb};
+use kube_testkit::{RequestRecord, ResourceRef};
 use serde_json::{Value, json};
-use std::collections::HashSet;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
-use tokio::sync::{OwnedMutexGuard, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::OwnedMutexGuard;
 use tokio::time::Instant;
 
 /// The namespace the chart is installed in (the fixtures' release namespace).
 pub const RELEASE_NAMESPACE: &str = "sendgrid-system";
 const SYSTEM_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
-
-/// The kinds the mirror keeps: (group, version, kind, plural).
-const MIRRORED: [(&str, &str, &str, &str); 7] = [
-    (
-        "sendgrid.ops.dev",
-        "v1alpha1",
-        "SendGridEnforcedTls",
-        "sendgridenforcedtlses",
-    ),
-    ("events.k8s.io", "v1", "Event", "events"),
-    ("", "v1", "Event", "events"),
-    ("coordination.k8s.io", "v1", "Lease", "leases"),
-    ("", "v1", "Namespace", "namespaces"),
-    (
-        "apiextensions.k8s.io",
-        "v1",
-        "CustomResourceDefinition",
-        "customresourcedefinitions",
-    ),
-    ("", "v1", "Secret", "secrets"),
-];
 
 static TURN: LazyLock<Arc<tokio::sync::Mutex<()>>> = LazyLock::new(Default::default);
 static SHARED: tokio::sync::OnceCell<Arc<ControlPlane>> = tokio::sync::OnceCell::const_new();
@@ -99,238 +74,6 @@ pub async fn install_crd(plane: &ControlPlane) {
 async fn user_client(plane: &ControlPlane) -> kube::Client {
     let path = plane.write_kubeconfig(&plane.dir.join("user.kubeconfig"), USER_TOKEN);
     control_plane::client_for(&path).await
-}
-
-/// The audit log from an offset on, as request records (read when asked, so a count taken right
-/// after a wait sees every request answered before it).
-struct Audit {
-    path: PathBuf,
-    state: Mutex<AuditState>,
-}
-
-struct AuditState {
-    offset: u64,
-    records: Vec<RequestRecord>,
-    /// Watches already recorded when their response started.
-    started: HashSet<String>,
-}
-
-impl Audit {
-    fn from_now(path: PathBuf) -> Audit {
-        let offset = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        Audit {
-            path,
-            state: Mutex::new(AuditState {
-                offset,
-                records: Vec::new(),
-                started: HashSet::new(),
-            }),
-        }
-    }
-
-    fn records(&self) -> Vec<RequestRecord> {
-        let mut state = self.state.lock().unwrap();
-        let mut file = std::fs::File::open(&self.path).unwrap();
-        file.seek(SeekFrom::Start(state.offset)).unwrap();
-        let mut text = String::new();
-        file.read_to_string(&mut text).unwrap();
-        // Only whole lines: the last may still be being written.
-        let complete = text.rfind('\n').map_or(0, |i| i + 1);
-        state.offset += complete as u64;
-        for line in text[..complete].lines() {
-            let event: Value = serde_json::from_str(line).unwrap();
-            if let Some(record) = record_of(&event, &mut state.started) {
-                state.records.push(record);
-            }
-        }
-        state.records.clone()
-    }
-
-    /// The requests, without the harness's barrier markers.
-    fn requests(&self) -> Vec<RequestRecord> {
-        let mut records = self.records();
-        records.retain(|r| !r.name.as_deref().is_some_and(|n| n.starts_with(BARRIER)));
-        records
-    }
-}
-
-/// Names of the objects the harness asks for (and never finds) to settle the audit log.
-const BARRIER: &str = "e2e-audit-barrier-";
-
-/// An audit event as the test server would have logged the request; a watch once, when its
-/// response started (or when it ended without starting, refused).
-fn record_of(event: &Value, started: &mut HashSet<String>) -> Option<RequestRecord> {
-    let id = event["auditID"].as_str()?.to_string();
-    let verb = event["verb"].as_str()?;
-    match event["stage"].as_str()? {
-        "ResponseStarted" => {
-            started.insert(id);
-        }
-        "ResponseComplete" if !started.contains(&id) => {}
-        _ => return None,
-    }
-    let uri = event["requestURI"].as_str()?;
-    let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
-    let object = &event["objectRef"];
-    let text = |v: &Value| v.as_str().map(str::to_string);
-    let (method, verb) = match verb {
-        "get" => ("GET", Verb::Get),
-        "list" => ("GET", Verb::List),
-        "watch" => ("GET", Verb::Watch),
-        "create" => ("POST", Verb::Create),
-        "update" => ("PUT", Verb::Update),
-        "patch" => ("PATCH", Verb::Patch),
-        "delete" => ("DELETE", Verb::Delete),
-        "deletecollection" => ("DELETE", Verb::DeleteCollection),
-        _ => ("GET", Verb::Discovery),
-    };
-    Some(RequestRecord {
-        method: method.into(),
-        path: path.into(),
-        query: query.into(),
-        content_type: None,
-        accept: None,
-        user_agent: text(&event["userAgent"]),
-        verb,
-        resource: text(&object["resource"])
-            .map(|plural| ResourceRef::new(object["apiGroup"].as_str().unwrap_or(""), plural)),
-        namespace: text(&object["namespace"]),
-        name: text(&object["name"]),
-        subresource: text(&object["subresource"]),
-        status: event["responseStatus"]["code"].as_u64().unwrap_or(200) as u16,
-    })
-}
-
-/// A TCP proxy on loopback in front of the API server, whose connections the test can cut.
-struct Proxy {
-    url: String,
-    connections: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
-    task: JoinHandle<()>,
-}
-
-impl Proxy {
-    async fn start(upstream: &str) -> Proxy {
-        let upstream = upstream.trim_start_matches("https://").to_string();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("https://{}", listener.local_addr().unwrap());
-        let connections: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
-        let tracked = connections.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let upstream = upstream.clone();
-                let copy = tokio::spawn(async move {
-                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-                tracked.lock().unwrap().push(copy.abort_handle());
-            }
-        });
-        Proxy {
-            url,
-            connections,
-            task,
-        }
-    }
-
-    /// Closes every connection through the proxy (the operator's watches among them).
-    fn cut(&self) {
-        for connection in self.connections.lock().unwrap().drain(..) {
-            connection.abort();
-        }
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.task.abort();
-        self.cut();
-    }
-}
-
-/// The objects of the mirrored kinds, kept by watches as the harness's identity.
-struct Mirror {
-    stores: Vec<(ResourceRef, Store<DynamicObject>)>,
-    changed: watch::Sender<u64>,
-    tasks: Vec<JoinHandle<()>>,
-}
-
-impl Mirror {
-    async fn start(client: &kube::Client) -> Mirror {
-        let changed = watch::channel(0).0;
-        let mut stores = Vec::new();
-        let mut tasks = Vec::new();
-        for (group, version, kind, plural) in MIRRORED {
-            let resource = ApiResource {
-                group: group.into(),
-                version: version.into(),
-                api_version: if group.is_empty() {
-                    version.into()
-                } else {
-                    format!("{group}/{version}")
-                },
-                kind: kind.into(),
-                plural: plural.into(),
-            };
-            let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
-            let writer = reflector::store::Writer::new(resource.clone());
-            let reader = writer.as_reader();
-            let notify = changed.clone();
-            let stream = watcher(api, watcher::Config::default())
-                .default_backoff()
-                .reflect(writer);
-            tasks.push(tokio::spawn(async move {
-                let mut stream = std::pin::pin!(stream);
-                while stream.next().await.is_some() {
-                    notify.send_modify(|n| *n += 1);
-                }
-            }));
-            stores.push((ResourceRef::new(group, plural), reader));
-        }
-        for (kind, store) in &stores {
-            tokio::time::timeout(Duration::from_secs(30), store.wait_until_ready())
-                .await
-                .unwrap_or_else(|_| panic!("the harness's watch of {}", kind.qualified()))
-                .unwrap();
-        }
-        Mirror {
-            stores,
-            changed,
-            tasks,
-        }
-    }
-
-    fn list(&self, resource: &ResourceRef, namespace: Option<&str>) -> Vec<Value> {
-        let store = &self
-            .stores
-            .iter()
-            .find(|(r, _)| r == resource)
-            .unwrap_or_else(|| panic!("{} is not mirrored", resource.qualified()))
-            .1;
-        let mut objects: Vec<Value> = store
-            .state()
-            .iter()
-            .filter(|o| namespace.is_none() || o.metadata.namespace.as_deref() == namespace)
-            .map(|o| serde_json::to_value(&**o).unwrap())
-            .collect();
-        // Least recently written first: for Events (named after their time) the order the test
-        // server's by-name listing gives.
-        objects.sort_by_key(|o| {
-            o["metadata"]["resourceVersion"]
-                .as_str()
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        });
-        objects
-    }
-}
-
-impl Drop for Mirror {
-    fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
-    }
 }
 
 /// The real control plane, as one scenario sees it.
