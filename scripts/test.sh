@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Runs every test of the project, as CI does: formatting, lints, all Rust test suites (unit,
-# loopback integration against the SendGrid simulator, end to end against the Kubernetes API test
-# server), then the offline packaging checks (Helm render/lint, schema validation, Argo CD Lua
-# health tests, promtool alert tests, hadolint, zizmor), which install their own tools (a Python
-# venv, lua5.1, promtool built with Go into ~/.cache) on first use.
+# Runs every test of the project, as CI does: formatting, lints, the pinned Kubernetes control
+# plane built or reused (scripts/control-plane.sh, ~10 minutes the first time on 2 cores,
+# seconds after), all Rust test suites (unit, loopback integration against the SendGrid
+# simulator, end to end against the Kubernetes API test server and the real control plane), then
+# the offline packaging checks (Helm render/lint, schema validation, Argo CD Lua health tests,
+# the e2e chart fixtures, promtool alert tests, hadolint, zizmor), which install their own tools
+# (a Python venv, lua5.1, promtool built with Go into ~/.cache) on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +15,8 @@ command -v kubectl >/dev/null || {
   exit 1
 }
 
+echo "== control plane (etcd, kube-apiserver, kube-controller-manager, kubectl)"
+scripts/control-plane.sh
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from . import argocd, chart, generated, image, kustomize, monitoring, workflows
+from . import argocd, chart, e2e_fixtures, generated, image, kustomize, monitoring, workflows
 from .report import Report
 
 
@@ -17,6 +17,7 @@ def main() -> int:
     if crd is not None and cr_schema is not None:
         chart.run(report, crd, cr_schema)
         kustomize.run(report, crd, cr_schema)
+    e2e_fixtures.run(report)
     argocd.run(report, cr_schema)
     image.run(report)
     monitoring.run(report)

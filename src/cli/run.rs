@@ -160,6 +160,7 @@ pub async fn run(global: &Global, args: &RunArgs) -> Result<(), String> {
     // Logging starts after the preflight, so a missing cluster is one line from us, not also
     // kube's own error log.
     logging::init(global.log_format, &global.log_level)?;
+    crate::controller::permissions::report_missing(&client, &options).await;
     let sendgrid = SendGridClient::new(global.client_config()).map_err(|e| e.to_string())?;
     let metrics = Metrics::default();
     let health = Health::default();

@@ -7,8 +7,10 @@ pub mod context;
 pub mod error;
 pub mod gather;
 pub mod leader;
+pub mod permissions;
 pub mod reconcile;
 pub mod run;
+pub mod watches;
 
 pub use context::{Context, Settings};
 pub use error::Error;

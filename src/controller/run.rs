@@ -8,8 +8,8 @@
 //! - With `watch_secrets`, a metadata-only watch on Secrets triggers the resources that use one.
 
 use super::context::{Context, Guarded, Settings};
-use super::gather;
 use super::reconcile::{error_policy, forget, reconcile};
+use super::{gather, watches};
 use crate::api::{MANAGER, SendGridEnforcedTls};
 use crate::sendgrid::SendGridClient;
 use crate::telemetry::Metrics;
@@ -101,26 +101,26 @@ fn resource_stream(
     health: Health,
 ) -> impl Stream<Item = Result<Guarded, watcher::Error>> + Send + 'static {
     let apis = apis::<Guarded>(client, namespaces);
-    // Ready once every watch has listed once. (Awaiting the store's readiness from a second task
-    // does not work: the controller waits on the same one-waker future.)
-    let mut unsynced = apis.len();
-    let watches = apis.into_iter().map(|api| {
-        watcher(api, watcher::Config::default())
-            .default_backoff()
-            .boxed()
-    });
-    stream::select_all(watches)
+    let watches = apis
+        .into_iter()
+        .map(|api| {
+            watcher(api, watcher::Config::default())
+                .default_backoff()
+                .boxed()
+        })
+        .collect();
+    // Ready once every namespace has listed once (the merged stream's one InitDone). (Awaiting
+    // the store's readiness from a second task does not work: the controller waits on the same
+    // one-waker future.)
+    watches::merge(namespaces.to_vec(), watches, writer.as_reader())
         .reflect(writer)
         .inspect(move |event| match event {
             Ok(watcher::Event::Delete(obj)) => {
                 let _ = gone.send(Arc::new(obj.clone()));
             }
-            Ok(watcher::Event::InitDone) if unsynced > 0 => {
-                unsynced -= 1;
-                if unsynced == 0 {
-                    tracing::info!("resource cache synced");
-                    health.set_ready(true);
-                }
+            Ok(watcher::Event::InitDone) => {
+                tracing::info!("resource cache synced");
+                health.set_ready(true);
             }
             _ => {}
         })

@@ -201,10 +201,26 @@ fn resource(
                 .map(|e| &e.object)
                 .filter(|o| selector.matches(o))
                 .collect();
+            // Pages of `limit`; the continue token is the offset of the next page.
+            let limit = query.get("limit").and_then(|l| l.parse::<usize>().ok());
+            let offset = match query.get("continue").map(String::as_str) {
+                None | Some("") => 0,
+                Some(token) => token.parse::<usize>().map_err(|_| {
+                    ApiError::bad_request(format!("invalid continue token {token:?}"))
+                })?,
+            };
+            let end = limit
+                .filter(|l| *l > 0)
+                .map_or(items.len(), |l| items.len().min(offset + l));
+            let page = render::Page {
+                objects: items.get(offset..end).unwrap_or_default(),
+                remaining: items.len().saturating_sub(end),
+                next: end,
+            };
             Ok(json(render::list(
                 &kind,
                 &t.version,
-                &items,
+                &page,
                 cluster.store.current_rv(),
                 format,
             )))

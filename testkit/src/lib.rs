@@ -1,12 +1,12 @@
 //! An in-memory Kubernetes API server for tests: kube's `Client` and kubectl talk to it over
 //! plain HTTP on loopback as they would to a cluster.
 //!
-//! It implements what an operator uses, with the API server's semantics: discovery, get, list,
-//! watch (replay from a resourceVersion, bookmarks, 410 Gone after compaction), create,
-//! update with optimistic concurrency, merge / JSON / strategic (as merge) / server-side apply
-//! patches on a resource and its status subresource, `metadata.generation`, finalizers and
-//! `deletionTimestamp`, metadata-only and Table responses, and validation through a callback
-//! per custom resource. Built in: Namespaces, Secrets, events.k8s.io Events, coordination
+//! It implements what an operator uses, with the API server's semantics: discovery, get, list
+//! (in pages with `limit` and `continue`), watch (replay from a resourceVersion, bookmarks, 410
+//! Gone after compaction), create, update with optimistic concurrency, merge / JSON / strategic
+//! (as merge) / server-side apply patches on a resource and its status subresource,
+//! `metadata.generation`, finalizers and `deletionTimestamp`, metadata-only and Table responses,
+//! and validation through a callback per custom resource. Built in: Namespaces, Secrets, events.k8s.io Events, coordination
 //! Leases and CustomResourceDefinitions (applying a CRD with kubectl registers it).
 //!
 //! Every module's doc says where it differs from a real API server.

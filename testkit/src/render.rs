@@ -57,16 +57,27 @@ pub(crate) fn object(kind: &Kind, version: &str, object: &Value, format: Format)
     }
 }
 
-/// A list in the asked format, at resourceVersion `rv`.
-pub(crate) fn list(
-    kind: &Kind,
-    version: &str,
-    objects: &[&Value],
-    rv: u64,
-    format: Format,
-) -> Value {
-    let items: Vec<Value> = objects.iter().map(|o| served(kind, version, o)).collect();
-    let metadata = json!({ "resourceVersion": rv.to_string() });
+/// One page of a list: its objects, how many follow, and the offset the next page starts at.
+pub(crate) struct Page<'a> {
+    pub objects: &'a [&'a Value],
+    pub remaining: usize,
+    pub next: usize,
+}
+
+/// A page of a list in the asked format, at resourceVersion `rv`, with a continue token when
+/// more follow. (A real server's token pins the first page's snapshot; this one is an offset
+/// into the current state.)
+pub(crate) fn list(kind: &Kind, version: &str, page: &Page, rv: u64, format: Format) -> Value {
+    let items: Vec<Value> = page
+        .objects
+        .iter()
+        .map(|o| served(kind, version, o))
+        .collect();
+    let mut metadata = json!({ "resourceVersion": rv.to_string() });
+    if page.remaining > 0 {
+        metadata["continue"] = page.next.to_string().into();
+        metadata["remainingItemCount"] = page.remaining.into();
+    }
     match format {
         Format::Full => json!({
             "apiVersion": kind.api_version(version),
@@ -80,7 +91,11 @@ pub(crate) fn list(
             "metadata": metadata,
             "items": items.iter().map(table::partial_metadata).collect::<Vec<_>>(),
         }),
-        Format::Table(include) => table::table(kind, version, &items, Some(rv), include),
+        Format::Table(include) => {
+            let mut table = table::table(kind, version, &items, Some(rv), include);
+            table["metadata"] = metadata;
+            table
+        }
     }
 }
 

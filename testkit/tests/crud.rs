@@ -495,3 +495,33 @@ async fn request_log_counts_reads_and_writes() {
         .unwrap();
     assert_eq!(stored["status"]["observedGeneration"], 1);
 }
+
+#[tokio::test]
+async fn lists_come_in_pages_of_limit() {
+    let server = server().await;
+    let api: Api<Widget> = Api::namespaced(server.client(), "ns1");
+    for (i, name) in ["a", "b", "c"].iter().enumerate() {
+        api.create(&PostParams::default(), &widget(name, i as i64))
+            .await
+            .unwrap();
+    }
+    let first = api.list(&ListParams::default().limit(2)).await.unwrap();
+    let names = |list: &kube::core::ObjectList<Widget>| {
+        list.items
+            .iter()
+            .map(|w| w.metadata.name.clone().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&first), ["a", "b"]);
+    assert_eq!(first.metadata.remaining_item_count, Some(1));
+    let token = first.metadata.continue_.clone().expect("a continue token");
+    let second = api
+        .list(&ListParams::default().limit(2).continue_token(&token))
+        .await
+        .unwrap();
+    assert_eq!(names(&second), ["c"]);
+    assert_eq!(second.metadata.continue_, None);
+    // Without a limit, one page holds everything.
+    let all = api.list(&ListParams::default()).await.unwrap();
+    assert_eq!(names(&all), ["a", "b", "c"]);
+}

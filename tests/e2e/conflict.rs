@@ -5,9 +5,8 @@
 use super::env::*;
 use serde_json::json;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn newer_resource_conflicts_until_the_older_goes() {
-    let env = Env::start().await;
+async fn newer_resource_conflicts_until_the_older_goes(backend: Backend) {
+    let env = Env::on(backend).await;
     env.key_secret(KEY).await;
     let _op = env.operator(&[]);
     // Names sort like ages, so a tie on the (1s) creation timestamps gives the same owner.
@@ -49,3 +48,5 @@ async fn newer_resource_conflicts_until_the_older_goes() {
     );
     env.assert_no_key_leaks();
 }
+
+on_both!(newer_resource_conflicts_until_the_older_goes);

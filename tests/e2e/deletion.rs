@@ -6,9 +6,8 @@ use super::env::*;
 use sendgrid_tls_operator::api::{FINALIZER, TlsVersion};
 use serde_json::json;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn orphan_restore_and_reset() {
-    let env = Env::start().await;
+async fn orphan_restore_and_reset(backend: Backend) {
+    let env = Env::on(backend).await;
     env.key_secret(KEY).await;
     // billing-sub had TLS required already, nothing else.
     env.sim.set_from_ui(
@@ -112,9 +111,8 @@ async fn orphan_restore_and_reset() {
 
 /// Issue 7, item 10: the Secret goes before its resource (a namespace deletion, an Argo CD
 /// prune). The operator cleans up with the key it last read (kept in memory only).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reset_with_the_secret_gone_uses_the_key_kept_in_memory() {
-    let env = Env::start().await;
+async fn reset_with_the_secret_gone_uses_the_key_kept_in_memory(backend: Backend) {
+    let env = Env::on(backend).await;
     env.secret("doomed-key", &[("apiKey", KEY)]).await;
     let _op = env.operator(&[]);
     env.create(
@@ -219,3 +217,8 @@ async fn a_stuck_cleanup_is_released_by_switching_to_orphan() {
         "only the first apply"
     );
 }
+
+on_both!(
+    orphan_restore_and_reset,
+    reset_with_the_secret_gone_uses_the_key_kept_in_memory
+);

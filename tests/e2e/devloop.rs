@@ -4,62 +4,24 @@
 //! Needs `kubectl` on PATH (or its path in `KUBECTL`): without it this test fails, saying so.
 
 use super::env::*;
+use super::kubectl::{Kubectl, PLACEHOLDER, assert_basic_example_listed};
 use kube_testkit::TestServer;
 use sendgrid_tls_operator::api::TlsVersion;
 use sendgrid_tls_operator::simulator::{SimConfig, Simulator};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-/// The placeholder key the examples' Secrets hold.
-const PLACEHOLDER: &str = "SG.replace-me.with-your-key";
-
-struct Kubectl {
-    binary: PathBuf,
-    kubeconfig: PathBuf,
-    cache: PathBuf,
-}
-
-impl Kubectl {
-    fn new(env: &Env) -> Kubectl {
-        let binary = std::env::var_os("KUBECTL")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| "kubectl".into());
-        let found = Command::new(&binary).args(["version", "--client"]).output();
-        assert!(
-            found.as_ref().is_ok_and(|o| o.status.success()),
-            "the dev-loop test needs kubectl: install it on PATH or set KUBECTL ({binary:?}: {found:?})"
-        );
-        Kubectl {
-            binary,
-            kubeconfig: env.kubeconfig(),
-            cache: env.dir().join("kube-cache"),
-        }
-    }
-
-    /// Runs kubectl off the async runtime; fails the test on a non-zero exit; returns stdout.
-    async fn ok(&self, args: &[&str]) -> String {
-        let mut command = Command::new(&self.binary);
-        command
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .arg("--cache-dir")
-            .arg(&self.cache)
-            .args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stdin(Stdio::null());
-        let out = tokio::task::spawn_blocking(move || command.output().unwrap())
-            .await
-            .unwrap();
-        let (stdout, stderr) = (
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr),
-        );
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed:\n{stdout}\n{stderr}"
-        );
-        stdout
-    }
+/// kubectl from PATH (or `KUBECTL`), as the dev loop's reader has it.
+fn kubectl(env: &Env) -> Kubectl {
+    let binary = std::env::var_os("KUBECTL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "kubectl".into());
+    let found = Command::new(&binary).args(["version", "--client"]).output();
+    assert!(
+        found.as_ref().is_ok_and(|o| o.status.success()),
+        "the dev-loop test needs kubectl: install it on PATH or set KUBECTL ({binary:?}: {found:?})"
+    );
+    Kubectl::at(binary, env)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,7 +35,7 @@ async fn kubectl_session_apply_wait_get_drift() {
     .await
     .unwrap();
     let env = Env::around(server, sim);
-    let kubectl = Kubectl::new(&env);
+    let kubectl = kubectl(&env);
     assert!(
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("examples/basic.yaml")
@@ -100,41 +62,7 @@ async fn kubectl_session_apply_wait_get_drift() {
     assert!(waited.contains("condition met"), "{waited}");
 
     let table = kubectl.ok(&["get", "sgtls", "-A"]).await;
-    let mut lines = table.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .collect();
-    assert_eq!(
-        header,
-        [
-            "NAMESPACE",
-            "NAME",
-            "REQUIRE-TLS",
-            "VALID-CERT",
-            "MIN-TLS",
-            "MODE",
-            "READY",
-            "SYNCED",
-            "REASON",
-            "AGE"
-        ],
-        "{table}"
-    );
-    let row: Vec<&str> = lines
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .collect();
-    // MODE is unset in the example, so kubectl shows nothing there.
-    assert_eq!(
-        &row[..8],
-        [
-            "mail", "account", "true", "true", "1.2", "True", "True", "InSync"
-        ],
-        "{table}"
-    );
+    assert_basic_example_listed(&table);
     assert_eq!(env.settings(None), tls(true, true, TlsVersion::V1_2));
 
     // `curl -X PUT '<sim>/_sim/settings?account=main' -d '{"requireTls":false}'`

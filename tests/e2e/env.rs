@@ -1,9 +1,18 @@
-//! One scenario's world: a fresh Kubernetes API test server (serving the CRD with its schema and
-//! CEL rules), a SendGrid simulator, a kubeconfig, and the operator processes started against
-//! them. Helpers create and edit objects as a user would (through the API, field manager `e2e`),
-//! wait on conditions like `kubectl wait`, and dump the state on timeout.
+//! One scenario's world: a Kubernetes API (a fresh API test server serving the CRD with its
+//! schema and CEL rules, or a turn on the real control plane with the chart's RBAC applied), a
+//! SendGrid simulator, a kubeconfig, and the operator processes started against them with the
+//! chart's flags for the configuration under test. Helpers create and edit objects as a user
+//! would (through the API, field manager `e2e`), wait on conditions like `kubectl wait`, and dump
+//! the state on timeout.
 
+#[path = "inspect.rs"]
+mod inspect;
+
+pub use super::backend::{Backend, Server};
+pub use super::chart::Chart;
+use super::chart::flag_name;
 pub use super::check::*;
+use super::cluster::{Cluster, RELEASE_NAMESPACE};
 use super::operator::{Logs, Operator};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
@@ -61,10 +70,37 @@ pub fn sim_config() -> SimConfig {
     }
 }
 
+/// Account "main" with `count` subusers `sub-000`, `sub-001`, ... and key [`KEY`] (read and
+/// update), rate limits out of reach: for scenarios with many resources.
+pub fn sim_with_subusers(count: usize) -> SimConfig {
+    use sendgrid_tls_operator::api::Region;
+    use sendgrid_tls_operator::simulator::{Scope, SimAccount, SimKey};
+    SimConfig {
+        keys: vec![SimKey {
+            key: KEY.into(),
+            account: "main".into(),
+            scopes: vec![Scope::Read, Scope::Update],
+        }],
+        accounts: vec![SimAccount {
+            name: "main".into(),
+            subusers: (0..count).map(|i| (subuser(i), Region::Global)).collect(),
+            customer_accounts: Vec::new(),
+        }],
+        rate_limit_per_minute: 100_000,
+    }
+}
+
+/// The name of subuser `i` of [`sim_with_subusers`].
+pub fn subuser(i: usize) -> String {
+    format!("sub-{i:03}")
+}
+
 pub struct Env {
-    pub server: TestServer,
+    pub server: Server,
     pub sim: SimulatorHandle,
     pub client: kube::Client,
+    /// The chart configuration whose flags (and, on the control plane, RBAC) the operator gets.
+    pub chart: Chart,
     dir: TempDir,
     /// Output of every operator started here, by label: dumped on timeout, scanned for keys.
     logs: Mutex<Vec<(String, Logs)>>,
@@ -76,7 +112,59 @@ impl Env {
     }
 
     pub async fn with_sim(config: SimConfig) -> Env {
+        Env::setup(Backend::TestServer, Chart::Default, config).await
+    }
+
+    /// The usual world on `backend`: chart defaults (cluster-wide), [`sim_config`].
+    pub async fn on(backend: Backend) -> Env {
+        Env::setup(backend, Chart::Default, sim_config()).await
+    }
+
+    /// A world on `backend` in chart configuration `chart` with simulator `config`.
+    pub async fn setup(backend: Backend, chart: Chart, config: SimConfig) -> Env {
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let sim = Simulator::start(([127, 0, 0, 1], 0).into(), config)
+            .await
+            .expect("starting the simulator on loopback");
+        let mut env = match backend {
+            Backend::TestServer => Env::around(Env::test_server().await, sim),
+            Backend::ControlPlane => {
+                let dir = tempfile::tempdir().unwrap();
+                let cluster = Cluster::on_shared(chart, &[NS], dir.path()).await;
+                Env::real(cluster, sim, dir)
+            }
+        };
+        env.chart = chart;
+        env
+    }
+
+    /// A world on a control plane of the scenario's own (started with special flags).
+    pub async fn on_plane(
+        plane: std::sync::Arc<super::control_plane::ControlPlane>,
+        config: SimConfig,
+    ) -> Env {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let sim = Simulator::start(([127, 0, 0, 1], 0).into(), config)
+            .await
+            .expect("starting the simulator on loopback");
+        let dir = tempfile::tempdir().unwrap();
+        let cluster = Cluster::on(plane, Chart::Default, &[NS], dir.path()).await;
+        Env::real(cluster, sim, dir)
+    }
+
+    fn real(cluster: Cluster, sim: SimulatorHandle, dir: TempDir) -> Env {
+        Env {
+            client: cluster.client.clone(),
+            server: Server::Real(Box::new(cluster)),
+            sim,
+            chart: Chart::Default,
+            dir,
+            logs: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A test server serving the CRD with the project's own validator (schema + CEL).
+    async fn test_server() -> TestServer {
         let server = TestServer::start().await;
         let schema = resource_schema();
         let validator: Validator = Arc::new(move |object: &Value| {
@@ -84,10 +172,7 @@ impl Env {
                 .map_err(|violations| violations.iter().map(ToString::to_string).collect())
         });
         server.register_crd(&SendGridEnforcedTls::crd(), Some(validator));
-        let sim = Simulator::start(([127, 0, 0, 1], 0).into(), config)
-            .await
-            .expect("starting the simulator on loopback");
-        Env::around(server, sim)
+        server
     }
 
     /// An Env around a server the scenario set up itself (e.g. without the CRD).
@@ -98,24 +183,38 @@ impl Env {
             .unwrap();
         let client = server.client();
         Env {
-            server,
+            server: Server::Test(server),
             sim,
             client,
+            chart: Chart::Default,
             dir,
             logs: Mutex::new(Vec::new()),
         }
     }
 
+    /// The operator's kubeconfig (on the control plane: the chart's ServiceAccount).
     pub fn kubeconfig(&self) -> PathBuf {
-        self.dir.path().join("kubeconfig")
+        match &self.server {
+            Server::Test(_) => self.dir.path().join("kubeconfig"),
+            Server::Real(cluster) => cluster.operator_kubeconfig.clone(),
+        }
+    }
+
+    /// A kubeconfig for a person with kubectl (on the test server: the same as the operator's).
+    pub fn user_kubeconfig(&self) -> PathBuf {
+        match &self.server {
+            Server::Test(_) => self.kubeconfig(),
+            Server::Real(cluster) => cluster.user_kubeconfig.clone(),
+        }
     }
 
     pub fn dir(&self) -> &std::path::Path {
         self.dir.path()
     }
 
-    /// The operator binary against this server and simulator, with JSON logs and fast retries
-    /// (100ms doubling up to 2s); `extra` adds `run` flags (e.g. `--default-resync-interval 2s`).
+    /// The operator binary against this server and simulator, with JSON logs, fast retries
+    /// (100ms doubling up to 2s) and the chart's flags; `extra` adds `run` flags (e.g.
+    /// `--default-resync-interval 2s`) and overrides the chart's of the same name.
     pub fn operator(&self, extra: &[&str]) -> Operator {
         self.operator_as("operator", extra, &[])
     }
@@ -153,8 +252,20 @@ impl Env {
             args.extend_from_slice(&["--retry-base-delay", "100ms", "--retry-max-delay", "2s"]);
         }
         args.extend_from_slice(extra);
+        let given: Vec<&str> = extra.iter().map(|a| flag_name(a)).collect();
+        let chart = self.chart.operator_flags();
+        args.extend(
+            chart
+                .iter()
+                .filter(|f| !given.contains(&flag_name(f)))
+                .map(String::as_str),
+        );
         let kubeconfig = self.kubeconfig();
-        let mut vars = vec![("KUBECONFIG", kubeconfig.to_str().unwrap())];
+        // As the chart's Deployment sets it from the pod: the Lease's namespace.
+        let mut vars = vec![
+            ("KUBECONFIG", kubeconfig.to_str().unwrap()),
+            ("POD_NAMESPACE", RELEASE_NAMESPACE),
+        ];
         vars.extend_from_slice(env);
         let operator = Operator::spawn(label, &args, &vars, self.resource_watches());
         self.logs
@@ -178,6 +289,17 @@ impl Env {
         .await;
     }
 
+    /// The holder of the chart's leader-election Lease.
+    pub fn lease_holder(&self) -> Option<String> {
+        let (namespace, name) = self.chart.lease();
+        let lease = self.server.get_object(
+            &ResourceRef::new("coordination.k8s.io", "leases"),
+            Some(namespace),
+            &name,
+        )?;
+        lease["spec"]["holderIdentity"].as_str().map(str::to_string)
+    }
+
     pub fn api(&self) -> Api<SendGridEnforcedTls> {
         Api::namespaced(self.client.clone(), NS)
     }
@@ -191,7 +313,12 @@ impl Env {
 
     /// Creates (or replaces the data of) Secret `name` in [`NS`] holding `data`.
     pub async fn secret(&self, name: &str, data: &[(&str, &str)]) {
-        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), NS);
+        self.secret_in(NS, name, data).await;
+    }
+
+    /// [`Env::secret`] in namespace `ns`.
+    pub async fn secret_in(&self, ns: &str, name: &str, data: &[(&str, &str)]) {
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), ns);
         let data: BTreeMap<String, ByteString> = data
             .iter()
             .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
@@ -199,7 +326,7 @@ impl Env {
         let secret = Secret {
             metadata: ObjectMeta {
                 name: Some(name.into()),
-                namespace: Some(NS.into()),
+                namespace: Some(ns.into()),
                 ..ObjectMeta::default()
             },
             data: Some(data),
@@ -209,19 +336,49 @@ impl Env {
             field_manager: Some(TEST_MANAGER.into()),
             ..PostParams::default()
         };
-        match secrets.get_opt(name).await.unwrap() {
+        let written = match secrets.get_opt(name).await.unwrap() {
             // Replace the whole Secret, so that keys left out go away.
             Some(old) => {
                 let secret = Secret {
                     metadata: old.metadata,
                     ..secret
                 };
-                secrets.replace(name, &post, &secret).await.unwrap();
+                secrets.replace(name, &post, &secret).await.unwrap()
             }
-            None => {
-                secrets.create(&post, &secret).await.unwrap();
-            }
-        }
+            None => secrets.create(&post, &secret).await.unwrap(),
+        };
+        self.caught_up(
+            &ResourceRef::new("", "secrets"),
+            ns,
+            name,
+            written.metadata.resource_version,
+        )
+        .await;
+    }
+
+    /// On the control plane, waits until what the scenario reads (the harness's mirror, kept by
+    /// a watch) shows a write of ours: version `written` or later, or the object gone. The test
+    /// server's store is read directly, so there it holds at once.
+    async fn caught_up(
+        &self,
+        resource: &ResourceRef,
+        ns: &str,
+        name: &str,
+        written: Option<String>,
+    ) {
+        let version = |v: &str| v.parse::<u64>().unwrap_or(0);
+        let wanted = written.as_deref().map_or(u64::MAX, version);
+        let what = format!("our write of {}/{name} to be seen", resource.qualified());
+        self.until(&what, WAIT, |env| {
+            env.server
+                .get_object(resource, Some(ns), name)
+                .is_none_or(|o| {
+                    o["metadata"]["resourceVersion"]
+                        .as_str()
+                        .is_some_and(|v| version(v) >= wanted)
+                })
+        })
+        .await;
     }
 
     /// The Secret [`SECRET`] with `apiKey` = `key`.
@@ -235,17 +392,24 @@ impl Env {
             .delete(name, &DeleteParams::default())
             .await
             .unwrap();
+        self.caught_up(&ResourceRef::new("", "secrets"), NS, name, None)
+            .await;
     }
 
     /// Creates resource `name` in [`NS`] with this spec (`apiKeySecretRef` defaults to [`SECRET`]).
-    pub async fn create(&self, name: &str, mut spec: Value) {
+    pub async fn create(&self, name: &str, spec: Value) {
+        self.create_in(NS, name, spec).await;
+    }
+
+    /// [`Env::create`] in namespace `ns`.
+    pub async fn create_in(&self, ns: &str, name: &str, mut spec: Value) {
         if spec.get("apiKeySecretRef").is_none() {
             spec["apiKeySecretRef"] = json!({ "name": SECRET });
         }
         let object: SendGridEnforcedTls = serde_json::from_value(json!({
             "apiVersion": "sendgrid.ops.dev/v1alpha1",
             "kind": "SendGridEnforcedTls",
-            "metadata": { "name": name, "namespace": NS },
+            "metadata": { "name": name, "namespace": ns },
             "spec": spec,
         }))
         .unwrap();
@@ -253,27 +417,52 @@ impl Env {
             field_manager: Some(TEST_MANAGER.into()),
             ..PostParams::default()
         };
-        self.api().create(&params, &object).await.unwrap();
+        let api: Api<SendGridEnforcedTls> = Api::namespaced(self.client.clone(), ns);
+        let created = api.create(&params, &object).await.unwrap();
+        self.caught_up(&sgtls(), ns, name, created.metadata.resource_version)
+            .await;
     }
 
     /// Merge-patches the spec of `name`.
     pub async fn edit(&self, name: &str, spec: Value) {
-        self.api()
+        let edited = self
+            .api()
             .patch(name, &Env::params(), &Patch::Merge(json!({ "spec": spec })))
             .await
             .unwrap();
+        self.caught_up(&sgtls(), NS, name, edited.metadata.resource_version)
+            .await;
     }
 
     pub async fn delete(&self, name: &str) {
-        self.api()
+        let deleted = self
+            .api()
             .delete(name, &DeleteParams::default())
             .await
             .unwrap();
+        // Marked for deletion (a finalizer holds it), or gone at once.
+        let version = deleted.left().and_then(|o| o.metadata.resource_version);
+        self.caught_up(&sgtls(), NS, name, version).await;
     }
 
     /// The stored resource (read from the server's store: adds no request to its log).
     pub fn get(&self, name: &str) -> Option<Value> {
-        self.server.get_object(&sgtls(), Some(NS), name)
+        self.get_in(NS, name)
+    }
+
+    /// [`Env::get`] in namespace `ns`.
+    pub fn get_in(&self, ns: &str, name: &str) -> Option<Value> {
+        self.server.get_object(&sgtls(), Some(ns), name)
+    }
+
+    /// Creates namespace `name` (on the test server, where namespaces are not checked, too).
+    pub async fn namespace(&self, name: &str) {
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
+        let object = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+        namespaces
+            .create(&PostParams::default(), &object)
+            .await
+            .unwrap();
     }
 
     /// Events about `name` (events.k8s.io), oldest first.
@@ -336,6 +525,8 @@ impl Env {
         loop {
             let slice = Duration::from_millis(50);
             if self.server.wait_until(slice, |_| check(self)).await {
+                // What the scenario counts next includes every request behind what it saw.
+                self.server.settle().await;
                 return;
             }
             if Instant::now() >= deadline {
@@ -375,89 +566,5 @@ impl Env {
             env.get(name).is_none()
         })
         .await;
-    }
-
-    /// The state of things, for a failure message.
-    pub fn dump(&self) -> String {
-        let mut out = String::from("--- resources (status) ---\n");
-        let objects = self.server.list_objects(&sgtls(), None);
-        for object in objects.iter().filter(|o| !is_ready(o)).take(6) {
-            let meta = &object["metadata"];
-            out += &format!(
-                "{}/{} generation {} deletion {} finalizers {}: {}\n",
-                meta["namespace"].as_str().unwrap_or(""),
-                meta["name"].as_str().unwrap_or(""),
-                meta["generation"],
-                meta["deletionTimestamp"],
-                meta["finalizers"],
-                object["status"]
-            );
-        }
-        out += &format!(
-            "({} resources, {} Ready)\n",
-            objects.len(),
-            objects.iter().filter(|o| is_ready(o)).count()
-        );
-        out += "--- last simulator requests ---\n";
-        let requests = self.sim.requests();
-        for r in requests.iter().rev().take(8).rev() {
-            out += &format!(
-                "{} {:?} obo={:?} {:?} body={:?} -> {}\n",
-                r.method, r.region, r.on_behalf_of, r.key_fingerprint, r.body, r.status
-            );
-        }
-        for (label, logs) in self.logs.lock().unwrap().iter() {
-            out += &format!("--- {label}: last log lines ---\n{}\n", logs.tail(25));
-        }
-        out
-    }
-
-    /// Fails if any API key appears anywhere but in a Secret's data: in any operator's output, in
-    /// any object on the server (resources with their status, Events, Leases, Namespaces, CRDs,
-    /// Secrets' metadata) or in the simulator's log.
-    /// Returns how many log lines and objects were scanned.
-    pub fn assert_no_key_leaks(&self) -> (usize, usize) {
-        let mut lines = 0;
-        for (label, logs) in self.logs.lock().unwrap().iter() {
-            for line in logs.lines() {
-                lines += 1;
-                for key in ALL_KEYS {
-                    assert!(!line.contains(key), "{label} logged an API key: {line}");
-                }
-            }
-        }
-        let kinds = [
-            sgtls(),
-            events(),
-            ResourceRef::new("", "events"),
-            ResourceRef::new("coordination.k8s.io", "leases"),
-            ResourceRef::new("", "namespaces"),
-            ResourceRef::new("apiextensions.k8s.io", "customresourcedefinitions"),
-            ResourceRef::new("", "secrets"),
-        ];
-        let mut objects = 0;
-        for kind in &kinds {
-            for object in self.server.list_objects(kind, None) {
-                objects += 1;
-                // A Secret's data is where the key belongs; its metadata is not.
-                let text = if kind.plural == "secrets" {
-                    object["metadata"].to_string()
-                } else {
-                    object.to_string()
-                };
-                for key in ALL_KEYS {
-                    assert!(
-                        !text.contains(key),
-                        "an API key is in a {}: {text}",
-                        kind.qualified()
-                    );
-                }
-            }
-        }
-        let sim_log = serde_json::to_string(&self.sim.requests()).unwrap();
-        for key in ALL_KEYS {
-            assert!(!sim_log.contains(key), "the simulator logged an API key");
-        }
-        (lines, objects)
     }
 }

@@ -7,9 +7,8 @@ use sendgrid_tls_operator::simulator::{Scope, SimKey};
 use serde_json::json;
 use std::time::Duration;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forbidden_and_not_found() {
-    let env = Env::start().await;
+async fn forbidden_and_not_found(backend: Backend) {
+    let env = Env::on(backend).await;
     // KEY2 may only read.
     env.sim.add_key(SimKey {
         key: KEY2.into(),
@@ -77,10 +76,9 @@ async fn forbidden_and_not_found() {
     env.assert_no_key_leaks();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rejected_value_waits_for_a_spec_change() {
+async fn rejected_value_waits_for_a_spec_change(backend: Backend) {
     let stub = Stub::start().await;
-    let env = Env::start().await;
+    let env = Env::on(backend).await;
     env.key_secret(KEY).await;
     let eu = format!("{}/eu", stub.url);
     let _op = env.operator_at("operator", (&stub.url, &eu), &[], &[]);
@@ -132,3 +130,8 @@ async fn rejected_value_waits_for_a_spec_change() {
     );
     env.assert_no_key_leaks();
 }
+
+on_both!(
+    forbidden_and_not_found,
+    rejected_value_waits_for_a_spec_change
+);

@@ -12,9 +12,8 @@ fn spec() -> serde_json::Value {
     json!({"requireTls": true, "requireValidCert": true, "minimumTlsVersion": "1.2"})
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rate_limit_waits_until_reset() {
-    let env = Env::start().await;
+async fn rate_limit_waits_until_reset(backend: Backend) {
+    let env = Env::on(backend).await;
     env.key_secret(KEY).await;
     let mut op = env.operator(&[]);
     env.sim.inject(Fault::RateLimitBurst {
@@ -75,9 +74,8 @@ async fn rate_limit_waits_until_reset() {
     env.assert_no_key_leaks();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn server_errors_and_dropped_connections_back_off_then_recover() {
-    let env = Env::start().await;
+async fn server_errors_and_dropped_connections_back_off_then_recover(backend: Backend) {
+    let env = Env::on(backend).await;
     env.key_secret(KEY).await;
     let _op = env.operator(&[]);
     env.create("account", spec()).await;
@@ -139,3 +137,8 @@ async fn server_errors_and_dropped_connections_back_off_then_recover() {
     );
     env.assert_no_key_leaks();
 }
+
+on_both!(
+    rate_limit_waits_until_reset,
+    server_errors_and_dropped_connections_back_off_then_recover
+);

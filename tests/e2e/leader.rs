@@ -9,27 +9,14 @@ use std::time::{Duration, Instant};
 
 const LEASE_SECONDS: u64 = 3;
 
+/// A replica as the chart's Deployment starts it (leader election, its Lease in the release
+/// namespace), with a short lease.
 fn replica(env: &Env, name: &str) -> Operator {
-    env.operator_as(
-        name,
-        &[
-            "--leader-election",
-            "--leader-election-namespace",
-            "ops",
-            "--lease-duration",
-            "3",
-        ],
-        &[("POD_NAME", name)],
-    )
+    env.operator_as(name, &["--lease-duration=3"], &[("POD_NAME", name)])
 }
 
 fn holder(env: &Env) -> Option<String> {
-    let lease = env.server.get_object(
-        &kube_testkit::ResourceRef::new("coordination.k8s.io", "leases"),
-        Some("ops"),
-        "sendgrid-tls-operator",
-    )?;
-    lease["spec"]["holderIdentity"].as_str().map(str::to_string)
+    env.lease_holder()
 }
 
 async fn patches_sent(op: &mut Operator) -> f64 {
@@ -40,9 +27,8 @@ async fn patches_sent(op: &mut Operator) -> f64 {
     .await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn only_the_leader_reconciles_and_the_standby_takes_over() {
-    let env = Env::start().await;
+async fn only_the_leader_reconciles_and_the_standby_takes_over(backend: Backend) {
+    let env = Env::setup(backend, Chart::LeaderElection, sim_config()).await;
     env.key_secret(KEY).await;
     let mut a = replica(&env, "op-a");
     env.until("op-a to hold the lease", WAIT, |env| {
@@ -108,3 +94,5 @@ async fn only_the_leader_reconciles_and_the_standby_takes_over() {
         "ready (leader)\n"
     );
 }
+
+on_both!(only_the_leader_reconciles_and_the_standby_takes_over);

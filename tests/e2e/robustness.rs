@@ -149,9 +149,8 @@ async fn dropped_and_expired_watches_relist_without_duplicate_patches() {
     env.assert_no_key_leaks();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn restart_converges_without_duplicate_patches() {
-    let env = Env::start().await;
+async fn restart_converges_without_duplicate_patches(backend: Backend) {
+    let env = Env::on(backend).await;
     env.key_secret(KEY).await;
     let mut first = env.operator_as("first", &[], &[]);
     env.create("marketing", spec_for("marketing-sub")).await;
@@ -211,3 +210,5 @@ async fn restart_converges_without_duplicate_patches() {
     );
     env.assert_no_key_leaks();
 }
+
+on_both!(restart_converges_without_duplicate_patches);

@@ -206,7 +206,7 @@ async fn a_refused_status_write_and_a_kill_never_lose_the_original() {
     let env = Env::start().await;
     env.key_secret(KEY).await;
     // Only the status written after a PATCH carries lastAppliedTime; the write-ahead does not.
-    env.server.refuse(Refusal {
+    env.server.test_server().refuse(Refusal {
         method: "PATCH".into(),
         path_contains: "/status".into(),
         body_contains: Some("lastAppliedTime".into()),
@@ -224,7 +224,7 @@ async fn a_refused_status_write_and_a_kill_never_lose_the_original() {
     })
     .await;
     op.kill();
-    env.server.clear_refusals();
+    env.server.test_server().clear_refusals();
     let original =
         json!({"requireTls": false, "requireValidCert": false, "minimumTlsVersion": "1.1"});
     assert_eq!(env.get("refused").unwrap()["status"]["original"], original);
@@ -247,7 +247,9 @@ async fn a_refused_status_write_and_a_kill_never_lose_the_original() {
 async fn a_stale_cache_never_records_the_operators_own_write_as_original() {
     let env = Env::start().await;
     env.key_secret(KEY).await;
-    env.server.set_watch_lag(Duration::from_millis(1500));
+    env.server
+        .test_server()
+        .set_watch_lag(Duration::from_millis(1500));
     env.sim
         .inject(Fault::PatchLatency(Duration::from_millis(700)));
     let _op = env.operator(&[]);

@@ -296,7 +296,7 @@ async fn leader_that_cannot_renew_stops_before_the_standby_leads() {
     // kube-lease-manager renews with a strategic merge patch of only renewTime and
     // leaseDurationSeconds (keys sorted), which no acquisition has at the start of its spec; the
     // replicas' different durations make the refusal hit op-a's renewals alone.
-    env.server.refuse(Refusal {
+    env.server.test_server().refuse(Refusal {
         method: "PATCH".into(),
         path_contains: "/leases/".into(),
         body_contains: Some(r#""spec":{"leaseDurationSeconds":6,"#.into()),
@@ -586,7 +586,7 @@ async fn json_log_lines_have_no_duplicate_keys() {
 async fn forbidden_secret_is_reported_naming_rbac() {
     let env = Env::start().await;
     env.key_secret(KEY).await;
-    env.server.refuse(Refusal {
+    env.server.test_server().refuse(Refusal {
         method: "GET".into(),
         path_contains: format!("/namespaces/{NS}/secrets/{SECRET}"),
         body_contains: None,

@@ -3,34 +3,15 @@
 //! other object.
 
 use super::env::*;
-use sendgrid_tls_operator::api::Region;
-use sendgrid_tls_operator::simulator::{Scope, SimAccount, SimConfig, SimKey};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 const COUNT: usize = 200;
 
-fn subuser(i: usize) -> String {
-    format!("sub-{i:03}")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_resources_converge_and_the_key_never_leaks() {
-    let env = Env::with_sim(SimConfig {
-        keys: vec![SimKey {
-            key: KEY.into(),
-            account: "main".into(),
-            scopes: vec![Scope::Read, Scope::Update],
-        }],
-        accounts: vec![SimAccount {
-            name: "main".into(),
-            subusers: (0..COUNT).map(|i| (subuser(i), Region::Global)).collect(),
-            customer_accounts: Vec::new(),
-        }],
-        rate_limit_per_minute: 100_000,
-    })
-    .await;
+    let env = Env::with_sim(sim_with_subusers(COUNT)).await;
     env.key_secret(KEY).await;
     for i in 0..COUNT {
         env.create(

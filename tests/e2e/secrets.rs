@@ -10,9 +10,8 @@ fn spec() -> serde_json::Value {
     json!({"requireTls": true, "requireValidCert": true, "minimumTlsVersion": "1.2"})
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn missing_secret_then_missing_key_then_heals() {
-    let env = Env::start().await;
+async fn missing_secret_then_missing_key_then_heals(backend: Backend) {
+    let env = Env::on(backend).await;
     let _op = env.operator(&[]);
     env.create("account", spec()).await;
     let missing = env
@@ -56,12 +55,15 @@ async fn missing_secret_then_missing_key_then_heals() {
     env.assert_no_key_leaks();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rotated_key_is_used() {
-    let env = Env::with_sim(SimConfig {
-        rate_limit_per_minute: 100_000,
-        ..SimConfig::with_keys(&[KEY])
-    })
+async fn rotated_key_is_used(backend: Backend) {
+    let env = Env::setup(
+        backend,
+        Chart::Default,
+        SimConfig {
+            rate_limit_per_minute: 100_000,
+            ..SimConfig::with_keys(&[KEY])
+        },
+    )
     .await;
     env.key_secret(KEY).await;
     let _op = env.operator(&["--default-resync-interval", "2s"]);
@@ -119,10 +121,9 @@ async fn rotated_key_is_used() {
     env.assert_no_key_leaks();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_key_backs_off_then_heals() {
+async fn bad_key_backs_off_then_heals(backend: Backend) {
     const ATTEMPTS: usize = 7;
-    let env = Env::start().await;
+    let env = Env::on(backend).await;
     env.key_secret(BAD_KEY).await;
     let _op = env.operator(&[]);
     env.create("account", spec()).await;
@@ -175,18 +176,12 @@ async fn bad_key_backs_off_then_heals() {
     env.assert_no_key_leaks();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn watch_secrets_picks_a_fixed_key_up_at_once() {
-    let env = Env::start().await;
+async fn watch_secrets_picks_a_fixed_key_up_at_once(backend: Backend) {
+    // The chart's secrets.watch=true: --watch-secrets, with list/watch on Secrets.
+    let env = Env::setup(backend, Chart::WatchSecrets, sim_config()).await;
     env.key_secret(BAD_KEY).await;
     // A first retry 15-30s away: only the Secret watch can heal this within the wait below.
-    let op = env.operator(&[
-        "--watch-secrets",
-        "--retry-base-delay",
-        "30s",
-        "--retry-max-delay",
-        "60s",
-    ]);
+    let op = env.operator(&["--retry-base-delay", "30s", "--retry-max-delay", "60s"]);
     env.synced(&op).await;
     env.create("account", spec()).await;
     env.wait_condition("account", "Synced", "False", "Unauthorized")
@@ -211,3 +206,10 @@ async fn watch_secrets_picks_a_fixed_key_up_at_once() {
     );
     env.assert_no_key_leaks();
 }
+
+on_both!(
+    missing_secret_then_missing_key_then_heals,
+    rotated_key_is_used,
+    bad_key_backs_off_then_heals,
+    watch_secrets_picks_a_fixed_key_up_at_once
+);

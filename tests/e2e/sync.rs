@@ -9,9 +9,8 @@ fn spec_all() -> serde_json::Value {
     json!({"requireTls": true, "requireValidCert": true, "minimumTlsVersion": "1.2"})
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn create_patches_exactly_the_managed_fields() {
-    let env = Env::start().await;
+async fn create_patches_exactly_the_managed_fields(backend: Backend) {
+    let env = Env::on(backend).await;
     env.key_secret(KEY).await;
     let _op = env.operator(&[]);
     env.create("account", spec_all()).await;
@@ -89,10 +88,9 @@ async fn create_patches_exactly_the_managed_fields() {
     env.assert_no_key_leaks();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn resync_is_one_get_and_no_writes() {
+async fn resync_is_one_get_and_no_writes(backend: Backend) {
     const INTERVALS: usize = 3;
-    let env = Env::start().await;
+    let env = Env::on(backend).await;
     env.key_secret(KEY).await;
     let _op = env.operator(&["--default-resync-interval", "2s"]);
     env.create("account", spec_all()).await;
@@ -181,9 +179,8 @@ async fn resync_is_one_get_and_no_writes() {
     env.assert_no_key_leaks();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn spec_edit_patches_once() {
-    let env = Env::start().await;
+async fn spec_edit_patches_once(backend: Backend) {
+    let env = Env::on(backend).await;
     env.key_secret(KEY).await;
     let _op = env.operator(&[]);
     env.create("account", spec_all()).await;
@@ -229,9 +226,8 @@ async fn spec_edit_patches_once() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn drift_is_corrected_in_enforce_mode() {
-    let env = Env::start().await;
+async fn drift_is_corrected_in_enforce_mode(backend: Backend) {
+    let env = Env::on(backend).await;
     env.key_secret(KEY).await;
     let _op = env.operator(&["--default-resync-interval", "2s"]);
     env.create("account", spec_all()).await;
@@ -280,9 +276,8 @@ async fn drift_is_corrected_in_enforce_mode() {
     env.assert_no_key_leaks();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn drift_is_reported_in_observe_mode() {
-    let env = Env::start().await;
+async fn drift_is_reported_in_observe_mode(backend: Backend) {
+    let env = Env::on(backend).await;
     env.key_secret(KEY).await;
     let sub = Some("transactional-sub");
     env.sim
@@ -343,9 +338,8 @@ async fn drift_is_reported_in_observe_mode() {
     env.assert_no_key_leaks();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn readyz_turns_ready_once_the_watch_has_synced() {
-    let env = Env::start().await;
+async fn readyz_turns_ready_once_the_watch_has_synced(backend: Backend) {
+    let env = Env::on(backend).await;
     env.key_secret(KEY).await;
     let mut op = env.operator(&[]);
     env.create("account", spec_all()).await;
@@ -356,3 +350,12 @@ async fn readyz_turns_ready_once_the_watch_has_synced() {
     assert_eq!(body, "ready (leader)\n");
     report("readyz", "200 ready (leader) once synced");
 }
+
+on_both!(
+    create_patches_exactly_the_managed_fields,
+    resync_is_one_get_and_no_writes,
+    spec_edit_patches_once,
+    drift_is_corrected_in_enforce_mode,
+    drift_is_reported_in_observe_mode,
+    readyz_turns_ready_once_the_watch_has_synced
+);

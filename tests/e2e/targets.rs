@@ -5,9 +5,8 @@ use super::env::*;
 use sendgrid_tls_operator::api::{Region, TlsVersion};
 use serde_json::json;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn subuser_account_id_eu_and_data_residency() {
-    let env = Env::start().await;
+async fn subuser_account_id_eu_and_data_residency(backend: Backend) {
+    let env = Env::on(backend).await;
     env.key_secret(KEY).await;
     let _op = env.operator(&[]);
     env.create(
@@ -107,3 +106,5 @@ async fn subuser_account_id_eu_and_data_residency() {
     );
     env.assert_no_key_leaks();
 }
+
+on_both!(subuser_account_id_eu_and_data_residency);

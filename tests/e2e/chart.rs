@@ -1,0 +1,129 @@
+//! The chart configurations the scenarios run in, from `tests/fixtures/chart/` (the Helm chart
+//! rendered by `scripts/sync-e2e-fixtures.sh`; the packaging checks keep them equal to a fresh
+//! render): the RBAC objects to apply, the ServiceAccount the operator runs as, and the operator
+//! flags and environment of the chart's Deployment.
+
+use serde_json::Value;
+use std::path::Path;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Chart {
+    /// Cluster-wide: one ClusterRole, Secrets read by name only.
+    Default,
+    /// `watchNamespaces: [mail, marketing]`: a Role per namespace, nothing cluster-wide.
+    Namespaced,
+    /// `secrets.watch: true`: list/watch on Secrets and `--watch-secrets`.
+    WatchSecrets,
+    /// `leaderElection.enabled`: a Lease in the release namespace.
+    LeaderElection,
+}
+
+impl Chart {
+    fn file(self) -> &'static str {
+        match self {
+            Chart::Default => "default",
+            Chart::Namespaced => "namespaced",
+            Chart::WatchSecrets => "watch-secrets",
+            Chart::LeaderElection => "leader-election",
+        }
+    }
+
+    fn objects(self) -> Vec<Value> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/chart")
+            .join(format!("{}.yaml", self.file()));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_yaml::Deserializer::from_str(&text)
+            .map(|doc| serde::Deserialize::deserialize(doc).unwrap())
+            .collect()
+    }
+
+    /// ServiceAccount, (Cluster)Roles and their bindings.
+    pub fn rbac_objects(self) -> Vec<Value> {
+        self.objects()
+            .into_iter()
+            .filter(|o| o["kind"] != "Deployment")
+            .collect()
+    }
+
+    fn container(self) -> Value {
+        let deployment = self
+            .objects()
+            .into_iter()
+            .find(|o| o["kind"] == "Deployment")
+            .expect("the fixture holds the Deployment");
+        deployment["spec"]["template"]["spec"]["containers"][0].clone()
+    }
+
+    /// (namespace, name) of the operator's ServiceAccount.
+    pub fn service_account(self) -> (String, String) {
+        let account = self
+            .objects()
+            .into_iter()
+            .find(|o| o["kind"] == "ServiceAccount")
+            .expect("the fixture holds the ServiceAccount");
+        let field = |f: &str| account["metadata"][f].as_str().unwrap().to_string();
+        (field("namespace"), field("name"))
+    }
+
+    /// The Deployment's `run` flags that choose what the operator does (namespaces, Secret watch,
+    /// leader election), as `--flag=value` strings. Logging and the metrics port are the
+    /// harness's to set.
+    pub fn operator_flags(self) -> Vec<String> {
+        let args = self.container()["args"].as_array().unwrap().clone();
+        args.iter()
+            .filter_map(Value::as_str)
+            .filter(|a| a.starts_with("--"))
+            .filter(|a| !["--log-format", "--log-level", "--metrics-addr"].contains(&flag_name(a)))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The namespaces the operator watches (`--namespace`); empty: all.
+    pub fn watch_namespaces(self) -> Vec<String> {
+        self.operator_flags()
+            .iter()
+            .filter_map(|f| f.strip_prefix("--namespace="))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The leader-election Lease: (namespace, name).
+    pub fn lease(self) -> (&'static str, String) {
+        let flags = self.operator_flags();
+        let name = flags
+            .iter()
+            .find_map(|f| f.strip_prefix("--leader-election-lease="))
+            .unwrap_or("sendgrid-tls-operator");
+        // The chart sets POD_NAMESPACE from the pod: the release namespace.
+        (super::cluster::RELEASE_NAMESPACE, name.to_string())
+    }
+}
+
+/// `--name` of `--name=value`.
+pub fn flag_name(arg: &str) -> &str {
+    arg.split_once('=').map_or(arg, |(name, _)| name)
+}
+
+#[test]
+fn the_fixtures_match_the_configurations() {
+    assert_eq!(
+        Chart::Namespaced.operator_flags(),
+        ["--namespace=mail", "--namespace=marketing"]
+    );
+    assert_eq!(Chart::WatchSecrets.operator_flags(), ["--watch-secrets"]);
+    assert!(Chart::Default.operator_flags().is_empty());
+    let kinds = |c: Chart| {
+        c.rbac_objects()
+            .iter()
+            .map(|o| o["kind"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert!(!kinds(Chart::Namespaced).contains(&"ClusterRole".to_string()));
+    assert!(kinds(Chart::LeaderElection).contains(&"Role".to_string()));
+    assert_eq!(
+        Chart::LeaderElection.lease().1,
+        "sendgrid-tls-operator-lock"
+    );
+}
