@@ -101,8 +101,17 @@ pub async fn publish(ctx: &Context, res: &SendGridEnforcedTls, notes: &[Note]) {
             ),
             secondary: None,
         };
-        if let Err(error) = ctx.recorder.publish(&event, &reference).await {
-            tracing::warn!(%error, reason = %note.reason, "could not publish an Event");
+        match ctx.recorder.publish(&event, &reference).await {
+            Ok(()) => {}
+            // A namespace being deleted takes no new objects, Events included: expected then.
+            Err(kube::Error::Api(status))
+                if status.code == 403 && status.message.contains("being terminated") =>
+            {
+                tracing::debug!(reason = %note.reason, "namespace terminating: Event not published");
+            }
+            Err(error) => {
+                tracing::warn!(%error, reason = %note.reason, "could not publish an Event");
+            }
         }
     }
 }

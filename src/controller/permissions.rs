@@ -75,7 +75,8 @@ pub async fn report_missing(client: &Client, options: &RunOptions) -> usize {
                         resource = %resource,
                         group,
                         namespace = namespace.unwrap_or("(all)"),
-                        "missing permission: the operator cannot {verb} {resource} (grant it in its ClusterRole/Role, as the chart does)"
+                        fix = "grant it in the operator's ClusterRole (or Role), as the chart does",
+                        "missing permission"
                     );
                 }
                 Ok(_) => {}

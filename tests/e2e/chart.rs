@@ -108,19 +108,48 @@ pub fn flag_name(arg: &str) -> &str {
 
 #[test]
 fn the_fixtures_match_the_configurations() {
+    // Leader election is on by default (one writer also through a rolling update).
+    let leading = [
+        "--leader-election",
+        "--leader-election-lease=sgtls-sendgrid-tls-operator",
+        "--lease-duration=15",
+    ];
+    let with_leading = |flags: &[&str]| -> Vec<String> {
+        flags
+            .iter()
+            .chain(&leading)
+            .map(|f| f.to_string())
+            .collect()
+    };
     assert_eq!(
         Chart::Namespaced.operator_flags(),
-        ["--namespace=mail", "--namespace=marketing"]
+        with_leading(&["--namespace=mail", "--namespace=marketing"])
     );
-    assert_eq!(Chart::WatchSecrets.operator_flags(), ["--watch-secrets"]);
-    assert!(Chart::Default.operator_flags().is_empty());
+    assert_eq!(
+        Chart::WatchSecrets.operator_flags(),
+        with_leading(&["--watch-secrets"])
+    );
+    assert_eq!(Chart::Default.operator_flags(), with_leading(&[]));
     let kinds = |c: Chart| {
         c.rbac_objects()
             .iter()
             .map(|o| o["kind"].as_str().unwrap().to_string())
             .collect::<Vec<_>>()
     };
-    assert!(!kinds(Chart::Namespaced).contains(&"ClusterRole".to_string()));
+    // Namespaced: no ClusterRole of the operator's own; only the aggregated view/edit roles
+    // for namespace users.
+    let own_cluster_roles = Chart::Namespaced
+        .rbac_objects()
+        .into_iter()
+        .filter(|o| o["kind"] == "ClusterRole")
+        .filter(|o| {
+            o["metadata"]["labels"].as_object().is_none_or(|l| {
+                !l.keys()
+                    .any(|k| k.starts_with("rbac.authorization.k8s.io/aggregate-to-"))
+            })
+        })
+        .count();
+    assert_eq!(own_cluster_roles, 0);
     assert!(kinds(Chart::LeaderElection).contains(&"Role".to_string()));
     assert_eq!(
         Chart::LeaderElection.lease().1,

@@ -123,6 +123,15 @@ async fn kubectl_apply_wait_explain_get() {
     let env = Env::setup(Backend::ControlPlane, Chart::Default, sim).await;
     let _op = env.operator(&["--default-resync-interval", "2s"]);
     let kubectl = Kubectl::at(control_plane::kubectl(), &env);
+    // The examples hold resources only; their placeholder Secrets are a file of their own.
+    kubectl
+        .ok(&[
+            "apply",
+            "--server-side",
+            "-f",
+            "examples/secrets/placeholder-keys.yaml",
+        ])
+        .await;
     kubectl
         .ok(&["apply", "--server-side", "-f", "examples/basic.yaml"])
         .await;

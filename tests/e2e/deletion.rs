@@ -150,7 +150,8 @@ async fn keyless_deletion() -> Env {
     )
     .await;
     env.wait_ready("reset").await;
-    op.kill();
+    // Gracefully: the Lease is released, and the key in memory goes with the process.
+    op.terminate().await;
     env.delete_secret("doomed-key").await;
     env.delete("reset").await;
     env

@@ -252,7 +252,12 @@ impl Env {
             args.extend_from_slice(&["--retry-base-delay", "100ms", "--retry-max-delay", "2s"]);
         }
         args.extend_from_slice(extra);
-        let given: Vec<&str> = extra.iter().map(|a| flag_name(a)).collect();
+        let mut given: Vec<&str> = extra.iter().map(|a| flag_name(a)).collect();
+        // The chart's 15s Lease, shortened: a killed leader's successor takes over in seconds.
+        if !given.contains(&"--lease-duration") {
+            args.push("--lease-duration=4");
+            given.push("--lease-duration");
+        }
         let chart = self.chart.operator_flags();
         args.extend(
             chart

@@ -247,6 +247,8 @@ fn replica(env: &Env, name: &str, lease_seconds: &str) -> Operator {
             "--leader-election",
             "--leader-election-namespace",
             LEASE_NS,
+            "--leader-election-lease",
+            "sendgrid-tls-operator",
             "--lease-duration",
             lease_seconds,
             "--default-resync-interval",
