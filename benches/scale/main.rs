@@ -170,10 +170,10 @@ async fn run_row(resources: usize, keys: usize, args: &Args) -> Row {
         if newcomer.is_none() && newcomer_at.is_some_and(|at| now >= at) {
             newcomer = Some((world.newcomer(resources), now));
         }
-        if let (Some((id, created)), None) = (&newcomer, newcomer_ready) {
-            if world.is_ready(id) {
-                newcomer_ready = Some(created.elapsed());
-            }
+        if let (Some((id, created)), None) = (&newcomer, newcomer_ready)
+            && world.is_ready(id)
+        {
+            newcomer_ready = Some(created.elapsed());
         }
         let count = world.ready_below(resources);
         if count >= resources {
@@ -185,10 +185,16 @@ async fn run_row(resources: usize, keys: usize, args: &Args) -> Row {
             started.elapsed(),
             op.tail(20)
         );
-        if last_report.elapsed() > Duration::from_secs(30) {
+        if last_report.elapsed() > Duration::from_secs(15) {
+            let sg = world.sendgrid();
             eprintln!(
-                "   {count} Ready after {:.0}s",
-                started.elapsed().as_secs_f64()
+                "   {count} Ready after {:.0}s; SendGrid {} GET, {} PATCH, {} 429; operator CPU {:.1}s; load {}",
+                started.elapsed().as_secs_f64(),
+                sg.gets,
+                sg.patches,
+                sg.too_many,
+                op.cpu_seconds(),
+                load()
             );
             last_report = Instant::now();
         }

@@ -168,10 +168,7 @@ impl World {
                 .is_some_and(|i| i < n)
         };
         self.server
-            .list_objects(&sgtls(), None)
-            .iter()
-            .filter(|o| numbered_below(o) && is_ready(o))
-            .count()
+            .count_objects(&sgtls(), None, |o| numbered_below(o) && is_ready(o))
     }
 
     pub fn is_ready(&self, (ns, name): &(String, String)) -> bool {

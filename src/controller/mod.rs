@@ -6,7 +6,9 @@ pub mod backoff;
 pub mod context;
 pub mod error;
 pub mod gather;
+pub mod jitter;
 pub mod leader;
+pub mod pace;
 pub mod reconcile;
 pub mod run;
 

@@ -1,6 +1,7 @@
 //! Prometheus metrics. Labels are bounded (result category, method, status class): never an
 //! object name, which would make one series per resource.
 
+use super::budget::BudgetMetrics;
 use crate::sendgrid::RequestObserver;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -33,6 +34,7 @@ pub struct Metrics {
     sendgrid_duration: Histogram,
     rate_limit_waits: Counter,
     leader: Gauge,
+    pub budget: BudgetMetrics,
 }
 
 impl Default for Metrics {
@@ -70,6 +72,7 @@ impl Default for Metrics {
             "1 while this replica may reconcile",
             leader.clone(),
         );
+        let budget = BudgetMetrics::register(&mut registry);
         Metrics {
             registry: Arc::new(registry),
             reconciles,
@@ -78,6 +81,7 @@ impl Default for Metrics {
             sendgrid_duration,
             rate_limit_waits,
             leader,
+            budget,
         }
     }
 }
