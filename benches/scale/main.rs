@@ -47,6 +47,10 @@ struct Args {
     /// An extra `run` flag for the operator (repeatable), e.g. `--operator-arg=--concurrency=16`.
     #[arg(long = "operator-arg", allow_hyphen_values = true)]
     operator_args: Vec<String>,
+    /// A command to start the operator under, e.g. `heaptrack -o /tmp/operator` or
+    /// `perf record -g -o /tmp/operator.perf --` (RSS and CPU are still the operator's own).
+    #[arg(long, value_delimiter = ' ', allow_hyphen_values = true)]
+    operator_wrapper: Vec<String>,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -149,7 +153,12 @@ async fn run_row(resources: usize, keys: usize, args: &Args) -> Row {
         format!("{}s", resync.unwrap_or(Duration::from_secs(600)).as_secs()),
     ];
     flags.extend(args.operator_args.iter().cloned());
-    let mut op = Operator::spawn(&world.kubeconfig(), world.sim.global_url().as_str(), &flags);
+    let mut op = Operator::spawn(
+        &world.kubeconfig(),
+        world.sim.global_url().as_str(),
+        &flags,
+        &args.operator_wrapper,
+    );
     let started = Instant::now();
     eprintln!("   operator started");
 

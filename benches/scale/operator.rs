@@ -4,21 +4,41 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_sendgrid-tls-operator");
 
 pub struct Operator {
+    /// The operator, or the wrapper that started it.
     child: Child,
+    /// The operator process itself.
+    pid: u32,
     lines: Arc<Mutex<Vec<String>>>,
     ticks_per_second: f64,
 }
 
 impl Operator {
     /// `run` against the world's server (via `kubeconfig`) and simulator, with warnings-only
-    /// JSON logs (plus the line naming the metrics port) and `extra` run flags.
-    pub fn spawn(kubeconfig: &Path, sendgrid: &str, extra: &[String]) -> Operator {
+    /// JSON logs (plus the line naming the metrics port) and `extra` run flags. `wrapper`
+    /// (e.g. `heaptrack -o /tmp/operator`) is a command the binary is started under.
+    pub fn spawn(
+        kubeconfig: &Path,
+        sendgrid: &str,
+        extra: &[String],
+        wrapper: &[String],
+    ) -> Operator {
         let eu = format!("{}/eu", sendgrid.trim_end_matches('/'));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sendgrid-tls-operator"))
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(BINARY);
+                command
+            }
+            None => Command::new(BINARY),
+        };
+        let mut child = command
             .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("KUBECONFIG", kubeconfig)
             .args(["--sendgrid-url", sendgrid, "--sendgrid-eu-url", &eu])
             .args(["--log-format", "json"])
@@ -42,8 +62,10 @@ impl Operator {
                 }
             });
         }
+        let pid = operator_pid(child.id());
         Operator {
             child,
+            pid,
             lines,
             ticks_per_second: ticks_per_second(),
         }
@@ -72,7 +94,7 @@ impl Operator {
     }
 
     fn proc_file(&self, name: &str) -> String {
-        std::fs::read_to_string(format!("/proc/{}/{name}", self.child.id())).unwrap_or_default()
+        std::fs::read_to_string(format!("/proc/{}/{name}", self.pid)).unwrap_or_default()
     }
 
     /// User + system CPU seconds so far.
@@ -129,10 +151,48 @@ impl Operator {
 }
 
 impl Drop for Operator {
+    /// Stops the operator with SIGTERM (so a wrapper such as a profiler can write its data),
+    /// and kills it if it has not stopped within 30 s.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid.to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The operator binary's process: `pid` itself, or the first descendant running the binary
+/// (under a wrapper that does not exec it). Waits up to 10 s for the wrapper to start it.
+fn operator_pid(pid: u32) -> u32 {
+    let runs_binary = |pid: u32| {
+        std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == Path::new(BINARY))
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let mut family = vec![pid];
+        while let Some(p) = family.pop() {
+            if runs_binary(p) {
+                return p;
+            }
+            let children = std::fs::read_to_string(format!("/proc/{p}/task/{p}/children"));
+            family.extend(
+                children
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<u32>().ok()),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    pid
 }
 
 /// The sum of the samples of metric `name` (any labels) whose labels contain `label` (may be
