@@ -171,7 +171,7 @@ async fn run_row(resources: usize, keys: usize, args: &Args) -> Row {
     } else {
         Duration::from_millis(100)
     };
-    let deadline = started + Duration::from_secs(windows * 60 * 3 / 2 + 180);
+    let deadline = started + Duration::from_secs(windows * 90 + 600);
     let mut last_report = Instant::now();
     let ready = loop {
         op.check_alive();

@@ -191,7 +191,14 @@ impl Ledger {
 
     /// Forgets windows before `current`'s neighbour (and a backlog that has drained).
     fn prune(&mut self, current: u64) {
-        self.slots = self.slots.split_off(&current.saturating_sub(1));
+        let oldest = current.saturating_sub(1);
+        while self
+            .slots
+            .first_key_value()
+            .is_some_and(|(w, _)| *w < oldest)
+        {
+            self.slots.pop_first();
+        }
         if self.last_ticket <= current {
             self.backlog_since = None;
         }
@@ -228,12 +235,6 @@ impl Ledger {
 pub struct Budgets {
     per_minute: u32,
     ledgers: Mutex<HashMap<[u8; 32], Ledger>>,
-}
-
-impl Default for Budgets {
-    fn default() -> Budgets {
-        Budgets::new(DEFAULT_PER_MINUTE)
-    }
 }
 
 impl Budgets {
