@@ -2,7 +2,8 @@
 # Runs every test of the project, as CI does: formatting, lints, the pinned Kubernetes control
 # plane built or reused (scripts/control-plane.sh, ~10 minutes the first time on 2 cores,
 # seconds after), all Rust test suites (unit, loopback integration against the SendGrid
-# simulator, end to end against the Kubernetes API test server and the real control plane), then
+# simulator, end to end against the Kubernetes API test server and the real control plane), the
+# scale benchmark's smoke run (its invariants, not its times), then
 # the offline packaging checks (Helm render/lint, schema validation, Argo CD Lua health tests,
 # the e2e chart fixtures, promtool alert tests, hadolint, zizmor), which install their own tools
 # (a Python venv, lua5.1, promtool built with Go into ~/.cache) on first use.
@@ -23,6 +24,7 @@ echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
+echo "== scale smoke (N = 100; BENCHMARKS.md has the full run)" && cargo test --locked --bench scale -- --smoke
 echo "== packaging checks"
 # The checks compare the chart's flags with the binary the tests just built.
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')

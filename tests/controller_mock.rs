@@ -366,6 +366,15 @@ fn requeue_after(action: &Action) -> Option<Duration> {
     ))
 }
 
+/// Asserts a drift-check requeue: the resync interval, give or take its tenth of jitter.
+fn assert_resync(action: &Action) {
+    let delay = requeue_after(action).expect("a requeue");
+    assert!(
+        delay >= RESYNC.mul_f64(0.9) && delay <= RESYNC.mul_f64(1.1),
+        "{delay:?} is not {RESYNC:?} give or take a tenth"
+    );
+}
+
 /// Asserts a backoff delay within the jitter bounds of attempt `n` (base 2s, jittered down to
 /// half): [2^(n-1), 2^n] seconds.
 fn assert_backoff(action: &Action, attempt: u32) -> Duration {
@@ -452,7 +461,7 @@ async fn create_patches_only_managed_fields_then_resync_is_quiet() {
         event["note"],
         "Set requireTls=true, requireValidCert=false, minimumTlsVersion=1.2"
     );
-    assert_eq!(action, Action::requeue(RESYNC));
+    assert_resync(&action);
 
     // The resync of the object as it now is: one GET, no PATCH, no status write, no Event.
     h.sim.clear_requests();
@@ -460,7 +469,7 @@ async fn create_patches_only_managed_fields_then_resync_is_quiet() {
     h.key().await;
     let action = h.done(task).await;
     assert_eq!(h.sendgrid_log(), [get(200)]);
-    assert_eq!(action, Action::requeue(RESYNC));
+    assert_resync(&action);
 }
 
 #[tokio::test]
@@ -500,7 +509,7 @@ async fn enforce_corrects_drift() {
         event["note"].as_str().unwrap().contains("requireTls"),
         "{event}"
     );
-    assert_eq!(action, Action::requeue(RESYNC));
+    assert_resync(&action);
     assert_eq!(
         h.sim.settings("main", None),
         settings(true, false, TlsVersion::V1_2)
@@ -525,7 +534,7 @@ async fn observe_reports_drift_and_never_writes() {
     let (status, obj) = h.status(&obj).await;
     let action = h.done(task).await;
     assert_eq!(condition(&status, "Ready")["reason"], "InSync");
-    assert_eq!(action, Action::requeue(RESYNC));
+    assert_resync(&action);
 
     h.sim.clear_requests();
     h.sim.set_from_ui(
@@ -558,7 +567,7 @@ async fn observe_reports_drift_and_never_writes() {
         (&event["type"], &event["reason"]),
         (&json!("Warning"), &json!("Drifted"))
     );
-    assert_eq!(action, Action::requeue(RESYNC));
+    assert_resync(&action);
     assert_eq!(h.sim.settings("main", None).require_tls, Some(false));
 }
 
@@ -663,7 +672,7 @@ async fn unauthorized_backs_off_more_each_time_and_resets_after_success() {
     assert_eq!(condition(&status, "Synced")["reason"], "ReconcileSuccess");
     assert_eq!(condition(&status, "Ready")["reason"], "InSync");
     assert_eq!(h.event().await["reason"], "Applied");
-    assert_eq!(h.done(task).await, Action::requeue(RESYNC));
+    assert_resync(&h.done(task).await);
 
     // Broken again: the backoff starts over.
     let task = h.reconcile(&fixed);
@@ -963,7 +972,7 @@ async fn restore_policy_adds_the_finalizer_first() {
         [get(200), patch(json!({"require_tls": true}))]
     );
     assert_eq!(status["original"], original, "kept as written ahead");
-    assert_eq!(action, Action::requeue(RESYNC));
+    assert_resync(&action);
 }
 
 /// An older resource holds the target with requireTls false; `obj` (newer, with `status`) wants
@@ -1006,7 +1015,7 @@ async fn assert_conflict(status: Option<Value>) {
         (&event["type"], &event["reason"]),
         (&json!("Warning"), &json!("Conflict"))
     );
-    assert_eq!(action, Action::requeue(RESYNC));
+    assert_resync(&action);
     assert_eq!(h.sim.settings("main", None).require_tls, Some(false));
 }
 

@@ -2,9 +2,10 @@
 
 mod simulator_support;
 
+use futures::{StreamExt, stream};
 use reqwest::{Method, Response};
 use sendgrid_tls_operator::api::{TlsSettings, TlsVersion};
-use sendgrid_tls_operator::simulator::SimulatorHandle;
+use sendgrid_tls_operator::simulator::{SimConfig, SimulatorHandle};
 use serde_json::{Value, json};
 use simulator_support::*;
 use std::time::Duration;
@@ -222,6 +223,87 @@ async fn the_request_log_is_served_as_json_and_can_be_cleared() {
     let response = admin(&sim, Method::DELETE, "requests", None).await;
     assert_eq!(response.status(), 204);
     assert!(sim.requests().is_empty());
+}
+
+#[tokio::test]
+async fn fleets_can_be_added_by_pattern() {
+    let sim = start().await;
+    assert_eq!(Call::get(&sim).on_behalf_of("team-42").json().await.0, 404);
+    let response = admin(
+        &sim,
+        Method::POST,
+        "accounts",
+        Some(json!({"account": "main", "subusers": ["team-{0..99}"],
+                    "eu_subusers": ["eu-team-{0..1}"], "customer_accounts": ["{7000..7009}"]})),
+    )
+    .await;
+    assert_eq!(response.status(), 204);
+    for (call, status) in [
+        (Call::get(&sim).on_behalf_of("team-42"), 200),
+        (Call::get(&sim).on_behalf_of("team-99"), 200),
+        (Call::get(&sim).on_behalf_of("team-100"), 404),
+        (Call::get(&sim).on_behalf_of("eu-team-1").eu(&sim), 200),
+        (Call::get(&sim).on_behalf_of("eu-team-1"), 451),
+        (Call::get(&sim).on_behalf_of("account-id 7009"), 200),
+    ] {
+        assert_eq!(call.json().await.0, status);
+    }
+    for bad in [
+        json!({"account": "main", "subusers": ["team-{9..0}"]}),
+        json!({"subusers": ["a"]}),
+        json!({"account": "main", "subuser": ["a"]}),
+    ] {
+        let response = admin(&sim, Method::POST, "accounts", Some(bad.clone())).await;
+        assert_eq!(response.status(), 400, "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn counts_stay_exact_past_the_log_and_clear_with_it() {
+    let sim = start_with(SimConfig {
+        rate_limit_per_minute: 100_000,
+        ..SimConfig::with_keys(&[KEY])
+    })
+    .await;
+    let calls = 10_050;
+    let client = client();
+    let url = endpoint(&sim.global_url());
+    let requests = (0..calls).map(|i| {
+        let request = client.get(&url).bearer_auth(KEY).header(
+            "on-behalf-of",
+            if i % 2 == 0 { "marketing-sub" } else { "ghost" },
+        );
+        async move { request.send().await.unwrap().status() }
+    });
+    let _: Vec<_> = stream::iter(requests).buffer_unordered(16).collect().await;
+    assert_eq!(
+        sim.requests().len(),
+        10_000,
+        "the log keeps the latest 10,000"
+    );
+    let response = admin(&sim, Method::GET, "counts", None).await;
+    let text = response.text().await.unwrap();
+    assert!(!text.contains(KEY), "{text}");
+    let counts: Value = serde_json::from_str(&text).unwrap();
+    let of = |on_behalf_of: &str, status: u64| {
+        counts
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["on_behalf_of"] == on_behalf_of && c["status"] == status)
+            .map(|c| c["count"].as_u64().unwrap())
+    };
+    assert_eq!(of("marketing-sub", 200), Some(calls / 2));
+    assert_eq!(of("ghost", 404), Some(calls / 2));
+    assert_eq!(counts[0]["method"], "GET");
+    assert!(
+        counts[0]["key_fingerprint"]
+            .as_str()
+            .unwrap()
+            .starts_with("key-")
+    );
+    admin(&sim, Method::DELETE, "requests", None).await;
+    assert!(sim.counts().is_empty());
 }
 
 #[tokio::test]

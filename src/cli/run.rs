@@ -5,7 +5,8 @@ use crate::controller::backoff::BackoffConfig;
 use crate::controller::leader::{self, LeaderConfig};
 use crate::controller::run::preflight;
 use crate::controller::{RunOptions, Settings};
-use crate::sendgrid::SendGridClient;
+use crate::sendgrid::budget::DEFAULT_PER_MINUTE;
+use crate::sendgrid::{ClientConfig, SendGridClient};
 use crate::telemetry::http::{self, Health};
 use crate::telemetry::{Metrics, logging};
 use clap::Args;
@@ -34,9 +35,15 @@ pub struct RunArgs {
     /// Secrets; needs list/watch on secrets).
     #[arg(long, env = "WATCH_SECRETS")]
     pub watch_secrets: bool,
-    /// Reconciles running at once.
-    #[arg(long, env = "CONCURRENCY", default_value_t = 8)]
+    /// Reconciles running at once (0: no bound). Reconciles waiting for their key's rate
+    /// budget do not count: they wait in the queue.
+    #[arg(long, env = "CONCURRENCY", default_value_t = 16)]
     pub concurrency: u16,
+    /// Requests per API key per one-minute window the operator allows itself, a little under
+    /// SendGrid's limit (600); it never exceeds 95% of the limit SendGrid reports.
+    #[arg(long, env = "SENDGRID_RATE_BUDGET", default_value_t = DEFAULT_PER_MINUTE,
+          value_parser = clap::value_parser!(u32).range(1..), value_name = "REQUESTS")]
+    pub sendgrid_rate_budget: u32,
     /// First retry delay after a failure (doubles per failure, with jitter); at least 10ms.
     #[arg(long, default_value = "2s", value_parser = parse_delay, value_name = "DURATION")]
     pub retry_base_delay: Duration,
@@ -160,8 +167,11 @@ pub async fn run(global: &Global, args: &RunArgs) -> Result<(), String> {
     // Logging starts after the preflight, so a missing cluster is one line from us, not also
     // kube's own error log.
     logging::init(global.log_format, &global.log_level)?;
-    crate::controller::permissions::report_missing(&client, &options).await;
-    let sendgrid = SendGridClient::new(global.client_config()).map_err(|e| e.to_string())?;
+    let client_config = ClientConfig {
+        budget_per_minute: args.sendgrid_rate_budget,
+        ..global.client_config()
+    };
+    let sendgrid = SendGridClient::new(client_config).map_err(|e| e.to_string())?;
     let metrics = Metrics::default();
     let health = Health::default();
     let (addr, serve) = http::bind(args.metrics_addr, metrics.clone(), health.clone())

@@ -104,7 +104,7 @@ impl Context {
         match retry {
             Retry::Resync(every) => {
                 self.backoff.reset(obj);
-                Action::requeue(every)
+                Action::requeue(super::jitter::resync(every))
             }
             Retry::Backoff => Action::requeue(self.backoff.next(obj)),
             Retry::At(when) => {

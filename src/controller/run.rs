@@ -8,7 +8,8 @@
 //! - With `watch_secrets`, a metadata-only watch on Secrets triggers the resources that use one.
 
 use super::context::{Context, Guarded, Settings};
-use super::reconcile::{error_policy, forget, reconcile};
+use super::pace::Pacer;
+use super::reconcile::{error_policy, forget};
 use super::{gather, watches};
 use crate::api::{MANAGER, SendGridEnforcedTls};
 use crate::sendgrid::SendGridClient;
@@ -75,6 +76,19 @@ fn trigger_hash(obj: &Guarded) -> Option<u64> {
     Some(h.finish())
 }
 
+/// Drops what the operator never reads before an object reaches the cache: its managedFields
+/// (often larger than the rest of it) and kubectl's last-applied-configuration annotation (a
+/// whole copy of it).
+fn trim(obj: &mut Guarded) {
+    let meta = obj.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+    }
+}
+
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
 fn apis<K: Resource<Scope = kube::core::NamespaceResourceScope>>(
     client: &Client,
     namespaces: &[String],
@@ -113,6 +127,7 @@ fn resource_stream(
     // the store's readiness from a second task does not work: the controller waits on the same
     // one-waker future.)
     watches::merge(namespaces.to_vec(), watches, writer.as_reader())
+        .modify(trim)
         .reflect(writer)
         .inspect(move |event| match event {
             Ok(watcher::Event::Delete(obj)) => {
@@ -229,8 +244,17 @@ pub async fn run(
         controller = controller.watches_stream(secrets, secret_mapper(reader.clone()));
     }
 
+    // Every reconcile first asks its API key's rate budget (see `pace`).
+    let pacer = Arc::new(Pacer::new(
+        ctx.sendgrid.budgets(),
+        ctx.metrics.budget.clone(),
+    ));
     controller
-        .run(reconcile, error_policy, ctx)
+        .run(
+            move |obj, ctx| pacer.clone().reconcile(obj, ctx),
+            error_policy,
+            ctx,
+        )
         .for_each(|result| async move {
             match result {
                 Ok((obj, _)) => tracing::debug!(resource = %obj, "reconciled"),

@@ -1,10 +1,12 @@
 //! The HTTP client for `GET`/`PATCH /v3/user/settings/enforced_tls`.
 //!
-//! One instance serves the whole operator: it holds the connection pool and the per-key rate
-//! limiters. It never sleeps and never retries (callers requeue, so no worker is ever blocked);
-//! each call is one exchange, or none when the key's rate-limit window is exhausted.
+//! One instance serves the whole operator: it holds the connection pool, the per-key rate
+//! budgets and the per-key rate limiters. It never sleeps and never retries (callers requeue, so
+//! no worker is ever blocked); each call is one exchange, or none when the key's budget or
+//! SendGrid's window is used up.
 
 use super::account::{Account, Endpoints, settings_url};
+use super::budget::{Budgets, DEFAULT_PER_MINUTE};
 use super::error::{SendGridError, scrub_bytes};
 use super::ratelimit::{RateLimitHeaders, RateLimits};
 use super::wire;
@@ -20,7 +22,8 @@ use url::Url;
 /// page only needs its start.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// How the client connects. Defaults: connect 10 s, whole request 30 s, SendGrid's hosts.
+/// How the client connects. Defaults: connect 10 s, whole request 30 s, SendGrid's hosts, a
+/// budget of 570 requests per key per minute.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
     pub connect_timeout: Duration,
@@ -28,6 +31,8 @@ pub struct ClientConfig {
     pub endpoints: Endpoints,
     /// Accept `http://` endpoints that are not on loopback (an in-cluster simulator only).
     pub allow_http: bool,
+    /// Requests per API key per one-minute window (see [`super::budget`]).
+    pub budget_per_minute: u32,
 }
 
 impl Default for ClientConfig {
@@ -37,6 +42,7 @@ impl Default for ClientConfig {
             request_timeout: Duration::from_secs(30),
             endpoints: Endpoints::default(),
             allow_http: false,
+            budget_per_minute: DEFAULT_PER_MINUTE,
         }
     }
 }
@@ -61,6 +67,7 @@ struct Inner {
     http: reqwest::Client,
     /// The settings endpoint itself (`<base>/v3/user/settings/enforced_tls`) per region.
     urls: Endpoints,
+    budgets: Arc<Budgets>,
     limits: RateLimits,
 }
 
@@ -107,10 +114,16 @@ impl SendGridClient {
                     global: global_url,
                     eu: eu_url,
                 },
+                budgets: Arc::new(Budgets::new(config.budget_per_minute)),
                 limits: RateLimits::default(),
             }),
             observer: None,
         })
+    }
+
+    /// The per-key budgets, for the controller to pace reconciles by.
+    pub fn budgets(&self) -> Arc<Budgets> {
+        self.inner.budgets.clone()
     }
 
     pub fn with_observer(mut self, o: Arc<dyn RequestObserver>) -> Self {
@@ -155,15 +168,26 @@ impl SendGridClient {
         let started = Instant::now();
         let headers = account_headers(account)?;
         let key = account.key.digest();
-        let (result, class) = match self.inner.limits.check(&key, SystemTime::now()) {
-            Err(block) => (
+        let now = SystemTime::now();
+        let refused = match self.inner.limits.check(&key, now) {
+            Err(block) => Some((block.until, local_refusal_message(account, block.limit))),
+            // A PATCH completes its reconcile: it may use the margin under SendGrid's limit.
+            Ok(()) => self
+                .inner
+                .budgets
+                .admit(&key, method == Method::PATCH, now)
+                .err()
+                .map(|until| (until, budget_refusal_message(account))),
+        };
+        let (result, class) = match refused {
+            Some((until, message)) => (
                 Err(SendGridError::RateLimited {
-                    reset: Some(block.until),
-                    message: local_refusal_message(account, block.limit),
+                    reset: Some(until),
+                    message,
                 }),
                 "ratelimited-local",
             ),
-            Ok(()) => match self.send(method, account, headers, body, &key).await {
+            None => match self.send(method, account, headers, body, &key).await {
                 Ok((settings, class)) => (Ok(settings), class),
                 Err((error, class)) => (Err(error), class),
             },
@@ -210,6 +234,7 @@ impl SendGridClient {
         let status = response.status();
         let now = SystemTime::now();
         let limits = RateLimitHeaders::parse(response.headers(), now);
+        self.inner.budgets.observe(key, &limits, now);
         let reset = self.inner.limits.record(key, status.as_u16(), &limits, now);
         let body = read_body(&mut response)
             .await
@@ -337,6 +362,13 @@ fn local_refusal_message(account: &Account, limit: Option<u64>) -> String {
         .unwrap_or_default();
     format!(
         "rate limited: SendGrid's window{limit} for {} is exhausted; request not sent, retrying after the window resets",
+        account.key.fingerprint(),
+    )
+}
+
+fn budget_refusal_message(account: &Account) -> String {
+    format!(
+        "rate limited: the operator's rate budget for {} is used up; request not sent, retrying when it refills",
         account.key.fingerprint(),
     )
 }

@@ -50,8 +50,7 @@ impl ApiKey {
 
     /// "key-" and the first 6 hex digits of the key's SHA-256: stable and safe to show.
     pub fn fingerprint(&self) -> String {
-        let digest = self.digest();
-        format!("key-{:02x}{:02x}{:02x}", digest[0], digest[1], digest[2])
+        fingerprint_of(&self.digest())
     }
 
     /// The full SHA-256 of the key: what the rate limiter keys its state by, so two keys whose
@@ -64,6 +63,11 @@ impl ApiKey {
     pub(crate) fn expose(&self) -> &str {
         self.0.expose_secret()
     }
+}
+
+/// The fingerprint of a key known only by its SHA-256 ([`ApiKey::fingerprint`]).
+pub fn fingerprint_of(digest: &[u8; 32]) -> String {
+    format!("key-{:02x}{:02x}{:02x}", digest[0], digest[1], digest[2])
 }
 
 impl PartialEq for ApiKey {

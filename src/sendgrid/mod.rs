@@ -4,10 +4,12 @@
 //! - [`key`]: the API key, shown only as a fingerprint.
 //! - [`account`]: key + region + on-behalf-of, and the base URLs.
 //! - [`wire`]: the JSON bodies (version as an exact JSON number) and lenient error parsing.
+//! - [`budget`]: the per-key rate budget (paces requests below SendGrid's limit).
 //! - `ratelimit`: the per-key limiter (refuses locally while SendGrid's window is exhausted).
 //! - [`client`]: the HTTP exchange itself.
 
 pub mod account;
+pub mod budget;
 pub mod client;
 pub mod error;
 pub mod key;

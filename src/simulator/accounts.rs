@@ -86,17 +86,24 @@ impl Accounts {
     pub fn new(configured: &[SimAccount]) -> Accounts {
         let mut accounts = Accounts::default();
         for config in configured {
-            let account = accounts.entry(&config.name);
-            for (name, region) in &config.subusers {
-                account
-                    .subusers
-                    .insert(name.clone(), (*region, Stored::default()));
-            }
-            for id in &config.customer_accounts {
-                account.customers.insert(id.clone(), Stored::default());
-            }
+            accounts.add(config);
         }
         accounts
+    }
+
+    /// Adds a parent account's subusers and customer accounts (creating the parent if needed).
+    /// Ones that exist already keep their settings (and a subuser its region).
+    pub fn add(&mut self, config: &SimAccount) {
+        let account = self.entry(&config.name);
+        for (name, region) in &config.subusers {
+            account
+                .subusers
+                .entry(name.clone())
+                .or_insert((*region, Stored::default()));
+        }
+        for id in &config.customer_accounts {
+            account.customers.entry(id.clone()).or_default();
+        }
     }
 
     /// Creates a parent account with default settings if it does not exist yet (a key may name
@@ -178,6 +185,28 @@ mod tests {
         assert!(accounts.get_mut("other", Target::Parent).is_none());
         accounts.ensure("other");
         assert!(accounts.get_mut("other", Target::Parent).is_some());
+    }
+
+    #[test]
+    fn adding_keeps_what_exists() {
+        let mut accounts = accounts();
+        accounts
+            .get_mut("main", Target::Subuser("eu-sub"))
+            .unwrap()
+            .1
+            .require_tls = true;
+        accounts.add(&SimAccount {
+            name: "main".into(),
+            subusers: vec![
+                ("eu-sub".into(), Region::Global),
+                ("new".into(), Region::Global),
+            ],
+            customer_accounts: vec!["1234567".into(), "7".into()],
+        });
+        let (region, stored) = accounts.get_mut("main", Target::Subuser("eu-sub")).unwrap();
+        assert_eq!((region, stored.require_tls), (Region::Eu, true));
+        assert!(accounts.get_mut("main", Target::Subuser("new")).is_some());
+        assert!(accounts.get_mut("main", Target::Customer("7")).is_some());
     }
 
     #[test]

@@ -1,7 +1,13 @@
 //! `/_sim/...`: the simulator's own control endpoints, for a person with curl and for tests that
 //! run it out of process. JSON in and out; errors use SendGrid's `{"errors":[...]}` shape.
 //!
-//! - `GET /_sim/requests`, `DELETE /_sim/requests`: the request log.
+//! - `GET /_sim/requests`, `DELETE /_sim/requests`: the request log (the latest 10,000) and,
+//!   on DELETE, the counts too.
+//! - `GET /_sim/counts`: exact request counts by method, region, on-behalf-of, key fingerprint
+//!   and status (`RequestCount`).
+//! - `POST /_sim/accounts`: adds a fleet to a parent account, by name patterns:
+//!   `{"account":"main","subusers":["team-{0..9999}"],"eu_subusers":[..],"customer_accounts":[..]}`
+//!   (every list optional).
 //! - `GET /_sim/settings?account=main[&on_behalf_of=...]`: stored settings (camelCase
 //!   `TlsSettings`); `PUT` the same with a `TlsSettings` body changes them "from the UI".
 //! - `POST /_sim/faults` (see `FaultRequest` for the JSON), `DELETE /_sim/faults`.
@@ -10,7 +16,7 @@
 use super::api::json_response;
 use super::faults::FaultRequest;
 use super::server::Shared;
-use super::state::SimKey;
+use super::state::{SimAccount, SimKey};
 use super::wire::{ApiError, ReplyBody};
 use crate::api::TlsSettings;
 use axum::Router;
@@ -27,6 +33,8 @@ use std::sync::Arc;
 pub fn router() -> Router<Arc<Shared>> {
     Router::new()
         .route("/_sim/requests", get(requests).delete(clear_requests))
+        .route("/_sim/counts", get(counts))
+        .route("/_sim/accounts", post(add_accounts))
         .route("/_sim/settings", get(settings).put(set_settings))
         .route("/_sim/faults", post(inject).delete(clear_faults))
         .route("/_sim/keys", post(add_key))
@@ -52,6 +60,42 @@ struct Whose {
 async fn requests(State(shared): State<Arc<Shared>>) -> Response {
     let log = shared.lock().requests();
     json(StatusCode::OK, serde_json::to_vec(&log))
+}
+
+async fn counts(State(shared): State<Arc<Shared>>) -> Response {
+    let counts = shared.lock().counts();
+    json(StatusCode::OK, serde_json::to_vec(&counts))
+}
+
+/// The body of `POST /_sim/accounts`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FleetRequest {
+    account: String,
+    #[serde(default)]
+    subusers: Vec<String>,
+    #[serde(default)]
+    eu_subusers: Vec<String>,
+    #[serde(default)]
+    customer_accounts: Vec<String>,
+}
+
+async fn add_accounts(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let fleet = parse::<FleetRequest>(&body).and_then(|f| {
+        SimAccount::fleet(
+            &f.account,
+            &f.subusers,
+            &f.eu_subusers,
+            &f.customer_accounts,
+        )
+    });
+    match fleet {
+        Ok(account) => {
+            shared.lock().add_account(&account);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(message) => error(StatusCode::BAD_REQUEST, message),
+    }
 }
 
 async fn clear_requests(State(shared): State<Arc<Shared>>) -> StatusCode {

@@ -6,14 +6,17 @@
 //! customer accounts for `on-behalf-of`, data-residency 451s, `{"errors":[...]}` bodies, strict
 //! PATCH validation, per-key rate limits with `X-RateLimit-*` headers. Faults (latency, 5xx,
 //! dropped connections, 429 bursts) can be injected, settings changed "from the UI" to create
-//! drift, and every API request is logged (with a key fingerprint, never the key). The same
-//! controls are served as JSON under `/_sim/...` (see `admin`).
+//! drift, and every API request is logged (with a key fingerprint, never the key) and counted
+//! (the counts stay exact past the log's bound). Accounts can hold fleets of subusers and
+//! customer accounts named by pattern (`team-{0..9999}`). The same controls are served as JSON
+//! under `/_sim/...` (see `admin`).
 
 mod accounts;
 mod admin;
 mod api;
 mod engine;
 mod faults;
+mod fleet;
 mod patch;
 mod ratelimit;
 mod server;
@@ -22,4 +25,4 @@ mod wire;
 
 pub use faults::Fault;
 pub use server::{Simulator, SimulatorHandle};
-pub use state::{LoggedRequest, Scope, SimAccount, SimConfig, SimKey};
+pub use state::{LoggedRequest, RequestCount, Scope, SimAccount, SimConfig, SimKey};

@@ -6,7 +6,7 @@
 //! bounded time even while a latency fault holds a request.
 
 use super::faults::Fault;
-use super::state::{LoggedRequest, SimConfig, SimKey, SimState};
+use super::state::{LoggedRequest, RequestCount, SimAccount, SimConfig, SimKey, SimState};
 use super::{admin, api};
 use crate::api::TlsSettings;
 use axum::Router;
@@ -156,8 +156,19 @@ impl SimulatorHandle {
         self.shared().requests()
     }
 
+    /// Exact request counts (the log above keeps only the latest requests).
+    pub fn counts(&self) -> Vec<RequestCount> {
+        self.shared().counts()
+    }
+
+    /// Clears the request log and the counts.
     pub fn clear_requests(&self) {
         self.shared().clear_requests();
+    }
+
+    /// Adds subusers and customer accounts to a parent account (see [`SimAccount::fleet`]).
+    pub fn add_account(&self, account: &SimAccount) {
+        self.shared().add_account(account);
     }
 
     /// Adds a key, or replaces the key with the same text (new account or scopes).

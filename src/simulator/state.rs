@@ -3,6 +3,7 @@
 
 use super::accounts::{Accounts, Target};
 use super::faults::{Fault, Faults};
+use super::fleet;
 use super::ratelimit::RateLimiter;
 use crate::api::{Region, TlsSettings};
 use crate::sendgrid::ApiKey;
@@ -60,6 +61,36 @@ pub struct SimAccount {
     pub name: String,
     pub subusers: Vec<(String, Region)>,
     pub customer_accounts: Vec<String>,
+}
+
+impl SimAccount {
+    /// A fleet given by name patterns (see [`fleet::expand`]): `team-{0..9999}` is ten thousand
+    /// subusers. The error names the pattern that is wrong.
+    pub fn fleet<S: AsRef<str>>(
+        name: &str,
+        subusers: &[S],
+        eu_subusers: &[S],
+        customer_accounts: &[S],
+    ) -> Result<SimAccount, String> {
+        let names = |patterns: &[S]| -> Result<Vec<String>, String> {
+            let mut names = Vec::new();
+            for pattern in patterns {
+                names.extend(fleet::expand(pattern.as_ref())?);
+            }
+            Ok(names)
+        };
+        let in_region = |region| move |name| (name, region);
+        let mut all_subusers: Vec<_> = names(subusers)?
+            .into_iter()
+            .map(in_region(Region::Global))
+            .collect();
+        all_subusers.extend(names(eu_subusers)?.into_iter().map(in_region(Region::Eu)));
+        Ok(SimAccount {
+            name: name.to_owned(),
+            subusers: all_subusers,
+            customer_accounts: names(customer_accounts)?,
+        })
+    }
 }
 
 /// Everything the simulator starts with. A key may name an account missing from `accounts`: it
@@ -133,6 +164,21 @@ pub struct LoggedRequest {
     pub at: SystemTime,
 }
 
+/// How many API requests got one answer, by everything the log keeps except body and time. The
+/// counts are exact however many requests there were; the log keeps only the latest ones.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RequestCount {
+    pub method: String,
+    pub region: Region,
+    pub on_behalf_of: Option<String>,
+    pub key_fingerprint: Option<String>,
+    pub status: u16,
+    pub count: u64,
+}
+
+/// What a [`RequestCount`] counts by.
+type CountKey = (String, Region, Option<String>, Option<String>, u16);
+
 fn rfc3339<S: serde::Serializer>(at: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {
     let at = chrono::DateTime::<chrono::Utc>::from(*at);
     serializer.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
@@ -152,6 +198,7 @@ pub struct SimState {
     pub(super) limiter: RateLimiter,
     pub(super) faults: Faults,
     log: VecDeque<LoggedRequest>,
+    counts: HashMap<CountKey, u64>,
 }
 
 impl SimState {
@@ -162,6 +209,7 @@ impl SimState {
             limiter: RateLimiter::new(config.rate_limit_per_minute),
             faults: Faults::default(),
             log: VecDeque::new(),
+            counts: HashMap::new(),
         };
         for key in config.keys {
             state.add_key(key);
@@ -173,6 +221,12 @@ impl SimState {
     pub fn add_key(&mut self, key: SimKey) {
         self.accounts.ensure(&key.account);
         self.keys.insert(key.key.clone(), key);
+    }
+
+    /// Adds subusers and customer accounts to a parent account (creating it if needed); ones
+    /// that exist keep their settings.
+    pub fn add_account(&mut self, account: &SimAccount) {
+        self.accounts.add(account);
     }
 
     /// Revokes a key; false if it did not exist.
@@ -217,6 +271,14 @@ impl SimState {
     }
 
     pub fn record(&mut self, request: LoggedRequest) {
+        let key = (
+            request.method.clone(),
+            request.region,
+            request.on_behalf_of.clone(),
+            request.key_fingerprint.clone(),
+            request.status,
+        );
+        *self.counts.entry(key).or_default() += 1;
         if self.log.len() == MAX_LOGGED {
             self.log.pop_front();
         }
@@ -227,8 +289,37 @@ impl SimState {
         self.log.iter().cloned().collect()
     }
 
+    /// Exact request counts since the start (or the last clear), in a stable order.
+    pub fn counts(&self) -> Vec<RequestCount> {
+        let mut counts: Vec<RequestCount> = self
+            .counts
+            .iter()
+            .map(
+                |((method, region, on_behalf_of, key, status), count)| RequestCount {
+                    method: method.clone(),
+                    region: *region,
+                    on_behalf_of: on_behalf_of.clone(),
+                    key_fingerprint: key.clone(),
+                    status: *status,
+                    count: *count,
+                },
+            )
+            .collect();
+        counts.sort_by(|a, b| {
+            (&a.on_behalf_of, &a.key_fingerprint, &a.method, a.status).cmp(&(
+                &b.on_behalf_of,
+                &b.key_fingerprint,
+                &b.method,
+                b.status,
+            ))
+        });
+        counts
+    }
+
+    /// Clears the log and the counts.
     pub fn clear_requests(&mut self) {
         self.log.clear();
+        self.counts.clear();
     }
 }
 
@@ -292,6 +383,48 @@ mod tests {
     }
 
     #[test]
+    fn fleets_come_from_patterns_and_can_be_added_later() {
+        let none: &[&str] = &[];
+        let account =
+            SimAccount::fleet("main", &["team-{0..1}"], &["eu-{8..9}"], &["{100..101}"]).unwrap();
+        let subusers: Vec<(&str, Region)> = account
+            .subusers
+            .iter()
+            .map(|(name, region)| (name.as_str(), *region))
+            .collect();
+        assert_eq!(
+            subusers,
+            [
+                ("team-0", Region::Global),
+                ("team-1", Region::Global),
+                ("eu-8", Region::Eu),
+                ("eu-9", Region::Eu)
+            ]
+        );
+        assert_eq!(account.customer_accounts, ["100", "101"]);
+        let error = SimAccount::fleet("main", &["x{3..1}"], none, none).unwrap_err();
+        assert!(error.contains("x{3..1}"), "{error}");
+
+        let mut state = SimState::new(SimConfig::with_keys(&[]));
+        assert_eq!(state.settings("main", Some("team-1")), None);
+        state.add_account(&account);
+        state.add_account(&SimAccount::fleet("other", &["solo"], none, none).unwrap());
+        for (account, target) in [
+            ("main", Some("team-1")),
+            ("main", Some("eu-9")),
+            ("main", Some("account-id 101")),
+            ("main", Some("marketing-sub")),
+            ("other", Some("solo")),
+        ] {
+            assert_eq!(
+                state.settings(account, target),
+                Some(TlsSettings::SENDGRID_DEFAULTS),
+                "{account} {target:?}"
+            );
+        }
+    }
+
+    #[test]
     fn keys_can_be_added_replaced_and_removed() {
         let mut state = SimState::new(SimConfig::default());
         state.add_key(SimKey {
@@ -347,6 +480,10 @@ mod tests {
         }
         let log = state.requests();
         assert_eq!(log.len(), MAX_LOGGED);
+        // The counts stay exact past the log's bound.
+        let counted: u64 = state.counts().iter().map(|c| c.count).sum();
+        assert_eq!(counted, MAX_LOGGED as u64 + 1);
+        assert_eq!(state.counts().len(), 600);
         assert_eq!(
             serde_json::to_value(&log[0]).unwrap()["at"],
             "1970-01-01T00:00:00.000Z"
@@ -354,5 +491,6 @@ mod tests {
         assert_eq!(log[0].status, 1);
         state.clear_requests();
         assert!(state.requests().is_empty());
+        assert!(state.counts().is_empty());
     }
 }

@@ -1,6 +1,7 @@
 //! Prometheus metrics. Labels are bounded (result category, method, status class, condition
 //! reason): never an object name, which would make one series per resource.
 
+use super::budget::BudgetMetrics;
 use super::process::ProcessCollector;
 use super::states::{ResourceStates, StatesCollector};
 use crate::sendgrid::RequestObserver;
@@ -37,6 +38,7 @@ pub struct Metrics {
     rate_limit_waits: Counter,
     leader: Gauge,
     states: StatesCollector,
+    pub budget: BudgetMetrics,
 }
 
 impl Default for Metrics {
@@ -84,6 +86,7 @@ impl Default for Metrics {
             "1 while this replica may reconcile",
             leader.clone(),
         );
+        let budget = BudgetMetrics::register(registry);
         Metrics {
             registry: Arc::new(root),
             reconciles,
@@ -93,6 +96,7 @@ impl Default for Metrics {
             rate_limit_waits,
             leader,
             states,
+            budget,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! What the operator tells the outside: Prometheus metrics, logs, and the health/metrics port.
 
+pub mod budget;
 pub mod http;
 pub mod logging;
 pub mod metrics;

@@ -188,6 +188,21 @@ impl TestServer {
             .collect()
     }
 
+    /// How many stored objects of a resource (in one namespace or all) satisfy `pred`: like
+    /// [`TestServer::list_objects`] without copying them, for polling large stores cheaply.
+    pub fn count_objects(
+        &self,
+        resource: &ResourceRef,
+        namespace: Option<&str>,
+        pred: impl Fn(&Value) -> bool,
+    ) -> usize {
+        self.cluster()
+            .store
+            .list(resource, namespace)
+            .filter(|e| pred(&e.object))
+            .count()
+    }
+
     /// Stores an object as is, bypassing every API rule and the validator (e.g. a malformed
     /// object written before a CRD upgrade). It gets a new resourceVersion (and a uid and
     /// creationTimestamp if it has none) and watches see it. Returns the stored object.

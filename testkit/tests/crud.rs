@@ -425,6 +425,18 @@ async fn validator_rejects_writes_with_422_naming_fields() {
     api.patch("old", &PatchParams::default(), &fixed)
         .await
         .unwrap();
+    // Counting without copying sees the same objects as listing.
+    let widgets = ResourceRef::of::<Widget>();
+    let observed = |o: &serde_json::Value| o["status"]["observedGeneration"] == 1;
+    assert_eq!(server.count_objects(&widgets, Some("default"), observed), 1);
+    assert_eq!(
+        server.count_objects(&widgets, None, |_| true),
+        server.list_objects(&widgets, None).len()
+    );
+    assert_eq!(
+        server.count_objects(&widgets, Some("elsewhere"), |_| true),
+        0
+    );
 }
 
 #[tokio::test]

@@ -204,7 +204,7 @@ pub fn client_for(endpoints: Endpoints, request_timeout: Duration) -> SendGridCl
         connect_timeout: Duration::from_secs(2),
         request_timeout,
         endpoints,
-        allow_http: false,
+        ..ClientConfig::default()
     })
     .unwrap()
 }
