@@ -167,6 +167,7 @@ pub async fn run(global: &Global, args: &RunArgs) -> Result<(), String> {
     // Logging starts after the preflight, so a missing cluster is one line from us, not also
     // kube's own error log.
     logging::init(global.log_format, &global.log_level)?;
+    crate::controller::permissions::report_missing(&client, &options).await;
     let client_config = ClientConfig {
         budget_per_minute: args.sendgrid_rate_budget,
         ..global.client_config()
