@@ -417,8 +417,9 @@ impl Row {
                 ));
             }
         }
+        // The original written ahead of the first PATCH (issue 7), then the outcome.
         for (resource, writes) in &self.kube.status_per_resource {
-            if *writes > 1 {
+            if *writes > 2 {
                 broken.push(format!("{row}: {resource}: {writes} status writes"));
             }
         }
