@@ -23,6 +23,7 @@ mod world;
 
 use clap::Parser;
 use operator::{Operator, metric_sum};
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use world::{KubeCounts, SendGridCounts, World};
 
@@ -164,7 +165,7 @@ async fn run_row(resources: usize, keys: usize, args: &Args) -> Row {
 
     // A resource created 30 s into a sync that spans several windows, on the busiest key.
     let newcomer_at = (windows > 1).then(|| started + Duration::from_secs(30));
-    let mut newcomer = None;
+    let mut newcomer_created = None;
     let mut newcomer_ready = None;
     let poll = if resources > 1000 {
         Duration::from_millis(500)
@@ -173,20 +174,34 @@ async fn run_row(resources: usize, keys: usize, args: &Args) -> Row {
     };
     let deadline = started + Duration::from_secs(windows * 90 + 600);
     let mut last_report = Instant::now();
-    let ready = loop {
+    // Each target's requests when its resource was first seen Ready: the first sync, without
+    // the drift checks that resources Ready early make while others still wait.
+    let mut seen = HashSet::new();
+    let mut first_sync = HashMap::new();
+    let mut ready = None;
+    while ready.is_none() || newcomer_created.is_some() && newcomer_ready.is_none() {
         op.check_alive();
         let now = Instant::now();
-        if newcomer.is_none() && newcomer_at.is_some_and(|at| now >= at) {
-            newcomer = Some((world.newcomer(resources), now));
+        if newcomer_created.is_none() && newcomer_at.is_some_and(|at| now >= at) {
+            world.newcomer(resources);
+            newcomer_created = Some(now);
         }
-        if let (Some((id, created)), None) = (&newcomer, newcomer_ready)
-            && world.is_ready(id)
-        {
-            newcomer_ready = Some(created.elapsed());
+        let fresh = world.newly_ready(&mut seen);
+        if !fresh.is_empty() {
+            let counts = world.sendgrid();
+            for i in fresh {
+                let target = world::subuser(i);
+                let requests = counts.per_target.get(&target).copied().unwrap_or_default();
+                first_sync.insert(target, requests);
+                if i == resources {
+                    newcomer_ready = newcomer_created.map(|created| created.elapsed());
+                }
+            }
         }
-        let count = world.ready_below(resources);
-        if count >= resources {
-            break started.elapsed();
+        let count = seen.len() - usize::from(newcomer_ready.is_some());
+        if ready.is_none() && count >= resources {
+            ready = Some((started.elapsed(), op.cpu_seconds()));
+            eprintln!("   all Ready after {:.1}s", started.elapsed().as_secs_f64());
         }
         assert!(
             now < deadline,
@@ -208,25 +223,22 @@ async fn run_row(resources: usize, keys: usize, args: &Args) -> Row {
             last_report = Instant::now();
         }
         tokio::time::sleep(poll).await;
-    };
-    let cpu_sync = op.cpu_seconds();
-    eprintln!("   all Ready after {:.1}s", ready.as_secs_f64());
-    if let Some((id, created)) = &newcomer {
-        while newcomer_ready.is_none() {
-            op.check_alive();
-            if world.is_ready(id) {
-                newcomer_ready = Some(created.elapsed());
-            }
-            tokio::time::sleep(poll).await;
-        }
     }
+    let Some((ready, cpu_sync)) = ready else {
+        unreachable!("the loop ends once all are Ready")
+    };
     let metrics = op.metrics().await;
     let local_refusals = metric_sum(
         &metrics,
         "sendgrid_tls_operator_sendgrid_requests_total",
         r#"class="ratelimited-local""#,
     );
-    let first = world.sendgrid();
+    let first = SendGridCounts {
+        gets: first_sync.values().map(|(gets, _)| gets).sum(),
+        patches: first_sync.values().map(|(_, patches)| patches).sum(),
+        too_many: world.sendgrid().too_many,
+        per_target: first_sync,
+    };
     let kube = world.kube();
 
     let steady = match resync {
