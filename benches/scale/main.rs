@@ -23,6 +23,7 @@ mod world;
 
 use clap::Parser;
 use operator::{Operator, metric_sum};
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use world::{KubeCounts, SendGridCounts, World};
 
@@ -82,6 +83,8 @@ struct Steady {
     sendgrid: SendGridCounts,
     kube: KubeCounts,
     cpu: f64,
+    /// Reconciles (drift checks) the operator counted.
+    reconciles: f64,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -164,7 +167,7 @@ async fn run_row(resources: usize, keys: usize, args: &Args) -> Row {
 
     // A resource created 30 s into a sync that spans several windows, on the busiest key.
     let newcomer_at = (windows > 1).then(|| started + Duration::from_secs(30));
-    let mut newcomer = None;
+    let mut newcomer_created = None;
     let mut newcomer_ready = None;
     let poll = if resources > 1000 {
         Duration::from_millis(500)
@@ -173,20 +176,34 @@ async fn run_row(resources: usize, keys: usize, args: &Args) -> Row {
     };
     let deadline = started + Duration::from_secs(windows * 90 + 600);
     let mut last_report = Instant::now();
-    let ready = loop {
+    // Each target's requests when its resource was first seen Ready: the first sync, without
+    // the drift checks that resources Ready early make while others still wait.
+    let mut seen = HashSet::new();
+    let mut first_sync = HashMap::new();
+    let mut ready = None;
+    while ready.is_none() || newcomer_created.is_some() && newcomer_ready.is_none() {
         op.check_alive();
         let now = Instant::now();
-        if newcomer.is_none() && newcomer_at.is_some_and(|at| now >= at) {
-            newcomer = Some((world.newcomer(resources), now));
+        if newcomer_created.is_none() && newcomer_at.is_some_and(|at| now >= at) {
+            world.newcomer(resources);
+            newcomer_created = Some(now);
         }
-        if let (Some((id, created)), None) = (&newcomer, newcomer_ready)
-            && world.is_ready(id)
-        {
-            newcomer_ready = Some(created.elapsed());
+        let fresh = world.newly_ready(&mut seen);
+        if !fresh.is_empty() {
+            let counts = world.sendgrid();
+            for i in fresh {
+                let target = world::subuser(i);
+                let requests = counts.per_target.get(&target).copied().unwrap_or_default();
+                first_sync.insert(target, requests);
+                if i == resources {
+                    newcomer_ready = newcomer_created.map(|created| created.elapsed());
+                }
+            }
         }
-        let count = world.ready_below(resources);
-        if count >= resources {
-            break started.elapsed();
+        let count = seen.len() - usize::from(newcomer_ready.is_some());
+        if ready.is_none() && count >= resources {
+            ready = Some((started.elapsed(), op.cpu_seconds()));
+            eprintln!("   all Ready after {:.1}s", started.elapsed().as_secs_f64());
         }
         assert!(
             now < deadline,
@@ -208,31 +225,31 @@ async fn run_row(resources: usize, keys: usize, args: &Args) -> Row {
             last_report = Instant::now();
         }
         tokio::time::sleep(poll).await;
-    };
-    let cpu_sync = op.cpu_seconds();
-    eprintln!("   all Ready after {:.1}s", ready.as_secs_f64());
-    if let Some((id, created)) = &newcomer {
-        while newcomer_ready.is_none() {
-            op.check_alive();
-            if world.is_ready(id) {
-                newcomer_ready = Some(created.elapsed());
-            }
-            tokio::time::sleep(poll).await;
-        }
     }
+    let Some((ready, cpu_sync)) = ready else {
+        unreachable!("the loop ends once all are Ready")
+    };
     let metrics = op.metrics().await;
     let local_refusals = metric_sum(
         &metrics,
         "sendgrid_tls_operator_sendgrid_requests_total",
         r#"class="ratelimited-local""#,
     );
-    let first = world.sendgrid();
+    let first = SendGridCounts {
+        gets: first_sync.values().map(|(gets, _)| gets).sum(),
+        patches: first_sync.values().map(|(_, patches)| patches).sum(),
+        too_many: world.sendgrid().too_many,
+        per_target: first_sync,
+    };
     let kube = world.kube();
 
     let steady = match resync {
         Some(resync) => {
             eprintln!("   steady state: settling for {resync:?}, then counting for {resync:?}");
             tokio::time::sleep(resync).await;
+            let reconciles =
+                |metrics: &str| metric_sum(metrics, "sendgrid_tls_operator_reconciles_total", "");
+            let before = reconciles(&op.metrics().await);
             let (sendgrid, kube, cpu) = (world.sendgrid(), world.kube(), op.cpu_seconds());
             tokio::time::sleep(resync).await;
             op.check_alive();
@@ -241,6 +258,7 @@ async fn run_row(resources: usize, keys: usize, args: &Args) -> Row {
                 sendgrid: diff_sendgrid(&world.sendgrid(), &sendgrid),
                 kube: diff_kube(&world.kube(), &kube),
                 cpu: op.cpu_seconds() - cpu,
+                reconciles: reconciles(&op.metrics().await) - before,
             })
         }
         None => None,
@@ -298,7 +316,7 @@ fn load() -> String {
 
 fn header() -> String {
     [
-        "| N | keys | SendGrid requests on the busiest key | floor | all Ready | Ready / floor | newcomer Ready | GET + PATCH per resource | 429s | status writes per resource (max) | other writes per resource (finalizer, Event) | peak RSS | CPU s (ms per resource) | steady: GET per resource per resync, writes | steady requests per hour |",
+        "| N | keys | SendGrid requests on the busiest key | floor | all Ready | Ready / floor | newcomer Ready | GET + PATCH per resource | 429s | status writes per resource (max) | other writes per resource (finalizer, Event) | peak RSS | CPU s (ms per resource) | steady state | steady requests per hour |",
         "|---:|---:|---:|---|---:|---:|---:|---|---:|---|---|---:|---|---|---:|",
     ]
     .join("\n")
@@ -330,8 +348,9 @@ impl Row {
             .unwrap_or(0);
         let steady = match &self.steady {
             Some(s) => format!(
-                "{:.2} at {} resync; {} writes, {} PATCH",
-                s.sendgrid.gets as f64 / n,
+                "{:.2} GET per resync ({:.2} resyncs per resource in {}); {} writes, {} PATCH",
+                s.sendgrid.gets as f64 / s.reconciles,
+                s.reconciles / n,
                 secs(s.resync),
                 s.kube.status + s.kube.other,
                 s.sendgrid.patches
@@ -376,14 +395,16 @@ impl Row {
     fn details(&self) -> String {
         let steady = self.steady.as_ref().map_or(String::new(), |s| {
             format!(
-                "; steady: {} GET, {} 429, {} status + {} other writes, {} Events, {} Secret reads, {:.2} CPU s",
+                "; steady: {} resyncs, {} GET, {} 429, {} status + {} other writes, {} Events, {} Secret reads, {:.2} CPU s ({:.2} ms per resync)",
+                s.reconciles,
                 s.sendgrid.gets,
                 s.sendgrid.too_many,
                 s.kube.status,
                 s.kube.other,
                 s.kube.events,
                 s.kube.secret_reads,
-                s.cpu
+                s.cpu,
+                s.cpu * 1000.0 / s.reconciles
             )
         });
         format!(

@@ -15,8 +15,8 @@ use sendgrid_tls_operator::simulator::{
     RequestCount, Scope, SimAccount, SimConfig, SimKey, Simulator, SimulatorHandle,
 };
 use serde_json::{Value, json};
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 /// The Secret every namespace holds its key in.
 const SECRET: &str = "sendgrid-api-key";
@@ -34,7 +34,8 @@ fn namespace(k: usize) -> String {
     format!("team-{k:03}")
 }
 
-fn subuser(i: usize) -> String {
+/// The subuser resource number `i` acts on: its SendGrid target.
+pub fn subuser(i: usize) -> String {
     format!("bench-{i}")
 }
 
@@ -135,10 +136,9 @@ impl World {
     }
 
     /// Writes one more resource, number `i`, while the operator runs: on key 0, the key that
-    /// carries the most resources. Returns its namespace and name.
-    pub fn newcomer(&self, i: usize) -> (String, String) {
+    /// carries the most resources.
+    pub fn newcomer(&self, i: usize) {
         self.put_resource_in(i, &namespace(0));
-        (namespace(0), format!("r-{i}"))
     }
 
     fn put_resource_in(&self, i: usize, ns: &str) {
@@ -159,22 +159,22 @@ impl World {
             .expect("writing a resource");
     }
 
-    /// How many of the resources numbered below `n` are Ready (InSync at their generation).
-    pub fn ready_below(&self, n: usize) -> usize {
-        let numbered_below = |o: &Value| {
-            o["metadata"]["name"]
+    /// The numbers of the resources Ready now (InSync at their generation) that are not in
+    /// `seen` yet; adds them to it.
+    pub fn newly_ready(&self, seen: &mut HashSet<usize>) -> Vec<usize> {
+        let fresh = Mutex::new(Vec::new());
+        self.server.count_objects(&sgtls(), None, |o| {
+            let number = o["metadata"]["name"]
                 .as_str()
-                .and_then(|name| name.strip_prefix("r-")?.parse::<usize>().ok())
-                .is_some_and(|i| i < n)
-        };
-        self.server
-            .count_objects(&sgtls(), None, |o| numbered_below(o) && is_ready(o))
-    }
-
-    pub fn is_ready(&self, (ns, name): &(String, String)) -> bool {
-        self.server
-            .get_object(&sgtls(), Some(ns), name)
-            .is_some_and(|o| is_ready(&o))
+                .and_then(|name| name.strip_prefix("r-")?.parse::<usize>().ok());
+            if let Some(i) = number.filter(|i| !seen.contains(i) && is_ready(o)) {
+                fresh.lock().unwrap().push(i);
+            }
+            false
+        });
+        let fresh = fresh.into_inner().unwrap();
+        seen.extend(&fresh);
+        fresh
     }
 
     /// SendGrid requests so far, exact.
