@@ -1,4 +1,4 @@
-//! What every reconcile shares: API clients, the Event recorder, metrics, the resource cache and
+//! What every reconcile shares: API clients, the Event reporter, metrics, the resource cache and
 //! per-resource retry state.
 
 use super::backoff::{BackoffConfig, ResourceBackoff};
@@ -8,7 +8,7 @@ use crate::sendgrid::{ApiKey, SendGridClient};
 use crate::telemetry::Metrics;
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::Action;
-use kube::runtime::events::Recorder;
+use kube::runtime::events::Reporter;
 use kube::runtime::reflector::{ObjectRef, Store};
 use rand::Rng;
 use std::collections::HashMap;
@@ -67,7 +67,8 @@ impl Default for Settings {
 pub struct Context {
     pub kube: kube::Client,
     pub sendgrid: SendGridClient,
-    pub recorder: Recorder,
+    /// Who the Events say published them; each reconcile makes its own `Recorder` (see `act`).
+    pub reporter: Reporter,
     pub metrics: Metrics,
     /// Every resource the controller watches, for the conflict check.
     pub store: Store<Guarded>,
@@ -81,7 +82,7 @@ impl Context {
     pub fn new(
         kube: kube::Client,
         sendgrid: SendGridClient,
-        recorder: Recorder,
+        reporter: Reporter,
         metrics: Metrics,
         store: Store<Guarded>,
         settings: &Settings,
@@ -89,7 +90,7 @@ impl Context {
         Context {
             kube,
             sendgrid,
-            recorder,
+            reporter,
             metrics,
             store,
             backoff: ResourceBackoff::new(settings.backoff),

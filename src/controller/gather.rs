@@ -7,7 +7,7 @@ use super::context::{Context, Guarded};
 use super::error::Error;
 use crate::api::{SendGridEnforcedTls, TargetAccount, TlsSettings};
 use crate::reconcile::Failure;
-use crate::reconcile::conflict::{Claim, Place, Standing, standing};
+use crate::reconcile::conflict::{Claim, Place, Standing, contends, standing};
 use crate::sendgrid::{Account, ApiKey, OnBehalfOf};
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, ResourceExt};
@@ -110,17 +110,24 @@ fn claim(res: &SendGridEnforcedTls) -> Claim<'_> {
     }
 }
 
-/// Where `res` (on `target`) stands among every resource in the cache. A plain walk: each
-/// comparison is a few field compares, with no allocation.
+/// Where `res` (on `target`) stands among the resources in the cache. The cache is walked under
+/// its lock with a test of a few field compares and no allocation; only the contenders (rarely
+/// any) are taken out, so a sync of N resources costs N walks, not N copies of the cache.
 pub fn standing_of(ctx: &Context, res: &SendGridEnforcedTls, target: &TargetAccount) -> Standing {
     let target = target.to_string();
-    let state = ctx.store.state();
-    let others = state
-        .iter()
-        .filter_map(|g| g.0.as_ref().ok())
-        .filter(|r| r.metadata.uid != res.metadata.uid)
-        .map(claim);
-    standing(&claim(res), &target, others)
+    let me = claim(res);
+    let contenders = ctx.store.state_filter(|g| {
+        g.0.as_ref()
+            .is_ok_and(|r| contends(&me, &claim(r), &target))
+    });
+    standing(
+        &me,
+        &target,
+        contenders
+            .iter()
+            .filter_map(|g| g.0.as_ref().ok())
+            .map(claim),
+    )
 }
 
 /// The fields other live resources on `target` declare: cleanup must not undo them.
@@ -131,11 +138,15 @@ pub fn declared_by_others(
 ) -> TlsSettings {
     let target = target.to_string();
     ctx.store
-        .state()
+        .state_filter(|g| {
+            g.0.as_ref().is_ok_and(|r| {
+                r.metadata.uid != res.metadata.uid
+                    && r.metadata.deletion_timestamp.is_none()
+                    && r.status.as_ref().and_then(|s| s.target.as_deref()) == Some(&target)
+            })
+        })
         .iter()
         .filter_map(|g| g.0.as_ref().ok())
-        .filter(|r| r.metadata.uid != res.metadata.uid && r.metadata.deletion_timestamp.is_none())
-        .filter(|r| r.status.as_ref().and_then(|s| s.target.as_deref()) == Some(&target))
         .fold(TlsSettings::default(), |acc, r| acc.or(r.spec.managed()))
 }
 

@@ -20,7 +20,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::core::error_boundary::InvalidObject;
 use kube::core::{ObjectMeta, PartialObjectMeta};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 use std::borrow::Cow;
@@ -372,19 +371,16 @@ fn timed_out(meta: &ObjectMeta, ctx: &Context) -> bool {
 async fn invalid_object(invalid: &InvalidObject, ctx: &Context) -> Result<Done, Error> {
     let meta = &invalid.metadata;
     tracing::warn!(error = %invalid.error, "skipping a resource that does not match the CRD");
-    let reference = object_reference(meta);
-    let event = Event {
-        type_: EventType::Warning,
-        reason: Reason::InvalidObject.to_string(),
-        note: Some(act::truncate_note(&format!(
-            "does not match the SendGridEnforcedTls schema, so it is skipped: {}",
-            invalid.error
-        ))),
-        action: "Reconcile".to_string(),
-        secondary: None,
-    };
-    if let Err(error) = ctx.recorder.publish(&event, &reference).await {
-        tracing::warn!(%error, "could not publish an Event");
+    // Once per change: the retries while a deletion waits out the cleanup timeout repeat nothing.
+    if ctx.backoff.attempts(&object_key(meta)) == 0 {
+        let note = Note::warning(
+            Reason::InvalidObject,
+            format!(
+                "does not match the SendGridEnforcedTls schema, so it is skipped: {}",
+                invalid.error
+            ),
+        );
+        act::publish_about(ctx, &object_reference(meta), "Reconcile", &[note]).await;
     }
     let ours = meta.finalizers.iter().flatten().any(|f| f == FINALIZER);
     if meta.deletion_timestamp.is_none() || !ours {

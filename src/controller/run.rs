@@ -20,7 +20,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::ListParams;
 use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -214,14 +214,13 @@ pub async fn run(
         controller: MANAGER.to_string(),
         instance: options.instance.clone(),
     };
-    let recorder = Recorder::new(client.clone(), reporter);
     let sendgrid = sendgrid.with_observer(Arc::new(metrics.clone()));
     // Per-state gauges (resources by Ready/Synced reason), counted from this cache at scrape time.
     metrics.observe_resources(reader.clone());
     let ctx = Arc::new(Context::new(
         client.clone(),
         sendgrid,
-        recorder,
+        reporter,
         metrics,
         reader.clone(),
         &options.settings,

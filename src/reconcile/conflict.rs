@@ -26,6 +26,13 @@ pub struct Claim<'a> {
     pub managed: TlsSettings,
 }
 
+impl<'a> Claim<'a> {
+    /// Older sorts first: creation time, then namespace/name.
+    fn age(&self) -> (Option<k8s_openapi::jiff::Timestamp>, (&'a str, &'a str)) {
+        (self.created.map(|t| t.0), self.id)
+    }
+}
+
 /// Where in SendGrid a spec points, before its key is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Place<'a> {
@@ -51,6 +58,16 @@ pub fn disagree(a: &TlsSettings, b: &TlsSettings) -> bool {
         .any(|((_, a), (_, b))| matches!((a, b), (Some(a), Some(b)) if a != b))
 }
 
+/// Whether `other` can stand in `me`'s way on `target`: an older claim that disagrees and holds
+/// the target, or has not said yet and could (same place, never reconciled).
+pub fn contends(me: &Claim, other: &Claim, target: &str) -> bool {
+    let shares = match other.target {
+        Some(t) => t == target,
+        None => !other.reconciled && other.place == me.place,
+    };
+    shares && other.id != me.id && other.age() < me.age() && disagree(&other.managed, &me.managed)
+}
+
 /// Where `me` (on `target`) stands among `others`. Any older disagreeing claim on the target
 /// wins, not only the oldest (so two newer resources that each agree with the oldest do not fight
 /// over a field it does not manage); ties on creation time go to the smaller namespace/name.
@@ -59,20 +76,15 @@ pub fn standing<'a>(
     target: &str,
     others: impl IntoIterator<Item = Claim<'a>>,
 ) -> Standing {
-    let age = |c: &Claim<'a>| (c.created.map(|t| t.0), c.id);
-    let mine = age(me);
     let mut conflict: Option<Claim<'a>> = None;
     let mut wait: Option<Claim<'a>> = None;
-    for other in others {
-        if other.id == me.id || age(&other) >= mine || !disagree(&other.managed, &me.managed) {
-            continue;
-        }
-        let slot = match other.target {
-            Some(t) if t == target => &mut conflict,
-            None if !other.reconciled && other.place == me.place => &mut wait,
-            _ => continue,
+    for other in others.into_iter().filter(|o| contends(me, o, target)) {
+        let slot = if other.target.is_some() {
+            &mut conflict
+        } else {
+            &mut wait
         };
-        if slot.as_ref().is_none_or(|s| age(&other) < age(s)) {
+        if slot.as_ref().is_none_or(|s| other.age() < s.age()) {
             *slot = Some(other);
         }
     }
