@@ -16,6 +16,7 @@ use kube::runtime::watcher;
 use sendgrid_tls_operator::api::{
     FINALIZER, MANAGER, SendGridEnforcedTls, TlsSettings, TlsVersion,
 };
+use sendgrid_tls_operator::controller::claims::ClaimIndex;
 use sendgrid_tls_operator::controller::context::Guarded;
 use sendgrid_tls_operator::controller::reconcile::reconcile;
 use sendgrid_tls_operator::controller::{Context, Error, Settings};
@@ -73,6 +74,7 @@ impl Harness {
             reporter,
             Metrics::default(),
             store,
+            Arc::new(ClaimIndex::default()),
             // The fixtures' deletions date from 2026-01-03: keep them inside the cleanup timeout.
             &Settings {
                 cleanup_timeout: Duration::from_secs(100 * 365 * 86_400),
@@ -92,6 +94,7 @@ impl Harness {
         for obj in objects {
             let event = watcher::Event::Apply(DeserializeGuard(Ok((*obj).clone())));
             self.writer.apply_watcher_event(&event);
+            self.ctx.claims.apply(&event);
         }
     }
 

@@ -149,7 +149,7 @@ impl Region {
 }
 
 /// Whose settings to manage, when not the key's own account.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
 #[x_kube(validation = Rule::new("has(self.subuser) != has(self.accountId)").message(
     "onBehalfOf needs exactly one of subuser or accountId; remove onBehalfOf to manage the API key's own account"
 ))]

@@ -2,6 +2,7 @@
 //! per-resource retry state.
 
 use super::backoff::{BackoffConfig, ResourceBackoff};
+use super::claims::ClaimIndex;
 use crate::api::SendGridEnforcedTls;
 use crate::reconcile::Retry;
 use crate::sendgrid::{ApiKey, SendGridClient};
@@ -12,7 +13,7 @@ use kube::runtime::events::Reporter;
 use kube::runtime::reflector::{ObjectRef, Store};
 use rand::Rng;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 pub type Guarded = DeserializeGuard<SendGridEnforcedTls>;
@@ -72,6 +73,8 @@ pub struct Context {
     pub metrics: Metrics,
     /// Every resource the controller watches, for the conflict check.
     pub store: Store<Guarded>,
+    /// The same resources by what they claim, fed the same watch events.
+    pub claims: Arc<ClaimIndex>,
     pub backoff: ResourceBackoff<Guarded>,
     pub keys: KeyRing,
     pub default_resync: Duration,
@@ -85,6 +88,7 @@ impl Context {
         reporter: Reporter,
         metrics: Metrics,
         store: Store<Guarded>,
+        claims: Arc<ClaimIndex>,
         settings: &Settings,
     ) -> Context {
         Context {
@@ -93,6 +97,7 @@ impl Context {
             reporter,
             metrics,
             store,
+            claims,
             backoff: ResourceBackoff::new(settings.backoff),
             keys: KeyRing::default(),
             default_resync: settings.default_resync,

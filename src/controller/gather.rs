@@ -3,14 +3,16 @@
 //! one by name, never listed or cached; the last key read per resource is kept in memory only,
 //! for cleanup after its Secret is gone.
 
+use super::claims::Slot;
 use super::context::{Context, Guarded};
 use super::error::Error;
 use crate::api::{SendGridEnforcedTls, TargetAccount, TlsSettings};
 use crate::reconcile::Failure;
-use crate::reconcile::conflict::{Claim, Place, Standing, contends, standing};
+use crate::reconcile::conflict::{Claim, Place, Standing, standing};
 use crate::sendgrid::{Account, ApiKey, OnBehalfOf};
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, ResourceExt};
+use std::sync::Arc;
 
 /// The key in the resource's Secret, or why there is none usable.
 pub async fn key(
@@ -110,23 +112,15 @@ fn claim(res: &SendGridEnforcedTls) -> Claim<'_> {
     }
 }
 
-/// Where `res` (on `target`) stands among the resources in the cache. The cache is walked under
-/// its lock with a test of a few field compares and no allocation; only the contenders (rarely
-/// any) are taken out, so a sync of N resources costs N walks, not N copies of the cache.
+/// Where `res` (on `target`) stands among the resources that claim its target or its place.
 pub fn standing_of(ctx: &Context, res: &SendGridEnforcedTls, target: &TargetAccount) -> Standing {
     let target = target.to_string();
-    let me = claim(res);
-    let contenders = ctx.store.state_filter(|g| {
-        g.0.as_ref()
-            .is_ok_and(|r| contends(&me, &claim(r), &target))
-    });
+    let place = Slot::Place(res.spec.region(), res.spec.on_behalf_of.clone());
+    let others = claimants(ctx, &[Slot::Target(target.clone()), place]);
     standing(
-        &me,
+        &claim(res),
         &target,
-        contenders
-            .iter()
-            .filter_map(|g| g.0.as_ref().ok())
-            .map(claim),
+        others.iter().filter_map(|g| g.0.as_ref().ok()).map(claim),
     )
 }
 
@@ -136,18 +130,22 @@ pub fn declared_by_others(
     res: &SendGridEnforcedTls,
     target: &TargetAccount,
 ) -> TlsSettings {
-    let target = target.to_string();
-    ctx.store
-        .state_filter(|g| {
-            g.0.as_ref().is_ok_and(|r| {
-                r.metadata.uid != res.metadata.uid
-                    && r.metadata.deletion_timestamp.is_none()
-                    && r.status.as_ref().and_then(|s| s.target.as_deref()) == Some(&target)
-            })
-        })
+    claimants(ctx, &[Slot::Target(target.to_string())])
         .iter()
         .filter_map(|g| g.0.as_ref().ok())
+        .filter(|r| r.metadata.uid != res.metadata.uid && r.metadata.deletion_timestamp.is_none())
         .fold(TlsSettings::default(), |acc, r| acc.or(r.spec.managed()))
+}
+
+/// The cached resources in these slots, as the cache holds them now. The conflict rules are
+/// applied to these objects, so an index a moment behind the cache finds nothing the rules do
+/// not confirm.
+fn claimants(ctx: &Context, slots: &[Slot]) -> Vec<Arc<Guarded>> {
+    ctx.claims
+        .members(slots)
+        .iter()
+        .filter_map(|key| ctx.store.get(key))
+        .collect()
 }
 
 /// Resources that share `res`'s last target, to be reconciled again when it goes away.

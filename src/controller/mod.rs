@@ -3,6 +3,7 @@
 
 pub mod act;
 pub mod backoff;
+pub mod claims;
 pub mod context;
 pub mod error;
 pub mod gather;

@@ -7,6 +7,7 @@
 //!   conflict loser takes the target over without waiting for its resync.
 //! - With `watch_secrets`, a metadata-only watch on Secrets triggers the resources that use one.
 
+use super::claims::ClaimIndex;
 use super::context::{Context, Guarded, Settings};
 use super::pace::Pacer;
 use super::reconcile::{error_policy, forget};
@@ -111,6 +112,7 @@ fn resource_stream(
     client: &Client,
     namespaces: &[String],
     writer: reflector::store::Writer<Guarded>,
+    claims: Arc<ClaimIndex>,
     gone: mpsc::UnboundedSender<Arc<Guarded>>,
     health: Health,
 ) -> impl Stream<Item = Result<Guarded, watcher::Error>> + Send + 'static {
@@ -129,6 +131,11 @@ fn resource_stream(
     watches::merge(namespaces.to_vec(), watches, writer.as_reader())
         .modify(trim)
         .reflect(writer)
+        .inspect(move |event| {
+            if let Ok(event) = event {
+                claims.apply(event);
+            }
+        })
         .inspect(move |event| match event {
             Ok(watcher::Event::Delete(obj)) => {
                 let _ = gone.send(Arc::new(obj.clone()));
@@ -203,10 +210,12 @@ pub async fn run(
 ) {
     let (reader, writer) = reflector::store::<Guarded>();
     let (gone_tx, gone_rx) = mpsc::unbounded_channel();
+    let claims = Arc::new(ClaimIndex::default());
     let resources = resource_stream(
         &client,
         &options.namespaces,
         writer,
+        claims.clone(),
         gone_tx,
         health.clone(),
     );
@@ -223,6 +232,7 @@ pub async fn run(
         reporter,
         metrics,
         reader.clone(),
+        claims,
         &options.settings,
     ));
 

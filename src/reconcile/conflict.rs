@@ -60,7 +60,7 @@ pub fn disagree(a: &TlsSettings, b: &TlsSettings) -> bool {
 
 /// Whether `other` can stand in `me`'s way on `target`: an older claim that disagrees and holds
 /// the target, or has not said yet and could (same place, never reconciled).
-pub fn contends(me: &Claim, other: &Claim, target: &str) -> bool {
+fn contends(me: &Claim, other: &Claim, target: &str) -> bool {
     let shares = match other.target {
         Some(t) => t == target,
         None => !other.reconciled && other.place == me.place,
