@@ -42,6 +42,17 @@ impl Slot {
 
 type Ref = ObjectRef<Guarded>;
 
+/// Namespace and name only: a reference compares by those, and the uid and resourceVersion
+/// `ObjectRef::from_obj` also copies would double the index's size.
+fn key(obj: &Guarded) -> Ref {
+    let meta = kube::Resource::meta(obj);
+    let name = meta.name.as_deref().unwrap_or_default();
+    match meta.namespace.as_deref() {
+        Some(ns) => ObjectRef::new(name).within(ns),
+        None => ObjectRef::new(name),
+    }
+}
+
 #[derive(Default)]
 struct Book {
     slots: HashMap<Ref, Slot>,
@@ -50,7 +61,7 @@ struct Book {
 
 impl Book {
     fn put(&mut self, obj: &Guarded) {
-        let key = ObjectRef::from_obj(obj);
+        let key = key(obj);
         self.remove(&key);
         if let Some(slot) = obj.0.as_ref().ok().and_then(Slot::of) {
             self.members
@@ -91,7 +102,7 @@ impl ClaimIndex {
         let mut inner = self.lock();
         match event {
             Event::Apply(obj) => inner.live.put(obj),
-            Event::Delete(obj) => inner.live.remove(&ObjectRef::from_obj(obj)),
+            Event::Delete(obj) => inner.live.remove(&key(obj)),
             Event::Init => inner.relist = Some(Book::default()),
             Event::InitApply(obj) => inner.relist.get_or_insert_default().put(obj),
             Event::InitDone => {
