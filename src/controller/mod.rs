@@ -14,6 +14,11 @@ pub mod reconcile;
 pub mod run;
 pub mod watches;
 
+#[cfg(test)]
+mod mock_api;
+#[cfg(test)]
+mod mock_tests;
+
 pub use context::{Context, Settings};
 pub use error::Error;
 pub use run::{RunOptions, run};

@@ -1,3 +1,0 @@
-//! Helpers shared by the controller test crates.
-
-pub mod mock_api;
