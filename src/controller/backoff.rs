@@ -66,6 +66,7 @@ impl<K: Eq + Hash + Clone> Backoff<K> {
             .remove(key);
     }
 
+    #[cfg(test)]
     pub fn attempts(&self, key: &K) -> u32 {
         self.attempts
             .lock()
