@@ -5,9 +5,9 @@
 //! forever. [`validation`] checks a resource as the API server would, for callers without one.
 
 mod schema;
-pub mod settings;
-pub mod spec;
-pub mod status;
+mod settings;
+pub(crate) mod spec;
+mod status;
 pub mod validation;
 
 pub use settings::{TlsSettings, TlsVersion};
@@ -18,14 +18,12 @@ pub use spec::{
 pub use status::{Condition, SendGridEnforcedTlsStatus, TargetAccount};
 pub use validation::{Violation, validate_object, validate_resource};
 
-/// The API group of every resource this operator defines.
-pub const GROUP: &str = "sendgrid.ops.dev";
 /// Finalizer added only for the `Restore` and `Reset` deletion policies.
 pub const FINALIZER: &str = "sendgridenforcedtlses.sendgrid.ops.dev/cleanup";
 /// Annotation whose new value forces an immediate reconcile.
 pub const RECONCILE_REQUESTED_AT: &str = "sendgrid.ops.dev/reconcile-requested-at";
 /// Annotation that pauses a resource: `"true"` means no SendGrid call until it is removed.
-pub const PAUSED: &str = "sendgrid.ops.dev/paused";
+pub(crate) const PAUSED: &str = "sendgrid.ops.dev/paused";
 /// Field manager and Event reporter name (`<kind>.<group>`).
 pub const MANAGER: &str = "sendgridenforcedtls.sendgrid.ops.dev";
 

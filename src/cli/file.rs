@@ -18,7 +18,7 @@ use serde_json::Value;
 use std::process::ExitCode;
 
 /// Exit code of `plan --detailed-exitcode` when SendGrid would change or has drifted.
-pub const CHANGES_PENDING: u8 = 2;
+const CHANGES_PENDING: u8 = 2;
 
 /// The key the embedded simulator accepts when no key is given.
 const DEMO_KEY: &str = "SG.simulated-demo-key.key";

@@ -30,10 +30,10 @@ pub struct Cli {
 pub struct Global {
     /// Replace SendGrid's global API host (for tests and the simulator).
     #[arg(long, global = true, env = "SENDGRID_URL", value_name = "URL")]
-    pub sendgrid_url: Option<Url>,
+    pub(crate) sendgrid_url: Option<Url>,
     /// Replace SendGrid's EU API host (for tests and the simulator).
     #[arg(long, global = true, env = "SENDGRID_EU_URL", value_name = "URL")]
-    pub sendgrid_eu_url: Option<Url>,
+    pub(crate) sendgrid_eu_url: Option<Url>,
     /// Log format.
     #[arg(long, global = true, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -42,16 +42,16 @@ pub struct Global {
     pub log_level: String,
     /// How long one SendGrid request may take, answer included; at least 10ms.
     #[arg(long, global = true, env = "SENDGRID_TIMEOUT", default_value = "30s", value_parser = run::parse_delay, value_name = "DURATION")]
-    pub sendgrid_timeout: std::time::Duration,
+    pub(crate) sendgrid_timeout: std::time::Duration,
     /// Accept an http:// SendGrid URL on a host other than loopback: only for a simulator in
     /// the cluster (the chart's demo mode). It sends the API key in clear text.
     #[arg(long, global = true, env = "ALLOW_HTTP_SENDGRID_URL")]
-    pub allow_http_sendgrid_url: bool,
+    pub(crate) allow_http_sendgrid_url: bool,
 }
 
 impl Global {
     /// The SendGrid client settings these flags describe.
-    pub fn client_config(&self) -> ClientConfig {
+    pub(crate) fn client_config(&self) -> ClientConfig {
         let defaults = Endpoints::default();
         ClientConfig {
             endpoints: Endpoints {
@@ -86,7 +86,7 @@ pub enum Command {
 
 /// How `plan` and `apply` print their report.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum OutputFormat {
+pub(crate) enum OutputFormat {
     /// One line per resource (apply: the status each would get, as YAML), then a summary.
     #[default]
     Text,
@@ -102,22 +102,22 @@ pub struct FileArgs {
     /// List), a directory (its *.yaml, *.yml and *.json files, not recursive) or - for stdin.
     /// Repeatable. Other kinds are skipped.
     #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
-    pub files: Vec<PathBuf>,
+    pub(crate) files: Vec<PathBuf>,
     /// A file holding the API key, for every resource that no --secret names.
     #[arg(long, value_name = "PATH", conflicts_with = "simulate")]
-    pub api_key_file: Option<PathBuf>,
+    pub(crate) api_key_file: Option<PathBuf>,
     /// The key of the Secret a resource names in spec.apiKeySecretRef: NAME=PATH or
     /// NAMESPACE/NAME=PATH, PATH a file holding the key. Repeatable; wins over --api-key-file
     /// and SENDGRID_API_KEY.
     #[arg(long = "secret", value_name = "NAME=PATH", value_parser = keys::parse_secret, conflicts_with = "simulate")]
-    pub secrets: Vec<(String, PathBuf)>,
+    pub(crate) secrets: Vec<(String, PathBuf)>,
     /// Report format.
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Text)]
-    pub output: OutputFormat,
+    pub(crate) output: OutputFormat,
     /// Run against an embedded SendGrid simulator instead of SendGrid (a demo with no account:
     /// nothing leaves this machine).
     #[arg(long)]
-    pub simulate: bool,
+    pub(crate) simulate: bool,
     /// Where the embedded simulator listens (with --simulate).
     #[arg(
         long,
@@ -125,7 +125,7 @@ pub struct FileArgs {
         default_value = "127.0.0.1:0",
         requires = "simulate"
     )]
-    pub simulate_listen: SocketAddr,
+    pub(crate) simulate_listen: SocketAddr,
 }
 
 #[derive(Debug, Args)]

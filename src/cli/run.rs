@@ -22,7 +22,7 @@ pub struct RunArgs {
         default_value = "0.0.0.0:8080",
         value_name = "ADDR"
     )]
-    pub metrics_addr: SocketAddr,
+    pub(crate) metrics_addr: SocketAddr,
     /// Watch only this namespace (repeatable; default: all namespaces).
     #[arg(
         long = "namespace",
@@ -30,49 +30,49 @@ pub struct RunArgs {
         value_delimiter = ',',
         value_name = "NS"
     )]
-    pub namespaces: Vec<String>,
+    pub(crate) namespaces: Vec<String>,
     /// Reconcile within seconds when a referenced Secret changes (a metadata-only watch on
     /// Secrets; needs list/watch on secrets).
     #[arg(long, env = "WATCH_SECRETS")]
-    pub watch_secrets: bool,
+    pub(crate) watch_secrets: bool,
     /// Reconciles running at once (0: no bound). Reconciles waiting for their key's rate
     /// budget do not count: they wait in the queue.
     #[arg(long, env = "CONCURRENCY", default_value_t = 16)]
-    pub concurrency: u16,
+    pub(crate) concurrency: u16,
     /// Requests per API key per one-minute window the operator allows itself, a little under
     /// SendGrid's limit (600); it never exceeds 95% of the limit SendGrid reports.
     #[arg(long, env = "SENDGRID_RATE_BUDGET", default_value_t = DEFAULT_PER_MINUTE,
           value_parser = clap::value_parser!(u32).range(1..), value_name = "REQUESTS")]
-    pub sendgrid_rate_budget: u32,
+    pub(crate) sendgrid_rate_budget: u32,
     /// First retry delay after a failure (doubles per failure, with jitter); at least 10ms.
     #[arg(long, default_value = "2s", value_parser = parse_delay, value_name = "DURATION")]
-    pub retry_base_delay: Duration,
+    pub(crate) retry_base_delay: Duration,
     /// Longest retry delay after failures; at least 10ms.
     #[arg(long, default_value = "5m", value_parser = parse_delay, value_name = "DURATION")]
-    pub retry_max_delay: Duration,
+    pub(crate) retry_max_delay: Duration,
     /// Drift-check period of resources that set no spec.resyncInterval; at least 1s.
     #[arg(long, env = "DEFAULT_RESYNC_INTERVAL", default_value = "10m", value_parser = parse_interval, value_name = "DURATION")]
-    pub default_resync_interval: Duration,
+    pub(crate) default_resync_interval: Duration,
     /// How long a deleted Restore/Reset resource waits for an API key to put SendGrid back with
     /// (its Secret may be gone first) before it is let go with a Warning; at least 1s.
     #[arg(long, env = "CLEANUP_TIMEOUT", default_value = "10m", value_parser = parse_interval, value_name = "DURATION")]
-    pub cleanup_timeout: Duration,
+    pub(crate) cleanup_timeout: Duration,
     /// Reconcile only while holding a Lease, so several replicas can run (one active).
     #[arg(long, env = "LEADER_ELECTION")]
-    pub leader_election: bool,
+    pub(crate) leader_election: bool,
     /// Namespace of the Lease (the operator's own namespace).
     #[arg(long, env = "POD_NAMESPACE", value_name = "NS")]
-    pub leader_election_namespace: Option<String>,
+    pub(crate) leader_election_namespace: Option<String>,
     /// Name of the Lease.
     #[arg(long, default_value = "sendgrid-tls-operator", value_name = "NAME")]
-    pub leader_election_lease: String,
+    pub(crate) leader_election_lease: String,
     /// Seconds the Lease stays valid without renewal (a standby takes over after this).
     #[arg(long, default_value_t = 15, value_name = "SECONDS")]
-    pub lease_duration: u64,
+    pub(crate) lease_duration: u64,
 }
 
 /// Parses a Go-style duration such as "2s", "500ms" or "5m".
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+fn parse_duration(text: &str) -> Result<Duration, String> {
     let d: kube::core::Duration = text.parse().map_err(|e| format!("{text:?}: {e}"))?;
     if d.is_negative() {
         return Err(format!("{text:?}: must not be negative"));

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 pub struct SimulateArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8025", value_name = "ADDR")]
-    pub listen: SocketAddr,
+    pub(crate) listen: SocketAddr,
     /// An API key the simulator accepts, with read and update scopes (repeatable).
     #[arg(
         long = "api-key",
@@ -17,21 +17,21 @@ pub struct SimulateArgs {
         required = true,
         value_name = "KEY"
     )]
-    pub api_keys: Vec<String>,
+    pub(crate) api_keys: Vec<String>,
     /// More global subusers of account "main", by name or pattern: `team-{0..9999}` is ten
     /// thousand (repeatable).
     #[arg(long = "subusers", value_name = "PATTERN")]
-    pub subusers: Vec<String>,
+    pub(crate) subusers: Vec<String>,
     /// More EU subusers of account "main", by name or pattern (repeatable).
     #[arg(long = "eu-subusers", value_name = "PATTERN")]
-    pub eu_subusers: Vec<String>,
+    pub(crate) eu_subusers: Vec<String>,
     /// More customer accounts (ids) of account "main", by id or pattern: `{1000..1999}`
     /// (repeatable).
     #[arg(long = "customer-accounts", value_name = "PATTERN")]
-    pub customer_accounts: Vec<String>,
+    pub(crate) customer_accounts: Vec<String>,
     /// Requests each key may make per one-minute window before it gets 429.
     #[arg(long, default_value_t = 600, value_name = "REQUESTS")]
-    pub rate_limit: u32,
+    pub(crate) rate_limit: u32,
 }
 
 impl SimulateArgs {

@@ -1,20 +1,24 @@
 //! The cluster side: kube-runtime's `Controller` over `SendGridEnforcedTls`, the I/O around the
 //! pure decision in [`crate::reconcile`] (read the Secret, write status and Events, finalizers).
 
-pub mod act;
-pub mod backoff;
-pub mod claims;
-pub mod context;
-pub mod error;
-pub mod gather;
-pub mod jitter;
-pub mod leader;
-pub mod pace;
-pub mod permissions;
-pub mod reconcile;
-pub mod run;
-pub mod watches;
+mod act;
+pub(crate) mod backoff;
+mod claims;
+mod context;
+mod error;
+pub(crate) mod gather;
+mod jitter;
+pub(crate) mod leader;
+mod pace;
+pub(crate) mod permissions;
+mod reconcile;
+pub(crate) mod run;
+mod watches;
 
-pub use context::{Context, Settings};
-pub use error::Error;
+#[cfg(test)]
+mod mock_api;
+#[cfg(test)]
+mod mock_tests;
+
+pub use context::Settings;
 pub use run::{RunOptions, run};

@@ -8,17 +8,17 @@
 //! - [`cleanup`]: what putting a target back changes.
 //! - [`sync`]: one pass against SendGrid for the `plan`/`apply` commands, with the same decisions.
 
-pub mod cleanup;
-pub mod conditions;
-pub mod conflict;
-pub mod decide;
-pub mod failure;
-pub mod lifecycle;
-pub mod reason;
-pub mod sync;
+pub(crate) mod cleanup;
+pub(crate) mod conditions;
+pub(crate) mod conflict;
+pub(crate) mod decide;
+mod failure;
+pub(crate) mod lifecycle;
+mod reason;
+pub(crate) mod sync;
 
-pub use decide::{Decision, Facts, Note, NoteKind, Outcome, PatchPlan};
-pub use failure::{Failure, Retry};
+pub(crate) use decide::{Note, NoteKind, Outcome};
+pub(crate) use failure::{Failure, Retry};
 pub use reason::Reason;
 #[cfg(test)]
 mod tests;

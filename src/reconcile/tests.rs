@@ -202,6 +202,10 @@ fn first_patch_applies_and_records_original() {
     let plan = patch(decide(&f, Ok(settings(false, false, TlsVersion::V1_1))));
     let out = after_patch(&f, &plan, Ok(settings(true, false, TlsVersion::V1_2)));
     assert_eq!(condition(&out, READY), pair("True", "InSync"));
+    assert_eq!(condition(&out, SYNCED), pair("True", "ReconcileSuccess"));
+    for c in &out.status.conditions {
+        assert_eq!(c.observed_generation, Some(2), "{c:?}");
+    }
     assert_eq!(
         out.status.original,
         Some(settings(false, false, TlsVersion::V1_1))
@@ -303,11 +307,17 @@ fn observe_mode_reports_drift_and_never_patches() {
     let mut spec = spec();
     spec.mode = Some(Mode::Observe);
     let status = SendGridEnforcedTlsStatus::default();
+    let in_sync = done(decide(
+        &facts(&spec, &status),
+        Ok(settings(true, false, TlsVersion::V1_2)),
+    ));
+    assert_eq!(condition(&in_sync, READY), pair("True", "InSync"));
     let out = done(decide(
         &facts(&spec, &status),
         Ok(settings(false, false, TlsVersion::V1_1)),
     ));
     assert_eq!(condition(&out, READY), pair("False", "Drifted"));
+    assert_eq!(condition(&out, SYNCED), pair("True", "ReconcileSuccess"));
     let message = &conditions::find(&out.status.conditions, READY)
         .unwrap()
         .message;
@@ -466,7 +476,13 @@ fn failures_map_to_reasons_and_retries() {
             "{failure:?}"
         );
         assert_eq!(out.retry, retry, "{failure:?}");
+        let synced = conditions::find(&out.status.conditions, SYNCED).unwrap();
+        assert_eq!(synced.message, failure.to_string(), "says what failed");
         assert_eq!(out.notes.len(), 1, "{failure:?}");
+        assert_eq!(
+            out.notes[0].message, synced.message,
+            "and so does its Event"
+        );
         assert_eq!(
             (out.notes[0].kind, out.notes[0].reason),
             (NoteKind::Warning, reason)
@@ -492,6 +508,26 @@ fn transient_failure_leaves_ready_as_it_was() {
         out.status.observed, status.observed,
         "the last successful answer stays"
     );
+    // A rate limit says nothing about SendGrid's settings either; refused locally before the
+    // reset, the client says so: a new message, written and announced again.
+    let limited = |message: &str| {
+        sendgrid(SendGridError::RateLimited {
+            reset: None,
+            message: message.into(),
+        })
+    };
+    let first = done(decide(
+        &facts(&spec, &status),
+        Err(limited("429 Too Many Requests: too many requests")),
+    ));
+    assert_eq!(condition(&first, READY), pair("True", "InSync"));
+    assert_eq!(condition(&first, SYNCED), pair("False", "RateLimited"));
+    let local = "429 Too Many Requests: request not sent, retrying after the window resets";
+    let again = done(decide(&facts(&spec, &first.status), Err(limited(local))));
+    assert_eq!(condition(&again, READY), pair("True", "InSync"));
+    let synced = conditions::find(&again.status.conditions, SYNCED).unwrap();
+    assert_eq!(synced.message, local);
+    assert_eq!(again.notes.len(), 1, "a new message is a new Warning");
 }
 
 #[test]
@@ -679,6 +715,12 @@ fn restore_records_the_original_before_the_first_patch_and_only_then() {
         .as_ref()
         .expect("a write ahead of the PATCH");
     assert_eq!(ahead.original, Some(before));
+    let ready = conditions::find(&ahead.conditions, READY).expect("Ready set");
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "Pending"),
+        "nothing may read \"in sync\" from a status written before the PATCH"
+    );
     assert_eq!(ahead.target_account, Some(target()));
     assert_eq!(ahead.target.as_deref(), Some(TARGET));
     // Once recorded, a later PATCH (an edit, drift) writes nothing ahead and keeps it.
@@ -829,7 +871,10 @@ fn failed_cleanup_says_how_to_let_go() {
     let message = &conditions::find(&out.status.conditions, READY)
         .unwrap()
         .message;
-    assert!(message.contains("deletionPolicy to Orphan"), "{message}");
+    assert!(
+        message.contains("set spec.deletionPolicy to Orphan"),
+        "{message}"
+    );
     assert_eq!(out.retry, Retry::Backoff);
     assert_eq!(out.notes[0].reason, Reason::CleanupFailed);
 }

@@ -58,7 +58,7 @@ impl OnBehalfOf {
     }
 
     /// The header value: "marketing-sub" or "account-id 1234567".
-    pub fn header_value(&self) -> String {
+    pub(crate) fn header_value(&self) -> String {
         match self {
             OnBehalfOf::Subuser(name) => name.clone(),
             OnBehalfOf::AccountId(id) => format!("account-id {id}"),
@@ -66,7 +66,7 @@ impl OnBehalfOf {
     }
 
     /// The resource field this was built from.
-    pub fn to_ref(&self) -> OnBehalfOfRef {
+    pub(crate) fn to_ref(&self) -> OnBehalfOfRef {
         match self {
             OnBehalfOf::Subuser(name) => OnBehalfOfRef {
                 subuser: Some(name.clone()),
@@ -113,7 +113,7 @@ pub struct Account {
 impl Account {
     /// The settings this account's calls act on (`global/marketing-sub/key-3f9a1c` as text). Two
     /// resources with the same target manage the same SendGrid setting.
-    pub fn target(&self) -> TargetAccount {
+    pub(crate) fn target(&self) -> TargetAccount {
         TargetAccount {
             region: self.region,
             on_behalf_of: self.on_behalf_of.as_ref().map(OnBehalfOf::to_ref),
@@ -122,7 +122,7 @@ impl Account {
     }
 
     /// The account of a recorded `target`, reached with `key` (which must be that target's key).
-    pub fn at(target: &TargetAccount, key: ApiKey) -> Result<Account, InvalidOnBehalfOf> {
+    pub(crate) fn at(target: &TargetAccount, key: ApiKey) -> Result<Account, InvalidOnBehalfOf> {
         debug_assert_eq!(key.fingerprint(), target.key_fingerprint);
         Ok(Account {
             key,
@@ -156,7 +156,7 @@ impl Default for Endpoints {
 }
 
 impl Endpoints {
-    pub fn for_region(&self, r: Region) -> &Url {
+    pub(crate) fn for_region(&self, r: Region) -> &Url {
         match r {
             Region::Global => &self.global,
             Region::Eu => &self.eu,

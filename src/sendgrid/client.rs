@@ -122,7 +122,7 @@ impl SendGridClient {
     }
 
     /// The per-key budgets, for the controller to pace reconciles by.
-    pub fn budgets(&self) -> Arc<Budgets> {
+    pub(crate) fn budgets(&self) -> Arc<Budgets> {
         self.inner.budgets.clone()
     }
 

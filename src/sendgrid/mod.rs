@@ -8,13 +8,13 @@
 //! - `ratelimit`: the per-key limiter (refuses locally while SendGrid's window is exhausted).
 //! - [`client`]: the HTTP exchange itself.
 
-pub mod account;
-pub mod budget;
-pub mod client;
-pub mod error;
-pub mod key;
+mod account;
+pub(crate) mod budget;
+mod client;
+mod error;
+pub(crate) mod key;
 mod ratelimit;
-pub mod wire;
+pub(crate) mod wire;
 
 pub use account::{Account, Endpoints, InvalidOnBehalfOf, OnBehalfOf};
 pub use client::{ClientConfig, RequestObserver, SendGridClient};

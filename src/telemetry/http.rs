@@ -17,11 +17,11 @@ pub struct Health {
 }
 
 impl Health {
-    pub fn set_ready(&self, ready: bool) {
+    pub(crate) fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::SeqCst);
     }
 
-    pub fn set_stopping(&self) {
+    pub(crate) fn set_stopping(&self) {
         self.stopping.store(true, Ordering::SeqCst);
         self.ready.store(false, Ordering::SeqCst);
     }
@@ -35,7 +35,7 @@ impl Health {
         *self.role.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst)
     }
 }
@@ -46,7 +46,7 @@ struct Shared {
     health: Health,
 }
 
-pub fn router(metrics: Metrics, health: Health) -> Router {
+fn router(metrics: Metrics, health: Health) -> Router {
     Router::new()
         .route("/metrics", get(metrics_text))
         .route("/healthz", get(healthz))

@@ -1,11 +1,10 @@
 //! What the operator tells the outside: Prometheus metrics, logs, and the health/metrics port.
 
-pub mod budget;
+pub(crate) mod budget;
 pub mod http;
 pub mod logging;
-pub mod metrics;
+mod metrics;
 mod process;
-pub mod states;
+pub(crate) mod states;
 
 pub use metrics::Metrics;
-pub use states::ResourceStates;

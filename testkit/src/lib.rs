@@ -9,7 +9,8 @@
 //! and validation through a callback per custom resource. Built in: Namespaces, Secrets, events.k8s.io Events, coordination
 //! Leases and CustomResourceDefinitions (applying a CRD with kubectl registers it).
 //!
-//! Every module's doc says where it differs from a real API server.
+//! Every module's doc says where it differs from a real API server. [`Kubectl`] runs kubectl
+//! against it (or any kubeconfig) the way a test does.
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -30,6 +31,7 @@ mod fields;
 mod handlers;
 mod jsonpath;
 mod kinds;
+mod kubectl;
 mod openapi;
 mod patch;
 mod protobuf;
@@ -45,6 +47,7 @@ mod watch;
 mod write;
 
 pub use kinds::ResourceRef;
+pub use kubectl::Kubectl;
 pub use recorder::RequestRecord;
 pub use refuse::Refusal;
 pub use route::Verb;

@@ -1,16 +1,9 @@
 //! What scenarios assert on: conditions of a stored object, the simulator's request log
-//! (methods, gaps between attempts), settings, and the `[e2e]` report lines.
+//! (methods, gaps between attempts), and the `[e2e]` report lines.
 
-use sendgrid_tls_operator::api::{TlsSettings, TlsVersion};
+pub use crate::support::condition;
 use sendgrid_tls_operator::simulator::LoggedRequest;
 use serde_json::Value;
-
-pub fn condition<'a>(object: &'a Value, type_: &str) -> Option<&'a Value> {
-    object["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == type_)
-}
 
 /// True when `object` has this condition for its current generation.
 pub fn has_condition(object: &Value, type_: &str, status: &str, reason: &str) -> bool {
@@ -54,13 +47,4 @@ pub fn gaps(requests: &[LoggedRequest]) -> Vec<f64> {
                 .as_secs_f64()
         })
         .collect()
-}
-
-/// All three settings, as SendGrid stores them.
-pub fn tls(require_tls: bool, require_valid_cert: bool, version: TlsVersion) -> TlsSettings {
-    TlsSettings {
-        require_tls: Some(require_tls),
-        require_valid_cert: Some(require_valid_cert),
-        minimum_tls_version: Some(version),
-    }
 }

@@ -47,8 +47,7 @@ pub async fn shared() -> Arc<ControlPlane> {
 pub async fn install_crd(plane: &ControlPlane) {
     let client = user_client(plane).await;
     let text = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("crds/sendgridenforcedtlses.sendgrid.ops.dev.yaml"),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(crate::support::CRD_FILE),
     )
     .unwrap();
     let crd: CustomResourceDefinition = serde_yaml::from_str(&text).unwrap();

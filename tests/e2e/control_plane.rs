@@ -12,9 +12,9 @@
 //! Logs of every component stay in `target/tmp/control-plane/<pid>/` after the run (the next run
 //! removes them); a failed wait prints where.
 
+use crate::support::free_port;
 use base64::Engine;
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -128,14 +128,6 @@ fn spawn_tied(mut command: Command) -> std::io::Result<Child> {
     let (tx, rx) = mpsc::channel();
     LAUNCHER.lock().unwrap().send((command, tx)).unwrap();
     rx.recv().unwrap()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// An ECDSA P-256 key pair for signing ServiceAccount tokens: (PKCS#8 private key PEM, public

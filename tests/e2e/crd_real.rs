@@ -3,27 +3,13 @@
 //! validator (a differential test over one table), and a person's kubectl session works:
 //! `apply --server-side`, `wait`, `explain`, `get` with the printer columns.
 
-#[path = "../support/crd_cases.rs"]
-mod crd_cases;
-
 use super::control_plane;
 use super::env::*;
-use super::kubectl::{Kubectl, PLACEHOLDER, assert_basic_example_listed};
+use super::kubectl::{PLACEHOLDER, apply_basic_example, kubectl_at};
+use crate::support::{crd_cases, example_files};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use sendgrid_tls_operator::simulator::SimConfig;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-
-fn examples() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    files
-}
 
 /// The fields a refusal names: its causes' fields (without the API server's note that CEL rules
 /// were skipped, which names none), or the one field a server-side apply's typed-patch error
@@ -51,8 +37,8 @@ fn refused_fields(status: &kube::core::Status) -> BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn examples_are_accepted_and_invalid_specs_refused_naming_the_same_fields() {
     let env = Env::on(Backend::ControlPlane).await;
-    let kubectl = Kubectl::at(control_plane::kubectl(), &env);
-    let files = examples();
+    let kubectl = kubectl_at(control_plane::kubectl(), &env);
+    let files = example_files();
     for file in &files {
         let applied = kubectl
             .ok(&["apply", "--server-side", "-f", file.to_str().unwrap()])
@@ -122,30 +108,8 @@ async fn kubectl_apply_wait_explain_get() {
     let sim = SimConfig::with_keys(&[PLACEHOLDER]);
     let env = Env::setup(Backend::ControlPlane, Chart::Default, sim).await;
     let _op = env.operator(&["--default-resync-interval", "2s"]);
-    let kubectl = Kubectl::at(control_plane::kubectl(), &env);
-    // The examples hold resources only; their placeholder Secrets are a file of their own.
-    kubectl
-        .ok(&[
-            "apply",
-            "--server-side",
-            "-f",
-            "examples/secrets/placeholder-keys.yaml",
-        ])
-        .await;
-    kubectl
-        .ok(&["apply", "--server-side", "-f", "examples/basic.yaml"])
-        .await;
-    let waited = kubectl
-        .ok(&[
-            "wait",
-            "--for=condition=Ready",
-            "sgtls/account",
-            "-n",
-            NS,
-            "--timeout=60s",
-        ])
-        .await;
-    assert!(waited.contains("condition met"), "{waited}");
+    let kubectl = kubectl_at(control_plane::kubectl(), &env);
+    let table = apply_basic_example(&kubectl, &["--server-side"], "60s").await;
 
     let explained = kubectl
         .ok(&["explain", "sgtls.spec.minimumTlsVersion"])
@@ -169,8 +133,6 @@ async fn kubectl_apply_wait_explain_get() {
         "explain shows the field's doc comment: {explained}"
     );
 
-    let table = kubectl.ok(&["get", "sgtls", "-A"]).await;
-    assert_basic_example_listed(&table);
     let yaml = kubectl
         .ok(&["get", "sgtls", "account", "-n", NS, "-o", "yaml"])
         .await;

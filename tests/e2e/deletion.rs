@@ -3,29 +3,38 @@
 //! Secret is gone (reported, not hung; switching to Orphan lets it go).
 
 use super::env::*;
+use super::operator::Operator;
 use sendgrid_tls_operator::api::{FINALIZER, TlsVersion};
-use serde_json::json;
+use serde_json::{Value, json};
 
-async fn orphan_restore_and_reset(backend: Backend) {
+/// The world of the cleanup scenarios: the key's Secret, billing-sub with TLS required already
+/// (nothing else: what Restore must put back), and the operator running.
+pub async fn cleanup_world(backend: Backend) -> (Env, Operator) {
     let env = Env::on(backend).await;
     env.key_secret(KEY).await;
-    // billing-sub had TLS required already, nothing else.
     env.sim.set_from_ui(
         "main",
         Some("billing-sub"),
         tls(true, false, TlsVersion::V1_1),
     );
-    let _op = env.operator(&[]);
-    let all = json!({"requireTls": true, "requireValidCert": true, "minimumTlsVersion": "1.3"});
-    let on = |subuser: &str, policy: &str| {
-        let mut spec = all.clone();
-        spec["onBehalfOf"] = json!({"subuser": subuser});
-        spec["deletionPolicy"] = json!(policy);
-        spec
-    };
-    env.create("orphan", on("marketing-sub", "Orphan")).await;
-    env.create("restore", on("billing-sub", "Restore")).await;
-    env.create("reset", on("transactional-sub", "Reset")).await;
+    let op = env.operator(&[]);
+    (env, op)
+}
+
+/// All three settings on `subuser`, deleted with `policy`.
+pub fn cleanup_spec(subuser: &str, policy: &str) -> Value {
+    json!({"onBehalfOf": {"subuser": subuser}, "deletionPolicy": policy,
+           "requireTls": true, "requireValidCert": true, "minimumTlsVersion": "1.3"})
+}
+
+async fn orphan_restore_and_reset(backend: Backend) {
+    let (env, _op) = cleanup_world(backend).await;
+    env.create("orphan", cleanup_spec("marketing-sub", "Orphan"))
+        .await;
+    env.create("restore", cleanup_spec("billing-sub", "Restore"))
+        .await;
+    env.create("reset", cleanup_spec("transactional-sub", "Reset"))
+        .await;
     let orphan = env.wait_ready("orphan").await;
     let restore = env.wait_ready("restore").await;
     let reset = env.wait_ready("reset").await;

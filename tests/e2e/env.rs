@@ -14,6 +14,8 @@ use super::chart::flag_name;
 pub use super::check::*;
 use super::cluster::{Cluster, RELEASE_NAMESPACE};
 use super::operator::{Logs, Operator};
+use crate::support::simulator;
+pub use crate::support::{ALL_KEYS, BAD_KEY, KEY, KEY2, NS, fingerprint, object, tls};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -22,8 +24,7 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube_testkit::{ResourceRef, TestServer, Validator, Verb};
 use sendgrid_tls_operator::api::validation::{resource_schema, validate_object};
 use sendgrid_tls_operator::api::{SendGridEnforcedTls, TlsSettings};
-use sendgrid_tls_operator::sendgrid::ApiKey;
-use sendgrid_tls_operator::simulator::{LoggedRequest, SimConfig, Simulator, SimulatorHandle};
+use sendgrid_tls_operator::simulator::{LoggedRequest, SimConfig, SimulatorHandle};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -32,16 +33,7 @@ use std::time::Duration;
 use tempfile::TempDir;
 use tokio::time::Instant;
 
-/// The API key every scenario starts with (account "main" of the simulator).
-pub const KEY: &str = "SG.e2e-main-key.0123456789abcdefABCDEF";
-/// A second key of the same account, for rotation.
-pub const KEY2: &str = "SG.e2e-rotated-key.fedcba9876543210XYZ";
-/// A key the simulator does not know: 401.
-pub const BAD_KEY: &str = "SG.e2e-revoked-key.00000000deadbeef";
-/// Every key a scenario may use: none may appear anywhere but in a Secret.
-pub const ALL_KEYS: [&str; 3] = [KEY, KEY2, BAD_KEY];
-
-pub const NS: &str = "mail";
+/// The Secret the resources name unless they say otherwise.
 pub const SECRET: &str = "sendgrid-api-key";
 /// The field manager of the test's own writes (the operator's is the crate's `MANAGER`).
 pub const TEST_MANAGER: &str = "e2e";
@@ -54,11 +46,6 @@ pub fn sgtls() -> ResourceRef {
 
 pub fn events() -> ResourceRef {
     ResourceRef::new("events.k8s.io", "events")
-}
-
-/// The fingerprint the operator shows for `key` (`key-3f9a1c`).
-pub fn fingerprint(key: &str) -> String {
-    ApiKey::new(key).unwrap().fingerprint()
 }
 
 /// The simulator setup most scenarios use: account "main" with the examples' subusers, keys
@@ -123,9 +110,7 @@ impl Env {
     /// A world on `backend` in chart configuration `chart` with simulator `config`.
     pub async fn setup(backend: Backend, chart: Chart, config: SimConfig) -> Env {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let sim = Simulator::start(([127, 0, 0, 1], 0).into(), config)
-            .await
-            .expect("starting the simulator on loopback");
+        let sim = simulator(config).await;
         let mut env = match backend {
             Backend::TestServer => Env::around(Env::test_server().await, sim),
             Backend::ControlPlane => {
@@ -138,15 +123,29 @@ impl Env {
         env
     }
 
+    /// The usual start on `backend`: the key's Secret, the operator (the chart's flags plus
+    /// `extra`), and resource `account` with `spec`, Ready. Returns the world, the operator and
+    /// the Ready object.
+    pub async fn account_ready(
+        backend: Backend,
+        extra: &[&str],
+        spec: Value,
+    ) -> (Env, Operator, Value) {
+        let env = Env::on(backend).await;
+        env.key_secret(KEY).await;
+        let op = env.operator(extra);
+        env.create("account", spec).await;
+        let ready = env.wait_ready("account").await;
+        (env, op, ready)
+    }
+
     /// A world on a control plane of the scenario's own (started with special flags).
     pub async fn on_plane(
         plane: std::sync::Arc<super::control_plane::ControlPlane>,
         config: SimConfig,
     ) -> Env {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let sim = Simulator::start(([127, 0, 0, 1], 0).into(), config)
-            .await
-            .expect("starting the simulator on loopback");
+        let sim = simulator(config).await;
         let dir = tempfile::tempdir().unwrap();
         let cluster = Cluster::on(plane, Chart::Default, &[NS], dir.path()).await;
         Env::real(cluster, sim, dir)
@@ -411,13 +410,7 @@ impl Env {
         if spec.get("apiKeySecretRef").is_none() {
             spec["apiKeySecretRef"] = json!({ "name": SECRET });
         }
-        let object: SendGridEnforcedTls = serde_json::from_value(json!({
-            "apiVersion": "sendgrid.ops.dev/v1alpha1",
-            "kind": "SendGridEnforcedTls",
-            "metadata": { "name": name, "namespace": ns },
-            "spec": spec,
-        }))
-        .unwrap();
+        let object: SendGridEnforcedTls = serde_json::from_value(object(ns, name, spec)).unwrap();
         let params = PostParams {
             field_manager: Some(TEST_MANAGER.into()),
             ..PostParams::default()
@@ -458,6 +451,13 @@ impl Env {
     /// [`Env::get`] in namespace `ns`.
     pub fn get_in(&self, ns: &str, name: &str) -> Option<Value> {
         self.server.get_object(&sgtls(), Some(ns), name)
+    }
+
+    /// Stores `object` (a resource, generation 1) bypassing validation, as one the CRD would
+    /// refuse, written before a CRD upgrade, would be (test server only).
+    pub fn put_raw(&self, mut object: Value) {
+        object["metadata"]["generation"] = json!(1);
+        self.server.put_object(&sgtls(), object).unwrap();
     }
 
     /// Creates namespace `name` (on the test server, where namespaces are not checked, too).

@@ -86,11 +86,7 @@ async fn rate_limit_waits_until_reset(backend: Backend) {
 }
 
 async fn server_errors_and_dropped_connections_back_off_then_recover(backend: Backend) {
-    let env = Env::on(backend).await;
-    env.key_secret(KEY).await;
-    let _op = env.operator(&[]);
-    env.create("account", spec()).await;
-    env.wait_ready("account").await;
+    let (env, _op, _) = Env::account_ready(backend, &[], spec()).await;
     let before = env.sim.requests().len();
 
     env.sim.inject(Fault::ServerErrors {

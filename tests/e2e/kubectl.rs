@@ -1,58 +1,48 @@
 //! kubectl as a person runs it against a scenario's API, and what `kubectl get sgtls` must show
 //! after the basic example is applied and Ready.
 
-use super::env::Env;
+use super::env::{Env, NS};
+use kube_testkit::Kubectl;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 /// The placeholder key the examples' Secrets hold.
 pub const PLACEHOLDER: &str = "SG.replace-me.with-your-key";
 
-pub struct Kubectl {
-    binary: PathBuf,
-    kubeconfig: PathBuf,
-    cache: PathBuf,
+/// `binary` as the scenario's user (its own discovery cache in the scenario's directory).
+pub fn kubectl_at(binary: PathBuf, env: &Env) -> Kubectl {
+    Kubectl::new(binary, env.user_kubeconfig(), env.dir().join("kube-cache"))
 }
 
-impl Kubectl {
-    /// `binary` as the scenario's user (its own discovery cache in the scenario's directory).
-    pub fn at(binary: PathBuf, env: &Env) -> Kubectl {
-        Kubectl {
-            binary,
-            kubeconfig: env.user_kubeconfig(),
-            cache: env.dir().join("kube-cache"),
-        }
+/// Applies the examples' placeholder Secrets, then `examples/basic.yaml` (`kubectl apply` with
+/// `how`, e.g. `--server-side`), waits for Ready as the README says (at most `timeout`), and
+/// checks what `kubectl get sgtls -A` shows; returns that table.
+pub async fn apply_basic_example(kubectl: &Kubectl, how: &[&str], timeout: &str) -> String {
+    // The examples hold resources only; their placeholder Secrets are a file of their own.
+    for file in [
+        "examples/secrets/placeholder-keys.yaml",
+        "examples/basic.yaml",
+    ] {
+        kubectl.ok(&[&["apply"], how, &["-f", file]].concat()).await;
     }
-
-    /// Runs kubectl off the async runtime; fails the test on a non-zero exit; returns stdout.
-    pub async fn ok(&self, args: &[&str]) -> String {
-        let mut command = Command::new(&self.binary);
-        command
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .arg("--cache-dir")
-            .arg(&self.cache)
-            .args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stdin(Stdio::null());
-        let out = tokio::task::spawn_blocking(move || command.output().unwrap())
-            .await
-            .unwrap();
-        let (stdout, stderr) = (
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr),
-        );
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed:\n{stdout}\n{stderr}"
-        );
-        stdout
-    }
+    let waited = kubectl
+        .ok(&[
+            "wait",
+            "--for=condition=Ready",
+            "sgtls/account",
+            "-n",
+            NS,
+            &format!("--timeout={timeout}"),
+        ])
+        .await;
+    assert!(waited.contains("condition met"), "{waited}");
+    let table = kubectl.ok(&["get", "sgtls", "-A"]).await;
+    assert_basic_example_listed(&table);
+    table
 }
 
 /// `kubectl get sgtls -A` once `examples/basic.yaml` is Ready: the printer columns, and the
 /// resource's row (MODE is unset in the example, so kubectl shows nothing there).
-pub fn assert_basic_example_listed(table: &str) {
+fn assert_basic_example_listed(table: &str) {
     let mut lines = table.lines();
     let mut next = || -> Vec<&str> {
         lines

@@ -5,6 +5,7 @@
 
 use super::cluster::{self, apply};
 use super::control_plane::ControlPlane;
+use super::deletion::{cleanup_spec, cleanup_world};
 use super::env::*;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, PatchParams};
@@ -19,20 +20,10 @@ const NAMESPACE_GONE: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_the_namespace_puts_sendgrid_back_and_ends() {
-    let env = Env::on(Backend::ControlPlane).await;
-    env.key_secret(KEY).await;
-    env.sim.set_from_ui(
-        "main",
-        Some("billing-sub"),
-        tls(true, false, TlsVersion::V1_1),
-    );
-    let _op = env.operator(&[]);
-    let spec = |subuser: &str, policy: &str| {
-        json!({"onBehalfOf": {"subuser": subuser}, "deletionPolicy": policy,
-               "requireTls": true, "requireValidCert": true, "minimumTlsVersion": "1.3"})
-    };
-    env.create("restore", spec("billing-sub", "Restore")).await;
-    env.create("reset", spec("transactional-sub", "Reset"))
+    let (env, _op) = cleanup_world(Backend::ControlPlane).await;
+    env.create("restore", cleanup_spec("billing-sub", "Restore"))
+        .await;
+    env.create("reset", cleanup_spec("transactional-sub", "Reset"))
         .await;
     env.wait_ready("restore").await;
     env.wait_ready("reset").await;

@@ -11,22 +11,6 @@ fn spec_for(subuser: &str) -> Value {
     json!({"onBehalfOf": {"subuser": subuser}, "requireTls": true, "minimumTlsVersion": "1.2"})
 }
 
-/// Stores an object the CRD would refuse, bypassing validation (as one written before a CRD
-/// upgrade would be).
-fn put_raw(env: &Env, name: &str, spec: Value) {
-    env.server
-        .put_object(
-            &sgtls(),
-            json!({
-                "apiVersion": "sendgrid.ops.dev/v1alpha1",
-                "kind": "SendGridEnforcedTls",
-                "metadata": {"name": name, "namespace": NS, "generation": 1},
-                "spec": spec,
-            }),
-        )
-        .unwrap();
-}
-
 fn patches_for(env: &Env, subuser: &str) -> usize {
     env.sg(|r| r.method == "PATCH" && r.on_behalf_of.as_deref() == Some(subuser))
         .len()
@@ -36,22 +20,20 @@ fn patches_for(env: &Env, subuser: &str) -> usize {
 async fn malformed_objects_do_not_stop_the_others() {
     let env = Env::start().await;
     env.key_secret(KEY).await;
-    put_raw(
-        &env,
+    env.put_raw(object(
+        NS,
         "broken-early",
         json!({"apiKeySecretRef": {"name": SECRET}, "requireTls": "yes"}),
-    );
+    ));
     let op = env.operator(&[]);
     env.create("marketing", spec_for("marketing-sub")).await;
     env.wait_ready("marketing").await;
     env.synced(&op).await;
-    put_raw(&env, "broken-late", json!({"requireTls": true}));
+    env.put_raw(object(NS, "broken-late", json!({"requireTls": true})));
     // Well-typed but unusable: a header value with a line break (the CRD's rules would refuse it).
-    put_raw(
-        &env,
-        "crlf",
+    env.put_raw(object(NS, "crlf",
         json!({"apiKeySecretRef": {"name": SECRET}, "onBehalfOf": {"subuser": "evil\r\nX-Injected: 1"}, "requireTls": true}),
-    );
+    ));
     env.create("billing", spec_for("billing-sub")).await;
     env.wait_ready("billing").await;
     let crlf = env

@@ -342,20 +342,14 @@ async fn a_malformed_object_being_deleted_is_let_go_after_the_timeout() {
     let env = Env::start().await;
     env.key_secret(KEY).await;
     let now = k8s_openapi::jiff::Timestamp::now().to_string();
-    env.server
-        .put_object(
-            &sgtls(),
-            json!({
-                "apiVersion": "sendgrid.ops.dev/v1alpha1",
-                "kind": "SendGridEnforcedTls",
-                "metadata": {"name": "broken", "namespace": NS, "generation": 1,
-                             "finalizers": [sendgrid_tls_operator::api::FINALIZER],
-                             "deletionTimestamp": now},
-                "spec": {"apiKeySecretRef": {"name": SECRET}, "requireTls": "yes",
-                         "deletionPolicy": "Reset"},
-            }),
-        )
-        .unwrap();
+    let mut broken = object(
+        NS,
+        "broken",
+        json!({"apiKeySecretRef": {"name": SECRET}, "requireTls": "yes", "deletionPolicy": "Reset"}),
+    );
+    broken["metadata"]["finalizers"] = json!([sendgrid_tls_operator::api::FINALIZER]);
+    broken["metadata"]["deletionTimestamp"] = json!(now);
+    env.put_raw(broken);
     let _op = env.operator(&["--cleanup-timeout", "3s"]);
     env.until("the malformed object let go", WAIT, |env| {
         env.get("broken").is_none_or(|o| {

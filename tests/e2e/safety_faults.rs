@@ -352,13 +352,9 @@ async fn leader_that_cannot_renew_stops_before_the_standby_leads() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_timeout_and_too_early_are_transient() {
     const FAILURES: usize = 5;
-    let env = Env::start().await;
-    env.key_secret(KEY).await;
-    let _op = env.operator(&[]);
-    env.create("account", json!({"requireTls": true})).await;
-    let ready = condition(&env.wait_ready("account").await, "Ready")
-        .unwrap()
-        .clone();
+    let (env, _op, object) =
+        Env::account_ready(Backend::TestServer, &[], json!({"requireTls": true})).await;
+    let ready = condition(&object, "Ready").unwrap().clone();
     for status in [408u16, 425] {
         env.sim.inject(Fault::ServerErrors {
             count: FAILURES as u32,
@@ -434,11 +430,12 @@ async fn episode(env: &Env, fault: Fault, count: usize, status: u16, reason: &st
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failure_episode_writes_once_and_warns_once() {
     const BURST: usize = 6;
-    let env = Env::start().await;
-    env.key_secret(KEY).await;
-    let _op = env.operator(&["--default-resync-interval", "1s"]);
-    env.create("account", json!({"requireTls": true})).await;
-    env.wait_ready("account").await;
+    let (env, _op, _) = Env::account_ready(
+        Backend::TestServer,
+        &["--default-resync-interval", "1s"],
+        json!({"requireTls": true}),
+    )
+    .await;
 
     let unavailable = episode(
         &env,

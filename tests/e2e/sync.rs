@@ -180,11 +180,7 @@ async fn resync_is_one_get_and_no_writes(backend: Backend) {
 }
 
 async fn spec_edit_patches_once(backend: Backend) {
-    let env = Env::on(backend).await;
-    env.key_secret(KEY).await;
-    let _op = env.operator(&[]);
-    env.create("account", spec_all()).await;
-    env.wait_ready("account").await;
+    let (env, _op, _) = Env::account_ready(backend, &[], spec_all()).await;
     let before = env.sim.requests().len();
     let writes = env.operator_writes("account");
 
@@ -227,11 +223,8 @@ async fn spec_edit_patches_once(backend: Backend) {
 }
 
 async fn drift_is_corrected_in_enforce_mode(backend: Backend) {
-    let env = Env::on(backend).await;
-    env.key_secret(KEY).await;
-    let _op = env.operator(&["--default-resync-interval", "2s"]);
-    env.create("account", spec_all()).await;
-    let first = env.wait_ready("account").await;
+    let (env, _op, first) =
+        Env::account_ready(backend, &["--default-resync-interval", "2s"], spec_all()).await;
     let before = env.sim.requests().len();
 
     env.sim.set_from_ui(
@@ -339,11 +332,7 @@ async fn drift_is_reported_in_observe_mode(backend: Backend) {
 }
 
 async fn readyz_turns_ready_once_the_watch_has_synced(backend: Backend) {
-    let env = Env::on(backend).await;
-    env.key_secret(KEY).await;
-    let mut op = env.operator(&[]);
-    env.create("account", spec_all()).await;
-    env.wait_ready("account").await;
+    let (_env, mut op, _) = Env::account_ready(backend, &[], spec_all()).await;
     assert_eq!(op.http_get("/healthz").await.0, 200);
     // The resource has been reconciled, so the watch has long synced: /readyz must say so.
     let body = op.wait_http("/readyz", 200, Duration::from_secs(5)).await;

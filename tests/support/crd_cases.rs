@@ -1,5 +1,5 @@
 //! The invalid SendGridEnforcedTls specs, with the messages the project's validator gives
-//! (`field: message`). One table for two tests: `tests/crd_validation.rs` checks the messages
+//! (`field: message`). One table for two tests: `tests/it/crd_validation.rs` checks the messages
 //! through the project's validator (schema + CEL, no API server), and the end-to-end
 //! differential test checks that the real kube-apiserver refuses each spec naming the same fields.
 
@@ -10,23 +10,19 @@ pub struct Invalid {
     pub errors: Vec<String>,
 }
 
-const KEY: &str = "apiKeySecretRef: {name: sendgrid-api-key}\n";
+/// The minimal valid spec: the Secret reference alone.
+pub const SECRET_REF: &str = "apiKeySecretRef: {name: sendgrid-api-key}\n";
 
 /// `rest` with the minimal valid `apiKeySecretRef` before it.
 pub fn with_key(rest: &str) -> String {
-    format!("{KEY}{rest}")
+    format!("{SECRET_REF}{rest}")
 }
 
 /// A resource named `marketing` in `mail` with `spec` given as YAML (the way users write it, so
 /// `1.2` is a float).
 pub fn resource(spec_yaml: &str) -> serde_json::Value {
-    let spec: serde_json::Value = serde_yaml::from_str(spec_yaml).expect("test YAML parses");
-    serde_json::json!({
-        "apiVersion": "sendgrid.ops.dev/v1alpha1",
-        "kind": "SendGridEnforcedTls",
-        "metadata": {"name": "marketing", "namespace": "mail"},
-        "spec": spec,
-    })
+    let spec = serde_yaml::from_str(spec_yaml).expect("test YAML parses");
+    super::object(super::NS, "marketing", spec)
 }
 
 pub fn invalid_specs() -> Vec<Invalid> {

@@ -1,10 +1,9 @@
 //! Injected faults over real loopback HTTP, and the server's lifecycle (shutdown, drop).
 
-mod simulator_support;
-
+use crate::support::sim::*;
+use crate::support::{KEY, PATH};
 use sendgrid_tls_operator::simulator::Fault;
 use serde_json::json;
-use simulator_support::*;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -1,17 +1,16 @@
 //! The committed CRD equals what the code generates, and the generated CRD keeps the properties
 //! users and GitOps tools depend on.
 
+use crate::support::CRD_FILE;
 use kube::CustomResourceExt;
 use sendgrid_tls_operator::api::{SendGridEnforcedTls, crd_yaml};
 use serde_json::Value;
 use std::path::Path;
 
-const COMMITTED: &str = "crds/sendgridenforcedtlses.sendgrid.ops.dev.yaml";
-
 /// Compares `crds/` with `crd_yaml()`. With `UPDATE_CRDS=1` it rewrites the file instead.
 #[test]
 fn committed_crd_is_generated() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(COMMITTED);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(CRD_FILE);
     let generated = crd_yaml();
     if std::env::var_os("UPDATE_CRDS").is_some() {
         std::fs::write(&path, &generated).expect("write the CRD");
@@ -19,8 +18,8 @@ fn committed_crd_is_generated() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "{COMMITTED} differs from the generated CRD; regenerate it with\n  \
-         cargo run -- crd > {COMMITTED}\n(or UPDATE_CRDS=1 cargo test --test crd_generated) and commit it"
+        "{CRD_FILE} differs from the generated CRD; regenerate it with\n  \
+         cargo run -- crd > {CRD_FILE}\n(or UPDATE_CRDS=1 cargo test --test it crd_generated) and commit it"
     );
 }
 

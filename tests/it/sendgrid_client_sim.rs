@@ -1,25 +1,15 @@
 //! The SendGrid client against the project's SendGrid simulator: every account kind, the
 //! simulator's refusals, key rotation, injected faults and rate limits, end to end over HTTP.
 
-mod sendgrid_support;
-
-use sendgrid_support::*;
+use crate::support::client::*;
+use crate::support::*;
 use sendgrid_tls_operator::api::{Region, TlsSettings, TlsVersion};
 use sendgrid_tls_operator::reconcile::Reason;
-use sendgrid_tls_operator::sendgrid::{ApiKey, Endpoints};
 use sendgrid_tls_operator::sendgrid::{OnBehalfOf, SendGridClient, SendGridError};
-use sendgrid_tls_operator::simulator::{
-    Fault, Scope, SimConfig, SimKey, Simulator, SimulatorHandle,
-};
+use sendgrid_tls_operator::simulator::{Fault, Scope, SimConfig, SimKey, SimulatorHandle};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const READ_ONLY: &str = "SG.read-only.0123456789";
-
-async fn simulator(config: SimConfig) -> SimulatorHandle {
-    Simulator::start("127.0.0.1:0".parse().unwrap(), config)
-        .await
-        .unwrap()
-}
 
 async fn standard() -> SimulatorHandle {
     let mut config = SimConfig::with_keys(&[KEY]);
@@ -32,13 +22,7 @@ async fn standard() -> SimulatorHandle {
 }
 
 fn client(sim: &SimulatorHandle, request_timeout: Duration) -> SendGridClient {
-    client_for(
-        Endpoints {
-            global: sim.global_url(),
-            eu: sim.eu_url(),
-        },
-        request_timeout,
-    )
+    client_for(endpoints(sim), request_timeout)
 }
 
 fn customer() -> Option<OnBehalfOf> {
@@ -66,10 +50,7 @@ async fn reads_and_writes_each_account_it_is_pointed_at() {
         assert_eq!(client.get(&who).await.unwrap(), defaults);
         let changes = settings(Some(true), None, Some(TlsVersion::V1_2));
         let after = client.patch(&who, &changes).await.unwrap();
-        assert_eq!(
-            after,
-            settings(Some(true), Some(false), Some(TlsVersion::V1_2))
-        );
+        assert_eq!(after, tls(true, false, TlsVersion::V1_2));
         assert_eq!(sim.settings("main", on_behalf_of), after);
         // An explicit false goes out and is applied.
         let back = settings(Some(false), None, None);
@@ -81,10 +62,10 @@ async fn reads_and_writes_each_account_it_is_pointed_at() {
     }
     let log = sim.requests();
     assert_eq!(log.len(), 12);
-    let fingerprint = ApiKey::new(KEY).unwrap().fingerprint();
+    let key = fingerprint(KEY);
     for entry in &log {
         assert_eq!(entry.status, 200, "{entry:?}");
-        assert_eq!(entry.key_fingerprint.as_deref(), Some(fingerprint.as_str()));
+        assert_eq!(entry.key_fingerprint.as_deref(), Some(key.as_str()));
     }
     assert_eq!(
         log[1].body,
@@ -187,13 +168,7 @@ async fn injected_server_errors_drops_and_latency() {
         status: 503,
     });
     let error = no_key(client.get(&global()).await.unwrap_err());
-    let SendGridError::Unavailable {
-        status: Some(503),
-        message,
-    } = &error
-    else {
-        panic!("{error:?}")
-    };
+    let message = unavailable(&error, Some(503));
     assert!(
         message.starts_with("503 Service Unavailable: "),
         "{message}"
@@ -213,13 +188,7 @@ async fn injected_server_errors_drops_and_latency() {
 
     sim.inject(Fault::Latency(Duration::from_secs(5)));
     let error = no_key(client.get(&global()).await.unwrap_err());
-    let SendGridError::Unavailable {
-        status: None,
-        message,
-    } = &error
-    else {
-        panic!("{error:?}")
-    };
+    let message = unavailable(&error, None);
     assert!(message.contains(": timed out"), "{message}");
     sim.clear_faults();
 
@@ -266,30 +235,8 @@ async fn a_429_burst_blocks_the_key_locally_until_reset() {
     assert!(*reset > SystemTime::now() - Duration::from_secs(1));
 
     // Blocked locally: nothing reaches the simulator until Reset, for any account of the key.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let mut refused = 0;
-    loop {
-        match client
-            .get(&account(KEY, Region::Global, subuser("marketing-sub")))
-            .await
-        {
-            Ok(_) => break,
-            Err(SendGridError::RateLimited { .. }) => {
-                refused += 1;
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "still blocked long after Reset"
-                );
-                assert_eq!(
-                    sim.requests().len(),
-                    1,
-                    "a blocked call reached the simulator"
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(other) => panic!("{other:?}"),
-        }
-    }
+    let marketing = account(KEY, Region::Global, subuser("marketing-sub"));
+    let (_, refused) = get_once_allowed(&client, &marketing, || sim.requests().len()).await;
     assert!(
         refused > 0,
         "the call right after a 429 was refused locally"

@@ -2,9 +2,7 @@
 //! resumption from a resourceVersion, dropped and expired watches, selectors, metadata-only
 //! watches of Secrets, streaming lists and malformed objects.
 
-mod common;
-
-use common::{WAIT, Widget, server, widget};
+use crate::common::{WAIT, Widget, server, widget};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};

@@ -1,41 +1,28 @@
 //! kubectl against the test server, through a generated kubeconfig. Needs `kubectl` on PATH
 //! (or its path in `KUBECTL`): without it these tests fail, saying so.
 
-mod common;
-
-use common::{Widget, server};
+use crate::common::{Widget, server};
 use kube::CustomResourceExt;
 use kube::api::{Api, Patch, PatchParams};
-use kube_testkit::TestServer;
+use kube_testkit::{Kubectl, TestServer};
 use serde_json::{Value, json};
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
+use tempfile::TempDir;
 
-/// kubectl with a kubeconfig for one server and a private discovery cache.
-struct Kubectl {
-    binary: PathBuf,
-    kubeconfig: PathBuf,
-    dir: tempfile::TempDir,
+/// kubectl against one server, with a temporary directory for its kubeconfig, discovery cache
+/// and the files a test applies.
+struct Session {
+    kubectl: Kubectl,
+    dir: TempDir,
 }
 
-impl Kubectl {
-    fn new(server: &TestServer) -> Kubectl {
-        let binary = std::env::var_os("KUBECTL")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| "kubectl".into());
-        let found = Command::new(&binary).args(["version", "--client"]).output();
-        assert!(
-            found.as_ref().is_ok_and(|o| o.status.success()),
-            "these tests need kubectl: install it on PATH or set KUBECTL to its path ({binary:?}: {found:?})"
-        );
+impl Session {
+    fn new(server: &TestServer) -> Session {
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = dir.path().join("kubeconfig");
         server.write_kubeconfig(&kubeconfig).unwrap();
-        Kubectl {
-            binary,
-            kubeconfig,
-            dir,
-        }
+        let kubectl = Kubectl::new(Kubectl::find(), kubeconfig, dir.path().join("cache"));
+        Session { kubectl, dir }
     }
 
     /// Writes `text` to a file in the temporary directory and returns its path.
@@ -45,33 +32,12 @@ impl Kubectl {
         path.to_string_lossy().into_owned()
     }
 
-    /// Runs kubectl off the async runtime (the server keeps serving meanwhile).
     async fn run(&self, args: &[&str]) -> Output {
-        let mut command = Command::new(&self.binary);
-        command
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .arg("--cache-dir")
-            .arg(self.dir.path().join("cache"))
-            .args(args)
-            .stdin(Stdio::null());
-        tokio::task::spawn_blocking(move || command.output().unwrap())
-            .await
-            .unwrap()
+        self.kubectl.run(args).await
     }
 
-    /// Runs kubectl and returns its stdout, failing the test on a non-zero exit.
     async fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args).await;
-        let (stdout, stderr) = (
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-        );
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed:\n{stdout}\n{stderr}"
-        );
-        stdout.into_owned()
+        self.kubectl.ok(args).await
     }
 }
 
@@ -84,7 +50,7 @@ fn manifest(size: i64) -> String {
 #[tokio::test]
 async fn apply_get_wait_and_delete_a_custom_resource() {
     let server = server().await;
-    let kubectl = Kubectl::new(&server);
+    let kubectl = Session::new(&server);
     let file = kubectl.file("a.yaml", &manifest(1));
     assert!(
         kubectl
@@ -174,7 +140,7 @@ async fn apply_get_wait_and_delete_a_custom_resource() {
 #[tokio::test]
 async fn applying_a_crd_manifest_registers_its_resource() {
     let server = TestServer::start().await;
-    let kubectl = Kubectl::new(&server);
+    let kubectl = Session::new(&server);
     let crd = kubectl.file("crd.yaml", &serde_yaml::to_string(&Widget::crd()).unwrap());
     kubectl.ok(&["apply", "-f", &crd]).await;
     kubectl
@@ -195,7 +161,7 @@ async fn applying_a_crd_manifest_registers_its_resource() {
 #[tokio::test]
 async fn secrets_and_namespaces_from_manifests_and_imperative_commands() {
     let server = TestServer::start().await;
-    let kubectl = Kubectl::new(&server);
+    let kubectl = Session::new(&server);
     let secret =
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: key\nstringData:\n  apiKey: abc\n";
     kubectl

@@ -1,24 +1,16 @@
-//! Helpers for the simulator tests: start a simulator on loopback and call it with reqwest.
-#![allow(dead_code)] // each test crate uses a different part of it
+//! The simulator's HTTP API called directly with reqwest, as the simulator tests (and a person
+//! with curl) call it.
 
+use super::{KEY, PATH, simulator};
 use reqwest::{Client, Method, Response};
-use sendgrid_tls_operator::simulator::{SimConfig, Simulator, SimulatorHandle};
+use sendgrid_tls_operator::simulator::{SimConfig, SimulatorHandle};
 use serde_json::Value;
 use std::time::Duration;
 use url::Url;
 
-pub const KEY: &str = "SG.simulator-test-key.0123456789abcdef";
-pub const PATH: &str = "/v3/user/settings/enforced_tls";
-
 /// A simulator with [`SimConfig::with_keys`] for [`KEY`].
 pub async fn start() -> SimulatorHandle {
-    start_with(SimConfig::with_keys(&[KEY])).await
-}
-
-pub async fn start_with(config: SimConfig) -> SimulatorHandle {
-    Simulator::start("127.0.0.1:0".parse().unwrap(), config)
-        .await
-        .unwrap()
+    simulator(SimConfig::with_keys(&[KEY])).await
 }
 
 pub fn client() -> Client {

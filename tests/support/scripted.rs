@@ -1,77 +1,16 @@
-//! Shared by the SendGrid client tests: small builders and checks, and a scripted HTTP/1.1
-//! server on loopback that records every request byte for byte and answers with whatever a
-//! test scripts, including what no real server library would send on purpose (mixed-case header
-//! names, HTML bodies, silence, a dropped connection).
-#![allow(dead_code)] // each test crate uses a different part of it
+//! A scripted HTTP/1.1 server on loopback for the SendGrid client tests: it records every
+//! request byte for byte and answers with whatever a test scripts, including what no real server
+//! library would send on purpose (mixed-case header names, HTML bodies, silence, a dropped
+//! connection).
 
-use sendgrid_tls_operator::api::{OnBehalfOfRef, Region, TlsSettings, TlsVersion};
-use sendgrid_tls_operator::sendgrid::{
-    Account, ApiKey, ClientConfig, Endpoints, OnBehalfOf, RequestObserver, SendGridClient,
-    SendGridError,
-};
+use super::client::client_for;
+use sendgrid_tls_operator::sendgrid::{Endpoints, SendGridClient};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-
-pub const KEY: &str = "SG.test-key.0123456789abcdef";
-
-pub const PATH: &str = "/v3/user/settings/enforced_tls";
-
-/// Records what the client reports to telemetry.
-#[derive(Default)]
-pub struct Observed(Mutex<Vec<(&'static str, &'static str)>>);
-
-impl RequestObserver for Observed {
-    fn observe(&self, method: &'static str, class: &'static str, _elapsed: Duration) {
-        self.0.lock().unwrap().push((method, class));
-    }
-}
-
-impl Observed {
-    pub fn take(&self) -> Vec<(&'static str, &'static str)> {
-        std::mem::take(&mut self.0.lock().unwrap())
-    }
-}
-
-pub fn observed(client: SendGridClient) -> (SendGridClient, Arc<Observed>) {
-    let observer = Arc::new(Observed::default());
-    (client.with_observer(observer.clone()), observer)
-}
-
-pub fn global() -> Account {
-    account(KEY, Region::Global, None)
-}
-
-pub fn subuser(name: &str) -> Option<OnBehalfOf> {
-    Some(
-        OnBehalfOf::from_ref(&OnBehalfOfRef {
-            subuser: Some(name.into()),
-            account_id: None,
-        })
-        .unwrap(),
-    )
-}
-
-pub fn settings(tls: Option<bool>, cert: Option<bool>, v: Option<TlsVersion>) -> TlsSettings {
-    TlsSettings {
-        require_tls: tls,
-        require_valid_cert: cert,
-        minimum_tls_version: v,
-    }
-}
-
-/// The error, after checking that its message never contains the key.
-pub fn no_key(error: SendGridError) -> SendGridError {
-    let shown = format!("{error} {error:?}");
-    assert!(
-        !shown.contains(KEY) && !shown.contains("test-key"),
-        "{shown}"
-    );
-    error
-}
 
 pub fn unix(secs: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(secs)
@@ -152,7 +91,6 @@ pub const SETTINGS: &str = r#"{"require_tls":false,"require_valid_cert":false,"v
 pub struct ScriptedServer {
     pub addr: SocketAddr,
     requests: Arc<Mutex<Vec<Captured>>>,
-    script: Arc<Mutex<VecDeque<Reply>>>,
 }
 
 impl ScriptedServer {
@@ -161,21 +99,13 @@ impl ScriptedServer {
         let addr = listener.local_addr().unwrap();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(VecDeque::from(script)));
-        let (log, queue) = (requests.clone(), script.clone());
+        let log = requests.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream, log.clone(), queue.clone()));
+                tokio::spawn(serve(stream, log.clone(), script.clone()));
             }
         });
-        ScriptedServer {
-            addr,
-            requests,
-            script,
-        }
-    }
-
-    pub fn push(&self, reply: Reply) {
-        self.script.lock().unwrap().push_back(reply);
+        ScriptedServer { addr, requests }
     }
 
     pub fn requests(&self) -> Vec<Captured> {
@@ -196,24 +126,6 @@ impl ScriptedServer {
 
     pub fn client(&self) -> SendGridClient {
         client_for(self.endpoints(), Duration::from_secs(5))
-    }
-}
-
-pub fn client_for(endpoints: Endpoints, request_timeout: Duration) -> SendGridClient {
-    SendGridClient::new(ClientConfig {
-        connect_timeout: Duration::from_secs(2),
-        request_timeout,
-        endpoints,
-        ..ClientConfig::default()
-    })
-    .unwrap()
-}
-
-pub fn account(key: &str, region: Region, on_behalf_of: Option<OnBehalfOf>) -> Account {
-    Account {
-        key: ApiKey::new(key).unwrap(),
-        region,
-        on_behalf_of,
     }
 }
 

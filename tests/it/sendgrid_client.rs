@@ -1,11 +1,11 @@
-//! The SendGrid client against a scripted HTTP server on loopback (tests/sendgrid_support):
+//! The SendGrid client against a scripted HTTP server on loopback (`support::scripted`):
 //! every status class, header and failure mode, including what a well-behaved server never does
 //! (HTML bodies, silence, dropped connections, mixed-case headers). The stateful behaviour
-//! against the project's SendGrid simulator is in tests/sendgrid_client_sim.rs.
+//! against the project's SendGrid simulator is in `sendgrid_client_sim`.
 
-mod sendgrid_support;
-
-use sendgrid_support::*;
+use crate::support::client::*;
+use crate::support::scripted::*;
+use crate::support::*;
 use sendgrid_tls_operator::api::{Region, TlsSettings, TlsVersion};
 use sendgrid_tls_operator::reconcile::Reason;
 use sendgrid_tls_operator::sendgrid::{Endpoints, OnBehalfOf, SendGridError};
@@ -24,10 +24,7 @@ async fn get_sends_bearer_accept_and_user_agent_and_decodes_the_settings() {
 
     let got = client.get(&global()).await.unwrap();
 
-    assert_eq!(
-        got,
-        settings(Some(true), Some(false), Some(TlsVersion::V1_2))
-    );
+    assert_eq!(got, tls(true, false, TlsVersion::V1_2));
     let requests = server.requests();
     assert_eq!(requests.len(), 1);
     let request = &requests[0];
@@ -59,10 +56,7 @@ async fn patch_sends_only_the_set_fields_with_explicit_false_and_exact_version()
     let changes = settings(Some(false), None, Some(TlsVersion::V1_2));
     let got = client.patch(&marketing, &changes).await.unwrap();
 
-    assert_eq!(
-        got,
-        settings(Some(false), Some(true), Some(TlsVersion::V1_2))
-    );
+    assert_eq!(got, tls(false, true, TlsVersion::V1_2));
     let request = &server.requests()[0];
     assert_eq!(
         (request.method.as_str(), request.path.as_str()),
@@ -95,7 +89,7 @@ async fn every_version_goes_out_as_its_exact_number_and_account_ids_as_account_i
         (TlsVersion::V1_2, "1.2"),
         (TlsVersion::V1_3, "1.3"),
     ] {
-        let changes = settings(Some(true), Some(false), Some(version));
+        let changes = tls(true, false, version);
         client.patch(&customer, &changes).await.unwrap();
         let request = server.requests().pop().unwrap();
         assert_eq!(
@@ -298,13 +292,7 @@ async fn an_unreadable_success_body_is_an_unexpected_response() {
     for (reply, start) in cases {
         let server = ScriptedServer::start(vec![reply]).await;
         let error = no_key(server.client().get(&global()).await.unwrap_err());
-        let SendGridError::Unavailable {
-            status: Some(200),
-            message,
-        } = &error
-        else {
-            panic!("{error:?}");
-        };
+        let message = unavailable(&error, Some(200));
         assert!(message.starts_with(start), "{message}");
     }
 }
@@ -322,7 +310,7 @@ async fn a_version_string_or_absent_version_decodes() {
     let client = server.client();
     assert_eq!(
         client.get(&global()).await.unwrap(),
-        settings(Some(true), Some(false), Some(TlsVersion::V1_3))
+        tls(true, false, TlsVersion::V1_3)
     );
     assert_eq!(
         client.get(&global()).await.unwrap(),
@@ -427,31 +415,8 @@ async fn after_a_429_the_key_is_refused_locally_until_reset_then_allowed() {
     assert_eq!(server.requests().len(), 2);
 
     // Allowed again once Reset has passed: poll (each refused call sends nothing).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        match client.get(&global()).await {
-            Ok(got) => {
-                assert_eq!(
-                    got,
-                    settings(Some(false), Some(false), Some(TlsVersion::V1_1))
-                );
-                break;
-            }
-            Err(SendGridError::RateLimited { .. }) => {
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "still blocked long after Reset"
-                );
-                assert_eq!(
-                    server.requests().len(),
-                    2,
-                    "a blocked call reached the server"
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(other) => panic!("{other:?}"),
-        }
-    }
+    let (got, _) = get_once_allowed(&client, &global(), || server.requests().len()).await;
+    assert_eq!(got, tls(false, false, TlsVersion::V1_1));
     assert!(SystemTime::now() >= unix(reset));
     assert_eq!(server.requests().len(), 3);
 }
@@ -515,13 +480,7 @@ async fn a_server_that_never_answers_times_out() {
     let server = ScriptedServer::start(vec![Reply::Silent]).await;
     let (client, observer) = observed(client_for(server.endpoints(), Duration::from_millis(300)));
     let error = no_key(client.get(&global()).await.unwrap_err());
-    let SendGridError::Unavailable {
-        status: None,
-        message,
-    } = &error
-    else {
-        panic!("{error:?}")
-    };
+    let message = unavailable(&error, None);
     let host = format!("GET http://{}: timed out", server.addr);
     assert!(message.starts_with(&host), "{message}");
     assert!(
@@ -543,13 +502,7 @@ async fn a_refused_connection_is_unavailable_connect() {
     };
     let (client, observer) = observed(client_for(endpoints, Duration::from_secs(5)));
     let error = no_key(client.get(&global()).await.unwrap_err());
-    let SendGridError::Unavailable {
-        status: None,
-        message,
-    } = &error
-    else {
-        panic!("{error:?}")
-    };
+    let message = unavailable(&error, None);
     assert!(
         message.starts_with(&format!("GET http://{addr}: could not connect")),
         "{message}"
@@ -568,13 +521,7 @@ async fn a_dropped_connection_is_unavailable_connect() {
             .await
             .unwrap_err(),
     );
-    let SendGridError::Unavailable {
-        status: None,
-        message,
-    } = &error
-    else {
-        panic!("{error:?}")
-    };
+    let message = unavailable(&error, None);
     assert!(
         message.starts_with(&format!(
             "PATCH http://{}: connection failed (no response)",

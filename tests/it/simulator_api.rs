@@ -1,13 +1,12 @@
 //! The simulated SendGrid API over real loopback HTTP: settings, validation, auth, scopes,
 //! on-behalf-of, regions, rate limits, drift and the request log.
 
-mod simulator_support;
-
+use crate::support::sim::*;
+use crate::support::{KEY, PATH, assert_no_key, simulator};
 use reqwest::Method;
 use sendgrid_tls_operator::api::{TlsSettings, TlsVersion};
 use sendgrid_tls_operator::simulator::{Scope, SimConfig, SimKey};
 use serde_json::json;
-use simulator_support::*;
 
 #[tokio::test]
 async fn get_returns_sendgrid_defaults_with_version_as_a_number() {
@@ -261,7 +260,7 @@ async fn unknown_paths_get_404_and_other_methods_405() {
 #[tokio::test]
 async fn every_response_carries_rate_limit_headers_and_429_follows_the_limit() {
     const LIMIT: u32 = 3;
-    let sim = start_with(SimConfig {
+    let sim = simulator(SimConfig {
         rate_limit_per_minute: LIMIT,
         ..SimConfig::with_keys(&[KEY])
     })
@@ -354,9 +353,7 @@ async fn the_request_log_has_fingerprints_and_never_the_key() {
     Call::get(&sim).key(None).send().await;
     let log = sim.requests();
     assert_eq!(log.len(), 3);
-    let fingerprint = sendgrid_tls_operator::sendgrid::ApiKey::new(KEY)
-        .unwrap()
-        .fingerprint();
+    let fingerprint = crate::support::fingerprint(KEY);
     assert_eq!(log[0].method, "GET");
     assert_eq!(log[0].path, PATH);
     assert_eq!(log[0].status, 200);
@@ -371,13 +368,8 @@ async fn the_request_log_has_fingerprints_and_never_the_key() {
     assert_eq!(log[1].body, Some(json!({"require_tls": true})));
     assert_eq!((log[2].status, log[2].key_fingerprint.clone()), (401, None));
     assert!(log[0].at <= log[1].at && log[1].at <= log[2].at);
-    let json = serde_json::to_string(&log).unwrap();
-    assert!(
-        !json.contains(KEY) && !json.contains("simulator-test-key"),
-        "{json}"
-    );
-    let debug = format!("{log:?}");
-    assert!(!debug.contains("simulator-test-key"), "{debug}");
+    assert_no_key(&serde_json::to_string(&log).unwrap());
+    assert_no_key(&format!("{log:?}"));
     sim.clear_requests();
     assert!(sim.requests().is_empty());
 }

@@ -3,10 +3,7 @@
 //! The rejected specs are one table (`support/crd_cases.rs`), which the end-to-end tests also
 //! send to the real API server.
 
-#[path = "support/crd_cases.rs"]
-mod crd_cases;
-
-use crd_cases::{invalid_specs, resource, with_key};
+use crate::support::crd_cases::{SECRET_REF, invalid_specs, resource, with_key};
 use sendgrid_tls_operator::api::{Mode, TlsVersion, validate_resource};
 
 /// The messages `validate_resource` gives for a spec, as `field: message` lines.
@@ -16,8 +13,6 @@ fn errors(spec_yaml: &str) -> Vec<String> {
         Err(violations) => violations.iter().map(ToString::to_string).collect(),
     }
 }
-
-const KEY: &str = "apiKeySecretRef: {name: sendgrid-api-key}\n";
 
 #[track_caller]
 fn assert_valid(spec_yaml: &str) {
@@ -57,7 +52,7 @@ fn a_full_resource_is_read() {
 
 #[test]
 fn the_smallest_resource_is_valid() {
-    assert_valid(KEY);
+    assert_valid(SECRET_REF);
 }
 
 #[test]
@@ -95,7 +90,7 @@ fn valid_values_of_every_field_are_accepted() {
 
 #[test]
 fn an_unknown_top_level_field_is_rejected_with_a_suggestion() {
-    let mut object = resource(KEY);
+    let mut object = resource(SECRET_REF);
     object["specs"] = serde_json::json!({});
     let errors: Vec<String> = validate_resource(&object)
         .unwrap_err()
@@ -128,7 +123,7 @@ fn several_problems_are_all_reported() {
 
 #[test]
 fn api_version_and_kind_must_name_this_resource() {
-    let mut object = resource(KEY);
+    let mut object = resource(SECRET_REF);
     object["apiVersion"] = "sendgrid.ops.dev/v1".into();
     let errors: Vec<String> = validate_resource(&object)
         .unwrap_err()
@@ -141,7 +136,7 @@ fn api_version_and_kind_must_name_this_resource() {
             "apiVersion: must be sendgrid.ops.dev/v1alpha1, not \"sendgrid.ops.dev/v1\"; this file is not a SendGridEnforcedTls"
         ]
     );
-    let mut object = resource(KEY);
+    let mut object = resource(SECRET_REF);
     object.as_object_mut().expect("object").remove("kind");
     let errors: Vec<String> = validate_resource(&object)
         .unwrap_err()
@@ -158,7 +153,7 @@ fn api_version_and_kind_must_name_this_resource() {
 
 #[test]
 fn the_spec_must_be_an_object() {
-    let mut object = resource(KEY);
+    let mut object = resource(SECRET_REF);
     object.as_object_mut().expect("object").remove("spec");
     let errors: Vec<String> = validate_resource(&object)
         .unwrap_err()
@@ -174,7 +169,7 @@ fn the_spec_must_be_an_object() {
 
 #[test]
 fn status_is_checked_too() {
-    let mut object = resource(KEY);
+    let mut object = resource(SECRET_REF);
     object["status"] = serde_json::json!({
         "observedGeneration": 4,
         "observed": {"requireTls": true, "minimumTlsVersion": "1.2"},
@@ -214,7 +209,7 @@ fn accepted_durations_mean_the_same_to_the_controller() {
 
 #[test]
 fn metadata_must_be_an_object() {
-    let mut object = resource(KEY);
+    let mut object = resource(SECRET_REF);
     object["metadata"] = "marketing".into();
     let errors: Vec<String> = validate_resource(&object)
         .unwrap_err()

@@ -2,9 +2,7 @@
 //! coordination Leases (compare-and-swap, apply conflicts, kube-lease-manager), Namespaces,
 //! CRDs written through the API, and kube's discovery.
 
-mod common;
-
-use common::{WAIT, Widget, server, widget};
+use crate::common::{WAIT, Widget, server, widget};
 use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Namespace;

@@ -1,13 +1,12 @@
 //! The `/_sim/...` control endpoints, as an out-of-process test or a person with curl uses them.
 
-mod simulator_support;
-
+use crate::support::sim::*;
+use crate::support::{KEY, PATH, assert_no_key, simulator};
 use futures::{StreamExt, stream};
 use reqwest::{Method, Response};
 use sendgrid_tls_operator::api::{TlsSettings, TlsVersion};
 use sendgrid_tls_operator::simulator::{SimConfig, SimulatorHandle};
 use serde_json::{Value, json};
-use simulator_support::*;
 use std::time::Duration;
 
 async fn admin(sim: &SimulatorHandle, method: Method, path: &str, body: Option<Value>) -> Response {
@@ -197,7 +196,7 @@ async fn the_request_log_is_served_as_json_and_can_be_cleared() {
     let response = admin(&sim, Method::GET, "requests", None).await;
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
-    assert!(!text.contains(KEY), "{text}");
+    assert_no_key(&text);
     let log: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(
         log.as_array().unwrap().len(),
@@ -260,7 +259,7 @@ async fn fleets_can_be_added_by_pattern() {
 
 #[tokio::test]
 async fn counts_stay_exact_past_the_log_and_clear_with_it() {
-    let sim = start_with(SimConfig {
+    let sim = simulator(SimConfig {
         rate_limit_per_minute: 100_000,
         ..SimConfig::with_keys(&[KEY])
     })
@@ -283,7 +282,7 @@ async fn counts_stay_exact_past_the_log_and_clear_with_it() {
     );
     let response = admin(&sim, Method::GET, "counts", None).await;
     let text = response.text().await.unwrap();
-    assert!(!text.contains(KEY), "{text}");
+    assert_no_key(&text);
     let counts: Value = serde_json::from_str(&text).unwrap();
     let of = |on_behalf_of: &str, status: u64| {
         counts

@@ -2,11 +2,12 @@
 //! passes `validate_resource`; the files hold no Secret (deleting an example never deletes a
 //! key), and `examples/secrets/` has a placeholder Secret, with the referenced key, for each.
 
+use crate::support::{example_files, yaml_files};
 use sendgrid_tls_operator::api::{SendGridEnforcedTls, validate_resource};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const EXPECTED: [&str; 6] = [
     "basic.yaml",
@@ -16,21 +17,6 @@ const EXPECTED: [&str; 6] = [
     "restore-on-delete.yaml",
     "subuser.yaml",
 ];
-
-fn example_files() -> Vec<PathBuf> {
-    yaml_files("examples")
-}
-
-fn yaml_files(dir: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.expect("readable entry").path())
-        .filter(|path| path.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-        .collect();
-    files.sort();
-    files
-}
 
 /// The documents of a multi-document YAML file, as JSON.
 fn documents(path: &Path) -> Vec<Value> {

@@ -1,5 +1,4 @@
 //! A small custom resource and a server serving it, shared by the tests.
-#![allow(dead_code)] // each test binary uses a different part
 
 use kube::{CustomResource, CustomResourceExt};
 use kube_testkit::{TestServer, Validator};

@@ -1,9 +1,7 @@
 //! Reads and writes through a real `kube::Client`: CRUD, optimistic concurrency, generation,
 //! the status subresource, patches, finalizers, validation and the request log.
 
-mod common;
-
-use common::{Widget, WidgetStatus, server, widget};
+use crate::common::{Widget, WidgetStatus, server, widget};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::core::Status;
 use kube_testkit::{ResourceRef, Verb};

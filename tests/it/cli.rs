@@ -2,8 +2,9 @@
 //! against a SendGrid simulator on loopback. Every captured stdout and stderr is checked for the
 //! API keys, which must never appear.
 
-use sendgrid_tls_operator::sendgrid::ApiKey;
-use sendgrid_tls_operator::simulator::{SimConfig, Simulator, SimulatorHandle};
+use crate::support::{BAD_KEY, KEY, PATH, assert_no_key, condition, fingerprint, free_port};
+use sendgrid_tls_operator::simulator::{SimConfig, SimulatorHandle};
+use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -11,11 +12,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
-const KEY: &str = "SG.cli-test-key.0123456789abcdef";
-const BAD_KEY: &str = "SG.cli-wrong-key.fedcba9876543210";
 /// The longest any command may take; only a hung binary gets near it.
 const DEADLINE: Duration = Duration::from_secs(30);
-const SG_PATH: &str = "/v3/user/settings/enforced_tls";
 
 const RESOURCE: &str = r#"
 apiVersion: sendgrid.ops.dev/v1alpha1
@@ -93,12 +91,8 @@ fn wait(
         stdout: stdout.join().unwrap(),
         stderr: stderr.join().unwrap(),
     };
-    for key in [KEY, BAD_KEY] {
-        assert!(
-            !output.stdout.contains(key) && !output.stderr.contains(key),
-            "the API key was printed: {output:?}"
-        );
-    }
+    assert_no_key(&output.stdout);
+    assert_no_key(&output.stderr);
     output
 }
 
@@ -170,9 +164,7 @@ impl Files {
 }
 
 async fn simulator() -> SimulatorHandle {
-    Simulator::start("127.0.0.1:0".parse().unwrap(), SimConfig::with_keys(&[KEY]))
-        .await
-        .unwrap()
+    crate::support::simulator(SimConfig::with_keys(&[KEY])).await
 }
 
 /// `--sendgrid-url URL --sendgrid-eu-url URL` for `sim`.
@@ -187,7 +179,7 @@ fn urls(sim: &SimulatorHandle) -> [String; 4] {
 
 /// (method, path, status) of each request the simulator saw; every one made with `KEY`.
 fn log(sim: &SimulatorHandle) -> Vec<(String, String, u16)> {
-    let fingerprint = ApiKey::new(KEY).unwrap().fingerprint();
+    let fingerprint = fingerprint(KEY);
     sim.requests()
         .into_iter()
         .map(|r| {
@@ -198,26 +190,16 @@ fn log(sim: &SimulatorHandle) -> Vec<(String, String, u16)> {
 }
 
 fn get() -> (String, String, u16) {
-    ("GET".into(), SG_PATH.into(), 200)
+    ("GET".into(), PATH.into(), 200)
 }
 
-/// The `status` document `apply` prints for one resource (its comments say what happened).
-fn printed_status(stdout: &str) -> serde_yaml::Value {
+/// The document `apply` prints for one resource (`status` and comments saying what happened).
+fn printed(stdout: &str) -> Value {
     assert!(
         stdout.starts_with("# mail/marketing: "),
         "no resource header in {stdout:?}"
     );
-    let doc: serde_yaml::Value = serde_yaml::from_str(stdout).unwrap();
-    doc["status"].clone()
-}
-
-fn condition<'a>(status: &'a serde_yaml::Value, type_: &str) -> &'a serde_yaml::Value {
-    status["conditions"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"].as_str() == Some(type_))
-        .unwrap_or_else(|| panic!("no {type_} condition in {status:?}"))
+    serde_yaml::from_str(stdout).unwrap()
 }
 
 #[test]
@@ -273,14 +255,14 @@ async fn apply_makes_it_so_then_plan_is_in_sync() {
     let out = run(&["apply", "-f", &resource, &a, &b, &c, &d], &env).await;
 
     assert_eq!(out.code, Some(0), "{out:?}");
-    let status = printed_status(&out.stdout);
-    let ready = condition(&status, "Ready");
+    let printed = printed(&out.stdout);
+    let ready = condition(&printed, "Ready").unwrap();
     assert_eq!(
         (ready["status"].as_str(), ready["reason"].as_str()),
         (Some("True"), Some("InSync"))
     );
     assert_eq!(
-        status["observed"]["minimumTlsVersion"].as_str(),
+        printed["status"]["observed"]["minimumTlsVersion"].as_str(),
         Some("1.2")
     );
     let patches: Vec<_> = sim
@@ -315,8 +297,11 @@ async fn apply_simulate_needs_no_key_and_no_network() {
     )
     .await;
     assert_eq!(out.code, Some(0), "{out:?}");
-    let status = printed_status(&out.stdout);
-    assert_eq!(condition(&status, "Ready")["status"].as_str(), Some("True"));
+    let printed = printed(&out.stdout);
+    assert_eq!(
+        condition(&printed, "Ready").unwrap()["status"].as_str(),
+        Some("True")
+    );
     assert!(
         out.stderr
             .contains("PATCH /v3/user/settings/enforced_tls -> 200"),
@@ -466,7 +451,7 @@ async fn plan_reports_every_resource_of_dirs_and_stdin_with_keys_per_secret() {
     let out = run_with(&args, &[], Some(&stdin)).await;
 
     assert_eq!(out.code, Some(1), "any failure wins over changes: {out:?}");
-    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
     let got: Vec<(String, String, String)> = report["resources"]
         .as_array()
         .unwrap()
@@ -533,19 +518,13 @@ async fn apply_yaml_report_is_the_status_to_write() {
     ];
     let out = run(&args, &[]).await;
     assert_eq!(out.code, Some(0), "{out:?}");
-    let report: serde_yaml::Value = serde_yaml::from_str(&out.stdout).unwrap();
+    let report: Value = serde_yaml::from_str(&out.stdout).unwrap();
     let entry = &report["resources"][0];
     assert_eq!(entry["result"].as_str(), Some("Applied"), "{}", out.stdout);
     assert_eq!(entry["events"][0]["reason"].as_str(), Some("Applied"));
-    let ready = condition(&entry["status"], "Ready");
+    let ready = condition(entry, "Ready").unwrap();
     assert_eq!(ready["reason"].as_str(), Some("InSync"));
     assert_eq!(report["summary"]["applied"].as_u64(), Some(1));
-}
-
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 /// Sends SIGTERM, as Kubernetes does to stop a pod.

@@ -3,16 +3,15 @@
 //! header parameters, PATCH bodies valid against the request schema, Bearer auth, the servers;
 //! and the client decodes every example the description gives.
 
-mod sendgrid_support;
-
-use sendgrid_support::{KEY, Reply, ScriptedServer, account, subuser};
+use crate::support::client::{account, subuser};
+use crate::support::scripted::{Reply, ScriptedServer};
+use crate::support::{KEY, PATH};
 use sendgrid_tls_operator::api::{Region, TlsSettings, TlsVersion};
 use sendgrid_tls_operator::reconcile::Reason;
 use sendgrid_tls_operator::sendgrid::{Endpoints, OnBehalfOf};
 use serde_json::{Value, json};
 
-const SPEC: &str = include_str!("fixtures/openapi/tsg_enforced_tls_v3.yaml");
-const PATH: &str = "/v3/user/settings/enforced_tls";
+const SPEC: &str = include_str!("../fixtures/openapi/tsg_enforced_tls_v3.yaml");
 
 fn spec() -> Value {
     serde_yaml::from_str(SPEC).expect("the OpenAPI file is valid YAML")

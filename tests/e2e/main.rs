@@ -26,58 +26,37 @@ macro_rules! on_both {
     )*};
 }
 
-#[path = "e2e/audit.rs"]
+// Shared with tests/it, which uses all of it; these scenarios use the keys, builders and the
+// simulator, not the loopback tests' client helpers.
+#[allow(dead_code)]
+#[path = "../support/mod.rs"]
+mod support;
+
 mod audit;
-#[path = "e2e/backend.rs"]
 mod backend;
-#[path = "e2e/chart.rs"]
 mod chart;
-#[path = "e2e/check.rs"]
 mod check;
-#[path = "e2e/cluster.rs"]
 mod cluster;
-#[path = "e2e/control_plane.rs"]
 mod control_plane;
-#[path = "e2e/env.rs"]
 mod env;
-#[path = "e2e/mirror.rs"]
 mod mirror;
-#[path = "e2e/operator.rs"]
 mod operator;
 
-#[path = "e2e/conflict.rs"]
 mod conflict;
-#[path = "e2e/crd_real.rs"]
 mod crd_real;
-#[path = "e2e/deletion.rs"]
 mod deletion;
-#[path = "e2e/devloop.rs"]
 mod devloop;
-#[path = "e2e/errors.rs"]
 mod errors;
-#[path = "e2e/faults.rs"]
 mod faults;
-#[path = "e2e/kubectl.rs"]
 mod kubectl;
-#[path = "e2e/leader.rs"]
 mod leader;
-#[path = "e2e/real.rs"]
 mod real;
-#[path = "e2e/robustness.rs"]
 mod robustness;
-#[path = "e2e/safety.rs"]
 mod safety;
-#[path = "e2e/safety_faults.rs"]
 mod safety_faults;
-#[path = "e2e/scale.rs"]
 mod scale;
-#[path = "e2e/scope.rs"]
 mod scope;
-#[path = "e2e/secrets.rs"]
 mod secrets;
-#[path = "e2e/stub.rs"]
 mod stub;
-#[path = "e2e/sync.rs"]
 mod sync;
-#[path = "e2e/targets.rs"]
 mod targets;
