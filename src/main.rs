@@ -1,7 +1,7 @@
 //! The `sendgrid-tls-operator` binary: parse the command line, start logging, dispatch.
 
 use clap::Parser;
-use sendgrid_tls_operator::cli::{Cli, Command, file, run, simulate};
+use sendgrid_tls_operator::cli::{Cli, Command, file, run};
 use sendgrid_tls_operator::telemetry::logging;
 use std::process::ExitCode;
 
@@ -38,7 +38,10 @@ async fn main() -> ExitCode {
             file::run(&cli.global, &args.file, false, args.detailed_exitcode).await
         }
         Command::Apply(args) => file::run(&cli.global, args, true, false).await,
-        Command::Simulate(args) => simulate::run(args).await.map(|()| ExitCode::SUCCESS),
+        #[cfg(feature = "simulator")]
+        Command::Simulate(args) => sendgrid_tls_operator::cli::simulate::run(args)
+            .await
+            .map(|()| ExitCode::SUCCESS),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e}");

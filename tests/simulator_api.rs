@@ -4,8 +4,7 @@
 mod simulator_support;
 
 use reqwest::Method;
-use sendgrid_tls_operator::api::{TlsSettings, TlsVersion};
-use sendgrid_tls_operator::simulator::{Scope, SimConfig, SimKey};
+use sendgrid_tls_operator::simulator::{Scope, SimConfig, SimKey, TlsSettings, TlsVersion};
 use serde_json::json;
 use simulator_support::*;
 

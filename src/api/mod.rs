@@ -6,6 +6,8 @@
 
 mod schema;
 pub mod settings;
+#[cfg(feature = "simulator")]
+mod simulated;
 pub mod spec;
 pub mod status;
 pub mod validation;

@@ -2,6 +2,7 @@
 //! SendGrid, through the same decision code the controller runs. Every resource is reported,
 //! whatever happens to the others.
 
+use super::embedded;
 use super::inputs::{self, Input};
 use super::keys::Keys;
 use super::report::{Change, Entry, Event, Failure, Report, Verdict};
@@ -12,16 +13,12 @@ use crate::controller::gather::account_for;
 use crate::reconcile::conditions::{self, READY};
 use crate::reconcile::decide::{Decision, Facts, NoteKind, Outcome, PatchPlan};
 use crate::reconcile::sync;
-use crate::sendgrid::{ApiKey, SendGridClient};
-use crate::simulator::{SimConfig, Simulator, SimulatorHandle};
+use crate::sendgrid::{ClientConfig, SendGridClient};
 use serde_json::Value;
 use std::process::ExitCode;
 
 /// Exit code of `plan --detailed-exitcode` when SendGrid would change or has drifted.
 pub const CHANGES_PENDING: u8 = 2;
-
-/// The key the embedded simulator accepts when no key is given.
-const DEMO_KEY: &str = "SG.simulated-demo-key.key";
 
 /// Runs `plan` (`apply == false`) or `apply` on every SendGridEnforcedTls given.
 pub async fn run(
@@ -31,36 +28,16 @@ pub async fn run(
     detailed_exitcode: bool,
 ) -> Result<ExitCode, String> {
     let inputs = inputs::load(&args.files)?;
-    let (mut keys, simulator) = if args.simulate {
-        let (key, sim) = simulated(args).await?;
-        (Keys::fixed(key), Some(sim))
+    let config = global.client_config();
+    let entries = if args.simulate {
+        embedded::with_simulator(args, config, async |keys, config| {
+            reconcile_each(inputs, keys, config, apply).await
+        })
+        .await?
     } else {
-        (Keys::new(&args.secrets, args.api_key_file.clone()), None)
+        let keys = Keys::new(&args.secrets, args.api_key_file.clone());
+        reconcile_each(inputs, keys, config, apply).await?
     };
-    let mut config = global.client_config();
-    if let Some(sim) = &simulator {
-        config.endpoints.global = sim.global_url();
-        config.endpoints.eu = sim.eu_url();
-        eprintln!(
-            "using an embedded SendGrid simulator at {} (nothing leaves this machine)",
-            sim.global_url()
-        );
-    }
-    let client = SendGridClient::new(config).map_err(|e| e.to_string())?;
-    let mut entries = Vec::with_capacity(inputs.len());
-    for input in inputs {
-        entries.push(one(&client, &mut keys, input, apply).await);
-    }
-    if let Some(sim) = simulator {
-        for r in sim.requests() {
-            let body = r.body.map(|b| format!(" {b}")).unwrap_or_default();
-            eprintln!(
-                "simulator saw: {} {} -> {}{body}",
-                r.method, r.path, r.status
-            );
-        }
-        sim.shutdown().await;
-    }
     let report = Report::new(if apply { "apply" } else { "plan" }, entries);
     report.print(args.output)?;
     let s = &report.summary;
@@ -73,14 +50,19 @@ pub async fn run(
     }))
 }
 
-/// An embedded simulator that accepts the given key (or a demo key).
-async fn simulated(args: &FileArgs) -> Result<(ApiKey, SimulatorHandle), String> {
-    let raw = std::env::var("SENDGRID_API_KEY").unwrap_or_else(|_| DEMO_KEY.to_string());
-    let key = ApiKey::new(&raw).map_err(|e| format!("API key: {e}"))?;
-    let sim = Simulator::start(args.simulate_listen, SimConfig::with_keys(&[raw.trim()]))
-        .await
-        .map_err(|e| format!("simulator on {}: {e}", args.simulate_listen))?;
-    Ok((key, sim))
+/// Plans or applies each input in turn, with the keys and SendGrid `config` given.
+async fn reconcile_each(
+    inputs: Vec<Input>,
+    mut keys: Keys,
+    config: ClientConfig,
+    apply: bool,
+) -> Result<Vec<Entry>, String> {
+    let client = SendGridClient::new(config).map_err(|e| e.to_string())?;
+    let mut entries = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        entries.push(one(&client, &mut keys, input, apply).await);
+    }
+    Ok(entries)
 }
 
 fn failed(input: &Input, reason: &str, message: String) -> Entry {

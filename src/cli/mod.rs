@@ -1,10 +1,12 @@
 //! The command line: flags and subcommands of the one binary.
 
+mod embedded;
 pub mod file;
 mod inputs;
 mod keys;
 mod report;
 pub mod run;
+#[cfg(feature = "simulator")]
 pub mod simulate;
 
 use crate::sendgrid::{ClientConfig, Endpoints};
@@ -81,6 +83,7 @@ pub enum Command {
     /// Exit 1 when any resource fails.
     Apply(FileArgs),
     /// Serve a local SendGrid simulator (global at /v3, EU at /eu/v3, admin at /_sim).
+    #[cfg(feature = "simulator")]
     Simulate(simulate::SimulateArgs),
 }
 

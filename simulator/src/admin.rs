@@ -16,9 +16,9 @@
 use super::api::json_response;
 use super::faults::FaultRequest;
 use super::server::Shared;
+use super::settings::TlsSettings;
 use super::state::{SimAccount, SimKey};
 use super::wire::{ApiError, ReplyBody};
-use crate::api::TlsSettings;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{MatchedPath, Path, Query, Request, State};

@@ -1,10 +1,10 @@
 //! Unit tests of the request pipeline, without HTTP.
 
 use super::*;
-use crate::api::{TlsSettings, TlsVersion};
-use crate::simulator::accounts::Stored;
-use crate::simulator::faults::Fault;
-use crate::simulator::state::{SimConfig, SimKey};
+use crate::accounts::Stored;
+use crate::faults::Fault;
+use crate::settings::{TlsSettings, TlsVersion};
+use crate::state::{SimConfig, SimKey};
 use std::time::{Duration, UNIX_EPOCH};
 
 const KEY: &str = "SG.engine-test-key.key";

@@ -11,9 +11,9 @@ use super::accounts::Target;
 use super::faults::Injected;
 use super::patch::parse_patch;
 use super::ratelimit::{RateHeaders, unix_secs_after};
+use super::settings::Region;
 use super::state::{LoggedRequest, Scope, SimState, fingerprint};
 use super::wire::{ApiError, ReplyBody};
-use crate::api::Region;
 use axum::http::{Method, StatusCode};
 use std::time::SystemTime;
 

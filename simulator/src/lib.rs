@@ -1,4 +1,7 @@
-//! A stateful fake of SendGrid's Enforced TLS API, for tests, demos and `simulate`.
+//! A stateful fake of SendGrid's Enforced TLS API, for tests, demos and the operator's `simulate`
+//! subcommand (behind its cargo feature `simulator`, which re-exports this crate as
+//! `sendgrid_tls_operator::simulator`). It depends on nothing of the operator: it reads and writes
+//! SendGrid's JSON with types of its own (`settings`, `wire`, `patch`).
 //!
 //! It answers `GET`/`PATCH /v3/user/settings/enforced_tls` (global host) and
 //! `/eu/v3/user/settings/enforced_tls` (EU host) the way SendGrid's OpenAPI description and the
@@ -20,9 +23,11 @@ mod fleet;
 mod patch;
 mod ratelimit;
 mod server;
+mod settings;
 mod state;
 mod wire;
 
 pub use faults::Fault;
 pub use server::{Simulator, SimulatorHandle};
+pub use settings::{Region, TlsSettings, TlsVersion};
 pub use state::{LoggedRequest, RequestCount, Scope, SimAccount, SimConfig, SimKey};
