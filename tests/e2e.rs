@@ -75,8 +75,6 @@ mod scale;
 mod scope;
 #[path = "e2e/secrets.rs"]
 mod secrets;
-#[path = "e2e/stub.rs"]
-mod stub;
 #[path = "e2e/sync.rs"]
 mod sync;
 #[path = "e2e/targets.rs"]

@@ -10,7 +10,8 @@
 //!   (every list optional).
 //! - `GET /_sim/settings?account=main[&on_behalf_of=...]`: stored settings (camelCase
 //!   `TlsSettings`); `PUT` the same with a `TlsSettings` body changes them "from the UI".
-//! - `POST /_sim/faults` (see `FaultRequest` for the JSON), `DELETE /_sim/faults`.
+//! - `POST /_sim/faults` (see `FaultRequest` for the JSON: latency, 5xx, dropped connections,
+//!   429 bursts, a refused version), `DELETE /_sim/faults`.
 //! - `POST /_sim/keys` (`{"key":..,"account":..,"scopes":[..]}`), `DELETE /_sim/keys/{key}`.
 
 use super::api::json_response;

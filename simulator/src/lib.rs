@@ -8,9 +8,9 @@
 //! live API's habits say: Bearer keys with read/update scopes, parent accounts with subusers and
 //! customer accounts for `on-behalf-of`, data-residency 451s, `{"errors":[...]}` bodies, strict
 //! PATCH validation, per-key rate limits with `X-RateLimit-*` headers. Faults (latency, 5xx,
-//! dropped connections, 429 bursts) can be injected, settings changed "from the UI" to create
-//! drift, and every API request is logged (with a key fingerprint, never the key) and counted
-//! (the counts stay exact past the log's bound). Accounts can hold fleets of subusers and
+//! dropped connections, 429 bursts, a TLS version the account's plan refuses) can be injected,
+//! settings changed "from the UI" to create drift, and every API request is logged (with a key
+//! fingerprint, never the key) and counted (the counts stay exact past the log's bound). Accounts can hold fleets of subusers and
 //! customer accounts named by pattern (`team-{0..9999}`). The same controls are served as JSON
 //! under `/_sim/...` (see `admin`).
 
