@@ -202,18 +202,18 @@ fn get() -> (String, String, u16) {
 }
 
 /// The `status` document `apply` prints for one resource (its comments say what happened).
-fn printed_status(stdout: &str) -> serde_yaml::Value {
+fn printed_status(stdout: &str) -> serde_json::Value {
     assert!(
         stdout.starts_with("# mail/marketing: "),
         "no resource header in {stdout:?}"
     );
-    let doc: serde_yaml::Value = serde_yaml::from_str(stdout).unwrap();
+    let doc: serde_json::Value = serde_saphyr::from_str(stdout).unwrap();
     doc["status"].clone()
 }
 
-fn condition<'a>(status: &'a serde_yaml::Value, type_: &str) -> &'a serde_yaml::Value {
+fn condition<'a>(status: &'a serde_json::Value, type_: &str) -> &'a serde_json::Value {
     status["conditions"]
-        .as_sequence()
+        .as_array()
         .unwrap()
         .iter()
         .find(|c| c["type"].as_str() == Some(type_))
@@ -533,7 +533,7 @@ async fn apply_yaml_report_is_the_status_to_write() {
     ];
     let out = run(&args, &[]).await;
     assert_eq!(out.code, Some(0), "{out:?}");
-    let report: serde_yaml::Value = serde_yaml::from_str(&out.stdout).unwrap();
+    let report: serde_json::Value = serde_saphyr::from_str(&out.stdout).unwrap();
     let entry = &report["resources"][0];
     assert_eq!(entry["result"].as_str(), Some("Applied"), "{}", out.stdout);
     assert_eq!(entry["events"][0]["reason"].as_str(), Some("Applied"));

@@ -3,7 +3,6 @@
 //! key), and `examples/secrets/` has a placeholder Secret, with the referenced key, for each.
 
 use sendgrid_tls_operator::api::{SendGridEnforcedTls, validate_resource};
-use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -35,8 +34,9 @@ fn yaml_files(dir: &str) -> Vec<PathBuf> {
 /// The documents of a multi-document YAML file, as JSON.
 fn documents(path: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path).expect("readable example");
-    serde_yaml::Deserializer::from_str(&text)
-        .map(|doc| Value::deserialize(doc).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+    serde_saphyr::from_multiple::<Value>(&text)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .into_iter()
         .filter(|doc| !doc.is_null())
         .collect()
 }

@@ -34,5 +34,9 @@ pub const MANAGER: &str = "sendgridenforcedtls.sendgrid.ops.dev";
 /// The CRD as YAML, exactly as `sendgrid-tls-operator crd` prints it and `crds/` holds it.
 pub fn crd_yaml() -> String {
     use kube::CustomResourceExt;
-    serde_yaml::to_string(&SendGridEnforcedTls::crd()).expect("the CRD always serializes")
+    // One line per description, however long, as `kubectl get crd -o yaml` shows them: no
+    // folding at 80 columns.
+    let options = serde_saphyr::ser_options! { folded_wrap_chars: usize::MAX };
+    serde_saphyr::to_string_with_options(&SendGridEnforcedTls::crd(), options)
+        .expect("the CRD always serializes")
 }

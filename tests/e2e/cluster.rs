@@ -51,7 +51,7 @@ pub async fn install_crd(plane: &ControlPlane) {
             .join("crds/sendgridenforcedtlses.sendgrid.ops.dev.yaml"),
     )
     .unwrap();
-    let crd: CustomResourceDefinition = serde_yaml::from_str(&text).unwrap();
+    let crd: CustomResourceDefinition = serde_saphyr::from_str(&text).unwrap();
     let api: Api<CustomResourceDefinition> = Api::all(client);
     let name = crd.metadata.name.clone().unwrap();
     api.patch(
