@@ -2,7 +2,8 @@
 //!
 //! Defaults live in code (the `SendGridEnforcedTlsSpec` accessors and `spec::DEFAULT_*`), never in
 //! the schema: an API-server default would make GitOps tools show the resource out of sync
-//! forever. [`validation`] checks a resource as the API server would, for callers without one.
+//! forever. `validation` (feature `validation`) checks a resource as the API server would, for
+//! callers without one.
 
 mod schema;
 pub mod settings;
@@ -10,6 +11,7 @@ pub mod settings;
 mod simulated;
 pub mod spec;
 pub mod status;
+#[cfg(feature = "validation")]
 pub mod validation;
 
 pub use settings::{TlsSettings, TlsVersion};
@@ -18,6 +20,7 @@ pub use spec::{
     SendGridEnforcedTlsSpec,
 };
 pub use status::{Condition, SendGridEnforcedTlsStatus, TargetAccount};
+#[cfg(feature = "validation")]
 pub use validation::{Violation, validate_object, validate_resource};
 
 /// The API group of every resource this operator defines.

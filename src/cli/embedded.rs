@@ -1,7 +1,7 @@
 //! `plan`/`apply --simulate`: a run against an embedded SendGrid simulator, a demo that needs no
 //! account (nothing leaves the machine). Only builds with the `simulator` feature have one.
 
-use super::FileArgs;
+use super::file::FileArgs;
 use super::keys::Keys;
 use crate::sendgrid::ClientConfig;
 

@@ -2,11 +2,11 @@
 //! SendGrid, through the same decision code the controller runs. Every resource is reported,
 //! whatever happens to the others.
 
+use super::Global;
 use super::embedded;
 use super::inputs::{self, Input};
-use super::keys::Keys;
+use super::keys::{self, Keys};
 use super::report::{Change, Entry, Event, Failure, Report, Verdict};
-use super::{FileArgs, Global};
 use crate::api::TlsSettings;
 use crate::api::spec::DEFAULT_RESYNC;
 use crate::controller::gather::account_for;
@@ -14,8 +14,65 @@ use crate::reconcile::conditions::{self, READY};
 use crate::reconcile::decide::{Decision, Facts, NoteKind, Outcome, PatchPlan};
 use crate::reconcile::sync;
 use crate::sendgrid::{ClientConfig, SendGridClient};
+use clap::Args;
 use serde_json::Value;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// How `plan` and `apply` print their report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// One line per resource (apply: the status each would get, as YAML), then a summary.
+    #[default]
+    Text,
+    /// One JSON document: every resource's result, changes, status and error, and a summary.
+    Json,
+    /// The JSON report as YAML.
+    Yaml,
+}
+
+#[derive(Debug, Args)]
+pub struct FileArgs {
+    /// A YAML or JSON file of SendGridEnforcedTls resources (several documents, or a kubectl
+    /// List), a directory (its *.yaml, *.yml and *.json files, not recursive) or - for stdin.
+    /// Repeatable. Other kinds are skipped.
+    #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
+    pub files: Vec<PathBuf>,
+    /// A file holding the API key, for every resource that no --secret names.
+    #[arg(long, value_name = "PATH", conflicts_with = "simulate")]
+    pub api_key_file: Option<PathBuf>,
+    /// The key of the Secret a resource names in spec.apiKeySecretRef: NAME=PATH or
+    /// NAMESPACE/NAME=PATH, PATH a file holding the key. Repeatable; wins over --api-key-file
+    /// and SENDGRID_API_KEY.
+    #[arg(long = "secret", value_name = "NAME=PATH", value_parser = keys::parse_secret, conflicts_with = "simulate")]
+    pub secrets: Vec<(String, PathBuf)>,
+    /// Report format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// Run against an embedded SendGrid simulator instead of SendGrid (a demo with no account:
+    /// nothing leaves this machine).
+    #[arg(long)]
+    pub simulate: bool,
+    /// Where the embedded simulator listens (with --simulate).
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:0",
+        requires = "simulate"
+    )]
+    pub simulate_listen: SocketAddr,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// Exit 0 when nothing would change, 2 when something would change or has drifted in Observe
+    /// mode, 1 on any error (terraform plan's -detailed-exitcode).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
 
 /// Exit code of `plan --detailed-exitcode` when SendGrid would change or has drifted.
 pub const CHANGES_PENDING: u8 = 2;
