@@ -22,6 +22,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo clippy -D warnings, the operator without default features (no simulator, no validator)"
+cargo clippy --locked --no-default-features -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
 echo "== scale smoke (N = 100; BENCHMARKS.md has the full run)" && cargo test --locked --bench scale -- --smoke

@@ -6,5 +6,8 @@ pub mod cli;
 pub mod controller;
 pub mod reconcile;
 pub mod sendgrid;
-pub mod simulator;
 pub mod telemetry;
+
+/// The SendGrid simulator (the `sendgrid-simulator` crate), under the path it always had.
+#[cfg(feature = "simulator")]
+pub use sendgrid_simulator as simulator;

@@ -1,7 +1,7 @@
 //! The `sendgrid-tls-operator` binary: parse the command line, start logging, dispatch.
 
 use clap::Parser;
-use sendgrid_tls_operator::cli::{Cli, Command, file, run, simulate};
+use sendgrid_tls_operator::cli::{Cli, Command, run};
 use sendgrid_tls_operator::telemetry::logging;
 use std::process::ExitCode;
 
@@ -34,11 +34,20 @@ async fn main() -> ExitCode {
             print!("{}", sendgrid_tls_operator::api::crd_yaml());
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "validation")]
         Command::Plan(args) => {
-            file::run(&cli.global, &args.file, false, args.detailed_exitcode).await
+            let file = &args.file;
+            sendgrid_tls_operator::cli::file::run(&cli.global, file, false, args.detailed_exitcode)
+                .await
         }
-        Command::Apply(args) => file::run(&cli.global, args, true, false).await,
-        Command::Simulate(args) => simulate::run(args).await.map(|()| ExitCode::SUCCESS),
+        #[cfg(feature = "validation")]
+        Command::Apply(args) => {
+            sendgrid_tls_operator::cli::file::run(&cli.global, args, true, false).await
+        }
+        #[cfg(feature = "simulator")]
+        Command::Simulate(args) => sendgrid_tls_operator::cli::simulate::run(args)
+            .await
+            .map(|()| ExitCode::SUCCESS),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e}");

@@ -2,12 +2,16 @@
 //!
 //! Defaults live in code (the `SendGridEnforcedTlsSpec` accessors and `spec::DEFAULT_*`), never in
 //! the schema: an API-server default would make GitOps tools show the resource out of sync
-//! forever. [`validation`] checks a resource as the API server would, for callers without one.
+//! forever. `validation` (feature `validation`) checks a resource as the API server would, for
+//! callers without one.
 
 mod schema;
 mod settings;
+#[cfg(feature = "simulator")]
+mod simulated;
 pub(crate) mod spec;
 mod status;
+#[cfg(feature = "validation")]
 pub mod validation;
 
 pub use settings::{TlsSettings, TlsVersion};
@@ -16,6 +20,7 @@ pub use spec::{
     SendGridEnforcedTlsSpec,
 };
 pub use status::{Condition, SendGridEnforcedTlsStatus, TargetAccount};
+#[cfg(feature = "validation")]
 pub use validation::{Violation, validate_object, validate_resource};
 
 /// Finalizer added only for the `Restore` and `Reset` deletion policies.
@@ -30,5 +35,9 @@ pub const MANAGER: &str = "sendgridenforcedtls.sendgrid.ops.dev";
 /// The CRD as YAML, exactly as `sendgrid-tls-operator crd` prints it and `crds/` holds it.
 pub fn crd_yaml() -> String {
     use kube::CustomResourceExt;
-    serde_yaml::to_string(&SendGridEnforcedTls::crd()).expect("the CRD always serializes")
+    // One line per description, however long, as `kubectl get crd -o yaml` shows them: no
+    // folding at 80 columns.
+    let options = serde_saphyr::ser_options! { folded_wrap_chars: usize::MAX };
+    serde_saphyr::to_string_with_options(&SendGridEnforcedTls::crd(), options)
+        .expect("the CRD always serializes")
 }

@@ -19,6 +19,8 @@ macro_rules! duration_regex {
 ///
 /// Only the settings given here are managed; an unset one is observed and reported, never changed.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+// `validate_cel`/`validate_cel_update`: kube's client-side CEL, only in builds with the validator.
+#[cfg_attr(feature = "validation", kube(cel))]
 #[kube(
     group = "sendgrid.ops.dev",
     version = "v1alpha1",
@@ -28,7 +30,6 @@ macro_rules! duration_regex {
     shortname = "sgtls",
     category = "sendgrid",
     namespaced,
-    cel,
     doc = "SendGridEnforcedTls keeps SendGrid's Enforced TLS settings (require TLS, require a valid certificate, minimum TLS version) of one SendGrid account, subuser or customer account equal to its spec. See status.conditions Ready and Synced for the outcome.",
     status = "super::status::SendGridEnforcedTlsStatus",
     printcolumn = r#"{"name":"Require-TLS","type":"boolean","jsonPath":".status.observed.requireTls","description":"Whether SendGrid requires TLS, as last observed"}"#,

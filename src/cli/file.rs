@@ -2,26 +2,80 @@
 //! SendGrid, through the same decision code the controller runs. Every resource is reported,
 //! whatever happens to the others.
 
+use super::Global;
+use super::embedded;
 use super::inputs::{self, Input};
-use super::keys::Keys;
+use super::keys::{self, Keys};
 use super::report::{Change, Entry, Event, Failure, Report, Verdict};
-use super::{FileArgs, Global};
 use crate::api::TlsSettings;
 use crate::api::spec::DEFAULT_RESYNC;
 use crate::controller::gather::account_for;
 use crate::reconcile::conditions::{self, READY};
 use crate::reconcile::decide::{Decision, Facts, NoteKind, Outcome, PatchPlan};
 use crate::reconcile::sync;
-use crate::sendgrid::{ApiKey, SendGridClient};
-use crate::simulator::{SimConfig, Simulator, SimulatorHandle};
+use crate::sendgrid::{ClientConfig, SendGridClient};
+use clap::Args;
 use serde_json::Value;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// How `plan` and `apply` print their report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// One line per resource (apply: the status each would get, as YAML), then a summary.
+    #[default]
+    Text,
+    /// One JSON document: every resource's result, changes, status and error, and a summary.
+    Json,
+    /// The JSON report as YAML.
+    Yaml,
+}
+
+#[derive(Debug, Args)]
+pub struct FileArgs {
+    /// A YAML or JSON file of SendGridEnforcedTls resources (several documents, or a kubectl
+    /// List), a directory (its *.yaml, *.yml and *.json files, not recursive) or - for stdin.
+    /// Repeatable. Other kinds are skipped.
+    #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
+    pub files: Vec<PathBuf>,
+    /// A file holding the API key, for every resource that no --secret names.
+    #[arg(long, value_name = "PATH", conflicts_with = "simulate")]
+    pub api_key_file: Option<PathBuf>,
+    /// The key of the Secret a resource names in spec.apiKeySecretRef: NAME=PATH or
+    /// NAMESPACE/NAME=PATH, PATH a file holding the key. Repeatable; wins over --api-key-file
+    /// and SENDGRID_API_KEY.
+    #[arg(long = "secret", value_name = "NAME=PATH", value_parser = keys::parse_secret, conflicts_with = "simulate")]
+    pub secrets: Vec<(String, PathBuf)>,
+    /// Report format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// Run against an embedded SendGrid simulator instead of SendGrid (a demo with no account:
+    /// nothing leaves this machine).
+    #[arg(long)]
+    pub simulate: bool,
+    /// Where the embedded simulator listens (with --simulate).
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:0",
+        requires = "simulate"
+    )]
+    pub simulate_listen: SocketAddr,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// Exit 0 when nothing would change, 2 when something would change or has drifted in Observe
+    /// mode, 1 on any error (terraform plan's -detailed-exitcode).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
 
 /// Exit code of `plan --detailed-exitcode` when SendGrid would change or has drifted.
 const CHANGES_PENDING: u8 = 2;
-
-/// The key the embedded simulator accepts when no key is given.
-const DEMO_KEY: &str = "SG.simulated-demo-key.key";
 
 /// Runs `plan` (`apply == false`) or `apply` on every SendGridEnforcedTls given.
 pub async fn run(
@@ -31,36 +85,16 @@ pub async fn run(
     detailed_exitcode: bool,
 ) -> Result<ExitCode, String> {
     let inputs = inputs::load(&args.files)?;
-    let (mut keys, simulator) = if args.simulate {
-        let (key, sim) = simulated(args).await?;
-        (Keys::fixed(key), Some(sim))
+    let config = global.client_config();
+    let entries = if args.simulate {
+        embedded::with_simulator(args, config, async |keys, config| {
+            reconcile_each(inputs, keys, config, apply).await
+        })
+        .await?
     } else {
-        (Keys::new(&args.secrets, args.api_key_file.clone()), None)
+        let keys = Keys::new(&args.secrets, args.api_key_file.clone());
+        reconcile_each(inputs, keys, config, apply).await?
     };
-    let mut config = global.client_config();
-    if let Some(sim) = &simulator {
-        config.endpoints.global = sim.global_url();
-        config.endpoints.eu = sim.eu_url();
-        eprintln!(
-            "using an embedded SendGrid simulator at {} (nothing leaves this machine)",
-            sim.global_url()
-        );
-    }
-    let client = SendGridClient::new(config).map_err(|e| e.to_string())?;
-    let mut entries = Vec::with_capacity(inputs.len());
-    for input in inputs {
-        entries.push(one(&client, &mut keys, input, apply).await);
-    }
-    if let Some(sim) = simulator {
-        for r in sim.requests() {
-            let body = r.body.map(|b| format!(" {b}")).unwrap_or_default();
-            eprintln!(
-                "simulator saw: {} {} -> {}{body}",
-                r.method, r.path, r.status
-            );
-        }
-        sim.shutdown().await;
-    }
     let report = Report::new(if apply { "apply" } else { "plan" }, entries);
     report.print(args.output)?;
     let s = &report.summary;
@@ -73,14 +107,19 @@ pub async fn run(
     }))
 }
 
-/// An embedded simulator that accepts the given key (or a demo key).
-async fn simulated(args: &FileArgs) -> Result<(ApiKey, SimulatorHandle), String> {
-    let raw = std::env::var("SENDGRID_API_KEY").unwrap_or_else(|_| DEMO_KEY.to_string());
-    let key = ApiKey::new(&raw).map_err(|e| format!("API key: {e}"))?;
-    let sim = Simulator::start(args.simulate_listen, SimConfig::with_keys(&[raw.trim()]))
-        .await
-        .map_err(|e| format!("simulator on {}: {e}", args.simulate_listen))?;
-    Ok((key, sim))
+/// Plans or applies each input in turn, with the keys and SendGrid `config` given.
+async fn reconcile_each(
+    inputs: Vec<Input>,
+    mut keys: Keys,
+    config: ClientConfig,
+    apply: bool,
+) -> Result<Vec<Entry>, String> {
+    let client = SendGridClient::new(config).map_err(|e| e.to_string())?;
+    let mut entries = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        entries.push(one(&client, &mut keys, input, apply).await);
+    }
+    Ok(entries)
 }
 
 fn failed(input: &Input, reason: &str, message: String) -> Entry {

@@ -48,6 +48,7 @@ impl Keys {
     }
 
     /// Every resource gets this key (the embedded simulator's).
+    #[cfg(feature = "simulator")]
     pub fn fixed(key: ApiKey) -> Keys {
         Keys {
             secrets: BTreeMap::new(),

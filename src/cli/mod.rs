@@ -1,17 +1,24 @@
-//! The command line: flags and subcommands of the one binary.
+//! The command line: flags and subcommands of the one binary. `plan` and `apply` are in builds
+//! with the feature `validation` (they check their input as the API server would), `simulate` in
+//! builds with `simulator`; `run` and `crd` are always there.
 
+#[cfg(feature = "validation")]
+mod embedded;
+#[cfg(feature = "validation")]
 pub mod file;
+#[cfg(feature = "validation")]
 mod inputs;
+#[cfg(feature = "validation")]
 mod keys;
+#[cfg(feature = "validation")]
 mod report;
 pub mod run;
+#[cfg(feature = "simulator")]
 pub mod simulate;
 
 use crate::sendgrid::{ClientConfig, Endpoints};
 use crate::telemetry::logging::LogFormat;
 use clap::{Args, Parser, Subcommand};
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use url::Url;
 
 /// Keeps SendGrid's Enforced TLS settings equal to SendGridEnforcedTls resources.
@@ -75,65 +82,14 @@ pub enum Command {
     ///
     /// Exit 1 when any resource fails; with --detailed-exitcode, 2 when any would change or has
     /// drifted in Observe mode (as terraform plan).
-    Plan(PlanArgs),
+    #[cfg(feature = "validation")]
+    Plan(file::PlanArgs),
     /// Make SendGrid match each resource once, and print the status the controller would write.
     ///
     /// Exit 1 when any resource fails.
-    Apply(FileArgs),
+    #[cfg(feature = "validation")]
+    Apply(file::FileArgs),
     /// Serve a local SendGrid simulator (global at /v3, EU at /eu/v3, admin at /_sim).
+    #[cfg(feature = "simulator")]
     Simulate(simulate::SimulateArgs),
-}
-
-/// How `plan` and `apply` print their report.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum OutputFormat {
-    /// One line per resource (apply: the status each would get, as YAML), then a summary.
-    #[default]
-    Text,
-    /// One JSON document: every resource's result, changes, status and error, and a summary.
-    Json,
-    /// The JSON report as YAML.
-    Yaml,
-}
-
-#[derive(Debug, Args)]
-pub struct FileArgs {
-    /// A YAML or JSON file of SendGridEnforcedTls resources (several documents, or a kubectl
-    /// List), a directory (its *.yaml, *.yml and *.json files, not recursive) or - for stdin.
-    /// Repeatable. Other kinds are skipped.
-    #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
-    pub(crate) files: Vec<PathBuf>,
-    /// A file holding the API key, for every resource that no --secret names.
-    #[arg(long, value_name = "PATH", conflicts_with = "simulate")]
-    pub(crate) api_key_file: Option<PathBuf>,
-    /// The key of the Secret a resource names in spec.apiKeySecretRef: NAME=PATH or
-    /// NAMESPACE/NAME=PATH, PATH a file holding the key. Repeatable; wins over --api-key-file
-    /// and SENDGRID_API_KEY.
-    #[arg(long = "secret", value_name = "NAME=PATH", value_parser = keys::parse_secret, conflicts_with = "simulate")]
-    pub(crate) secrets: Vec<(String, PathBuf)>,
-    /// Report format.
-    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Text)]
-    pub(crate) output: OutputFormat,
-    /// Run against an embedded SendGrid simulator instead of SendGrid (a demo with no account:
-    /// nothing leaves this machine).
-    #[arg(long)]
-    pub(crate) simulate: bool,
-    /// Where the embedded simulator listens (with --simulate).
-    #[arg(
-        long,
-        value_name = "ADDR",
-        default_value = "127.0.0.1:0",
-        requires = "simulate"
-    )]
-    pub(crate) simulate_listen: SocketAddr,
-}
-
-#[derive(Debug, Args)]
-pub struct PlanArgs {
-    #[command(flatten)]
-    pub file: FileArgs,
-    /// Exit 0 when nothing would change, 2 when something would change or has drifted in Observe
-    /// mode, 1 on any error (terraform plan's -detailed-exitcode).
-    #[arg(long)]
-    pub detailed_exitcode: bool,
 }

@@ -1,7 +1,7 @@
 //! The report of `plan` and `apply`: one entry per resource, a summary, and the three ways to
 //! print it (text for people, JSON and YAML for pipelines).
 
-use super::OutputFormat;
+use super::file::OutputFormat;
 use crate::api::SendGridEnforcedTlsStatus;
 use serde::Serialize;
 use serde_json::Value;

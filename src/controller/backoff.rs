@@ -4,7 +4,7 @@
 //! reconcile resets them itself (see kube issue #1916).
 
 use kube::runtime::reflector::ObjectRef;
-use rand::Rng;
+use rand::RngExt;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;

@@ -1,7 +1,7 @@
 //! Random spreading of requeues: resources scheduled for the same moment (synced together, or
 //! waiting for the same rate-limit window) must not all call SendGrid in the same instant.
 
-use rand::Rng;
+use rand::RngExt;
 use std::time::Duration;
 
 /// How far a drift check may move from its interval, either way.

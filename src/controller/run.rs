@@ -16,6 +16,7 @@ use crate::api::{MANAGER, SendGridEnforcedTls};
 use crate::sendgrid::SendGridClient;
 use crate::telemetry::Metrics;
 use crate::telemetry::http::Health;
+use futures::channel::mpsc;
 use futures::{Stream, StreamExt, stream};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::ListParams;
@@ -27,7 +28,6 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
-use tokio::sync::mpsc;
 
 /// How to run the controller.
 #[derive(Debug, Clone, Default)]
@@ -138,7 +138,7 @@ fn resource_stream(
         })
         .inspect(move |event| match event {
             Ok(watcher::Event::Delete(obj)) => {
-                let _ = gone.send(Arc::new(obj.clone()));
+                let _ = gone.unbounded_send(Arc::new(obj.clone()));
             }
             Ok(watcher::Event::InitDone) => {
                 tracing::info!("resource cache synced");
@@ -157,7 +157,7 @@ fn handover(
     gone: mpsc::UnboundedReceiver<Arc<Guarded>>,
 ) -> impl Stream<Item = ObjectRef<Guarded>> {
     let store = ctx.store.clone();
-    tokio_stream_from(gone).flat_map(move |obj| {
+    gone.flat_map(move |obj| {
         forget(&ctx, obj.meta());
         let heirs = match &obj.0 {
             Ok(res) => gather::same_target(&store.state(), res),
@@ -169,12 +169,6 @@ fn handover(
                 .map(|r| ObjectRef::from_obj(&DeserializeGuard(Ok(r)))),
         )
     })
-}
-
-fn tokio_stream_from<T: Send + 'static>(
-    mut rx: mpsc::UnboundedReceiver<T>,
-) -> impl Stream<Item = T> {
-    stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
 /// Resources whose key lives in a Secret that changed.
@@ -209,7 +203,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     let (reader, writer) = reflector::store::<Guarded>();
-    let (gone_tx, gone_rx) = mpsc::unbounded_channel();
+    let (gone_tx, gone_rx) = mpsc::unbounded();
     let claims = Arc::new(ClaimIndex::default());
     let resources = resource_stream(
         &client,

@@ -30,7 +30,7 @@ fn crds() -> ResourceRef {
 
 /// The current time as the API server writes timestamps (RFC 3339, seconds, `Z`).
 pub(crate) fn now() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    format!("{:.0}", k8s_openapi::jiff::Timestamp::now())
 }
 
 impl Cluster {

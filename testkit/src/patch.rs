@@ -41,7 +41,7 @@ pub(crate) fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
 
 /// Parses an apply body (YAML, of which JSON is a subset) into an object.
 pub(crate) fn parse_apply(body: &[u8]) -> Result<Value, ApiError> {
-    let value: Value = serde_yaml::from_slice(body)
+    let value: Value = serde_saphyr::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
     if !value.is_object() {
         return Err(ApiError::bad_request(

@@ -111,9 +111,12 @@ pub(crate) fn partial_metadata(obj: &Value) -> Value {
 
 fn cell(type_: &str, value: &Value) -> Value {
     match (type_, value) {
-        ("date", Value::String(s)) => chrono::DateTime::parse_from_rfc3339(s)
+        ("date", Value::String(s)) => s
+            .parse::<k8s_openapi::jiff::Timestamp>()
             .map(|t| {
-                let secs = (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds();
+                let secs = k8s_openapi::jiff::Timestamp::now()
+                    .duration_since(t)
+                    .as_secs();
                 Value::String(human_duration(secs))
             })
             .unwrap_or_else(|_| value.clone()),

@@ -34,9 +34,7 @@ impl Chart {
             .join(format!("{}.yaml", self.file()));
         let text =
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        serde_yaml::Deserializer::from_str(&text)
-            .map(|doc| serde::Deserialize::deserialize(doc).unwrap())
-            .collect()
+        serde_saphyr::from_multiple(&text).unwrap()
     }
 
     /// ServiceAccount, (Cluster)Roles and their bindings.

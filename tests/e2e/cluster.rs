@@ -50,7 +50,7 @@ pub async fn install_crd(plane: &ControlPlane) {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(crate::support::CRD_FILE),
     )
     .unwrap();
-    let crd: CustomResourceDefinition = serde_yaml::from_str(&text).unwrap();
+    let crd: CustomResourceDefinition = serde_saphyr::from_str(&text).unwrap();
     let api: Api<CustomResourceDefinition> = Api::all(client);
     let name = crd.metadata.name.clone().unwrap();
     api.patch(

@@ -60,8 +60,7 @@ pub fn sim_config() -> SimConfig {
 /// Account "main" with `count` subusers `sub-000`, `sub-001`, ... and key [`KEY`] (read and
 /// update), rate limits out of reach: for scenarios with many resources.
 pub fn sim_with_subusers(count: usize) -> SimConfig {
-    use sendgrid_tls_operator::api::Region;
-    use sendgrid_tls_operator::simulator::{Scope, SimAccount, SimKey};
+    use sendgrid_tls_operator::simulator::{Region, Scope, SimAccount, SimKey};
     SimConfig {
         keys: vec![SimKey {
             key: KEY.into(),
@@ -519,7 +518,7 @@ impl Env {
 
     /// Settings of the simulator's account "main" (or its subuser / customer account).
     pub fn settings(&self, on_behalf_of: Option<&str>) -> TlsSettings {
-        self.sim.settings("main", on_behalf_of)
+        self.sim.settings("main", on_behalf_of).into()
     }
 
     /// Waits until `check` holds, re-checking on every API request and at least every 50ms (the

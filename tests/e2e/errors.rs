@@ -2,10 +2,14 @@
 //! value SendGrid rejects (400 -> Rejected, which waits for a spec change instead of retrying).
 
 use super::env::*;
-use super::stub::{REFUSAL, Stub};
-use sendgrid_tls_operator::simulator::{Scope, SimKey};
+use sendgrid_tls_operator::api::{TlsSettings, TlsVersion};
+use sendgrid_tls_operator::simulator::{self, Fault, Scope, SimKey};
 use serde_json::json;
 use std::time::Duration;
+
+/// What the simulator answers, as SendGrid's `errors[0].message`, to a version the account's plan
+/// refuses.
+const REFUSAL: &str = "TLS 1.3 is not available on this account's plan";
 
 async fn forbidden_and_not_found(backend: Backend) {
     let env = Env::on(backend).await;
@@ -77,11 +81,12 @@ async fn forbidden_and_not_found(backend: Backend) {
 }
 
 async fn rejected_value_waits_for_a_spec_change(backend: Backend) {
-    let stub = Stub::start().await;
     let env = Env::on(backend).await;
+    // An account whose plan refuses TLS 1.3: the one 400 a valid spec can get.
+    env.sim
+        .inject(Fault::RefuseVersion(simulator::TlsVersion::V1_3));
     env.key_secret(KEY).await;
-    let eu = format!("{}/eu", stub.url);
-    let _op = env.operator_at("operator", (&stub.url, &eu), &[], &[]);
+    let _op = env.operator(&[]);
     env.create(
         "account",
         json!({"requireTls": true, "minimumTlsVersion": "1.3"}),
@@ -95,33 +100,37 @@ async fn rejected_value_waits_for_a_spec_change(backend: Backend) {
     // With 100ms backoff there would be several retries in this window: a Rejected spec waits
     // for a change instead. (Watching for an absence is the one place a plain sleep fits.)
     let meanwhile = {
-        let before = stub.requests().len();
+        let before = env.sg_for(None).len();
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        stub.requests()[before..].to_vec()
+        env.sg_for(None)[before..].to_vec()
     };
     assert!(
         meanwhile.is_empty(),
         "no retry of a rejected spec: {meanwhile:?}"
     );
-    let sent = stub.requests();
+    let sent = env.sg_for(None);
     assert_eq!(
         sent[1].body,
         Some(json!({"require_tls": true, "version": 1.3}))
     );
-    let attempts: Vec<_> = stub
-        .requests()
-        .iter()
-        .map(|r| (r.method.clone(), r.status))
-        .collect();
+    let attempts: Vec<_> = sent.iter().map(|r| (r.method.clone(), r.status)).collect();
     assert_eq!(
         attempts,
         [("GET".to_string(), 200), ("PATCH".to_string(), 400)]
+    );
+    assert_eq!(
+        env.settings(None),
+        TlsSettings::SENDGRID_DEFAULTS,
+        "nothing written"
     );
 
     env.edit("account", json!({"minimumTlsVersion": "1.2"}))
         .await;
     env.wait_ready("account").await;
-    assert_eq!(stub.settings()["version"], json!(1.2));
+    assert_eq!(
+        env.settings(None).minimum_tls_version,
+        Some(TlsVersion::V1_2)
+    );
     report(
         "400 rejected value",
         format!(

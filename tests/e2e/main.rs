@@ -57,6 +57,5 @@ mod safety_faults;
 mod scale;
 mod scope;
 mod secrets;
-mod stub;
 mod sync;
 mod targets;

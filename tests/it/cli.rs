@@ -199,7 +199,7 @@ fn printed(stdout: &str) -> Value {
         stdout.starts_with("# mail/marketing: "),
         "no resource header in {stdout:?}"
     );
-    serde_yaml::from_str(stdout).unwrap()
+    serde_saphyr::from_str(stdout).unwrap()
 }
 
 #[test]
@@ -518,7 +518,7 @@ async fn apply_yaml_report_is_the_status_to_write() {
     ];
     let out = run(&args, &[]).await;
     assert_eq!(out.code, Some(0), "{out:?}");
-    let report: Value = serde_yaml::from_str(&out.stdout).unwrap();
+    let report: Value = serde_saphyr::from_str(&out.stdout).unwrap();
     let entry = &report["resources"][0];
     assert_eq!(entry["result"].as_str(), Some("Applied"), "{}", out.stdout);
     assert_eq!(entry["events"][0]["reason"].as_str(), Some("Applied"));

@@ -4,7 +4,6 @@
 
 use crate::support::{example_files, yaml_files};
 use sendgrid_tls_operator::api::{SendGridEnforcedTls, validate_resource};
-use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -21,8 +20,9 @@ const EXPECTED: [&str; 6] = [
 /// The documents of a multi-document YAML file, as JSON.
 fn documents(path: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path).expect("readable example");
-    serde_yaml::Deserializer::from_str(&text)
-        .map(|doc| Value::deserialize(doc).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+    serde_saphyr::from_multiple::<Value>(&text)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .into_iter()
         .filter(|doc| !doc.is_null())
         .collect()
 }

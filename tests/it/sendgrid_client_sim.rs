@@ -75,7 +75,7 @@ async fn reads_and_writes_each_account_it_is_pointed_at() {
     assert_eq!(log[7].on_behalf_of.as_deref(), Some("account-id 1234567"));
     assert_eq!(
         (log[9].region, log[9].path.as_str()),
-        (Region::Eu, "/eu/v3/user/settings/enforced_tls")
+        (Region::Eu.into(), "/eu/v3/user/settings/enforced_tls")
     );
     assert!(observer.take().iter().all(|(_, class)| *class == "2xx"));
 }

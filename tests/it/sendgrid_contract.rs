@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 const SPEC: &str = include_str!("../fixtures/openapi/tsg_enforced_tls_v3.yaml");
 
 fn spec() -> Value {
-    serde_yaml::from_str(SPEC).expect("the OpenAPI file is valid YAML")
+    serde_saphyr::from_str(SPEC).expect("the OpenAPI file is valid YAML")
 }
 
 /// Follows a local `$ref` ("#/components/...") until the value is not a reference.

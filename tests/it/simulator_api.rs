@@ -4,8 +4,7 @@
 use crate::support::sim::*;
 use crate::support::{KEY, PATH, assert_no_key, simulator};
 use reqwest::Method;
-use sendgrid_tls_operator::api::{TlsSettings, TlsVersion};
-use sendgrid_tls_operator::simulator::{Scope, SimConfig, SimKey};
+use sendgrid_tls_operator::simulator::{Scope, SimConfig, SimKey, TlsSettings, TlsVersion};
 use serde_json::json;
 
 #[tokio::test]

@@ -21,7 +21,7 @@ pub fn with_key(rest: &str) -> String {
 /// A resource named `marketing` in `mail` with `spec` given as YAML (the way users write it, so
 /// `1.2` is a float).
 pub fn resource(spec_yaml: &str) -> serde_json::Value {
-    let spec = serde_yaml::from_str(spec_yaml).expect("test YAML parses");
+    let spec = serde_saphyr::from_str(spec_yaml).expect("test YAML parses");
     super::object(super::NS, "marketing", spec)
 }
 

@@ -141,7 +141,10 @@ async fn apply_get_wait_and_delete_a_custom_resource() {
 async fn applying_a_crd_manifest_registers_its_resource() {
     let server = TestServer::start().await;
     let kubectl = Session::new(&server);
-    let crd = kubectl.file("crd.yaml", &serde_yaml::to_string(&Widget::crd()).unwrap());
+    let crd = kubectl.file(
+        "crd.yaml",
+        &serde_saphyr::to_string(&Widget::crd()).unwrap(),
+    );
     kubectl.ok(&["apply", "-f", &crd]).await;
     kubectl
         .ok(&[

@@ -10,15 +10,16 @@
 //!   (every list optional).
 //! - `GET /_sim/settings?account=main[&on_behalf_of=...]`: stored settings (camelCase
 //!   `TlsSettings`); `PUT` the same with a `TlsSettings` body changes them "from the UI".
-//! - `POST /_sim/faults` (see `FaultRequest` for the JSON), `DELETE /_sim/faults`.
+//! - `POST /_sim/faults` (see `FaultRequest` for the JSON: latency, 5xx, dropped connections,
+//!   429 bursts, a refused version), `DELETE /_sim/faults`.
 //! - `POST /_sim/keys` (`{"key":..,"account":..,"scopes":[..]}`), `DELETE /_sim/keys/{key}`.
 
 use super::api::json_response;
 use super::faults::FaultRequest;
 use super::server::Shared;
+use super::settings::TlsSettings;
 use super::state::{SimAccount, SimKey};
 use super::wire::{ApiError, ReplyBody};
-use crate::api::TlsSettings;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{MatchedPath, Path, Query, Request, State};

@@ -3,8 +3,8 @@
 
 use super::engine::{ApiRequest, Outcome, Reply, presented_fingerprint};
 use super::server::{ConnectionControl, Shared};
+use super::settings::Region;
 use super::wire::{ApiError, ReplyBody};
-use crate::api::Region;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Extension, State};

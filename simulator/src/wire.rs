@@ -2,7 +2,7 @@
 //! in the order the live API writes them.
 
 use super::accounts::Stored;
-use crate::api::TlsVersion;
+use super::settings::TlsVersion;
 use serde::Serialize;
 
 /// One entry of `errors`. `field` is written as `null` or a name, and left out of 5xx bodies (the

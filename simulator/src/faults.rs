@@ -1,10 +1,12 @@
 //! Injectable faults: what the simulator does instead of (or before) answering normally.
 //!
-//! Latency applies to every API response until cleared. The counted faults (server errors,
+//! Latency applies to every API response until cleared, and so does a refused version (an account
+//! whose plan lacks it: the one 400 the simulator gives to a well-formed PATCH). The counted faults (server errors,
 //! dropped connections, 429 bursts) queue up in injection order: each API request takes one unit
 //! from the front of the queue, so `ServerErrors{count: 2}` then `DropConnections{count: 1}` gives
 //! two 5xx answers and then one dropped connection.
 
+use super::settings::TlsVersion;
 use serde::Deserialize;
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -17,6 +19,9 @@ pub enum Fault {
     Latency(Duration),
     /// Like `Latency`, for PATCH answers only (a write that lands but whose answer is late).
     PatchLatency(Duration),
+    /// A PATCH setting `version` to this gets 400 `{"errors":[{"field":"version","message":"TLS
+    /// 1.3 is not available on this account's plan"}]}` and changes nothing (until cleared).
+    RefuseVersion(TlsVersion),
     /// The next `count` requests get this status with `{"errors":[{"message":...}]}`.
     ServerErrors { count: u32, status: u16 },
     /// The next `count` requests: the connection is closed without writing a response.
@@ -47,6 +52,7 @@ pub enum Injected {
 pub struct Faults {
     latency: Option<Duration>,
     patch_latency: Option<Duration>,
+    refused: Vec<TlsVersion>,
     /// Counted faults with their remaining counts; never holds a zero count.
     queue: VecDeque<(Injected, u32)>,
 }
@@ -60,6 +66,12 @@ impl Faults {
             }
             Fault::PatchLatency(delay) => {
                 self.patch_latency = Some(delay).filter(|d| !d.is_zero());
+                return;
+            }
+            Fault::RefuseVersion(version) => {
+                if !self.refuses(version) {
+                    self.refused.push(version);
+                }
                 return;
             }
             Fault::ServerErrors { count, status } => (Injected::ServerError { status }, count),
@@ -87,6 +99,11 @@ impl Faults {
         self.patch_latency.filter(|_| patch).or(self.latency)
     }
 
+    /// Whether a PATCH may not set this version.
+    pub fn refuses(&self, version: TlsVersion) -> bool {
+        self.refused.contains(&version)
+    }
+
     /// Takes one unit of the oldest counted fault, if any.
     pub fn next(&mut self) -> Option<Injected> {
         let (injected, remaining) = self.queue.front_mut()?;
@@ -102,7 +119,8 @@ impl Faults {
 /// The JSON form of [`Fault`] accepted by `POST /_sim/faults`, durations in milliseconds:
 /// `{"kind":"latency","ms":500}`, `{"kind":"server_errors","count":2,"status":503}` (status
 /// 500 when omitted), `{"kind":"drop_connections","count":1}`,
-/// `{"kind":"rate_limit_burst","count":3,"reset_after_ms":2000}`.
+/// `{"kind":"rate_limit_burst","count":3,"reset_after_ms":2000}`,
+/// `{"kind":"refuse_version","version":"1.3"}`.
 #[derive(Deserialize, Debug, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FaultRequest {
@@ -120,6 +138,9 @@ pub enum FaultRequest {
     RateLimitBurst {
         count: u32,
         reset_after_ms: u64,
+    },
+    RefuseVersion {
+        version: TlsVersion,
     },
 }
 
@@ -146,6 +167,7 @@ impl FaultRequest {
                 count,
                 reset_after: Duration::from_millis(reset_after_ms),
             },
+            FaultRequest::RefuseVersion { version } => Fault::RefuseVersion(version),
         })
     }
 }
@@ -195,6 +217,18 @@ mod tests {
     }
 
     #[test]
+    fn refused_versions_stay_until_cleared() {
+        let mut faults = Faults::default();
+        assert!(!faults.refuses(TlsVersion::V1_3));
+        faults.inject(Fault::RefuseVersion(TlsVersion::V1_3));
+        faults.inject(Fault::RefuseVersion(TlsVersion::V1_3));
+        assert_eq!(faults.next(), None, "not a counted fault");
+        assert!(faults.refuses(TlsVersion::V1_3) && !faults.refuses(TlsVersion::V1_2));
+        faults.clear();
+        assert!(!faults.refuses(TlsVersion::V1_3));
+    }
+
+    #[test]
     fn json_form_parses_and_checks_the_status() {
         let parse = |json: &str| {
             serde_json::from_str::<FaultRequest>(json)
@@ -223,6 +257,11 @@ mod tests {
                 reset_after: Duration::from_millis(1500)
             })
         );
+        assert_eq!(
+            parse(r#"{"kind":"refuse_version","version":"1.3"}"#),
+            Ok(Fault::RefuseVersion(TlsVersion::V1_3))
+        );
+        assert!(parse(r#"{"kind":"refuse_version","version":1.3}"#).is_err());
         assert!(parse(r#"{"kind":"server_errors","count":1,"status":404}"#).is_err());
         assert!(parse(r#"{"kind":"meteor","count":1}"#).is_err());
     }

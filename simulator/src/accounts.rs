@@ -1,8 +1,8 @@
 //! Parent accounts, their subusers and customer accounts, and the Enforced TLS settings each one
 //! stores.
 
+use super::settings::{Region, TlsSettings, TlsVersion};
 use super::state::SimAccount;
-use crate::api::{Region, TlsSettings, TlsVersion};
 use std::collections::BTreeMap;
 
 /// Settings as SendGrid stores them: always all three.

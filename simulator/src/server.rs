@@ -6,9 +6,9 @@
 //! bounded time even while a latency fault holds a request.
 
 use super::faults::Fault;
+use super::settings::TlsSettings;
 use super::state::{LoggedRequest, RequestCount, SimAccount, SimConfig, SimKey, SimState};
 use super::{admin, api};
-use crate::api::TlsSettings;
 use axum::Router;
 use axum::extract::Extension;
 use axum::response::Response;
@@ -129,11 +129,17 @@ impl SimulatorHandle {
     }
 
     /// Changes settings "from the UI" (drift): only `Some` fields change. Does nothing (and
-    /// warns) for an account that does not exist.
-    pub fn set_from_ui(&self, account: &str, on_behalf_of: Option<&str>, changes: TlsSettings) {
+    /// warns) for an account that does not exist. Takes whatever converts into settings (the
+    /// operator converts its own).
+    pub fn set_from_ui(
+        &self,
+        account: &str,
+        on_behalf_of: Option<&str>,
+        changes: impl Into<TlsSettings>,
+    ) {
         if self
             .shared()
-            .set_from_ui(account, on_behalf_of, changes)
+            .set_from_ui(account, on_behalf_of, changes.into())
             .is_none()
         {
             tracing::warn!(

@@ -5,9 +5,9 @@ use super::accounts::{Accounts, Target};
 use super::faults::{Fault, Faults};
 use super::fleet;
 use super::ratelimit::RateLimiter;
-use crate::api::{Region, TlsSettings};
-use crate::sendgrid::ApiKey;
+use super::settings::{Region, TlsSettings};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::time::SystemTime;
@@ -180,14 +180,31 @@ pub struct RequestCount {
 type CountKey = (String, Region, Option<String>, Option<String>, u16);
 
 fn rfc3339<S: serde::Serializer>(at: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {
-    let at = chrono::DateTime::<chrono::Utc>::from(*at);
-    serializer.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    let at = jiff::Timestamp::try_from(*at).map_err(serde::ser::Error::custom)?;
+    serializer.collect_str(&format_args!("{at:.3}"))
 }
 
-/// The fingerprint the operator's client shows for the same key ("key-" and 6 hex digits of its
-/// SHA-256). `None` for a value that cannot be an API key (empty, spaces, non-ASCII).
+/// The fingerprint the operator's client shows for the same key: "key-" and 6 hex digits of its
+/// SHA-256. `None` for a value that is not shaped like a SendGrid key (`SG.<id>.<secret>`,
+/// base64url parts), as the client fingerprints none: a short hash of some other secret sent by
+/// mistake would help guess it.
 pub fn fingerprint(key: &str) -> Option<String> {
-    ApiKey::new(key).ok().map(|key| key.fingerprint())
+    let key = key.trim();
+    let base64url = |part: &str| {
+        !part.is_empty()
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    let (id, secret) = key.strip_prefix("SG.")?.split_once('.')?;
+    if !(base64url(id) && base64url(secret)) {
+        return None;
+    }
+    let digest = Sha256::digest(key.as_bytes());
+    Some(format!(
+        "key-{:02x}{:02x}{:02x}",
+        digest[0], digest[1], digest[2]
+    ))
 }
 
 /// All mutable simulator state.
@@ -326,7 +343,7 @@ impl SimState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::TlsVersion;
+    use crate::TlsVersion;
     use std::time::UNIX_EPOCH;
 
     #[test]
@@ -461,6 +478,15 @@ mod tests {
         assert_eq!(fingerprint("SG.test.key").as_deref(), Some("key-a40d57"));
         assert_eq!(fingerprint(" SG.test.key\n").as_deref(), Some("key-a40d57"));
         assert_eq!(fingerprint(""), None);
+        for not_a_key in [
+            "SG.test",
+            "SG..key",
+            "SG.a b.c",
+            "hunter2",
+            "Bearer SG.test.key",
+        ] {
+            assert_eq!(fingerprint(not_a_key), None, "{not_a_key}");
+        }
     }
 
     #[test]

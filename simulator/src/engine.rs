@@ -5,15 +5,16 @@
 //! Order of checks: every request counts against its key's rate window first (so each answer,
 //! errors included, carries the rate-limit headers); then injected faults; then the rate limit
 //! (429); the method (405); the key (401); its scope (403); the `on-behalf-of` target (404); the
-//! target's region against the host's (451); and last the body (400).
+//! target's region against the host's (451); and last the body (400), then a version the account
+//! refuses (an injected fault, 400 too).
 
 use super::accounts::Target;
 use super::faults::Injected;
 use super::patch::parse_patch;
 use super::ratelimit::{RateHeaders, unix_secs_after};
+use super::settings::Region;
 use super::state::{LoggedRequest, Scope, SimState, fingerprint};
-use super::wire::{ApiError, ReplyBody};
-use crate::api::Region;
+use super::wire::{ApiError, ReplyBody, version_number};
 use axum::http::{Method, StatusCode};
 use std::time::SystemTime;
 
@@ -157,10 +158,20 @@ impl SimState {
             );
         }
         if needed == Scope::Update {
-            match parse_patch(request.body) {
-                Ok(changes) => stored.apply(changes),
+            let changes = match parse_patch(request.body) {
+                Ok(changes) => changes,
                 Err(errors) => return reply(StatusCode::BAD_REQUEST, ReplyBody::Errors(errors)),
+            };
+            if let Some(version) = changes.minimum_tls_version
+                && self.faults.refuses(version)
+            {
+                let message = format!(
+                    "TLS {} is not available on this account's plan",
+                    version_number(version)
+                );
+                return error(StatusCode::BAD_REQUEST, ApiError::field("version", message));
             }
+            stored.apply(changes);
         }
         reply(StatusCode::OK, ReplyBody::Settings(*stored))
     }

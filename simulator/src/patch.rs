@@ -6,8 +6,8 @@
 //! someone against the live API. Every field present is checked and all problems are reported
 //! together. Unknown fields are ignored, as SendGrid ignores them; an absent field is left as is.
 
+use super::settings::{TlsSettings, TlsVersion};
 use super::wire::{ApiError, version_number};
-use crate::api::{TlsSettings, TlsVersion};
 use serde_json::{Map, Value};
 
 /// The requested changes, or the errors to answer with.

@@ -1,10 +1,10 @@
 //! Unit tests of the request pipeline, without HTTP.
 
 use super::*;
-use crate::api::{TlsSettings, TlsVersion};
-use crate::simulator::accounts::Stored;
-use crate::simulator::faults::Fault;
-use crate::simulator::state::{SimConfig, SimKey};
+use crate::accounts::Stored;
+use crate::faults::Fault;
+use crate::settings::{TlsSettings, TlsVersion};
+use crate::state::{SimConfig, SimKey};
 use std::time::{Duration, UNIX_EPOCH};
 
 const KEY: &str = "SG.engine-test-key.key";
@@ -120,6 +120,32 @@ fn a_rejected_patch_changes_nothing() {
     assert_eq!(
         state.settings("main", None),
         Some(TlsSettings::SENDGRID_DEFAULTS)
+    );
+}
+
+#[test]
+fn a_refused_version_is_a_400_naming_the_field_and_changes_nothing() {
+    let mut state = state();
+    state.inject(Fault::RefuseVersion(TlsVersion::V1_3));
+    let refused = reply(&mut state, &patch(r#"{"require_tls":true,"version":1.3}"#));
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        refused.body,
+        ReplyBody::Errors(vec![ApiError::field(
+            "version",
+            "TLS 1.3 is not available on this account's plan"
+        )])
+    );
+    assert_eq!(
+        state.settings("main", None),
+        Some(TlsSettings::SENDGRID_DEFAULTS)
+    );
+    // Other versions, and PATCHes that leave the version alone, go through.
+    let accepted = reply(&mut state, &patch(r#"{"require_tls":true,"version":1.2}"#));
+    assert_eq!(accepted.status, StatusCode::OK);
+    assert_eq!(
+        answer(&mut state, &patch(r#"{"require_valid_cert":true}"#)),
+        (200, "settings".to_owned())
     );
 }
 
