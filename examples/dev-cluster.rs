@@ -13,7 +13,7 @@ use kube_testkit::{TestServer, Validator};
 use sendgrid_tls_operator::api::SendGridEnforcedTls;
 use sendgrid_tls_operator::api::validation::{resource_schema, validate_object};
 use sendgrid_tls_operator::cli::run::shutdown_signal;
-use sendgrid_tls_operator::controller::{self, RunOptions, Settings};
+use sendgrid_tls_operator::controller::{self, RunOptions, Timing};
 use sendgrid_tls_operator::sendgrid::{ClientConfig, Endpoints, SendGridClient};
 use sendgrid_tls_operator::simulator::{SimConfig, Simulator};
 use sendgrid_tls_operator::telemetry::Metrics;
@@ -96,9 +96,9 @@ async fn run() -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let options = RunOptions {
         concurrency: 8,
-        settings: Settings {
+        timing: Timing {
             default_resync: RESYNC,
-            ..Settings::default()
+            ..Timing::default()
         },
         ..RunOptions::default()
     };

@@ -4,7 +4,7 @@
 pub mod api;
 pub mod cli;
 pub mod controller;
-pub mod reconcile;
+pub mod decision;
 pub mod sendgrid;
 pub mod telemetry;
 

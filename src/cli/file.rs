@@ -6,13 +6,13 @@ use super::Global;
 use super::embedded;
 use super::inputs::{self, Input};
 use super::keys::{self, Keys};
-use super::report::{Change, Entry, Event, Failure, Report, Verdict};
+use super::report::{Change, Entry, Event, Problem, Report, Verdict};
+use super::sync;
 use crate::api::TlsSettings;
 use crate::api::spec::DEFAULT_RESYNC;
 use crate::controller::gather::account_for;
-use crate::reconcile::conditions::{self, READY};
-use crate::reconcile::decide::{Decision, Facts, NoteKind, Outcome, PatchPlan};
-use crate::reconcile::sync;
+use crate::decision::conditions::{self, READY};
+use crate::decision::decide::{Decision, EventKind, Facts, Outcome, PatchPlan};
 use crate::sendgrid::{ClientConfig, SendGridClient};
 use clap::Args;
 use serde_json::Value;
@@ -131,7 +131,7 @@ fn failed(input: &Input, reason: &str, message: String) -> Entry {
         changes: Vec::new(),
         events: Vec::new(),
         status: None,
-        error: Some(Failure {
+        error: Some(Problem {
             reason: reason.to_string(),
             message,
         }),
@@ -199,12 +199,12 @@ fn concluded(input: &Input, result: Verdict, message: String, applied: Option<&O
 
 fn events(outcome: &Outcome) -> Vec<Event> {
     outcome
-        .notes
+        .events
         .iter()
         .map(|n| Event {
             type_: match n.kind {
-                NoteKind::Normal => "Normal",
-                NoteKind::Warning => "Warning",
+                EventKind::Normal => "Normal",
+                EventKind::Warning => "Warning",
             },
             reason: n.reason.as_str(),
             message: n.message.clone(),

@@ -15,6 +15,8 @@ mod report;
 pub mod run;
 #[cfg(feature = "simulator")]
 pub mod simulate;
+#[cfg(feature = "validation")]
+mod sync;
 
 use crate::sendgrid::{ClientConfig, Endpoints};
 use crate::telemetry::logging::LogFormat;

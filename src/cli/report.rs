@@ -30,7 +30,7 @@ pub struct Change {
 }
 
 #[derive(Debug, Serialize)]
-pub struct Failure {
+pub struct Problem {
     /// The Synced reason (Unauthorized, RateLimited, ...), `Invalid` for a document that fails
     /// validation, `NoApiKey` when no key was given for it.
     pub reason: String,
@@ -65,7 +65,7 @@ pub struct Entry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<SendGridEnforcedTlsStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<Failure>,
+    pub error: Option<Problem>,
 }
 
 #[derive(Debug, Default, Serialize)]

@@ -4,7 +4,7 @@ use super::Global;
 use crate::controller::backoff::BackoffConfig;
 use crate::controller::leader::{self, LeaderConfig};
 use crate::controller::run::preflight;
-use crate::controller::{RunOptions, Settings};
+use crate::controller::{RunOptions, Timing};
 use crate::sendgrid::budget::DEFAULT_PER_MINUTE;
 use crate::sendgrid::{ClientConfig, SendGridClient};
 use crate::telemetry::http::{self, Health};
@@ -123,7 +123,7 @@ impl RunArgs {
             watch_secrets: self.watch_secrets,
             concurrency: self.concurrency,
             instance: std::env::var("POD_NAME").ok(),
-            settings: Settings {
+            timing: Timing {
                 backoff: BackoffConfig {
                     base: self.retry_base_delay,
                     max: self.retry_max_delay,

@@ -3,10 +3,10 @@
 use super::context::Context;
 use super::error::Error;
 use crate::api::{FINALIZER, MANAGER, SendGridEnforcedTls, SendGridEnforcedTlsStatus};
-use crate::reconcile::{Note, NoteKind};
+use crate::decision::{Event, EventKind};
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Patch, PatchParams};
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
 use kube::{Api, Resource, ResourceExt};
 use serde_json::{Map, Value, json};
 
@@ -86,12 +86,12 @@ pub(crate) fn stale_on_conflict(error: kube::Error) -> Error {
 /// Publishes the Events about `res`, named for the generation they concern: kube's Recorder
 /// folds Events with the same type, reason and action into one series that keeps the first note,
 /// so a spec edit's Event stays apart.
-pub async fn publish(ctx: &Context, res: &SendGridEnforcedTls, notes: &[Note]) {
+pub async fn publish(ctx: &Context, res: &SendGridEnforcedTls, events: &[Event]) {
     let action = format!(
         "Reconcile generation {}",
         res.metadata.generation.unwrap_or_default()
     );
-    publish_about(ctx, &res.object_ref(&()), &action, notes).await;
+    publish_about(ctx, &res.object_ref(&()), &action, events).await;
 }
 
 /// Publishes Events about `regarding`. A failure to publish is logged, not fatal: Events are a
@@ -103,14 +103,14 @@ pub async fn publish_about(
     ctx: &Context,
     regarding: &ObjectReference,
     action: &str,
-    notes: &[Note],
+    events: &[Event],
 ) {
     let recorder = Recorder::new(ctx.kube.clone(), ctx.reporter.clone());
-    for note in notes {
-        let event = Event {
+    for note in events {
+        let event = KubeEvent {
             type_: match note.kind {
-                NoteKind::Normal => EventType::Normal,
-                NoteKind::Warning => EventType::Warning,
+                EventKind::Normal => EventType::Normal,
+                EventKind::Warning => EventType::Warning,
             },
             reason: note.reason.to_string(),
             note: Some(truncate_note(&note.message)),
@@ -158,7 +158,7 @@ pub async fn set_finalizer(
         .map_err(stale_on_conflict)
 }
 
-/// The Events API rejects notes over 1 KiB.
+/// The Events API rejects events over 1 KiB.
 const MAX_NOTE: usize = 1000;
 
 /// An Event note within the Events API's limit.

@@ -6,7 +6,7 @@
 //! It is fed the same watch events as the cache, right after the cache took them, and follows
 //! the cache's rules: a relist (Init .. InitDone) is gathered aside and replaces the index at
 //! InitDone. The objects themselves stay in the cache; the index holds references only, and the
-//! conflict rules are still applied to the cached objects (`reconcile::conflict::contends`).
+//! conflict rules are still applied to the cached objects (`decision::conflict::contends`).
 
 use super::context::Guarded;
 use crate::api::{OnBehalfOfRef, Region, SendGridEnforcedTls};

@@ -4,7 +4,7 @@
 use super::backoff::{BackoffConfig, ResourceBackoff};
 use super::claims::ClaimIndex;
 use crate::api::SendGridEnforcedTls;
-use crate::reconcile::Retry;
+use crate::decision::Retry;
 use crate::sendgrid::{ApiKey, SendGridClient};
 use crate::telemetry::Metrics;
 use kube::core::DeserializeGuard;
@@ -47,7 +47,7 @@ impl KeyRing {
 
 /// Tunables of the reconcile loop.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub struct Timing {
     pub backoff: BackoffConfig,
     /// The drift-check period of resources that set no resyncInterval.
     pub default_resync: Duration,
@@ -55,9 +55,9 @@ pub struct Settings {
     pub cleanup_timeout: Duration,
 }
 
-impl Default for Settings {
+impl Default for Timing {
     fn default() -> Self {
-        Settings {
+        Timing {
             backoff: BackoffConfig::default(),
             default_resync: crate::api::spec::DEFAULT_RESYNC,
             cleanup_timeout: DEFAULT_CLEANUP_TIMEOUT,
@@ -89,7 +89,7 @@ impl Context {
         metrics: Metrics,
         store: Store<Guarded>,
         claims: Arc<ClaimIndex>,
-        settings: &Settings,
+        timing: &Timing,
     ) -> Context {
         Context {
             kube,
@@ -98,10 +98,10 @@ impl Context {
             metrics,
             store,
             claims,
-            backoff: ResourceBackoff::new(settings.backoff),
+            backoff: ResourceBackoff::new(timing.backoff),
             keys: KeyRing::default(),
-            default_resync: settings.default_resync,
-            cleanup_timeout: settings.cleanup_timeout,
+            default_resync: timing.default_resync,
+            cleanup_timeout: timing.cleanup_timeout,
         }
     }
 

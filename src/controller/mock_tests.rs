@@ -2,10 +2,10 @@
 //! loopback: which calls it makes, in which order (each Kubernetes API call asserted in turn, in
 //! the style of kube-rs/controller-rs, and the simulator's request log), with what the
 //! controller itself builds (compare-and-swap status patches, finalizers, Events, requeues).
-//! What the conditions say is the pure decision's, tested in `crate::reconcile`.
+//! What the conditions say is the pure decision's, tested in `crate::decision`.
 
 use super::claims::ClaimIndex;
-use super::context::{Context, Guarded, Settings};
+use super::context::{Context, Guarded, Timing};
 use super::error::Error;
 use super::mock_api::{self, ApiServer, merge};
 use super::reconcile::reconcile;
@@ -74,9 +74,9 @@ impl Harness {
             store,
             Arc::new(ClaimIndex::default()),
             // The fixtures' deletions date from 2026-01-03: keep them inside the cleanup timeout.
-            &Settings {
+            &Timing {
                 cleanup_timeout: Duration::from_secs(100 * 365 * 86_400),
-                ..Settings::default()
+                ..Timing::default()
             },
         );
         Harness {

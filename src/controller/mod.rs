@@ -1,5 +1,5 @@
 //! The cluster side: kube-runtime's `Controller` over `SendGridEnforcedTls`, the I/O around the
-//! pure decision in [`crate::reconcile`] (read the Secret, write status and Events, finalizers).
+//! pure decision in [`crate::decision`] (read the Secret, write status and Events, finalizers).
 
 mod act;
 pub(crate) mod backoff;
@@ -20,5 +20,5 @@ mod mock_api;
 #[cfg(test)]
 mod mock_tests;
 
-pub use context::Settings;
+pub use context::Timing;
 pub use run::{RunOptions, run};

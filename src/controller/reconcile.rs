@@ -1,5 +1,5 @@
 //! One reconcile of one resource, top to bottom: *gather* (the key, a key for the recorded
-//! target, the other claims) -> *decide* (the pure functions of [`crate::reconcile`]) -> *act*
+//! target, the other claims) -> *decide* (the pure functions of [`crate::decision`]) -> *act*
 //! (SendGrid GET/PATCH, status, Events, finalizer).
 //!
 //! Every status and finalizer write is a compare-and-swap on the resourceVersion it was computed
@@ -10,11 +10,11 @@ use super::context::{Context, Guarded};
 use super::error::Error;
 use super::{act, gather};
 use crate::api::{FINALIZER, SendGridEnforcedTls, SendGridEnforcedTlsStatus, TargetAccount};
-use crate::reconcile::cleanup::{cleanup_changes, cleanup_failed, left_as_is, put_back};
-use crate::reconcile::conflict::Standing;
-use crate::reconcile::decide::{self, Decision, Facts, on_failure};
-use crate::reconcile::lifecycle::{self, Life, Plan, Retarget};
-use crate::reconcile::{Failure, Note, Outcome, Reason, Retry};
+use crate::decision::cleanup::{cleanup_changes, cleanup_failed, left_as_is, put_back};
+use crate::decision::conflict::Standing;
+use crate::decision::decide::{self, Decision, Facts, on_failure};
+use crate::decision::lifecycle::{self, Life, Plan, Retarget};
+use crate::decision::{Event, Failure, Outcome, Reason, Retry};
 use crate::sendgrid::{Account, ApiKey};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::core::error_boundary::InvalidObject;
@@ -161,7 +161,7 @@ async fn sync(
     old_key: Option<ApiKey>,
 ) -> Result<Done, Error> {
     let mut status = res.status.clone().unwrap_or_default();
-    let mut notes = Vec::new();
+    let mut events = Vec::new();
     if let (Some(retarget), Ok(new)) = (&retarget, &account) {
         let new = new.target();
         let old = retarget.old();
@@ -172,7 +172,7 @@ async fn sync(
         };
         match retarget {
             Retarget::Forget(_) => {}
-            Retarget::Abandon(_) => notes.push(leave(
+            Retarget::Abandon(_) => events.push(leave(
                 "no API key for it can be read any more (the operator keeps the last one in memory only)".to_string(),
             )),
             Retarget::CleanUp(old) => {
@@ -183,7 +183,7 @@ async fn sync(
                     }),
                 };
                 match result {
-                    Ok(applied) => notes.push(put_back(
+                    Ok(applied) => events.push(put_back(
                         res.spec.deletion_policy(),
                         old,
                         applied.as_ref(),
@@ -192,9 +192,9 @@ async fn sync(
                     // The old target stays recorded, so the move is retried as a whole.
                     Err(failure) if failure.is_transient() => {
                         let facts = Facts::of(res, &status, ctx.default_resync);
-                        return finish(ctx, res, on_failure(&facts, failure), notes, None).await;
+                        return finish(ctx, res, on_failure(&facts, failure), events, None).await;
                     }
-                    Err(failure) => notes.push(leave(format!("{}: {failure}", failure.reason()))),
+                    Err(failure) => events.push(leave(format!("{}: {failure}", failure.reason()))),
                 }
             }
         }
@@ -203,17 +203,17 @@ async fn sync(
     let mut facts = Facts::of(res, &status, ctx.default_resync);
     let account = match account {
         Ok(account) => account,
-        Err(failure) => return finish(ctx, res, on_failure(&facts, failure), notes, None).await,
+        Err(failure) => return finish(ctx, res, on_failure(&facts, failure), events, None).await,
     };
     let target = account.target();
     facts.standing = gather::standing_of(ctx, res, &target);
     facts.target = Some(target);
     if let Some(outcome) = decide::gate(&facts) {
-        return finish(ctx, res, outcome, notes, Some(&account.key)).await;
+        return finish(ctx, res, outcome, events, Some(&account.key)).await;
     }
     let observed = ctx.sendgrid.get(&account).await.map_err(Failure::from);
     match decide::decide(&facts, observed) {
-        Decision::Done(outcome) => finish(ctx, res, *outcome, notes, Some(&account.key)).await,
+        Decision::Done(outcome) => finish(ctx, res, *outcome, events, Some(&account.key)).await,
         Decision::Patch(plan) => {
             // Write ahead: the original must be on record before SendGrid changes; what follows
             // builds on the status as written.
@@ -233,7 +233,7 @@ async fn sync(
                 .await
                 .map_err(Failure::from);
             let outcome = decide::after_patch(&facts, &plan, result);
-            finish(ctx, &res, outcome, notes, Some(&account.key)).await
+            finish(ctx, &res, outcome, events, Some(&account.key)).await
         }
     }
 }
@@ -341,15 +341,15 @@ async fn finish(
     ctx: &Context,
     res: &SendGridEnforcedTls,
     mut outcome: Outcome,
-    mut notes: Vec<Note>,
+    mut events: Vec<Event>,
     used_key: Option<&ApiKey>,
 ) -> Result<Done, Error> {
     if let Some(failure) = &outcome.failure {
         tracing::info!(reason = %failure.reason(), %failure, "SendGrid not in sync");
     }
     act::write_status(ctx, res, &outcome.status).await?;
-    notes.append(&mut outcome.notes);
-    act::publish(ctx, res, &notes).await;
+    events.append(&mut outcome.events);
+    act::publish(ctx, res, &events).await;
     if let (Some(key), Some(uid)) = (used_key, &res.metadata.uid) {
         ctx.keys.remember(uid, key);
     }
@@ -373,7 +373,7 @@ async fn invalid_object(invalid: &InvalidObject, ctx: &Context) -> Result<Done, 
     tracing::warn!(error = %invalid.error, "skipping a resource that does not match the CRD");
     // Once per change: the retries while a deletion waits out the cleanup timeout repeat nothing.
     if ctx.backoff.attempts(&object_key(meta)) == 0 {
-        let note = Note::warning(
+        let note = Event::warning(
             Reason::InvalidObject,
             format!(
                 "does not match the SendGridEnforcedTls schema, so it is skipped: {}",

@@ -8,7 +8,7 @@
 //! - With `watch_secrets`, a metadata-only watch on Secrets triggers the resources that use one.
 
 use super::claims::ClaimIndex;
-use super::context::{Context, Guarded, Settings};
+use super::context::{Context, Guarded, Timing};
 use super::pace::Pacer;
 use super::reconcile::{error_policy, forget};
 use super::{gather, watches};
@@ -39,7 +39,7 @@ pub struct RunOptions {
     pub concurrency: u16,
     /// Event reporter instance (the pod name).
     pub instance: Option<String>,
-    pub settings: Settings,
+    pub timing: Timing,
 }
 
 /// Checks that the cluster answers and the CRD is installed, with a one-line error otherwise.
@@ -227,7 +227,7 @@ pub async fn run(
         metrics,
         reader.clone(),
         claims,
-        &options.settings,
+        &options.timing,
     ));
 
     let mut controller = Controller::for_stream(resources, reader.clone())

@@ -5,7 +5,7 @@
 //! (anything else is `Other`). Never a name or namespace: that would be one series per resource.
 
 use crate::api::{Condition, SendGridEnforcedTls};
-use crate::reconcile::Reason;
+use crate::decision::Reason;
 use kube::core::DeserializeGuard;
 use kube::runtime::reflector::Store;
 use prometheus_client::collector::Collector;
@@ -15,7 +15,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
-/// Reasons of `Ready` and `Synced` (the one vocabulary, `crate::reconcile::Reason`); each is
+/// Reasons of `Ready` and `Synced` (the one vocabulary, `crate::decision::Reason`); each is
 /// always exported, as 0 when no resource has it.
 const READY_REASONS: &[(bool, Reason)] = &Reason::READY;
 const SYNCED_REASONS: &[(bool, Reason)] = &Reason::SYNCED;

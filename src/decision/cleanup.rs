@@ -6,7 +6,7 @@
 //! of weak TLS (for good, if that resource only observes or is failing).
 
 use super::conditions::{self, READY, Verdict};
-use super::decide::{Facts, Note, Outcome, describe};
+use super::decide::{Event, Facts, Outcome, describe};
 use super::failure::Failure;
 use super::reason::Reason;
 use crate::api::{DeletionPolicy, TargetAccount, TlsSettings};
@@ -36,17 +36,17 @@ pub fn put_back(
     target: &TargetAccount,
     applied: Option<&TlsSettings>,
     moved_to: Option<&TargetAccount>,
-) -> Note {
+) -> Event {
     let what = match applied {
         Some(changes) => format!("set {}", describe(changes)),
         None => "SendGrid already as it should be".to_string(),
     };
     match moved_to {
-        None => Note::normal(
+        None => Event::normal(
             Reason::CleanedUp,
             format!("deletionPolicy {policy:?} on {target}: {what}"),
         ),
-        Some(new) => Note::normal(
+        Some(new) => Event::normal(
             Reason::Retargeted,
             format!("moved from {target} to {new}; deletionPolicy {policy:?} on {target}: {what}"),
         ),
@@ -54,8 +54,8 @@ pub fn put_back(
 }
 
 /// The Warning for a target that could not be put back and was left as is.
-pub fn left_as_is(why: String) -> Note {
-    Note::warning(Reason::CleanupSkipped, why)
+pub fn left_as_is(why: String) -> Event {
+    Event::warning(Reason::CleanupSkipped, why)
 }
 
 /// The status of a resource whose cleanup failed: it stays (finalizer kept) and says how to let
@@ -81,14 +81,14 @@ pub fn cleanup_failed(facts: &Facts, failure: Failure, timeout: std::time::Durat
         facts.generation,
         &facts.now,
     );
-    let notes = if first {
-        vec![Note::warning(Reason::CleanupFailed, message)]
+    let events = if first {
+        vec![Event::warning(Reason::CleanupFailed, message)]
     } else {
         Vec::new()
     };
     Outcome {
         status,
-        notes,
+        events,
         retry: super::Retry::Backoff,
         failure: Some(failure),
     }

@@ -109,31 +109,31 @@ pub struct PatchPlan {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NoteKind {
+pub enum EventKind {
     Normal,
     Warning,
 }
 
 /// An Event to publish about the resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Note {
-    pub kind: NoteKind,
+pub struct Event {
+    pub kind: EventKind,
     pub reason: Reason,
     pub message: String,
 }
 
-impl Note {
-    pub fn normal(reason: Reason, message: String) -> Note {
-        Note {
-            kind: NoteKind::Normal,
+impl Event {
+    pub fn normal(reason: Reason, message: String) -> Event {
+        Event {
+            kind: EventKind::Normal,
             reason,
             message,
         }
     }
 
-    pub fn warning(reason: Reason, message: String) -> Note {
-        Note {
-            kind: NoteKind::Warning,
+    pub fn warning(reason: Reason, message: String) -> Event {
+        Event {
+            kind: EventKind::Warning,
             reason,
             message,
         }
@@ -144,7 +144,7 @@ impl Note {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     pub status: SendGridEnforcedTlsStatus,
-    pub notes: Vec<Note>,
+    pub events: Vec<Event>,
     pub retry: Retry,
     /// The failure, if any (for logs and metrics).
     pub failure: Option<Failure>,
@@ -200,14 +200,14 @@ pub fn gate(facts: &Facts) -> Option<Outcome> {
             facts.generation,
             &facts.now,
         );
-        let notes = if first {
-            vec![Note::normal(Reason::Paused, message)]
+        let events = if first {
+            vec![Event::normal(Reason::Paused, message)]
         } else {
             Vec::new()
         };
         return Some(Outcome {
             status,
-            notes,
+            events,
             retry: Retry::Resync(facts.resync),
             failure: None,
         });
@@ -225,7 +225,7 @@ pub fn gate(facts: &Facts) -> Option<Outcome> {
         );
         Outcome {
             status,
-            notes: Vec::new(),
+            events: Vec::new(),
             retry: Retry::After(after),
             failure: None,
         }
@@ -245,7 +245,7 @@ pub fn gate(facts: &Facts) -> Option<Outcome> {
         if let Some(left) = CLAIM_SETTLE.checked_sub(age).filter(|l| !l.is_zero()) {
             return Some(Outcome {
                 status: facts.status.clone(),
-                notes: Vec::new(),
+                events: Vec::new(),
                 retry: Retry::After(left),
                 failure: None,
             });
@@ -362,8 +362,8 @@ pub fn after_patch(
         corrections.drain(..keep);
     }
     out.status.drift_corrections = corrections;
-    out.notes.push(if drift {
-        Note::normal(
+    out.events.push(if drift {
+        Event::normal(
             Reason::DriftCorrected,
             format!(
                 "SendGrid had drifted: {}; set {}",
@@ -372,7 +372,7 @@ pub fn after_patch(
             ),
         )
     } else {
-        Note::normal(Reason::Applied, format!("Set {}", describe(&plan.changes)))
+        Event::normal(Reason::Applied, format!("Set {}", describe(&plan.changes)))
     });
     out
 }
@@ -398,7 +398,7 @@ fn entered(facts: &Facts, seen: Option<TlsSettings>, ready: Verdict) -> Outcome 
         || condition_message(&facts.status.conditions, READY) != ready.message;
     let mut out = concluded(facts, seen, ready);
     if new {
-        out.notes.push(Note::warning(
+        out.events.push(Event::warning(
             reason,
             condition_message(&out.status.conditions, READY),
         ));
@@ -421,7 +421,7 @@ fn concluded(facts: &Facts, seen: Option<TlsSettings>, ready: Verdict) -> Outcom
     );
     Outcome {
         status,
-        notes: Vec::new(),
+        events: Vec::new(),
         retry: Retry::Resync(facts.resync),
         failure: None,
     }
@@ -466,13 +466,13 @@ fn failed(facts: &Facts, seen: Option<TlsSettings>, failure: Failure) -> Outcome
             &facts.now,
         );
     }
-    let mut notes = Vec::new();
+    let mut events = Vec::new();
     if synced_changed {
-        notes.push(Note::warning(reason, message));
+        events.push(Event::warning(reason, message));
     }
     Outcome {
         status,
-        notes,
+        events,
         retry: failure.retry(facts.resync),
         failure: Some(failure),
     }

@@ -5,7 +5,7 @@ use super::cleanup::{cleanup_changes, cleanup_failed};
 use super::conditions::{self, READY, SYNCED};
 use super::conflict::Standing;
 use super::decide::{
-    CLAIM_SETTLE, CONTEST_LIMIT, Decision, Facts, NoteKind, Outcome, PatchPlan, after_patch,
+    CLAIM_SETTLE, CONTEST_LIMIT, Decision, EventKind, Facts, Outcome, PatchPlan, after_patch,
     decide, gate,
 };
 use super::failure::{Failure, Retry};
@@ -127,7 +127,7 @@ fn in_sync_needs_no_patch_and_resyncs() {
     );
     assert_eq!(out.status.target.as_deref(), Some(TARGET));
     assert_eq!(out.status.observed_generation, Some(2));
-    assert!(out.notes.is_empty());
+    assert!(out.events.is_empty());
     assert!(
         out.status.original.is_none(),
         "nothing was changed, so nothing to remember"
@@ -142,7 +142,7 @@ fn steady_state_status_is_unchanged() {
     later.now = at(5_000);
     let out = done(decide(&later, Ok(settings(true, false, TlsVersion::V1_2))));
     assert_eq!(out.status, before, "a quiet resync must not write status");
-    assert!(out.notes.is_empty());
+    assert!(out.events.is_empty());
 }
 
 #[test]
@@ -215,10 +215,10 @@ fn first_patch_applies_and_records_original() {
         Some(settings(true, false, TlsVersion::V1_2))
     );
     assert_eq!(out.status.last_applied_time, Some(at(1_000)));
-    assert_eq!(out.notes.len(), 1);
-    assert_eq!(out.notes[0].reason, Reason::Applied);
+    assert_eq!(out.events.len(), 1);
+    assert_eq!(out.events[0].reason, Reason::Applied);
     assert_eq!(
-        out.notes[0].message,
+        out.events[0].message,
         "Set requireTls=true, minimumTlsVersion=1.2"
     );
 }
@@ -282,9 +282,9 @@ fn drift_in_enforce_mode_is_corrected_with_an_event() {
         }
     );
     let out = after_patch(&f, &plan, Ok(settings(true, false, TlsVersion::V1_2)));
-    assert_eq!(out.notes[0].reason, Reason::DriftCorrected);
+    assert_eq!(out.events[0].reason, Reason::DriftCorrected);
     assert!(
-        out.notes[0]
+        out.events[0]
             .message
             .contains("requireTls (want true, SendGrid has false)")
     );
@@ -298,7 +298,7 @@ fn spec_change_is_applied_not_drift() {
     f.generation = Some(3);
     let plan = patch(decide(&f, Ok(settings(false, false, TlsVersion::V1_2))));
     let out = after_patch(&f, &plan, Ok(settings(true, false, TlsVersion::V1_2)));
-    assert_eq!(out.notes[0].reason, Reason::Applied);
+    assert_eq!(out.events[0].reason, Reason::Applied);
     assert_eq!(out.status.observed_generation, Some(3));
 }
 
@@ -325,14 +325,14 @@ fn observe_mode_reports_drift_and_never_patches() {
         message,
         "requireTls (want true, SendGrid has false); minimumTlsVersion (want 1.2, SendGrid has 1.1)"
     );
-    assert_eq!(out.notes.len(), 1);
-    assert_eq!(out.notes[0].kind, NoteKind::Warning);
+    assert_eq!(out.events.len(), 1);
+    assert_eq!(out.events[0].kind, EventKind::Warning);
     // The same drift again: no new Event, no status change.
     let again = done(decide(
         &facts(&spec, &out.status),
         Ok(settings(false, false, TlsVersion::V1_1)),
     ));
-    assert!(again.notes.is_empty());
+    assert!(again.events.is_empty());
     assert_eq!(again.status, out.status);
 }
 
@@ -351,14 +351,14 @@ fn conflict_never_patches() {
         message.contains("mail/older") && message.contains(TARGET),
         "{message}"
     );
-    assert_eq!(out.notes[0].reason, Reason::Conflict);
+    assert_eq!(out.events[0].reason, Reason::Conflict);
     let again = done(decide(&f, Ok(settings(false, false, TlsVersion::V1_1))));
-    assert_eq!(again.notes.len(), 1, "first time only for a new status");
+    assert_eq!(again.events.len(), 1, "first time only for a new status");
     let mut f2 = facts(&spec, &out.status);
     f2.standing = Standing::Conflict("mail/older".into());
     assert!(
         done(decide(&f2, Ok(settings(false, false, TlsVersion::V1_1))))
-            .notes
+            .events
             .is_empty()
     );
 }
@@ -478,14 +478,14 @@ fn failures_map_to_reasons_and_retries() {
         assert_eq!(out.retry, retry, "{failure:?}");
         let synced = conditions::find(&out.status.conditions, SYNCED).unwrap();
         assert_eq!(synced.message, failure.to_string(), "says what failed");
-        assert_eq!(out.notes.len(), 1, "{failure:?}");
+        assert_eq!(out.events.len(), 1, "{failure:?}");
         assert_eq!(
-            out.notes[0].message, synced.message,
+            out.events[0].message, synced.message,
             "and so does its Event"
         );
         assert_eq!(
-            (out.notes[0].kind, out.notes[0].reason),
-            (NoteKind::Warning, reason)
+            (out.events[0].kind, out.events[0].reason),
+            (EventKind::Warning, reason)
         );
         assert_eq!(out.failure, Some(failure));
     }
@@ -527,7 +527,7 @@ fn transient_failure_leaves_ready_as_it_was() {
     assert_eq!(condition(&again, READY), pair("True", "InSync"));
     let synced = conditions::find(&again.status.conditions, SYNCED).unwrap();
     assert_eq!(synced.message, local);
-    assert_eq!(again.notes.len(), 1, "a new message is a new Warning");
+    assert_eq!(again.events.len(), 1, "a new message is a new Warning");
 }
 
 #[test]
@@ -556,7 +556,7 @@ fn repeated_failure_emits_one_event_and_no_status_change() {
     let mut later = facts(&spec, &first.status);
     later.now = at(9_000);
     let second = done(decide(&later, Err(failure)));
-    assert!(second.notes.is_empty());
+    assert!(second.events.is_empty());
     assert_eq!(second.status, first.status);
 }
 
@@ -769,7 +769,7 @@ fn repeated_drift_becomes_contested_and_stops_writing() {
             Decision::Patch(plan) => {
                 patches += 1;
                 let out = after_patch(&f, &plan, Ok(settings(true, false, TlsVersion::V1_2)));
-                assert_eq!(out.notes[0].reason, Reason::DriftCorrected);
+                assert_eq!(out.events[0].reason, Reason::DriftCorrected);
                 status = out.status;
             }
             Decision::Done(out) => {
@@ -783,7 +783,7 @@ fn repeated_drift_becomes_contested_and_stops_writing() {
                 );
                 // One Warning when it starts, none after.
                 let first = !conditions::is(&status.conditions, READY, false, Reason::Contested);
-                assert_eq!(out.notes.len(), usize::from(first), "round {round}");
+                assert_eq!(out.events.len(), usize::from(first), "round {round}");
                 status = out.status;
             }
         }
@@ -822,11 +822,11 @@ fn gate_pauses_and_waits_before_calling_sendgrid() {
         "Ready left as it was"
     );
     assert_eq!(condition(&paused, SYNCED), pair("False", "Paused"));
-    assert_eq!(paused.notes.len(), 1);
+    assert_eq!(paused.events.len(), 1);
     let mut again = facts(&spec, &paused.status);
     again.paused = true;
     assert!(
-        gate(&again).unwrap().notes.is_empty(),
+        gate(&again).unwrap().events.is_empty(),
         "one Event per pause"
     );
 
@@ -849,7 +849,7 @@ fn gate_pauses_and_waits_before_calling_sendgrid() {
     let settling = gate(&f).expect("settles");
     assert_eq!(settling.retry, Retry::After(CLAIM_SETTLE));
     assert_eq!(settling.status, fresh);
-    assert!(settling.notes.is_empty());
+    assert!(settling.events.is_empty());
     f.now = at(1_000 + CLAIM_SETTLE.as_secs() as i64);
     assert_eq!(gate(&f), None);
 }
@@ -876,7 +876,7 @@ fn failed_cleanup_says_how_to_let_go() {
         "{message}"
     );
     assert_eq!(out.retry, Retry::Backoff);
-    assert_eq!(out.notes[0].reason, Reason::CleanupFailed);
+    assert_eq!(out.events[0].reason, Reason::CleanupFailed);
 }
 
 #[test]

@@ -6,7 +6,6 @@
 //! - [`conflict`]: who holds a target when several resources claim it.
 //! - [`decide`]: the sync itself (gate, decide, after_patch).
 //! - [`cleanup`]: what putting a target back changes.
-//! - [`sync`]: one pass against SendGrid for the `plan`/`apply` commands, with the same decisions.
 
 pub(crate) mod cleanup;
 pub(crate) mod conditions;
@@ -15,9 +14,8 @@ pub(crate) mod decide;
 mod failure;
 pub(crate) mod lifecycle;
 mod reason;
-pub(crate) mod sync;
 
-pub(crate) use decide::{Note, NoteKind, Outcome};
+pub(crate) use decide::{Event, EventKind, Outcome};
 pub(crate) use failure::{Failure, Retry};
 pub use reason::Reason;
 #[cfg(test)]

@@ -2,8 +2,8 @@
 //! needed, conclude. The same decisions as the controller's reconcile; without a cluster there is
 //! no status to write ahead, so the original is only printed.
 
-use super::decide::{self, Decision, Facts, Outcome};
-use super::failure::Failure;
+use crate::decision::Failure;
+use crate::decision::decide::{self, Decision, Facts, Outcome};
 use crate::sendgrid::{Account, SendGridClient};
 
 /// GETs the settings and decides; changes nothing (what `plan` shows).
