@@ -96,6 +96,16 @@ impl Harness {
         }
     }
 
+    /// A person changes the key's own account in SendGrid's UI.
+    fn change_in_ui(&self, settings: TlsSettings) {
+        self.sim.set_from_ui("main", None, settings);
+    }
+
+    /// What SendGrid holds now for the key's own account.
+    fn main_account(&self) -> TlsSettings {
+        self.sim.settings("main", None).into()
+    }
+
     fn reconcile(&self, obj: &SendGridEnforcedTls) -> JoinHandle<Result<Action, Error>> {
         tokio::spawn(reconcile(
             Arc::new(DeserializeGuard(Ok(obj.clone()))),
@@ -363,13 +373,32 @@ fn settings(tls: bool, cert: bool, version: TlsVersion) -> TlsSettings {
     }
 }
 
+/// The Event's type and reason, and a piece of its note.
+fn assert_event(event: &Value, type_: &str, reason: &str, note_has: &str) {
+    assert_eq!(
+        (&event["type"], &event["reason"]),
+        (&json!(type_), &json!(reason))
+    );
+    assert!(
+        event["note"].as_str().unwrap().contains(note_has),
+        "{event}"
+    );
+}
+
+/// Only requireTls: what a person changes in SendGrid's UI in most scenarios.
+fn require_tls(on: bool) -> TlsSettings {
+    TlsSettings {
+        require_tls: Some(on),
+        ..TlsSettings::default()
+    }
+}
+
 #[tokio::test]
 async fn create_patches_only_managed_fields_then_resync_is_quiet() {
     let mut h = Harness::new().await;
     // SendGrid starts with a valid certificate required, so the spec's explicit `false` must be
     // sent.
-    h.sim
-        .set_from_ui("main", None, settings(false, true, TlsVersion::V1_1));
+    h.change_in_ui(settings(false, true, TlsVersion::V1_1));
     let obj = marketing(spec(json!({
         "requireTls": true,
         "requireValidCert": false,
@@ -402,10 +431,7 @@ async fn create_patches_only_managed_fields_then_resync_is_quiet() {
     );
     assert_eq!(status["target"], target());
     assert!(status["lastAppliedTime"].is_string(), "{status}");
-    assert_eq!(
-        (&event["type"], &event["reason"]),
-        (&json!("Normal"), &json!("Applied"))
-    );
+    assert_event(&event, "Normal", "Applied", "");
     assert_eq!(
         event["note"],
         "Set requireTls=true, requireValidCert=false, minimumTlsVersion=1.2"
@@ -429,14 +455,7 @@ async fn enforce_corrects_drift() {
             json!({"requireTls": true, "minimumTlsVersion": "1.2"}),
         )))
         .await;
-    h.sim.set_from_ui(
-        "main",
-        None,
-        TlsSettings {
-            require_tls: Some(false),
-            ..TlsSettings::default()
-        },
-    );
+    h.change_in_ui(require_tls(false));
 
     let task = h.reconcile(&obj);
     h.key().await;
@@ -449,33 +468,16 @@ async fn enforce_corrects_drift() {
         [get(200), patch(json!({"require_tls": true}))]
     );
     assert_eq!(status["observed"]["requireTls"], true);
-    assert_eq!(
-        (&event["type"], &event["reason"]),
-        (&json!("Normal"), &json!("DriftCorrected"))
-    );
-    assert!(
-        event["note"].as_str().unwrap().contains("requireTls"),
-        "{event}"
-    );
+    assert_event(&event, "Normal", "DriftCorrected", "requireTls");
     assert_resync(&action);
-    assert_eq!(
-        h.sim.settings("main", None),
-        settings(true, false, TlsVersion::V1_2)
-    );
+    assert_eq!(h.main_account(), settings(true, false, TlsVersion::V1_2));
 }
 
 #[tokio::test]
 async fn observe_reports_drift_and_never_writes() {
     let mut h = Harness::new().await;
     // In sync at first: SendGrid already requires TLS.
-    h.sim.set_from_ui(
-        "main",
-        None,
-        TlsSettings {
-            require_tls: Some(true),
-            ..TlsSettings::default()
-        },
-    );
+    h.change_in_ui(require_tls(true));
     let obj = marketing(spec(json!({"requireTls": true, "mode": "Observe"})));
     let task = h.reconcile(&obj);
     h.key().await;
@@ -484,14 +486,7 @@ async fn observe_reports_drift_and_never_writes() {
     assert_resync(&action);
 
     h.sim.clear_requests();
-    h.sim.set_from_ui(
-        "main",
-        None,
-        TlsSettings {
-            require_tls: Some(false),
-            ..TlsSettings::default()
-        },
-    );
+    h.change_in_ui(require_tls(false));
     let task = h.reconcile(&obj);
     h.key().await;
     let (status, _) = h.status(&obj).await;
@@ -500,12 +495,9 @@ async fn observe_reports_drift_and_never_writes() {
 
     assert_eq!(h.sendgrid_log(), [get(200)], "Observe never PATCHes");
     assert_eq!(status["observed"]["requireTls"], false);
-    assert_eq!(
-        (&event["type"], &event["reason"]),
-        (&json!("Warning"), &json!("Drifted"))
-    );
+    assert_event(&event, "Warning", "Drifted", "");
     assert_resync(&action);
-    assert_eq!(h.sim.settings("main", None).require_tls, Some(false));
+    assert_eq!(h.main_account().require_tls, Some(false));
 }
 
 #[tokio::test]
@@ -519,14 +511,7 @@ async fn missing_secret_is_reported_without_calling_sendgrid() {
     let action = h.done(task).await;
 
     assert_eq!(h.sendgrid_log(), []);
-    assert_eq!(
-        (&event["type"], &event["reason"]),
-        (&json!("Warning"), &json!("SecretNotFound"))
-    );
-    assert!(
-        event["note"].as_str().unwrap().contains("sendgrid-api-key"),
-        "{event}"
-    );
+    assert_event(&event, "Warning", "SecretNotFound", "sendgrid-api-key");
     assert_backoff(&action, 1);
 }
 
@@ -614,10 +599,7 @@ async fn rate_limit_waits_until_reset_without_sending() {
     let action = h.done(task).await;
 
     assert_eq!(h.sendgrid_log(), [get(429)]);
-    assert_eq!(
-        (&event["type"], &event["reason"]),
-        (&json!("Warning"), &json!("RateLimited"))
-    );
+    assert_event(&event, "Warning", "RateLimited", "");
     // X-RateLimit-Reset is ~30s ahead (whole seconds, rounded up), plus up to 1s of jitter.
     let wait = requeue_after(&action).unwrap();
     assert!(
@@ -705,8 +687,7 @@ fn applied(policy: &str, original: TlsSettings) -> SendGridEnforcedTls {
 #[tokio::test]
 async fn restore_puts_back_the_original_then_releases() {
     let mut h = Harness::new().await;
-    h.sim
-        .set_from_ui("main", None, settings(true, true, TlsVersion::V1_2));
+    h.change_in_ui(settings(true, true, TlsVersion::V1_2));
     let obj = applied("Restore", settings(false, true, TlsVersion::V1_3));
 
     let task = h.reconcile(&obj);
@@ -722,14 +703,8 @@ async fn restore_puts_back_the_original_then_releases() {
             patch(json!({"require_tls": false, "version": 1.3}))
         ]
     );
-    assert_eq!(
-        h.sim.settings("main", None),
-        settings(false, true, TlsVersion::V1_3)
-    );
-    assert_eq!(
-        (&event["type"], &event["reason"]),
-        (&json!("Normal"), &json!("CleanedUp"))
-    );
+    assert_eq!(h.main_account(), settings(false, true, TlsVersion::V1_3));
+    assert_event(&event, "Normal", "CleanedUp", "");
     assert_eq!(
         finalizer,
         json!({"metadata": {"finalizers": ["example.com/keep"], "resourceVersion": "100"}})
@@ -740,8 +715,7 @@ async fn restore_puts_back_the_original_then_releases() {
 #[tokio::test]
 async fn reset_puts_back_sendgrid_defaults() {
     let mut h = Harness::new().await;
-    h.sim
-        .set_from_ui("main", None, settings(true, true, TlsVersion::V1_2));
+    h.change_in_ui(settings(true, true, TlsVersion::V1_2));
     let obj = applied("Reset", settings(true, true, TlsVersion::V1_3));
 
     let task = h.reconcile(&obj);
@@ -757,7 +731,7 @@ async fn reset_puts_back_sendgrid_defaults() {
             patch(json!({"require_tls": false, "require_valid_cert": false, "version": 1.1}))
         ]
     );
-    assert_eq!(h.sim.settings("main", None), TlsSettings::SENDGRID_DEFAULTS);
+    assert_eq!(h.main_account(), TlsSettings::SENDGRID_DEFAULTS);
     assert_eq!(
         finalizer["metadata"]["finalizers"],
         json!(["example.com/keep"])
@@ -767,8 +741,7 @@ async fn reset_puts_back_sendgrid_defaults() {
 #[tokio::test]
 async fn failed_cleanup_keeps_the_finalizer_until_switched_to_orphan() {
     let mut h = Harness::new().await;
-    h.sim
-        .set_from_ui("main", None, settings(true, true, TlsVersion::V1_2));
+    h.change_in_ui(settings(true, true, TlsVersion::V1_2));
     let obj = applied("Reset", settings(true, true, TlsVersion::V1_3));
 
     let task = h.reconcile(&obj);
@@ -778,10 +751,7 @@ async fn failed_cleanup_keeps_the_finalizer_until_switched_to_orphan() {
     let action = h.done(task).await;
 
     assert_eq!(h.sendgrid_log(), []);
-    assert_eq!(
-        (&event["type"], &event["reason"]),
-        (&json!("Warning"), &json!("CleanupFailed"))
-    );
+    assert_event(&event, "Warning", "CleanupFailed", "");
     assert_backoff(&action, 1);
 
     // The user gives up on the cleanup: the finalizer goes, SendGrid is not called.
@@ -796,10 +766,7 @@ async fn failed_cleanup_keeps_the_finalizer_until_switched_to_orphan() {
     );
     assert_eq!(action, Action::await_change());
     assert_eq!(h.sendgrid_log(), []);
-    assert_eq!(
-        h.sim.settings("main", None),
-        settings(true, true, TlsVersion::V1_2)
-    );
+    assert_eq!(h.main_account(), settings(true, true, TlsVersion::V1_2));
 }
 
 #[tokio::test]
@@ -873,16 +840,9 @@ async fn assert_conflict(status: Option<Value>) {
         "a conflicting resource never PATCHes"
     );
     assert_eq!(status["target"], target());
-    assert_eq!(
-        (&event["type"], &event["reason"]),
-        (&json!("Warning"), &json!("Conflict"))
-    );
-    assert!(
-        event["note"].as_str().unwrap().contains("mail/older"),
-        "{event}"
-    );
+    assert_event(&event, "Warning", "Conflict", "mail/older");
     assert_resync(&action);
-    assert_eq!(h.sim.settings("main", None).require_tls, Some(false));
+    assert_eq!(h.main_account().require_tls, Some(false));
 }
 
 #[tokio::test]
