@@ -1,9 +1,48 @@
 //! Parent accounts, their subusers and customer accounts, and the Enforced TLS settings each one
 //! stores.
 
+use super::fleet;
 use super::settings::{Region, TlsSettings, TlsVersion};
-use super::state::SimAccount;
 use std::collections::BTreeMap;
+
+/// A parent account with its subusers (name, region) and customer accounts (id). Every one starts
+/// at SendGrid's defaults {false, false, 1.1}.
+#[derive(Clone, Debug)]
+pub struct SimAccount {
+    pub name: String,
+    pub subusers: Vec<(String, Region)>,
+    pub customer_accounts: Vec<String>,
+}
+
+impl SimAccount {
+    /// A fleet given by name patterns (see [`fleet::expand`]): `team-{0..9999}` is ten thousand
+    /// subusers. The error names the pattern that is wrong.
+    pub fn fleet<S: AsRef<str>>(
+        name: &str,
+        subusers: &[S],
+        eu_subusers: &[S],
+        customer_accounts: &[S],
+    ) -> Result<SimAccount, String> {
+        let names = |patterns: &[S]| -> Result<Vec<String>, String> {
+            let mut names = Vec::new();
+            for pattern in patterns {
+                names.extend(fleet::expand(pattern.as_ref())?);
+            }
+            Ok(names)
+        };
+        let in_region = |region| move |name| (name, region);
+        let mut all_subusers: Vec<_> = names(subusers)?
+            .into_iter()
+            .map(in_region(Region::Global))
+            .collect();
+        all_subusers.extend(names(eu_subusers)?.into_iter().map(in_region(Region::Eu)));
+        Ok(SimAccount {
+            name: name.to_owned(),
+            subusers: all_subusers,
+            customer_accounts: names(customer_accounts)?,
+        })
+    }
+}
 
 /// Settings as SendGrid stores them: always all three.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

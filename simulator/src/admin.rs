@@ -14,11 +14,12 @@
 //!   429 bursts, a refused version), `DELETE /_sim/faults`.
 //! - `POST /_sim/keys` (`{"key":..,"account":..,"scopes":[..]}`), `DELETE /_sim/keys/{key}`.
 
+use super::accounts::SimAccount;
 use super::api::json_response;
 use super::faults::FaultRequest;
-use super::server::Shared;
 use super::settings::TlsSettings;
-use super::state::{SimAccount, SimKey};
+use super::shared::Shared;
+use super::state::SimKey;
 use super::wire::{ApiError, ReplyBody};
 use axum::Router;
 use axum::body::Bytes;

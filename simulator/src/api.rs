@@ -2,8 +2,8 @@
 //! `/eu/v3/user/settings/enforced_tls` (EU host), plus SendGrid-style 404s for other paths.
 
 use super::engine::{ApiRequest, Outcome, Reply, presented_fingerprint};
-use super::server::{ConnectionControl, Shared};
 use super::settings::Region;
+use super::shared::{ConnectionControl, Shared};
 use super::wire::{ApiError, ReplyBody};
 use axum::Router;
 use axum::body::Bytes;

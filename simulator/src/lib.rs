@@ -24,10 +24,12 @@ mod patch;
 mod ratelimit;
 mod server;
 mod settings;
+mod shared;
 mod state;
 mod wire;
 
+pub use accounts::SimAccount;
 pub use faults::Fault;
 pub use server::{Simulator, SimulatorHandle};
 pub use settings::{Region, TlsSettings, TlsVersion};
-pub use state::{LoggedRequest, RequestCount, Scope, SimAccount, SimConfig, SimKey};
+pub use state::{LoggedRequest, RequestCount, Scope, SimConfig, SimKey};

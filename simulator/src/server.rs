@@ -5,18 +5,19 @@
 //! handler signals its connection task, which drops the connection), and shutdown must finish in
 //! bounded time even while a latency fault holds a request.
 
+use super::accounts::SimAccount;
 use super::faults::Fault;
 use super::settings::TlsSettings;
-use super::state::{LoggedRequest, RequestCount, SimAccount, SimConfig, SimKey, SimState};
+use super::shared::{ConnectionControl, Shared};
+use super::state::{LoggedRequest, RequestCount, SimConfig, SimKey, SimState};
 use super::{admin, api};
 use axum::Router;
 use axum::extract::Extension;
-use axum::response::Response;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
@@ -27,31 +28,6 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Pause after a failed accept (e.g. out of file descriptors), so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
-/// The state shared by the handlers and every handle.
-#[derive(Debug)]
-pub struct Shared(Mutex<SimState>);
-
-impl Shared {
-    /// Locks the state. A panic elsewhere cannot leave it half-changed in a way that matters to a
-    /// fake, so a poisoned lock is simply taken over.
-    pub fn lock(&self) -> MutexGuard<'_, SimState> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// Given to each request (as an extension) so a handler can drop its own connection.
-#[derive(Clone, Debug)]
-pub struct ConnectionControl(Arc<Notify>);
-
-impl ConnectionControl {
-    /// Tells the connection task to drop the connection, then waits for the drop, which cancels
-    /// this future: no response is ever written.
-    pub async fn drop_connection(&self) -> Response {
-        self.0.notify_one();
-        std::future::pending().await
-    }
-}
-
 /// The local SendGrid simulator.
 pub struct Simulator;
 
@@ -61,7 +37,7 @@ impl Simulator {
     pub async fn start(addr: SocketAddr, config: SimConfig) -> std::io::Result<SimulatorHandle> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared(Mutex::new(SimState::new(config))));
+        let shared = Arc::new(Shared::new(SimState::new(config)));
         let app = api::router()
             .merge(admin::router())
             .fallback(api::not_found)
@@ -238,7 +214,7 @@ async fn serve(listener: TcpListener, app: Router, mut stop: watch::Receiver<boo
 
 async fn serve_connection(stream: TcpStream, app: Router, mut stop: watch::Receiver<bool>) {
     let kill = Arc::new(Notify::new());
-    let app = app.layer(Extension(ConnectionControl(kill.clone())));
+    let app = app.layer(Extension(ConnectionControl::new(kill.clone())));
     let builder = auto::Builder::new(TokioExecutor::new());
     let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
     tokio::pin!(connection);

@@ -1,9 +1,8 @@
 //! The simulator's configuration types and its whole mutable state (keys, accounts, rate
 //! windows, faults, request log). Pure: no I/O, no clock of its own (callers pass `now`).
 
-use super::accounts::{Accounts, Target};
+use super::accounts::{Accounts, SimAccount, Target};
 use super::faults::{Fault, Faults};
-use super::fleet;
 use super::ratelimit::RateLimiter;
 use super::settings::{Region, TlsSettings};
 use serde::{Deserialize, Serialize};
@@ -51,45 +50,6 @@ impl fmt::Debug for SimKey {
             .field("account", &self.account)
             .field("scopes", &self.scopes)
             .finish()
-    }
-}
-
-/// A parent account with its subusers (name, region) and customer accounts (id). Every one starts
-/// at SendGrid's defaults {false, false, 1.1}.
-#[derive(Clone, Debug)]
-pub struct SimAccount {
-    pub name: String,
-    pub subusers: Vec<(String, Region)>,
-    pub customer_accounts: Vec<String>,
-}
-
-impl SimAccount {
-    /// A fleet given by name patterns (see [`fleet::expand`]): `team-{0..9999}` is ten thousand
-    /// subusers. The error names the pattern that is wrong.
-    pub fn fleet<S: AsRef<str>>(
-        name: &str,
-        subusers: &[S],
-        eu_subusers: &[S],
-        customer_accounts: &[S],
-    ) -> Result<SimAccount, String> {
-        let names = |patterns: &[S]| -> Result<Vec<String>, String> {
-            let mut names = Vec::new();
-            for pattern in patterns {
-                names.extend(fleet::expand(pattern.as_ref())?);
-            }
-            Ok(names)
-        };
-        let in_region = |region| move |name| (name, region);
-        let mut all_subusers: Vec<_> = names(subusers)?
-            .into_iter()
-            .map(in_region(Region::Global))
-            .collect();
-        all_subusers.extend(names(eu_subusers)?.into_iter().map(in_region(Region::Eu)));
-        Ok(SimAccount {
-            name: name.to_owned(),
-            subusers: all_subusers,
-            customer_accounts: names(customer_accounts)?,
-        })
     }
 }
 

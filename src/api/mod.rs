@@ -23,6 +23,10 @@ pub use status::{Condition, SendGridEnforcedTlsStatus, TargetAccount};
 #[cfg(feature = "validation")]
 pub use validation::{Violation, validate_object, validate_resource};
 
+/// A resource as the watch hands it over: one that does not match the schema arrives as an error
+/// in place of the object, so it is reported and skipped instead of stopping the watch.
+pub type Guarded = kube::core::DeserializeGuard<SendGridEnforcedTls>;
+
 /// Finalizer added only for the `Restore` and `Reset` deletion policies.
 pub const FINALIZER: &str = "sendgridenforcedtlses.sendgrid.ops.dev/cleanup";
 /// Annotation whose new value forces an immediate reconcile.

@@ -1,7 +1,6 @@
 //! `plan`/`apply --simulate`: a run against an embedded SendGrid simulator, a demo that needs no
 //! account (nothing leaves the machine). Only builds with the `simulator` feature have one.
 
-use super::file::FileArgs;
 use super::keys::Keys;
 use crate::sendgrid::ClientConfig;
 
@@ -9,11 +8,11 @@ use crate::sendgrid::ClientConfig;
 #[cfg(feature = "simulator")]
 const DEMO_KEY: &str = "SG.simulated-demo-key.key";
 
-/// Starts a simulator that accepts `SENDGRID_API_KEY` (or a demo key), gives `run` that key and
+/// Starts a simulator on `listen` that accepts `SENDGRID_API_KEY` (or a demo key), gives `run` that key and
 /// `config` pointed at the simulator, then prints the requests the simulator saw and stops it.
 #[cfg(feature = "simulator")]
 pub async fn with_simulator<T>(
-    args: &FileArgs,
+    listen: std::net::SocketAddr,
     mut config: ClientConfig,
     run: impl AsyncFnOnce(Keys, ClientConfig) -> Result<T, String>,
 ) -> Result<T, String> {
@@ -22,9 +21,9 @@ pub async fn with_simulator<T>(
 
     let raw = std::env::var("SENDGRID_API_KEY").unwrap_or_else(|_| DEMO_KEY.to_string());
     let key = ApiKey::new(&raw).map_err(|e| format!("API key: {e}"))?;
-    let sim = Simulator::start(args.simulate_listen, SimConfig::with_keys(&[raw.trim()]))
+    let sim = Simulator::start(listen, SimConfig::with_keys(&[raw.trim()]))
         .await
-        .map_err(|e| format!("simulator on {}: {e}", args.simulate_listen))?;
+        .map_err(|e| format!("simulator on {listen}: {e}"))?;
     config.endpoints.global = sim.global_url();
     config.endpoints.eu = sim.eu_url();
     eprintln!(
@@ -46,7 +45,7 @@ pub async fn with_simulator<T>(
 /// Without the simulator: says which build has one.
 #[cfg(not(feature = "simulator"))]
 pub async fn with_simulator<T>(
-    _: &FileArgs,
+    _: std::net::SocketAddr,
     _: ClientConfig,
     _: impl AsyncFnOnce(Keys, ClientConfig) -> Result<T, String>,
 ) -> Result<T, String> {

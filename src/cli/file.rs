@@ -6,7 +6,7 @@ use super::Global;
 use super::embedded;
 use super::inputs::{self, Input};
 use super::keys::{self, Keys};
-use super::report::{Change, Entry, Event, Problem, Report, Verdict};
+use super::report::{Change, Entry, Event, OutputFormat, Problem, Report, Verdict};
 use super::sync;
 use crate::api::TlsSettings;
 use crate::api::spec::DEFAULT_RESYNC;
@@ -19,18 +19,6 @@ use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// How `plan` and `apply` print their report.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum OutputFormat {
-    /// One line per resource (apply: the status each would get, as YAML), then a summary.
-    #[default]
-    Text,
-    /// One JSON document: every resource's result, changes, status and error, and a summary.
-    Json,
-    /// The JSON report as YAML.
-    Yaml,
-}
 
 #[derive(Debug, Args)]
 pub struct FileArgs {
@@ -87,7 +75,7 @@ pub async fn run(
     let inputs = inputs::load(&args.files)?;
     let config = global.client_config();
     let entries = if args.simulate {
-        embedded::with_simulator(args, config, async |keys, config| {
+        embedded::with_simulator(args.simulate_listen, config, async |keys, config| {
             reconcile_each(inputs, keys, config, apply).await
         })
         .await?

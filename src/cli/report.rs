@@ -1,7 +1,6 @@
 //! The report of `plan` and `apply`: one entry per resource, a summary, and the three ways to
 //! print it (text for people, JSON and YAML for pipelines).
 
-use super::file::OutputFormat;
 use crate::api::SendGridEnforcedTlsStatus;
 use serde::Serialize;
 use serde_json::Value;
@@ -22,6 +21,18 @@ pub enum Verdict {
 }
 
 /// One field a PATCH sets: `from` is SendGrid's value (null when it reported none).
+/// How `plan` and `apply` print their report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// One line per resource (apply: the status each would get, as YAML), then a summary.
+    #[default]
+    Text,
+    /// One JSON document: every resource's result, changes, status and error, and a summary.
+    Json,
+    /// The JSON report as YAML.
+    Yaml,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Change {
     pub field: &'static str,

@@ -8,7 +8,7 @@
 //! InitDone. The objects themselves stay in the cache; the index holds references only, and the
 //! conflict rules are still applied to the cached objects (`decision::conflict::contends`).
 
-use super::context::Guarded;
+use crate::api::Guarded;
 use crate::api::{OnBehalfOfRef, Region, SendGridEnforcedTls};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher::Event;

@@ -3,11 +3,10 @@
 
 use super::backoff::{BackoffConfig, ResourceBackoff};
 use super::claims::ClaimIndex;
-use crate::api::SendGridEnforcedTls;
+use crate::api::Guarded;
 use crate::decision::Retry;
 use crate::sendgrid::{ApiKey, SendGridClient};
 use crate::telemetry::Metrics;
-use kube::core::DeserializeGuard;
 use kube::runtime::controller::Action;
 use kube::runtime::events::Reporter;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -15,8 +14,6 @@ use rand::RngExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
-
-pub type Guarded = DeserializeGuard<SendGridEnforcedTls>;
 
 /// `--cleanup-timeout` when unset.
 pub const DEFAULT_CLEANUP_TIMEOUT: Duration = Duration::from_secs(600);

@@ -4,8 +4,9 @@
 //! for cleanup after its Secret is gone.
 
 use super::claims::Slot;
-use super::context::{Context, Guarded};
+use super::context::Context;
 use super::error::Error;
+use crate::api::Guarded;
 use crate::api::{SendGridEnforcedTls, TargetAccount, TlsSettings};
 use crate::decision::Failure;
 use crate::decision::conflict::{Claim, Place, Standing, standing};

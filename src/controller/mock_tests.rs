@@ -5,10 +5,11 @@
 //! What the conditions say is the pure decision's, tested in `crate::decision`.
 
 use super::claims::ClaimIndex;
-use super::context::{Context, Guarded, Timing};
+use super::context::{Context, Timing};
 use super::error::Error;
 use super::mock_api::{self, ApiServer, merge};
 use super::reconcile::reconcile;
+use crate::api::Guarded;
 use crate::api::{FINALIZER, MANAGER, SendGridEnforcedTls, TlsSettings, TlsVersion};
 use crate::sendgrid::{ApiKey, ClientConfig, Endpoints, SendGridClient};
 use crate::simulator::{Fault, SimConfig, Simulator, SimulatorHandle};

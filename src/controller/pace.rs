@@ -7,10 +7,11 @@
 //! learned from the requests of its earlier reconciles, per Secret reference; a reconcile
 //! through a Secret not read yet takes its places at its first request, or is refused there.
 
-use super::context::{Context, Guarded};
+use super::context::Context;
 use super::error::Error;
 use super::jitter;
 use super::reconcile::reconcile;
+use crate::api::Guarded;
 use crate::api::{RECONCILE_REQUESTED_AT, SendGridEnforcedTls};
 use crate::sendgrid::budget::{Budgets, Demand, Pass, Reservation, with_pass};
 use crate::sendgrid::key::fingerprint_of;

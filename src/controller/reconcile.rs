@@ -6,9 +6,10 @@
 //! from. When one finds the cached object stale, the whole reconcile starts over from the object
 //! as the API server has it now: SendGrid writes are absolute values, so doing them again is safe.
 
-use super::context::{Context, Guarded};
+use super::context::Context;
 use super::error::Error;
 use super::{act, gather};
+use crate::api::Guarded;
 use crate::api::{FINALIZER, SendGridEnforcedTls, SendGridEnforcedTlsStatus, TargetAccount};
 use crate::decision::cleanup::{cleanup_changes, cleanup_failed, left_as_is, put_back};
 use crate::decision::conflict::Standing;

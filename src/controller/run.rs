@@ -8,10 +8,11 @@
 //! - With `watch_secrets`, a metadata-only watch on Secrets triggers the resources that use one.
 
 use super::claims::ClaimIndex;
-use super::context::{Context, Guarded, Timing};
+use super::context::{Context, Timing};
 use super::pace::Pacer;
 use super::reconcile::{error_policy, forget};
 use super::{gather, watches};
+use crate::api::Guarded;
 use crate::api::{MANAGER, SendGridEnforcedTls};
 use crate::sendgrid::SendGridClient;
 use crate::telemetry::Metrics;

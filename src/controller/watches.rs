@@ -7,7 +7,7 @@
 //! namespace has listed), and a later relist of one namespace becomes `Apply` for what it lists
 //! and `Delete` for what vanished from that namespace alone.
 
-use super::context::Guarded;
+use crate::api::Guarded;
 use futures::{Stream, StreamExt, stream};
 use kube::Resource;
 use kube::runtime::reflector::{ObjectRef, Store};
