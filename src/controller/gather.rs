@@ -6,12 +6,12 @@
 use super::claims::Slot;
 use super::context::Context;
 use super::error::Error;
-use crate::api::Guarded;
-use crate::api::{SendGridEnforcedTls, TargetAccount, TlsSettings};
+use crate::api::{Guarded, SendGridEnforcedTls, TargetAccount, TlsSettings};
 use crate::decision::Failure;
 use crate::decision::conflict::{Claim, Place, Standing, standing};
 use crate::sendgrid::{Account, ApiKey, OnBehalfOf};
 use k8s_openapi::api::core::v1::Secret;
+use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use std::sync::Arc;
 
@@ -149,19 +149,15 @@ fn claimants(ctx: &Context, slots: &[Slot]) -> Vec<Arc<Guarded>> {
         .collect()
 }
 
-/// Resources that share `res`'s last target, to be reconciled again when it goes away.
-pub fn same_target(
-    store: &[std::sync::Arc<Guarded>],
-    res: &SendGridEnforcedTls,
-) -> Vec<SendGridEnforcedTls> {
-    let Some(target) = res.status.as_ref().and_then(|s| s.target.as_deref()) else {
+/// Resources that share `res`'s last target, to be reconciled again when it goes away (it has
+/// left the index by then: the index takes a deletion before it is handed over).
+pub fn same_target(ctx: &Context, res: &SendGridEnforcedTls) -> Vec<ObjectRef<Guarded>> {
+    let Some(target) = res.status.as_ref().and_then(|s| s.target.clone()) else {
         return Vec::new();
     };
-    store
-        .iter()
-        .filter_map(|g| g.0.as_ref().ok())
-        .filter(|r| r.uid() != res.uid())
-        .filter(|r| r.status.as_ref().and_then(|s| s.target.as_deref()) == Some(target))
-        .cloned()
+    ctx.claims
+        .members(&[Slot::Target(target)])
+        .into_iter()
+        .filter(|r| r.name != res.name_any() || r.namespace != res.namespace())
         .collect()
 }

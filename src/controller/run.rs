@@ -21,7 +21,7 @@ use futures::channel::mpsc;
 use futures::{Stream, StreamExt, stream};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::ListParams;
-use kube::core::{DeserializeGuard, PartialObjectMeta};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::Reporter;
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -157,18 +157,12 @@ fn handover(
     ctx: Arc<Context>,
     gone: mpsc::UnboundedReceiver<Arc<Guarded>>,
 ) -> impl Stream<Item = ObjectRef<Guarded>> {
-    let store = ctx.store.clone();
     gone.flat_map(move |obj| {
         forget(&ctx, obj.meta());
-        let heirs = match &obj.0 {
-            Ok(res) => gather::same_target(&store.state(), res),
+        stream::iter(match &obj.0 {
+            Ok(res) => gather::same_target(&ctx, res),
             Err(_) => Vec::new(),
-        };
-        stream::iter(
-            heirs
-                .into_iter()
-                .map(|r| ObjectRef::from_obj(&DeserializeGuard(Ok(r)))),
-        )
+        })
     })
 }
 
