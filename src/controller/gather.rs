@@ -139,8 +139,10 @@ pub fn declared_by_others(
 }
 
 /// The cached resources in these slots, as the cache holds them now. The conflict rules are
-/// applied to these objects, so an index a moment behind the cache finds nothing the rules do
-/// not confirm.
+/// applied to these objects, so a stale index entry adds nothing the rules do not confirm; a
+/// resource whose event the cache has taken and the index not yet (the same poll of the watch)
+/// is missed as it would have been by a walk of the cache a moment earlier, and the write it
+/// might lead to is a compare-and-swap like every other.
 fn claimants(ctx: &Context, slots: &[Slot]) -> Vec<Arc<Guarded>> {
     ctx.claims
         .members(slots)
@@ -155,9 +157,10 @@ pub fn same_target(ctx: &Context, res: &SendGridEnforcedTls) -> Vec<ObjectRef<Gu
     let Some(target) = res.status.as_ref().and_then(|s| s.target.clone()) else {
         return Vec::new();
     };
+    let (name, namespace) = (res.name_any(), res.namespace());
     ctx.claims
         .members(&[Slot::Target(target)])
         .into_iter()
-        .filter(|r| r.name != res.name_any() || r.namespace != res.namespace())
+        .filter(|r| r.name != name || r.namespace != namespace)
         .collect()
 }
