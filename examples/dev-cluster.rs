@@ -10,8 +10,8 @@
 
 use kube::CustomResourceExt;
 use kube_testkit::{TestServer, Validator};
-use sendgrid_tls_operator::api::SendGridEnforcedTls;
 use sendgrid_tls_operator::api::validation::{resource_schema, validate_object};
+use sendgrid_tls_operator::api::{SendGridEnforcedTls, SendGridTarget};
 use sendgrid_tls_operator::cli::run::shutdown_signal;
 use sendgrid_tls_operator::controller::{self, RunOptions, Timing};
 use sendgrid_tls_operator::sendgrid::{ClientConfig, Endpoints, SendGridClient};
@@ -59,6 +59,7 @@ async fn run() -> Result<(), String> {
             .map_err(|violations| violations.iter().map(ToString::to_string).collect())
     });
     server.register_crd(&SendGridEnforcedTls::crd(), Some(validator));
+    server.register_crd(&SendGridTarget::crd(), None);
 
     let sim_config = SimConfig::with_keys(&[KEY]);
     let sim = match Simulator::start(loopback(8025), sim_config.clone()).await {

@@ -10,7 +10,7 @@ use kube::CustomResourceExt;
 use kube::api::{Api, PostParams};
 use kube_testkit::{RequestRecord, ResourceRef, TestServer, Validator};
 use sendgrid_tls_operator::api::validation::{resource_schema, validate_object};
-use sendgrid_tls_operator::api::{MANAGER, SendGridEnforcedTls};
+use sendgrid_tls_operator::api::{MANAGER, SendGridEnforcedTls, SendGridTarget};
 use sendgrid_tls_operator::simulator::{
     RequestCount, Scope, SimAccount, SimConfig, SimKey, Simulator, SimulatorHandle,
 };
@@ -57,6 +57,7 @@ impl World {
                 .map_err(|violations| violations.iter().map(ToString::to_string).collect())
         });
         server.register_crd(&SendGridEnforcedTls::crd(), Some(validator));
+        server.register_crd(&SendGridTarget::crd(), None);
         let fleet = [format!("bench-{{0..{resources}}}")];
         let none: &[String] = &[];
         let config = SimConfig {

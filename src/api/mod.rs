@@ -11,6 +11,7 @@ mod settings;
 mod simulated;
 pub(crate) mod spec;
 mod status;
+mod target;
 #[cfg(feature = "validation")]
 pub mod validation;
 
@@ -20,6 +21,7 @@ pub use spec::{
     SendGridEnforcedTlsSpec,
 };
 pub use status::{Condition, SendGridEnforcedTlsStatus, TargetAccount};
+pub use target::{FieldClaim, SendGridTarget, SendGridTargetSpec, TargetFields};
 #[cfg(feature = "validation")]
 pub use validation::{Violation, validate_object, validate_resource};
 
@@ -36,12 +38,34 @@ pub(crate) const PAUSED: &str = "sendgrid.ops.dev/paused";
 /// Field manager and Event reporter name (`<kind>.<group>`).
 pub const MANAGER: &str = "sendgridenforcedtls.sendgrid.ops.dev";
 
-/// The CRD as YAML, exactly as `sendgrid-tls-operator crd` prints it and `crds/` holds it.
-pub fn crd_yaml() -> String {
+/// Each CRD's file name in `crds/` and its YAML, exactly as `sendgrid-tls-operator crd` prints
+/// them (one document each).
+pub fn crds() -> [(&'static str, String); 2] {
     use kube::CustomResourceExt;
     // One line per description, however long, as `kubectl get crd -o yaml` shows them: no
     // folding at 80 columns.
     let options = serde_saphyr::ser_options! { folded_wrap_chars: usize::MAX };
-    serde_saphyr::to_string_with_options(&SendGridEnforcedTls::crd(), options)
-        .expect("the CRD always serializes")
+    let yaml = |crd| {
+        serde_saphyr::to_string_with_options(&crd, options.clone())
+            .expect("a CRD always serializes")
+    };
+    [
+        (
+            "sendgridenforcedtlses.sendgrid.ops.dev.yaml",
+            yaml(SendGridEnforcedTls::crd()),
+        ),
+        (
+            "sendgridtargets.sendgrid.ops.dev.yaml",
+            yaml(SendGridTarget::crd()),
+        ),
+    ]
+}
+
+/// Every CRD as one multi-document YAML stream, as `sendgrid-tls-operator crd` prints it.
+pub fn crd_yaml() -> String {
+    crds()
+        .into_iter()
+        .map(|(_, yaml)| yaml)
+        .collect::<Vec<_>>()
+        .join("---\n")
 }

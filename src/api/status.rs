@@ -22,13 +22,14 @@ pub struct SendGridEnforcedTlsStatus {
     /// Restore).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original: Option<TlsSettings>,
-    /// Which settings this resource acts on: region / on-behalf-of / short fingerprint of the API
-    /// key. Resources with the same target must agree.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
-    /// The same target, field by field: what a retarget or a deletion puts back, and where.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_account: Option<TargetAccount>,
+    /// The SendGrid account this resource acts on, as SendGrid identifies it. Resources on the
+    /// same account must agree.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::schema::object_or_none"
+    )]
+    pub target: Option<TargetAccount>,
     /// When drift was last put back on this target for this generation (at most 3, within the
     /// last hour). A resource that must correct the same drift again and again is `Contested`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -47,40 +48,46 @@ pub struct SendGridEnforcedTlsStatus {
     pub conditions: Vec<Condition>,
 }
 
-/// Whose settings a resource acts on: the region, the optional on-behalf-of account and the
-/// fingerprint of the key. `status.target` is its text form.
+/// The SendGrid account a resource acts on: the parent account, a subuser or a customer account,
+/// in one region, identified by SendGrid's own user id (`GET /v3/user/username` with the
+/// resource's on-behalf-of header). No part or digest of the key is kept.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
 #[schemars(transform = super::schema::plain_optional_fields)]
 #[serde(rename_all = "camelCase")]
 pub struct TargetAccount {
+    /// Its SendGridTarget object's name: region and user id, e.g. `global-4711`.
+    pub name: String,
     /// SendGrid's API region.
     pub region: Region,
-    /// The subuser or customer account, when not the key's own account.
+    /// SendGrid's user id of the account.
+    pub user_id: u64,
+    /// The account's username, as SendGrid reports it.
+    pub username: String,
+    /// How the account is reached: the on-behalf-of subuser or customer account, when not the
+    /// key's own account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_behalf_of: Option<OnBehalfOfRef>,
-    /// Short fingerprint of the API key (`key-` and 6 hex digits of its SHA-256).
-    pub key_fingerprint: String,
+    /// The Secret's resourceVersion when the identity was read. While it stays the same the key
+    /// is the same, so the identity is not read again, also after a restart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_resource_version: Option<String>,
+}
+
+impl TargetAccount {
+    /// The SendGridTarget name of an account: `global-4711`.
+    pub fn name_of(region: Region, user_id: u64) -> String {
+        format!("{}-{user_id}", region.as_str())
+    }
+
+    /// The same SendGrid account (whatever key or Secret reached it).
+    pub fn same_account(&self, other: &TargetAccount) -> bool {
+        self.region == other.region && self.user_id == other.user_id
+    }
 }
 
 impl std::fmt::Display for TargetAccount {
-    /// "global/marketing-sub/key-3f9a1c"; "global/-/key-3f9a1c" with no on-behalf-of.
+    /// "global-4711 (marketing-sub)".
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let middle = match &self.on_behalf_of {
-            Some(OnBehalfOfRef {
-                subuser: Some(name),
-                ..
-            }) => name.clone(),
-            Some(OnBehalfOfRef {
-                account_id: Some(id),
-                ..
-            }) => format!("account-id-{id}"),
-            _ => "-".to_string(),
-        };
-        write!(
-            f,
-            "{}/{middle}/{}",
-            self.region.as_str(),
-            self.key_fingerprint
-        )
+        write!(f, "{} ({})", self.name, self.username)
     }
 }

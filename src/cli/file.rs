@@ -140,9 +140,13 @@ async fn one(client: &SendGridClient, keys: &mut Keys, input: Input, apply: bool
         Ok(account) => account,
         Err(f) => return failed(&input, f.reason().as_str(), f.to_string()),
     };
+    let identity = match client.identity(&account).await {
+        Ok(identity) => identity,
+        Err(e) => return failed(&input, e.reason().as_str(), e.to_string()),
+    };
     let status = res.status.clone().unwrap_or_default();
     let mut facts = Facts::of(res, &status, DEFAULT_RESYNC);
-    facts.target = Some(account.target());
+    facts.target = Some(account.target(&identity, None));
     let outcome = if apply {
         sync::apply(client, &account, &facts).await
     } else {

@@ -228,6 +228,8 @@ async fn lead(
         }
     }
     tracing::info!(identity = %config.identity, "leading");
+    let lost = election.lost();
+    let sendgrid = sendgrid.with_fence(election.fence());
     metrics.set_leader(true);
     health.set_role("leader");
     health.set_ready(false);
@@ -235,7 +237,7 @@ async fn lead(
     // (cancelling them), because another replica may already be writing.
     tokio::select! {
         () = crate::controller::run(client, sendgrid, metrics.clone(), health, options, shutdown_signal()) => {}
-        () = election.lost() => {
+        () = lost => {
             metrics.set_leader(false);
             return Err("lost the leader lease; exiting so that a restart rejoins as a standby".to_string());
         }

@@ -41,6 +41,7 @@ pub async fn write_status(
     {
         return Ok(None);
     }
+    ctx.sendgrid.fence().check()?;
     let old = serde_json::to_value(&res.status).unwrap_or(Value::Null);
     let new = serde_json::to_value(status).unwrap_or(Value::Null);
     let patch = Patch::Merge(json!({
@@ -107,6 +108,10 @@ pub async fn publish_about(
 ) {
     let recorder = Recorder::new(ctx.kube.clone(), ctx.reporter.clone());
     for note in events {
+        if let Err(error) = ctx.sendgrid.fence().check() {
+            tracing::warn!(%error, reason = %note.reason, "Event not published");
+            return;
+        }
         let event = KubeEvent {
             type_: match note.kind {
                 EventKind::Normal => EventType::Normal,
@@ -152,6 +157,7 @@ pub async fn set_finalizer(
     let patch = Patch::Merge(json!({
         "metadata": { "finalizers": finalizers, "resourceVersion": res.resource_version() }
     }));
+    ctx.sendgrid.fence().check()?;
     api(ctx, res)?
         .patch(&res.name_any(), &params(), &patch)
         .await

@@ -29,8 +29,8 @@ impl Slot {
     /// missing, say), since then it claims nothing.
     pub fn of(res: &SendGridEnforcedTls) -> Option<Slot> {
         let status = res.status.as_ref();
-        match status.and_then(|s| s.target.clone()) {
-            Some(target) => Some(Slot::Target(target)),
+        match status.and_then(|s| s.target.as_ref()) {
+            Some(target) => Some(Slot::Target(target.name.clone())),
             None if status.is_none_or(|s| s.observed_generation.is_none()) => Some(Slot::Place(
                 res.spec.region(),
                 res.spec.on_behalf_of.clone(),
@@ -132,7 +132,7 @@ impl ClaimIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::SendGridEnforcedTlsStatus;
+    use crate::api::{SendGridEnforcedTlsStatus, TargetAccount};
     use kube::core::DeserializeGuard;
     use kube::runtime::reflector;
     use serde_json::json;
@@ -158,7 +158,14 @@ mod tests {
             }),
             _ => Some(SendGridEnforcedTlsStatus {
                 observed_generation: Some(1),
-                target: Some(format!("global/sub-{place}/key-{}", state % 2)),
+                target: Some(TargetAccount {
+                    name: format!("global-{place}{}", state % 2),
+                    region: Region::Global,
+                    user_id: place * 10 + state % 2,
+                    username: format!("sub-{place}"),
+                    on_behalf_of: None,
+                    secret_resource_version: None,
+                }),
                 ..Default::default()
             }),
         };

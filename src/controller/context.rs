@@ -3,9 +3,10 @@
 
 use super::backoff::{BackoffConfig, ResourceBackoff};
 use super::claims::ClaimIndex;
+use super::identities::Identities;
 use crate::api::Guarded;
 use crate::decision::Retry;
-use crate::sendgrid::{ApiKey, SendGridClient};
+use crate::sendgrid::{ApiKey, KeyCopies, SendGridClient};
 use crate::telemetry::Metrics;
 use kube::runtime::controller::Action;
 use kube::runtime::events::Reporter;
@@ -74,6 +75,10 @@ pub struct Context {
     pub claims: Arc<ClaimIndex>,
     pub backoff: ResourceBackoff<Guarded>,
     pub keys: KeyRing,
+    /// One copy of each distinct key in memory, whichever Secrets hold it.
+    pub key_copies: KeyCopies,
+    /// Whose account each key reaches.
+    pub identities: Identities,
     pub default_resync: Duration,
     pub cleanup_timeout: Duration,
 }
@@ -97,6 +102,8 @@ impl Context {
             claims,
             backoff: ResourceBackoff::new(timing.backoff),
             keys: KeyRing::default(),
+            key_copies: KeyCopies::default(),
+            identities: Identities::default(),
             default_resync: timing.default_resync,
             cleanup_timeout: timing.cleanup_timeout,
         }

@@ -12,6 +12,9 @@ pub enum Error {
     /// fresh state.
     #[error("the resource changed while it was reconciled (409 Conflict)")]
     Stale,
+    /// Past the leader lease's renew deadline: nothing is written, the replica stops.
+    #[error(transparent)]
+    PastDeadline(#[from] crate::sendgrid::PastDeadline),
 }
 
 impl Error {
@@ -21,6 +24,7 @@ impl Error {
             Error::Kube(_) => Reason::KubeApiError,
             Error::NoNamespace => Reason::InvalidObject,
             Error::Stale => Reason::Stale,
+            Error::PastDeadline(_) => Reason::NotLeader,
         }
     }
 }

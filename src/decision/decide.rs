@@ -184,33 +184,38 @@ fn describe_drift(wanted: &TlsSettings, seen: &TlsSettings) -> String {
         .join("; ")
 }
 
+/// A paused resource: Synced=False `Paused` (one Event when it starts), no SendGrid call.
+pub fn paused(facts: &Facts) -> Outcome {
+    let message = format!(
+        "paused by the annotation {}=\"true\": no call to SendGrid until it is removed",
+        crate::api::PAUSED
+    );
+    let mut status = base_status(facts);
+    let first = !conditions::is(&status.conditions, SYNCED, false, Reason::Paused);
+    conditions::set(
+        &mut status.conditions,
+        SYNCED,
+        Verdict::no(Reason::Paused, message.clone()),
+        facts.generation,
+        &facts.now,
+    );
+    let events = if first {
+        vec![Event::normal(Reason::Paused, message)]
+    } else {
+        Vec::new()
+    };
+    Outcome {
+        status,
+        events,
+        retry: Retry::Resync(facts.resync),
+        failure: None,
+    }
+}
+
 /// What to do before asking SendGrid anything: `Some` ends the reconcile without a call.
 pub fn gate(facts: &Facts) -> Option<Outcome> {
     if facts.paused {
-        let message = format!(
-            "paused by the annotation {}=\"true\": no call to SendGrid until it is removed",
-            crate::api::PAUSED
-        );
-        let mut status = base_status(facts);
-        let first = !conditions::is(&status.conditions, SYNCED, false, Reason::Paused);
-        conditions::set(
-            &mut status.conditions,
-            SYNCED,
-            Verdict::no(Reason::Paused, message.clone()),
-            facts.generation,
-            &facts.now,
-        );
-        let events = if first {
-            vec![Event::normal(Reason::Paused, message)]
-        } else {
-            Vec::new()
-        };
-        return Some(Outcome {
-            status,
-            events,
-            retry: Retry::Resync(facts.resync),
-            failure: None,
-        });
+        return Some(paused(facts));
     }
     let target = facts.target.as_ref()?;
     // Only Ready says why: Synced stays as it was, since nothing was asked of SendGrid.
@@ -483,8 +488,7 @@ pub(crate) fn base_status(facts: &Facts) -> SendGridEnforcedTlsStatus {
     let mut status = facts.status.clone();
     status.observed_generation = facts.generation;
     if let Some(target) = &facts.target {
-        status.target = Some(target.to_string());
-        status.target_account = Some(target.clone());
+        status.target = Some(target.clone());
     }
     if let Some(value) = facts.requested_at {
         status.last_handled_reconcile_at = Some(value.to_string());

@@ -1,8 +1,11 @@
 //! Where a resource is in its life, decided without I/O: add or drop the finalizer, sync, move
 //! to a new target (putting the old one back first), clean up on deletion, or let go.
 //!
-//! A retarget (another region, on-behalf-of, or a Secret holding another account's key) is a
-//! deletion from the old target: one target's original is never written to another. Deletion
+//! A target is a SendGrid account (region and SendGrid's user id): a new key of the same account
+//! is a rotation and changes nothing here. A retarget (another region, on-behalf-of, or a key
+//! that reaches another account) is a deletion from the old target: one target's original is
+//! never written to another. A paused resource makes no SendGrid call at all: it is not synced,
+//! and its deletion acts as Orphan. Deletion
 //! never hangs: without a key for the target, the operator retries until `--cleanup-timeout`
 //! and then lets the resource go with a Warning naming what was left as is.
 
@@ -16,10 +19,12 @@ pub struct Life<'a> {
     pub policy: DeletionPolicy,
     pub deleting_since: Option<&'a Time>,
     pub has_finalizer: bool,
-    /// The target this resource last acted on (`status.targetAccount`).
+    /// The paused annotation is "true".
+    pub paused: bool,
+    /// The target this resource last acted on (`status.target`).
     pub recorded: Option<&'a TargetAccount>,
-    /// The resource reached SendGrid once (`status.target` is set), even if an older status did
-    /// not record the target field by field.
+    /// The resource reached SendGrid once (`status.observed` is set), even if an older status
+    /// did not record the target.
     pub reached: bool,
     /// `status.original` is set (for the recorded target).
     pub has_original: bool,
@@ -38,6 +43,8 @@ pub enum Plan {
     SetFinalizer(bool),
     /// Bring the current target in line with the spec, after dealing with a retarget.
     Sync(Option<Retarget>),
+    /// Paused: no SendGrid call; say so in the status.
+    Paused,
     /// Deleting: put this target back as the policy says, then let go.
     Cleanup(TargetAccount),
     /// Deleting, but no key for the target yet: retry; give up after this long.
@@ -79,8 +86,11 @@ pub fn plan(life: &Life) -> Plan {
         if wants_finalizer != life.has_finalizer {
             return Plan::SetFinalizer(wants_finalizer);
         }
+        if life.paused {
+            return Plan::Paused;
+        }
         let retarget = match (life.recorded, life.current) {
-            (Some(old), Some(new)) if old != new => Some(if restores_nothing {
+            (Some(old), Some(new)) if !old.same_account(new) => Some(if restores_nothing {
                 Retarget::Forget(old.clone())
             } else if life.recorded_key {
                 Retarget::CleanUp(old.clone())
@@ -96,6 +106,15 @@ pub fn plan(life: &Life) -> Plan {
     }
     if restores_nothing {
         return Plan::Release(None);
+    }
+    if life.paused {
+        let target = life
+            .recorded
+            .map_or_else(|| "its target".to_string(), ToString::to_string);
+        return Plan::Release(Some(format!(
+            "{target} left as is: the resource is paused, so its deletion acts as deletionPolicy Orphan (deletionPolicy {:?} was not carried out)",
+            life.policy
+        )));
     }
     match (life.recorded, life.current) {
         (Some(target), _) if life.recorded_key => Plan::Cleanup(target.clone()),
@@ -127,14 +146,18 @@ mod tests {
     use crate::api::{OnBehalfOfRef, Region};
     use k8s_openapi::jiff::Timestamp;
 
-    fn target(sub: Option<&str>, fingerprint: &str) -> TargetAccount {
+    /// The account `user_id`, reached through the Secret version `secret`.
+    fn target(sub: Option<&str>, user_id: u64, secret: &str) -> TargetAccount {
         TargetAccount {
+            name: TargetAccount::name_of(Region::Global, user_id),
             region: Region::Global,
+            user_id,
+            username: sub.unwrap_or("parent").into(),
             on_behalf_of: sub.map(|s| OnBehalfOfRef {
                 subuser: Some(s.into()),
                 account_id: None,
             }),
-            key_fingerprint: fingerprint.into(),
+            secret_resource_version: Some(secret.into()),
         }
     }
 
@@ -146,6 +169,7 @@ mod tests {
         policy: DeletionPolicy,
         deleting: Option<i64>,
         finalizer: bool,
+        paused: bool,
         recorded: Option<TargetAccount>,
         reached: bool,
         original: bool,
@@ -159,10 +183,11 @@ mod tests {
                 policy,
                 deleting: None,
                 finalizer: policy != DeletionPolicy::Orphan,
-                recorded: Some(target(Some("a"), "key-1")),
+                paused: false,
+                recorded: Some(target(Some("a"), 1, "1")),
                 reached: true,
                 original: true,
-                current: Some(target(Some("a"), "key-1")),
+                current: Some(target(Some("a"), 1, "1")),
                 recorded_key: true,
             }
         }
@@ -174,6 +199,7 @@ mod tests {
                 policy: self.policy,
                 deleting_since: deleting.as_ref(),
                 has_finalizer: self.finalizer,
+                paused: self.paused,
                 recorded: self.recorded.as_ref(),
                 reached: self.reached,
                 has_original: self.original,
@@ -203,11 +229,57 @@ mod tests {
     }
 
     #[test]
+    fn a_new_key_of_the_same_account_is_a_rotation_not_a_retarget() {
+        use DeletionPolicy::*;
+        for policy in [Orphan, Restore, Reset] {
+            let mut c = Case::live(policy);
+            // Another Secret version (a new key), even another on-behalf-of spelling: the same
+            // user id is the same account, so nothing is put back.
+            c.current = Some(target(Some("a"), 1, "2"));
+            assert_eq!(c.plan(), Plan::Sync(None), "{policy:?}");
+            c.current = Some(TargetAccount {
+                on_behalf_of: None,
+                ..target(Some("a"), 1, "3")
+            });
+            assert_eq!(c.plan(), Plan::Sync(None), "{policy:?}");
+        }
+    }
+
+    #[test]
+    fn a_paused_resource_is_not_synced_and_its_deletion_acts_as_orphan() {
+        use DeletionPolicy::*;
+        let mut c = Case::live(Restore);
+        c.paused = true;
+        c.current = Some(target(Some("b"), 2, "1"));
+        assert_eq!(c.plan(), Plan::Paused, "no retarget while paused");
+        c.deleting = Some(990);
+        match c.plan() {
+            Plan::Release(Some(why)) => assert!(
+                why.starts_with("global-1 (a) left as is: the resource is paused"),
+                "{why}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        c.finalizer = false;
+        assert_eq!(c.plan(), Plan::Nothing);
+        let mut c = Case::live(Orphan);
+        c.paused = true;
+        c.deleting = Some(990);
+        c.finalizer = true;
+        assert_eq!(c.plan(), Plan::Release(None), "Orphan has nothing to say");
+        // The finalizer its policy needs is still added: that is no SendGrid call.
+        let mut c = Case::live(Reset);
+        c.paused = true;
+        c.finalizer = false;
+        assert_eq!(c.plan(), Plan::SetFinalizer(true));
+    }
+
+    #[test]
     fn a_new_target_first_puts_the_old_one_back() {
         use DeletionPolicy::*;
-        let old = target(Some("a"), "key-1");
+        let old = target(Some("a"), 1, "1");
         let mut c = Case::live(Restore);
-        c.current = Some(target(Some("b"), "key-1"));
+        c.current = Some(target(Some("b"), 2, "1"));
         assert_eq!(c.plan(), Plan::Sync(Some(Retarget::CleanUp(old.clone()))));
         c.recorded_key = false;
         assert_eq!(c.plan(), Plan::Sync(Some(Retarget::Abandon(old.clone()))));
@@ -215,17 +287,17 @@ mod tests {
         assert_eq!(c.plan(), Plan::Sync(Some(Retarget::Forget(old.clone()))));
         let mut c = Case::live(Reset);
         c.original = false;
-        c.current = Some(target(Some("a"), "key-2"));
+        c.current = Some(target(Some("a"), 3, "2"));
         assert_eq!(c.plan(), Plan::Sync(Some(Retarget::CleanUp(old.clone()))));
         let mut c = Case::live(Orphan);
-        c.current = Some(target(None, "key-1"));
+        c.current = Some(target(None, 4, "1"));
         assert_eq!(c.plan(), Plan::Sync(Some(Retarget::Forget(old))));
     }
 
     #[test]
     fn deletion_cleans_up_releases_or_waits_for_a_key_until_the_timeout() {
         use DeletionPolicy::*;
-        let old = target(Some("a"), "key-1");
+        let old = target(Some("a"), 1, "1");
         let deleting = |policy, since| {
             let mut c = Case::live(policy);
             c.deleting = Some(since);
@@ -250,7 +322,7 @@ mod tests {
         c.deleting = Some(400);
         match c.plan() {
             Plan::Release(Some(why)) => {
-                assert!(why.starts_with("global/a/key-1 left as is"), "{why}")
+                assert!(why.starts_with("global-1 (a) left as is"), "{why}")
             }
             other => panic!("{other:?}"),
         }

@@ -38,6 +38,8 @@ pub enum Reason {
     // Metric labels of reconciles that ended in a Kubernetes API error
     KubeApiError,
     Stale,
+    /// Past the leader lease's renew deadline: nothing written, the replica stops.
+    NotLeader,
 }
 
 impl Reason {
@@ -98,6 +100,7 @@ impl Reason {
             Reason::InvalidObject => "InvalidObject",
             Reason::KubeApiError => "KubeApiError",
             Reason::Stale => "Stale",
+            Reason::NotLeader => "NotLeader",
         }
     }
 }

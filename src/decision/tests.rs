@@ -19,13 +19,16 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use std::time::{Duration, SystemTime};
 
-const TARGET: &str = "global/-/key-3f9a1c";
+const TARGET: &str = "global-4711";
 
 fn target() -> TargetAccount {
     TargetAccount {
+        name: TARGET.into(),
         region: Region::Global,
+        user_id: 4711,
+        username: "parent".into(),
         on_behalf_of: None,
-        key_fingerprint: "key-3f9a1c".into(),
+        secret_resource_version: Some("1".into()),
     }
 }
 
@@ -125,7 +128,10 @@ fn in_sync_needs_no_patch_and_resyncs() {
         out.status.observed,
         Some(settings(true, false, TlsVersion::V1_2))
     );
-    assert_eq!(out.status.target.as_deref(), Some(TARGET));
+    assert_eq!(
+        out.status.target.as_ref().map(|t| t.name.as_str()),
+        Some(TARGET)
+    );
     assert_eq!(out.status.observed_generation, Some(2));
     assert!(out.events.is_empty());
     assert!(
@@ -721,8 +727,7 @@ fn restore_records_the_original_before_the_first_patch_and_only_then() {
         ("False", "Pending"),
         "nothing may read \"in sync\" from a status written before the PATCH"
     );
-    assert_eq!(ahead.target_account, Some(target()));
-    assert_eq!(ahead.target.as_deref(), Some(TARGET));
+    assert_eq!(ahead.target, Some(target()));
     // Once recorded, a later PATCH (an edit, drift) writes nothing ahead and keeps it.
     let out = after_patch(
         &facts(&spec, ahead),
@@ -836,7 +841,7 @@ fn gate_pauses_and_waits_before_calling_sendgrid() {
     let waiting = gate(&f).expect("waits for the older claim");
     assert_eq!(condition(&waiting, READY), pair("False", "Pending"));
     assert_eq!(
-        waiting.status.target.as_deref(),
+        waiting.status.target.as_ref().map(|t| t.name.as_str()),
         Some(TARGET),
         "claims its target at once"
     );

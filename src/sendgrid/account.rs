@@ -110,20 +110,33 @@ pub struct Account {
     pub on_behalf_of: Option<OnBehalfOf>,
 }
 
+/// Who an account is, as SendGrid says (`GET /v3/user/username`): the same for every key of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub user_id: u64,
+    pub username: String,
+}
+
 impl Account {
-    /// The settings this account's calls act on (`global/marketing-sub/key-3f9a1c` as text). Two
-    /// resources with the same target manage the same SendGrid setting.
-    pub(crate) fn target(&self) -> TargetAccount {
+    /// The target this account's calls act on, once SendGrid has said whose account it is.
+    /// `secret_resource_version` is the version of the Secret the key was read from.
+    pub(crate) fn target(
+        &self,
+        identity: &Identity,
+        secret_resource_version: Option<String>,
+    ) -> TargetAccount {
         TargetAccount {
+            name: TargetAccount::name_of(self.region, identity.user_id),
             region: self.region,
+            user_id: identity.user_id,
+            username: identity.username.clone(),
             on_behalf_of: self.on_behalf_of.as_ref().map(OnBehalfOf::to_ref),
-            key_fingerprint: self.key.fingerprint(),
+            secret_resource_version,
         }
     }
 
-    /// The account of a recorded `target`, reached with `key` (which must be that target's key).
+    /// The account of a recorded `target`, reached with `key` (which must reach that target).
     pub(crate) fn at(target: &TargetAccount, key: ApiKey) -> Result<Account, InvalidOnBehalfOf> {
-        debug_assert_eq!(key.fingerprint(), target.key_fingerprint);
         Ok(Account {
             key,
             region: target.region,
@@ -133,6 +146,14 @@ impl Account {
                 .map(OnBehalfOf::from_ref)
                 .transpose()?,
         })
+    }
+
+    /// Region and on-behalf-of as text, for logs: `global`, `eu/marketing-sub`.
+    pub(crate) fn place(&self) -> String {
+        match &self.on_behalf_of {
+            Some(o) => format!("{}/{}", self.region.as_str(), o.header_value()),
+            None => self.region.as_str().to_string(),
+        }
     }
 }
 
@@ -166,11 +187,19 @@ impl Endpoints {
 
 /// The Enforced TLS endpoint's path below a base URL.
 pub(crate) const SETTINGS_PATH: &str = "v3/user/settings/enforced_tls";
+/// The endpoint that says whose account a key (and on-behalf-of) reaches.
+pub(crate) const USERNAME_PATH: &str = "v3/user/username";
 
-/// `<base>/v3/user/settings/enforced_tls`, keeping a path prefix of `base`. Refuses bases that
-/// would send the key somewhere surprising or leak something into the URL: a scheme other than
-/// http(s), no host, embedded credentials, a query or a fragment.
-pub(crate) fn settings_url(base: &Url, allow_http: bool) -> Result<Url, String> {
+/// `<base>/<path>`, keeping a path prefix of `base`. Refuses bases that would send the key
+/// somewhere surprising or leak something into the URL: a scheme other than http(s), no host,
+/// embedded credentials, a query or a fragment. No message repeats a URL's credentials.
+pub(crate) fn endpoint_url(base: &Url, path: &str, allow_http: bool) -> Result<Url, String> {
+    if !base.username().is_empty() || base.password().is_some() {
+        return Err(format!(
+            "{}: a SendGrid base URL must not contain credentials",
+            without_credentials(base)
+        ));
+    }
     if !matches!(base.scheme(), "http" | "https") {
         return Err(format!("{base}: the scheme must be https"));
     }
@@ -183,16 +212,25 @@ pub(crate) fn settings_url(base: &Url, allow_http: bool) -> Result<Url, String> 
     if base.host_str().is_none_or(str::is_empty) {
         return Err(format!("{base}: no host"));
     }
-    if !base.username().is_empty() || base.password().is_some() {
-        return Err("a SendGrid base URL must not contain credentials".to_string());
-    }
     if base.query().is_some() || base.fragment().is_some() {
         return Err(format!("{base}: must not have a query or fragment"));
     }
     let mut url = base.clone();
     let prefix = base.path().trim_end_matches('/');
-    url.set_path(&format!("{prefix}/{SETTINGS_PATH}"));
+    url.set_path(&format!("{prefix}/{path}"));
     Ok(url)
+}
+
+/// `url` with any user name and password replaced by `***`.
+pub(crate) fn without_credentials(url: &Url) -> String {
+    let mut shown = url.clone();
+    if !url.username().is_empty() {
+        let _ = shown.set_username("***");
+    }
+    if url.password().is_some() {
+        let _ = shown.set_password(Some("***"));
+    }
+    shown.to_string()
 }
 
 fn is_loopback(url: &Url) -> bool {
@@ -292,29 +330,40 @@ mod tests {
     }
 
     #[test]
-    fn target_names_region_on_behalf_of_and_fingerprint() {
-        let key = ApiKey::new("SG.test.key").unwrap();
-        let mut account = Account {
-            key: key.clone(),
-            region: Region::Global,
-            on_behalf_of: None,
+    fn target_is_named_for_region_and_user_id_whatever_the_key() {
+        let identity = Identity {
+            user_id: 4711,
+            username: "marketing-sub".into(),
         };
-        assert_eq!(account.target().to_string(), "global/-/key-a40d57");
-        account.region = Region::Eu;
-        account.on_behalf_of = Some(OnBehalfOf::AccountId("1234567".into()));
-        assert_eq!(
-            account.target().to_string(),
-            "eu/account-id-1234567/key-a40d57"
+        let mut account = Account {
+            key: ApiKey::new("SG.test.key").unwrap(),
+            region: Region::Global,
+            on_behalf_of: Some(OnBehalfOf::Subuser("marketing-sub".into())),
+        };
+        let target = account.target(&identity, Some("7".into()));
+        assert_eq!(target.name, "global-4711");
+        assert_eq!(target.to_string(), "global-4711 (marketing-sub)");
+        account.key = ApiKey::new("SG.rotated.key").unwrap();
+        assert!(
+            account
+                .target(&identity, Some("8".into()))
+                .same_account(&target)
         );
-        assert!(!format!("{account:?}").contains("SG.test.key"));
-        let back = Account::at(&account.target(), key).unwrap();
-        assert_eq!(back.target(), account.target());
-        assert_eq!(back.on_behalf_of, account.on_behalf_of);
+        account.region = Region::Eu;
+        assert_eq!(account.target(&identity, None).name, "eu-4711");
+        assert!(!account.target(&identity, None).same_account(&target));
+        assert!(!format!("{account:?}").contains("SG.rotated.key"));
+        let back = Account::at(&target, ApiKey::new("SG.test.key").unwrap()).unwrap();
+        assert_eq!(
+            back.on_behalf_of,
+            Some(OnBehalfOf::Subuser("marketing-sub".into()))
+        );
+        assert_eq!(back.place(), "global/marketing-sub");
     }
 
     #[test]
     fn settings_url_keeps_path_prefixes_and_refuses_odd_bases() {
-        let url = |base: &str| settings_url(&Url::parse(base).unwrap(), false);
+        let url = |base: &str| endpoint_url(&Url::parse(base).unwrap(), SETTINGS_PATH, false);
         assert_eq!(
             url("https://api.sendgrid.com").unwrap().as_str(),
             "https://api.sendgrid.com/v3/user/settings/enforced_tls"
@@ -341,11 +390,21 @@ mod tests {
         assert!(url("http://localhost:8025").is_ok());
         let simulator = Url::parse("http://simulator.demo.svc:8025").unwrap();
         assert!(
-            settings_url(&simulator, true).is_ok(),
+            endpoint_url(&simulator, SETTINGS_PATH, true).is_ok(),
             "allowed by the flag"
         );
         assert!(url("http://[::1]:8025").is_ok());
-        assert!(!url("https://user:secret@h").unwrap_err().contains("secret"));
+        for with_credentials in [
+            "https://user:secret@h",
+            "ftp://user:secret@h",
+            "http://user:secret@10.0.0.1",
+        ] {
+            let error = url(with_credentials).unwrap_err();
+            assert!(
+                !error.contains("secret") && !error.contains("user"),
+                "{error}"
+            );
+        }
     }
 
     #[test]

@@ -1,16 +1,18 @@
-//! The HTTP client for `GET`/`PATCH /v3/user/settings/enforced_tls`.
+//! The HTTP client for `GET`/`PATCH /v3/user/settings/enforced_tls` and `GET /v3/user/username`.
 //!
 //! One instance serves the whole operator: it holds the connection pool, the per-key rate
 //! budgets and the per-key rate limiters. It never sleeps and never retries (callers requeue, so
 //! no worker is ever blocked); each call is one exchange, or none when the key's budget or
 //! SendGrid's window is used up.
 
-use super::account::{Account, Endpoints, settings_url};
+use super::USERNAME_SCOPE;
+use super::account::{Account, Endpoints, Identity, SETTINGS_PATH, USERNAME_PATH, endpoint_url};
 use super::budget::{Budgets, DEFAULT_PER_MINUTE};
 use super::error::{SendGridError, scrub_bytes};
+use super::fence::Fence;
 use super::ratelimit::{RateLimitHeaders, RateLimits};
 use super::wire;
-use crate::api::{Region, TlsSettings};
+use crate::api::TlsSettings;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
 use std::fmt;
@@ -51,7 +53,8 @@ impl Default for ClientConfig {
 /// telemetry can count requests without the client depending on it.
 pub trait RequestObserver: Send + Sync {
     /// `method` "GET"/"PATCH"; `class` "2xx", "4xx", "429", "5xx", "other" (1xx/3xx),
-    /// "timeout", "connect" (no connection, or it dropped) or "ratelimited-local".
+    /// "timeout", "connect" (no connection, or it dropped), "ratelimited-local" or "fenced" (not
+    /// sent: past the leader lease's renew deadline).
     fn observe(&self, method: &'static str, class: &'static str, elapsed: Duration);
 }
 
@@ -61,12 +64,15 @@ pub trait RequestObserver: Send + Sync {
 pub struct SendGridClient {
     inner: Arc<Inner>,
     observer: Option<Arc<dyn RequestObserver>>,
+    fence: Fence,
 }
 
 struct Inner {
     http: reqwest::Client,
     /// The settings endpoint itself (`<base>/v3/user/settings/enforced_tls`) per region.
     urls: Endpoints,
+    /// `<base>/v3/user/username` per region.
+    username_urls: Endpoints,
     budgets: Arc<Budgets>,
     limits: RateLimits,
 }
@@ -90,10 +96,15 @@ impl SendGridClient {
     /// process has none yet.
     pub fn new(config: ClientConfig) -> Result<SendGridClient, SendGridError> {
         let config_error = |message: String| SendGridError::Config { message };
-        let global_url = settings_url(&config.endpoints.global, config.allow_http)
-            .map_err(|e| config_error(format!("global SendGrid URL {e}")))?;
-        let eu_url = settings_url(&config.endpoints.eu, config.allow_http)
-            .map_err(|e| config_error(format!("EU SendGrid URL {e}")))?;
+        let urls = |path: &str| -> Result<Endpoints, SendGridError> {
+            Ok(Endpoints {
+                global: endpoint_url(&config.endpoints.global, path, config.allow_http)
+                    .map_err(|e| config_error(format!("global SendGrid URL {e}")))?,
+                eu: endpoint_url(&config.endpoints.eu, path, config.allow_http)
+                    .map_err(|e| config_error(format!("EU SendGrid URL {e}")))?,
+            })
+        };
+        let (settings_urls, username_urls) = (urls(SETTINGS_PATH)?, urls(USERNAME_PATH)?);
         // Ignored error: another part of the process installed a provider first, which is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut headers = HeaderMap::new();
@@ -110,14 +121,13 @@ impl SendGridClient {
         Ok(SendGridClient {
             inner: Arc::new(Inner {
                 http,
-                urls: Endpoints {
-                    global: global_url,
-                    eu: eu_url,
-                },
+                urls: settings_urls,
+                username_urls,
                 budgets: Arc::new(Budgets::new(config.budget_per_minute)),
                 limits: RateLimits::default(),
             }),
             observer: None,
+            fence: Fence::default(),
         })
     }
 
@@ -131,9 +141,45 @@ impl SendGridClient {
         self
     }
 
+    /// Sends nothing unless `fence` is open at that moment (leader election).
+    pub fn with_fence(mut self, fence: Fence) -> Self {
+        self.fence = fence;
+        self
+    }
+
+    /// The fence every request passes, for the controller's Kubernetes writes too.
+    pub fn fence(&self) -> &Fence {
+        &self.fence
+    }
+
     /// GET: the settings SendGrid reports (`minimum_tls_version` None when it sends none).
     pub async fn get(&self, account: &Account) -> Result<TlsSettings, SendGridError> {
-        self.exchange(Method::GET, account, None).await
+        self.exchange(
+            Method::GET,
+            account,
+            Endpoint::Settings,
+            None,
+            wire::decode_settings,
+        )
+        .await
+    }
+
+    /// GET `/v3/user/username`: whose account the key reaches with the account's on-behalf-of
+    /// header. A key without the scope it needs is told which one: without its identity the
+    /// operator cannot tell which account a write would land on, so it does not write.
+    pub async fn identity(&self, account: &Account) -> Result<Identity, SendGridError> {
+        let decode = wire::decode_identity;
+        match self
+            .exchange(Method::GET, account, Endpoint::Username, None, decode)
+            .await
+        {
+            Err(SendGridError::Forbidden { message }) => Err(SendGridError::Forbidden {
+                message: format!(
+                    "{message}: GET /v3/user/username was refused; the API key needs the scope {USERNAME_SCOPE} (SendGrid's \"User Account\" read access) so the operator can tell which account it changes; add it to the key"
+                ),
+            }),
+            other => other,
+        }
     }
 
     /// PATCH with only the `Some` fields of `changes` (an explicit `false` is sent); returns the
@@ -151,15 +197,26 @@ impl SendGridClient {
             });
         }
         let body = wire::encode_patch(changes);
-        self.exchange(Method::PATCH, account, Some(body)).await
+        let decode = wire::decode_settings;
+        self.exchange(
+            Method::PATCH,
+            account,
+            Endpoint::Settings,
+            Some(body),
+            decode,
+        )
+        .await
     }
 
-    async fn exchange(
+    /// One exchange (or a local refusal), observed and logged; `decode` reads a 2xx body.
+    async fn exchange<T>(
         &self,
         method: Method,
         account: &Account,
+        endpoint: Endpoint,
         body: Option<Vec<u8>>,
-    ) -> Result<TlsSettings, SendGridError> {
+        decode: Decoder<T>,
+    ) -> Result<T, SendGridError> {
         let method_name = if method == Method::PATCH {
             "PATCH"
         } else {
@@ -187,7 +244,10 @@ impl SendGridClient {
                 }),
                 "ratelimited-local",
             ),
-            None => match self.send(method, account, headers, body, &key).await {
+            None => match self
+                .send(method, account, endpoint, headers, body, &key, decode)
+                .await
+            {
                 Ok((settings, class)) => (Ok(settings), class),
                 Err((error, class)) => (Err(error), class),
             },
@@ -198,7 +258,8 @@ impl SendGridClient {
         }
         tracing::debug!(
             method = method_name,
-            sendgrid_target = %account.target(),
+            sendgrid_account = %account.place(),
+            endpoint = endpoint.path(),
             class,
             elapsed_ms = elapsed.as_millis() as u64,
             "SendGrid exchange"
@@ -207,15 +268,21 @@ impl SendGridClient {
     }
 
     /// One HTTP exchange; the Ok side carries the observer class too ("2xx").
-    async fn send(
+    #[allow(clippy::too_many_arguments)]
+    async fn send<T>(
         &self,
         method: Method,
         account: &Account,
+        endpoint: Endpoint,
         headers: HeaderMap,
         body: Option<Vec<u8>>,
         key: &[u8; 32],
-    ) -> Result<(TlsSettings, &'static str), Failure> {
-        let url = self.url(account.region);
+        decode: Decoder<T>,
+    ) -> Result<(T, &'static str), Failure> {
+        let url = match endpoint {
+            Endpoint::Settings => self.inner.urls.for_region(account.region),
+            Endpoint::Username => self.inner.username_urls.for_region(account.region),
+        };
         let what = format!("{method} {}", origin(url));
         let mut request = self
             .inner
@@ -227,6 +294,15 @@ impl SendGridClient {
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(body);
         }
+        // The last thing before the socket: a replica past its lease sends nothing.
+        self.fence.check().map_err(|e| {
+            let message = e.to_string();
+            let error = SendGridError::Unavailable {
+                status: None,
+                message,
+            };
+            (error, "fenced")
+        })?;
         let mut response = request
             .send()
             .await
@@ -244,7 +320,7 @@ impl SendGridClient {
         let body = scrub_bytes(&body, account.key.expose().as_bytes());
         let class = status_class(status);
         if status.is_success() {
-            let settings = wire::decode_settings(&body).map_err(|problem| {
+            let answer = decode(&body).map_err(|problem| {
                 let message = format!(
                     "{}: unexpected response: {problem}",
                     wire::status_text(status)
@@ -252,7 +328,7 @@ impl SendGridClient {
                 let status = Some(status.as_u16());
                 (SendGridError::Unavailable { status, message }, class)
             })?;
-            return Ok((settings, class));
+            return Ok((answer, class));
         }
         // No reset time or request id in the message: a retry that fails the same way must
         // leave the condition (and so the status and its Event) unchanged.
@@ -262,11 +338,26 @@ impl SendGridClient {
             class,
         ))
     }
+}
 
-    fn url(&self, region: Region) -> &Url {
-        self.inner.urls.for_region(region)
+/// Which SendGrid endpoint an exchange is with.
+#[derive(Clone, Copy, Debug)]
+enum Endpoint {
+    Settings,
+    Username,
+}
+
+impl Endpoint {
+    fn path(self) -> &'static str {
+        match self {
+            Endpoint::Settings => SETTINGS_PATH,
+            Endpoint::Username => USERNAME_PATH,
+        }
     }
 }
+
+/// Reads a 2xx body, or says what was unexpected in it.
+type Decoder<T> = fn(&[u8]) -> Result<T, String>;
 
 /// The per-account headers: `Authorization: Bearer <key>` (marked sensitive, so HTTP tracing
 /// layers print it redacted) and `on-behalf-of`. Values that cannot be headers are a `Config`
@@ -361,15 +452,15 @@ fn local_refusal_message(account: &Account, limit: Option<u64>) -> String {
         .map(|l| format!(" of {l} requests"))
         .unwrap_or_default();
     format!(
-        "rate limited: SendGrid's window{limit} for {} is exhausted; request not sent, retrying after the window resets",
-        account.key.fingerprint(),
+        "rate limited: SendGrid's window{limit} for the API key used for {} is exhausted; request not sent, retrying after the window resets",
+        account.place(),
     )
 }
 
 fn budget_refusal_message(account: &Account) -> String {
     format!(
-        "rate limited: the operator's rate budget for {} is used up; request not sent, retrying when it refills",
-        account.key.fingerprint(),
+        "rate limited: the operator's rate budget for the API key used for {} is used up; request not sent, retrying when it refills",
+        account.place(),
     )
 }
 

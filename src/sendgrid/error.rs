@@ -101,33 +101,43 @@ impl SendGridError {
 
 /// What replaces a secret in any text.
 const REDACTED: &str = "[redacted]";
-/// A cut that leaves at least this much of the secret's start at the end of a text is redacted
-/// too ("SG." alone says nothing; "SG.x" starts to).
+/// A cut that leaves at least this much of the secret's start at the very end of a text is
+/// redacted too ("SG." alone says nothing; "SG.x" starts to).
 const MIN_PARTIAL: usize = 4;
+/// Any run of this many characters of the secret, anywhere, is redacted: its id part, its secret
+/// part, the key without `SG.`, a piece left by a cut.
+const MIN_RUN: usize = 8;
 
-/// `body` with every occurrence of `secret` replaced, and also a start of it at the very end (a
-/// body cut inside an echoed key). Must run before any text is cut to length, so that no cut can
-/// leave a part of the key that no longer matches it whole.
+/// `body` with every occurrence of `secret` replaced, every run of [`MIN_RUN`] or more of its
+/// characters, and a start of it at the very end (a body cut inside an echoed key). Runs on the
+/// raw body and again on every decoded and cut message, so neither JSON escapes nor a cut can
+/// leave a piece of the key that no longer matches.
 pub(crate) fn scrub_bytes(body: &[u8], secret: &[u8]) -> Vec<u8> {
     if secret.is_empty() {
         return body.to_vec();
     }
-    let mut out = Vec::with_capacity(body.len());
-    let mut rest = body;
-    while let Some(at) = rest.windows(secret.len()).position(|w| w == secret) {
-        out.extend_from_slice(&rest[..at]);
-        out.extend_from_slice(REDACTED.as_bytes());
-        rest = &rest[at + secret.len()..];
+    let run = MIN_RUN.min(secret.len());
+    let windows: std::collections::HashSet<&[u8]> = secret.windows(run).collect();
+    let mut hidden = vec![false; body.len()];
+    for (at, window) in body.windows(run).enumerate() {
+        if windows.contains(window) {
+            hidden[at..at + run].fill(true);
+        }
     }
     let partial = (MIN_PARTIAL.min(secret.len())..secret.len())
         .rev()
-        .find(|&n| rest.ends_with(&secret[..n]));
-    match partial {
-        Some(n) => {
-            out.extend_from_slice(&rest[..rest.len() - n]);
-            out.extend_from_slice(REDACTED.as_bytes());
+        .find(|&n| body.ends_with(&secret[..n]));
+    if let Some(n) = partial {
+        let len = hidden.len();
+        hidden[len - n..].fill(true);
+    }
+    let mut out = Vec::with_capacity(body.len());
+    for (at, &byte) in body.iter().enumerate() {
+        match (hidden[at], at > 0 && hidden[at - 1]) {
+            (false, _) => out.push(byte),
+            (true, false) => out.extend_from_slice(REDACTED.as_bytes()),
+            (true, true) => {}
         }
-        None => out.extend_from_slice(rest),
     }
     out
 }
@@ -194,5 +204,32 @@ mod tests {
             "[redacted] and [redacted]!"
         );
         assert_eq!(scrub("nothing here", key), "nothing here");
+    }
+
+    #[test]
+    fn scrub_removes_every_part_and_run_of_the_key() {
+        let key = "SG.abcdefghijklmnopqrstuv.ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq";
+        let (id, secret) = (
+            "abcdefghijklmnopqrstuv",
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq",
+        );
+        for echoed in [
+            format!("bad key {id} here"),
+            format!("bad key {secret} here"),
+            format!("bad key {} here", &key[3..]),
+            format!("bad key {} here", &key[10..18]),
+            format!("bad key {}", &secret[..20]),
+        ] {
+            let clean = scrub(&echoed, key);
+            assert!(
+                clean.starts_with("bad key [redacted]"),
+                "{echoed} -> {clean}"
+            );
+            for piece in key.as_bytes().windows(MIN_RUN) {
+                let piece = std::str::from_utf8(piece).unwrap();
+                assert!(!clean.contains(piece), "{echoed} -> {clean}");
+            }
+        }
+        assert_eq!(scrub("ABCDEFG is short", key), "ABCDEFG is short");
     }
 }

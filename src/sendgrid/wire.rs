@@ -6,6 +6,7 @@
 //! `version` outside 1.1/1.2/1.3 or a non-boolean flag is an error naming the value, never a
 //! quiet `None` (that would make a Restore record "unset" for a setting that is set).
 
+use super::account::Identity;
 use crate::api::{TlsSettings, TlsVersion};
 use reqwest::StatusCode;
 use serde::{Serialize, Serializer};
@@ -72,6 +73,26 @@ pub fn decode_settings(body: &[u8]) -> Result<TlsSettings, String> {
         require_valid_cert: decode_bool("require_valid_cert", take("require_valid_cert"))?,
         minimum_tls_version: decode_version(take("version"))?,
     })
+}
+
+/// Decodes a 2xx `GET /v3/user/username` body: `{"username": "...", "user_id": 4711}`, both
+/// required (SendGrid's OpenAPI description). A user id that is not a non-negative integer is an
+/// error: a wrong identity would let the operator write to the wrong account's claim.
+pub fn decode_identity(body: &[u8]) -> Result<Identity, String> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| format!("the body is not JSON ({e}): {}", snippet(body)))?;
+    let user_id = value.get("user_id").and_then(Value::as_u64);
+    let username = value.get("username").and_then(Value::as_str);
+    match (user_id, username) {
+        (Some(user_id), Some(username)) => Ok(Identity {
+            user_id,
+            username: username.to_string(),
+        }),
+        _ => Err(format!(
+            "the body is not a username object with user_id and username: {}",
+            snippet(body)
+        )),
+    }
 }
 
 fn decode_bool(field: &str, value: Value) -> Result<Option<bool>, String> {
@@ -333,5 +354,31 @@ mod tests {
         assert!(message.ends_with("… (truncated)"), "{message}");
         assert!(message.chars().count() < MAX_MESSAGE_CHARS + 40);
         assert!(!message.contains('\n'));
+    }
+
+    #[test]
+    fn identity_bodies() {
+        assert_eq!(
+            decode_identity(br#"{"username":"marketing-sub","user_id":4711}"#),
+            Ok(Identity {
+                user_id: 4711,
+                username: "marketing-sub".into()
+            })
+        );
+        for bad in [
+            &br#"{"username":"a"}"#[..],
+            br#"{"user_id":1}"#,
+            br#"{"username":"a","user_id":-1}"#,
+            br#"{"username":"a","user_id":"1"}"#,
+            br#"{"username":"a","user_id":1.5}"#,
+            b"[]",
+            b"<html>",
+        ] {
+            assert!(
+                decode_identity(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 }

@@ -43,31 +43,32 @@ pub async fn shared() -> Arc<ControlPlane> {
         .clone()
 }
 
-/// Applies `crds/` (as `kubectl apply --server-side` would) and waits until it is served.
+/// Applies `crds/` (as `kubectl apply --server-side` would) and waits until they are served.
 pub async fn install_crd(plane: &ControlPlane) {
     let client = user_client(plane).await;
-    let text = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(crate::support::CRD_FILE),
-    )
-    .unwrap();
-    let crd: CustomResourceDefinition = serde_saphyr::from_str(&text).unwrap();
     let api: Api<CustomResourceDefinition> = Api::all(client);
-    let name = crd.metadata.name.clone().unwrap();
-    api.patch(
-        &name,
-        &PatchParams::apply("e2e").force(),
-        &Patch::Apply(&crd),
-    )
-    .await
-    .unwrap();
-    let established = kube::runtime::wait::conditions::is_crd_established();
-    tokio::time::timeout(
-        Duration::from_secs(30),
-        kube::runtime::wait::await_condition(api, &name, established),
-    )
-    .await
-    .expect("the CRD to be established")
-    .unwrap();
+    for file in crate::support::CRD_FILES {
+        let text =
+            std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file))
+                .unwrap();
+        let crd: CustomResourceDefinition = serde_saphyr::from_str(&text).unwrap();
+        let name = crd.metadata.name.clone().unwrap();
+        api.patch(
+            &name,
+            &PatchParams::apply("e2e").force(),
+            &Patch::Apply(&crd),
+        )
+        .await
+        .unwrap();
+        let established = kube::runtime::wait::conditions::is_crd_established();
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            kube::runtime::wait::await_condition(api.clone(), &name, established),
+        )
+        .await
+        .expect("the CRD to be established")
+        .unwrap();
+    }
 }
 
 async fn user_client(plane: &ControlPlane) -> kube::Client {

@@ -23,7 +23,7 @@ use kube::CustomResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube_testkit::{ResourceRef, TestServer, Validator, Verb};
 use sendgrid_tls_operator::api::validation::{resource_schema, validate_object};
-use sendgrid_tls_operator::api::{SendGridEnforcedTls, TlsSettings};
+use sendgrid_tls_operator::api::{SendGridEnforcedTls, SendGridTarget, TlsSettings};
 use sendgrid_tls_operator::simulator::{LoggedRequest, SimConfig, SimulatorHandle};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -170,6 +170,7 @@ impl Env {
                 .map_err(|violations| violations.iter().map(ToString::to_string).collect())
         });
         server.register_crd(&SendGridEnforcedTls::crd(), Some(validator));
+        server.register_crd(&SendGridTarget::crd(), None);
         server
     }
 

@@ -1,26 +1,38 @@
 //! The committed CRD equals what the code generates, and the generated CRD keeps the properties
 //! users and GitOps tools depend on.
 
-use crate::support::CRD_FILE;
 use kube::CustomResourceExt;
-use sendgrid_tls_operator::api::{SendGridEnforcedTls, crd_yaml};
+use sendgrid_tls_operator::api::{SendGridEnforcedTls, crd_yaml, crds};
 use serde_json::Value;
 use std::path::Path;
 
-/// Compares `crds/` with `crd_yaml()`. With `UPDATE_CRDS=1` it rewrites the file instead.
+/// Compares each file in `crds/` with its generated CRD. With `UPDATE_CRDS=1` it rewrites the
+/// files instead.
 #[test]
-fn committed_crd_is_generated() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(CRD_FILE);
-    let generated = crd_yaml();
-    if std::env::var_os("UPDATE_CRDS").is_some() {
-        std::fs::write(&path, &generated).expect("write the CRD");
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == generated,
-        "{CRD_FILE} differs from the generated CRD; regenerate it with\n  \
-         cargo run -- crd > {CRD_FILE}\n(or UPDATE_CRDS=1 cargo test --test it crd_generated) and commit it"
+fn committed_crds_are_generated() {
+    let files: Vec<String> = crds().iter().map(|(f, _)| format!("crds/{f}")).collect();
+    assert_eq!(
+        files,
+        crate::support::CRD_FILES,
+        "the CRDs the e2e suite installs"
     );
+    for (file, generated) in crds() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("crds")
+            .join(file);
+        if std::env::var_os("UPDATE_CRDS").is_some() {
+            std::fs::write(&path, &generated).expect("write the CRD");
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "crds/{file} differs from the generated CRD; regenerate crds/ with\n  \
+             UPDATE_CRDS=1 cargo test --test it crd_generated\nand commit it"
+        );
+    }
+    let stream = crd_yaml();
+    assert_eq!(stream.matches("\n---\n").count(), 1, "{stream}");
+    assert_eq!(stream.matches("kind: CustomResourceDefinition").count(), 2);
 }
 
 fn version() -> Value {

@@ -9,7 +9,6 @@ pub mod scripted;
 pub mod sim;
 
 use sendgrid_tls_operator::api::{TlsSettings, TlsVersion};
-use sendgrid_tls_operator::sendgrid::ApiKey;
 use sendgrid_tls_operator::simulator::{SimConfig, Simulator, SimulatorHandle};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -27,8 +26,11 @@ pub const ALL_KEYS: [&str; 3] = [KEY, KEY2, BAD_KEY];
 pub const PATH: &str = "/v3/user/settings/enforced_tls";
 /// The namespace of the test resources.
 pub const NS: &str = "mail";
-/// The committed CRD, relative to the repository root.
-pub const CRD_FILE: &str = "crds/sendgridenforcedtlses.sendgrid.ops.dev.yaml";
+/// The committed CRDs, relative to the repository root.
+pub const CRD_FILES: [&str; 2] = [
+    "crds/sendgridenforcedtlses.sendgrid.ops.dev.yaml",
+    "crds/sendgridtargets.sendgrid.ops.dev.yaml",
+];
 
 /// Fails when `text` shows any of [`ALL_KEYS`], whole or by its id (the part between the dots).
 #[track_caller]
@@ -42,9 +44,12 @@ pub fn assert_no_key(text: &str) {
     }
 }
 
-/// The fingerprint the operator shows for `key` (`key-3f9a1c`).
+/// The fingerprint the simulator's request log shows for `key` (`key-3f9a1c`: 6 hex digits of
+/// its SHA-256); the operator shows none.
 pub fn fingerprint(key: &str) -> String {
-    ApiKey::new(key).unwrap().fingerprint()
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(key.as_bytes());
+    format!("key-{:02x}{:02x}{:02x}", digest[0], digest[1], digest[2])
 }
 
 /// All three settings, as SendGrid stores them.
