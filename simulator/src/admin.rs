@@ -31,9 +31,9 @@ use super::state::{SimKey, fingerprint};
 use super::wire::{ApiError, ReplyBody};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{MatchedPath, Path, Query, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Path, Query, Request, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -99,7 +99,6 @@ async fn log(route: MatchedPath, request: Request, next: Next) -> Response {
 
 /// Which account: `?account=main[&on_behalf_of=marketing-sub]`.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Whose {
     account: String,
     on_behalf_of: Option<String>,
@@ -107,10 +106,16 @@ struct Whose {
 
 impl Whose {
     const PARAMETERS: &'static [&'static str] = &["account", "on_behalf_of"];
+}
 
-    /// The parameters, or a 400 saying which one is missing or wrong.
-    fn from(query: Result<Query<Whose>, QueryRejection>) -> Result<Whose, Response> {
-        query
+/// As an extractor: the parameters, or a 400 (SendGrid's error shape) saying which one is
+/// missing or wrong.
+impl<S: Send + Sync> FromRequestParts<S> for Whose {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Whose, Response> {
+        Query::<Whose>::from_request_parts(parts, state)
+            .await
             .map(|Query(whose)| whose)
             .map_err(|rejection| error(StatusCode::BAD_REQUEST, rejection.body_text()))
     }
@@ -162,43 +167,21 @@ async fn clear_requests(State(shared): State<Arc<Shared>>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-async fn settings(
-    State(shared): State<Arc<Shared>>,
-    query: Result<Query<Whose>, QueryRejection>,
-) -> Response {
-    let whose = match Whose::from(query) {
-        Ok(whose) => whose,
-        Err(response) => return response,
-    };
+async fn settings(State(shared): State<Arc<Shared>>, whose: Whose) -> Response {
     let settings = shared
         .lock()
         .settings(&whose.account, whose.on_behalf_of.as_deref());
     found(settings)
 }
 
-async fn user(
-    State(shared): State<Arc<Shared>>,
-    query: Result<Query<Whose>, QueryRejection>,
-) -> Response {
-    let whose = match Whose::from(query) {
-        Ok(whose) => whose,
-        Err(response) => return response,
-    };
+async fn user(State(shared): State<Arc<Shared>>, whose: Whose) -> Response {
     let user = shared
         .lock()
         .user(&whose.account, whose.on_behalf_of.as_deref());
     found(user)
 }
 
-async fn set_settings(
-    State(shared): State<Arc<Shared>>,
-    query: Result<Query<Whose>, QueryRejection>,
-    body: Bytes,
-) -> Response {
-    let whose = match Whose::from(query) {
-        Ok(whose) => whose,
-        Err(response) => return response,
-    };
+async fn set_settings(State(shared): State<Arc<Shared>>, whose: Whose, body: Bytes) -> Response {
     let changes = match parse::<TlsSettings>(&body) {
         Ok(changes) => changes,
         Err(message) => return error(StatusCode::BAD_REQUEST, message),
