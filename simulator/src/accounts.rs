@@ -1,12 +1,13 @@
-//! Parent accounts, their subusers and customer accounts, and the Enforced TLS settings each one
-//! stores.
+//! Parent accounts, their subusers and customer accounts: each one's SendGrid user id, username,
+//! region and the Enforced TLS settings it stores.
 
 use super::fleet;
 use super::settings::{Region, TlsSettings, TlsVersion};
+use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// A parent account with its subusers (name, region) and customer accounts (id). Every one starts
-/// at SendGrid's defaults {false, false, 1.1}.
+/// at SendGrid's defaults {false, false, 1.1} and gets a user id of its own (see [`SimUser`]).
 #[derive(Clone, Debug)]
 pub struct SimAccount {
     pub name: String,
@@ -107,23 +108,87 @@ impl<'a> Target<'a> {
     }
 }
 
+/// What `GET /v3/user/username` tells about an account, and where it lives.
+///
+/// `user_id` is unique across the whole simulator, and stable: given in creation order (the
+/// configured accounts first, in order), never reused, kept when a fleet is added again. The
+/// username of a parent is its name, of a subuser its name, and of a customer account
+/// `customer-<id>` (SendGrid's own choice for these is not documented). JSON (`GET /_sim/user`):
+/// `{"username":"marketing-sub","user_id":1002,"region":"global"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SimUser {
+    pub username: String,
+    pub user_id: u64,
+    /// Parents and customer accounts are global; a subuser is locked to its own region.
+    pub region: Region,
+}
+
+/// One account whose settings can change, and the settings it holds.
+#[derive(Debug)]
+pub struct User {
+    pub profile: SimUser,
+    pub stored: Stored,
+}
+
 /// One parent account and everything under it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Account {
-    settings: Stored,
-    subusers: BTreeMap<String, (Region, Stored)>,
-    customers: BTreeMap<String, Stored>,
+    parent: User,
+    subusers: BTreeMap<String, User>,
+    customers: BTreeMap<String, User>,
+}
+
+impl Account {
+    /// A parent without subusers or customer accounts; a parent is global.
+    fn new(ids: &mut UserIds, name: &str) -> Account {
+        Account {
+            parent: ids.user(name.to_owned(), Region::Global),
+            subusers: BTreeMap::new(),
+            customers: BTreeMap::new(),
+        }
+    }
+}
+
+/// The first user id given out: ids look like SendGrid's, and none is mistaken for a count.
+const FIRST_USER_ID: u64 = 1001;
+
+/// Gives out user ids, each once.
+#[derive(Debug)]
+struct UserIds {
+    next: u64,
+}
+
+impl UserIds {
+    /// A new account with default settings and the next id.
+    fn user(&mut self, username: String, region: Region) -> User {
+        let user_id = self.next;
+        self.next += 1;
+        User {
+            profile: SimUser {
+                username,
+                user_id,
+                region,
+            },
+            stored: Stored::default(),
+        }
+    }
 }
 
 /// All accounts, by parent name.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Accounts {
     accounts: BTreeMap<String, Account>,
+    ids: UserIds,
 }
 
 impl Accounts {
     pub fn new(configured: &[SimAccount]) -> Accounts {
-        let mut accounts = Accounts::default();
+        let mut accounts = Accounts {
+            accounts: BTreeMap::new(),
+            ids: UserIds {
+                next: FIRST_USER_ID,
+            },
+        };
         for config in configured {
             accounts.add(config);
         }
@@ -131,44 +196,43 @@ impl Accounts {
     }
 
     /// Adds a parent account's subusers and customer accounts (creating the parent if needed).
-    /// Ones that exist already keep their settings (and a subuser its region).
+    /// Ones that exist already keep their settings, user id and (a subuser) region.
     pub fn add(&mut self, config: &SimAccount) {
-        let account = self.entry(&config.name);
+        let Accounts { accounts, ids } = self;
+        let account = accounts
+            .entry(config.name.clone())
+            .or_insert_with(|| Account::new(ids, &config.name));
         for (name, region) in &config.subusers {
             account
                 .subusers
                 .entry(name.clone())
-                .or_insert((*region, Stored::default()));
+                .or_insert_with(|| ids.user(name.clone(), *region));
         }
         for id in &config.customer_accounts {
-            account.customers.entry(id.clone()).or_default();
+            account
+                .customers
+                .entry(id.clone())
+                .or_insert_with(|| ids.user(format!("customer-{id}"), Region::Global));
         }
     }
 
     /// Creates a parent account with default settings if it does not exist yet (a key may name
     /// an account that the configuration does not list).
     pub fn ensure(&mut self, name: &str) {
-        self.entry(name);
+        self.add(&SimAccount {
+            name: name.to_owned(),
+            subusers: Vec::new(),
+            customer_accounts: Vec::new(),
+        });
     }
 
-    fn entry(&mut self, name: &str) -> &mut Account {
-        self.accounts.entry(name.to_owned()).or_default()
-    }
-
-    /// The region a target lives in and its settings; `None` if it does not exist. Parents and
-    /// customer accounts are global; a subuser is locked to its own region.
-    pub fn get_mut(&mut self, account: &str, target: Target<'_>) -> Option<(Region, &mut Stored)> {
+    /// The account `target` names within parent `account`; `None` if it does not exist.
+    pub fn get_mut(&mut self, account: &str, target: Target<'_>) -> Option<&mut User> {
         let account = self.accounts.get_mut(account)?;
         match target {
-            Target::Parent => Some((Region::Global, &mut account.settings)),
-            Target::Subuser(name) => account
-                .subusers
-                .get_mut(name)
-                .map(|(region, stored)| (*region, stored)),
-            Target::Customer(id) => account
-                .customers
-                .get_mut(id)
-                .map(|stored| (Region::Global, stored)),
+            Target::Parent => Some(&mut account.parent),
+            Target::Subuser(name) => account.subusers.get_mut(name),
+            Target::Customer(id) => account.customers.get_mut(id),
         }
     }
 }
@@ -196,34 +260,66 @@ mod tests {
         assert_eq!(Target::parse(Some("")), Target::Subuser(""));
     }
 
+    /// Username, id and region of a target, if it exists.
+    fn profile(accounts: &mut Accounts, account: &str, target: Target<'_>) -> Option<SimUser> {
+        accounts
+            .get_mut(account, target)
+            .map(|user| user.profile.clone())
+    }
+
+    fn user(username: &str, user_id: u64, region: Region) -> Option<SimUser> {
+        Some(SimUser {
+            username: username.into(),
+            user_id,
+            region,
+        })
+    }
+
     #[test]
-    fn finds_targets_with_their_regions() {
+    fn finds_targets_with_their_ids_and_regions() {
         let mut accounts = accounts();
         assert_eq!(
-            accounts.get_mut("main", Target::Parent),
-            Some((Region::Global, &mut Stored::default()))
+            accounts.get_mut("main", Target::Parent).unwrap().stored,
+            Stored::default()
         );
-        assert_eq!(
-            accounts
-                .get_mut("main", Target::Subuser("eu-sub"))
-                .map(|t| t.0),
-            Some(Region::Eu)
-        );
-        assert_eq!(
-            accounts
-                .get_mut("main", Target::Customer("1234567"))
-                .map(|t| t.0),
-            Some(Region::Global)
-        );
-        assert!(
-            accounts
-                .get_mut("main", Target::Subuser("nobody"))
-                .is_none()
-        );
-        assert!(accounts.get_mut("main", Target::Customer("1")).is_none());
-        assert!(accounts.get_mut("other", Target::Parent).is_none());
+        for (target, expected) in [
+            (Target::Parent, user("main", 1001, Region::Global)),
+            (Target::Subuser("eu-sub"), user("eu-sub", 1002, Region::Eu)),
+            (
+                Target::Customer("1234567"),
+                user("customer-1234567", 1003, Region::Global),
+            ),
+            (Target::Subuser("nobody"), None),
+            (Target::Customer("1"), None),
+        ] {
+            assert_eq!(profile(&mut accounts, "main", target), expected);
+        }
+        assert_eq!(profile(&mut accounts, "other", Target::Parent), None);
         accounts.ensure("other");
-        assert!(accounts.get_mut("other", Target::Parent).is_some());
+        accounts.ensure("other");
+        assert_eq!(
+            profile(&mut accounts, "other", Target::Parent),
+            user("other", 1004, Region::Global)
+        );
+    }
+
+    #[test]
+    fn the_same_names_under_two_parents_are_two_users() {
+        let mut accounts = accounts();
+        accounts.add(&SimAccount {
+            name: "second".into(),
+            subusers: vec![("eu-sub".into(), Region::Eu)],
+            customer_accounts: vec!["1234567".into()],
+        });
+        for target in [
+            Target::Parent,
+            Target::Subuser("eu-sub"),
+            Target::Customer("1234567"),
+        ] {
+            let first = profile(&mut accounts, "main", target).unwrap();
+            let second = profile(&mut accounts, "second", target).unwrap();
+            assert_ne!(first.user_id, second.user_id, "{target:?}");
+        }
     }
 
     #[test]
@@ -232,7 +328,7 @@ mod tests {
         accounts
             .get_mut("main", Target::Subuser("eu-sub"))
             .unwrap()
-            .1
+            .stored
             .require_tls = true;
         accounts.add(&SimAccount {
             name: "main".into(),
@@ -242,10 +338,23 @@ mod tests {
             ],
             customer_accounts: vec!["1234567".into(), "7".into()],
         });
-        let (region, stored) = accounts.get_mut("main", Target::Subuser("eu-sub")).unwrap();
-        assert_eq!((region, stored.require_tls), (Region::Eu, true));
-        assert!(accounts.get_mut("main", Target::Subuser("new")).is_some());
-        assert!(accounts.get_mut("main", Target::Customer("7")).is_some());
+        let kept = accounts.get_mut("main", Target::Subuser("eu-sub")).unwrap();
+        assert_eq!(
+            (
+                kept.profile.region,
+                kept.profile.user_id,
+                kept.stored.require_tls
+            ),
+            (Region::Eu, 1002, true)
+        );
+        assert_eq!(
+            profile(&mut accounts, "main", Target::Subuser("new")),
+            user("new", 1004, Region::Global)
+        );
+        assert_eq!(
+            profile(&mut accounts, "main", Target::Customer("7")),
+            user("customer-7", 1005, Region::Global)
+        );
     }
 
     #[test]

@@ -10,26 +10,35 @@
 //!   (every list optional).
 //! - `GET /_sim/settings?account=main[&on_behalf_of=...]`: stored settings (camelCase
 //!   `TlsSettings`); `PUT` the same with a `TlsSettings` body changes them "from the UI".
+//! - `GET /_sim/user?account=main[&on_behalf_of=...]`: the username, user id and region of the
+//!   parent, subuser (`marketing-sub`) or customer account (`account-id 1234567`): `SimUser`,
+//!   `{"username":"marketing-sub","user_id":1002,"region":"global"}`.
 //! - `POST /_sim/faults` (see `FaultRequest` for the JSON: latency, 5xx, dropped connections,
 //!   429 bursts, a refused version), `DELETE /_sim/faults`.
-//! - `POST /_sim/keys` (`{"key":..,"account":..,"scopes":[..]}`), `DELETE /_sim/keys/{key}`.
+//! - `POST /_sim/keys` (`{"key":..,"account":..,"scopes":[..]}`, see `SimKey`: a second key of
+//!   an account is a rotation, a key of another account reaches other user ids),
+//!   `DELETE /_sim/keys/{key}`.
+//!
+//! A query parameter an endpoint does not take is a 400 naming it, not silently ignored: a typo
+//! (`on-behalf-of=` for `on_behalf_of=`) would otherwise read or change the parent account.
 
 use super::accounts::SimAccount;
 use super::api::json_response;
 use super::faults::FaultRequest;
 use super::settings::TlsSettings;
 use super::shared::Shared;
-use super::state::SimKey;
+use super::state::{SimKey, fingerprint};
 use super::wire::{ApiError, ReplyBody};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{MatchedPath, Path, Query, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Path, Query, Request, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 pub fn router() -> Router<Arc<Shared>> {
@@ -38,10 +47,45 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/_sim/counts", get(counts))
         .route("/_sim/accounts", post(add_accounts))
         .route("/_sim/settings", get(settings).put(set_settings))
+        .route("/_sim/user", get(user))
         .route("/_sim/faults", post(inject).delete(clear_faults))
         .route("/_sim/keys", post(add_key))
         .route("/_sim/keys/{key}", delete(remove_key))
+        .route_layer(middleware::from_fn(known_parameters))
         .route_layer(middleware::from_fn(log))
+}
+
+/// The query parameters an admin route takes.
+fn parameters(route: &str) -> &'static [&'static str] {
+    match route {
+        "/_sim/settings" | "/_sim/user" => Whose::PARAMETERS,
+        _ => &[],
+    }
+}
+
+/// Refuses a query parameter the route does not take, naming it and the ones it does take.
+async fn known_parameters(route: MatchedPath, request: Request, next: Next) -> Response {
+    let known = parameters(route.as_str());
+    let query = request.uri().query().unwrap_or_default();
+    let unknown = url::form_urlencoded::parse(query.as_bytes())
+        .map(|(name, _)| name)
+        .find(|name| !known.contains(&name.as_ref()));
+    let Some(name) = unknown else {
+        return next.run(request).await;
+    };
+    // A key pasted into the wrong place is not sent back.
+    let name = match fingerprint(&name) {
+        Some(_) => "(not shown: it has the shape of an API key)".to_owned(),
+        None => format!("{name:?}"),
+    };
+    let takes = match known {
+        [] => "takes no query parameters".to_owned(),
+        known => format!("takes only {}", known.join(", ")),
+    };
+    error(
+        StatusCode::BAD_REQUEST,
+        format!("unknown query parameter {name}: {} {takes}", route.as_str()),
+    )
 }
 
 /// Logs admin calls by route template: `/_sim/keys/{key}` must not put a key in the log.
@@ -53,10 +97,28 @@ async fn log(route: MatchedPath, request: Request, next: Next) -> Response {
     response
 }
 
+/// Which account: `?account=main[&on_behalf_of=marketing-sub]`.
 #[derive(Deserialize)]
 struct Whose {
     account: String,
     on_behalf_of: Option<String>,
+}
+
+impl Whose {
+    const PARAMETERS: &'static [&'static str] = &["account", "on_behalf_of"];
+}
+
+/// As an extractor: the parameters, or a 400 (SendGrid's error shape) saying which one is
+/// missing or wrong.
+impl<S: Send + Sync> FromRequestParts<S> for Whose {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Whose, Response> {
+        Query::<Whose>::from_request_parts(parts, state)
+            .await
+            .map(|Query(whose)| whose)
+            .map_err(|rejection| error(StatusCode::BAD_REQUEST, rejection.body_text()))
+    }
 }
 
 async fn requests(State(shared): State<Arc<Shared>>) -> Response {
@@ -105,18 +167,21 @@ async fn clear_requests(State(shared): State<Arc<Shared>>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-async fn settings(State(shared): State<Arc<Shared>>, Query(whose): Query<Whose>) -> Response {
-    let found = shared
+async fn settings(State(shared): State<Arc<Shared>>, whose: Whose) -> Response {
+    let settings = shared
         .lock()
         .settings(&whose.account, whose.on_behalf_of.as_deref());
-    settings_response(found)
+    found(settings)
 }
 
-async fn set_settings(
-    State(shared): State<Arc<Shared>>,
-    Query(whose): Query<Whose>,
-    body: Bytes,
-) -> Response {
+async fn user(State(shared): State<Arc<Shared>>, whose: Whose) -> Response {
+    let user = shared
+        .lock()
+        .user(&whose.account, whose.on_behalf_of.as_deref());
+    found(user)
+}
+
+async fn set_settings(State(shared): State<Arc<Shared>>, whose: Whose, body: Bytes) -> Response {
     let changes = match parse::<TlsSettings>(&body) {
         Ok(changes) => changes,
         Err(message) => return error(StatusCode::BAD_REQUEST, message),
@@ -124,7 +189,7 @@ async fn set_settings(
     let changed = shared
         .lock()
         .set_from_ui(&whose.account, whose.on_behalf_of.as_deref(), changes);
-    settings_response(changed)
+    found(changed)
 }
 
 async fn inject(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
@@ -163,9 +228,10 @@ async fn remove_key(State(shared): State<Arc<Shared>>, Path(key): Path<String>) 
     }
 }
 
-fn settings_response(settings: Option<TlsSettings>) -> Response {
-    match settings {
-        Some(settings) => json(StatusCode::OK, serde_json::to_vec(&settings)),
+/// What was found about an account as JSON, or 404 when there is no such account.
+fn found<T: Serialize>(value: Option<T>) -> Response {
+    match value {
+        Some(value) => json(StatusCode::OK, serde_json::to_vec(&value)),
         None => error(StatusCode::NOT_FOUND, "resource not found"),
     }
 }

@@ -1,8 +1,8 @@
-//! The two SendGrid endpoints over HTTP: `/v3/user/settings/enforced_tls` (global host) and
-//! `/eu/v3/user/settings/enforced_tls` (EU host), plus SendGrid-style 404s for other paths.
+//! The SendGrid endpoints over HTTP, each on the global host (`/v3/...`) and the EU host
+//! (`/eu/v3/...`), plus SendGrid-style 404s for other paths.
 
+use super::endpoints::{EU_PREFIX, Endpoint};
 use super::engine::{ApiRequest, Outcome, Reply, presented_fingerprint};
-use super::settings::Region;
 use super::shared::{ConnectionControl, Shared};
 use super::wire::{ApiError, ReplyBody};
 use axum::Router;
@@ -15,17 +15,19 @@ use axum::routing::any;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-pub const GLOBAL_PATH: &str = "/v3/user/settings/enforced_tls";
-pub const EU_PATH: &str = "/eu/v3/user/settings/enforced_tls";
-
 /// The API routes. Every method reaches the handler, so a 405 also carries rate-limit headers.
 pub fn router() -> Router<Arc<Shared>> {
-    Router::new()
-        .route(GLOBAL_PATH, any(enforced_tls))
-        .route(EU_PATH, any(enforced_tls))
+    Endpoint::ALL
+        .into_iter()
+        .fold(Router::new(), |router, endpoint| {
+            let path = endpoint.path();
+            router
+                .route(path, any(api))
+                .route(&format!("{EU_PREFIX}{path}"), any(api))
+        })
 }
 
-async fn enforced_tls(
+async fn api(
     State(shared): State<Arc<Shared>>,
     Extension(connection): Extension<ConnectionControl>,
     method: Method,
@@ -34,9 +36,13 @@ async fn enforced_tls(
     body: Bytes,
 ) -> Response {
     let path = uri.path();
+    let Some((endpoint, region)) = Endpoint::at(path) else {
+        return not_found(method, uri).await;
+    };
     let request = ApiRequest {
         method: &method,
-        region: region_of(path),
+        endpoint,
+        region,
         path,
         authorization: text(&headers, AUTHORIZATION.as_str()),
         // HeaderMap lookups are case-insensitive: On-Behalf-Of works too.
@@ -78,14 +84,6 @@ pub async fn not_found(method: Method, uri: Uri) -> Response {
         StatusCode::NOT_FOUND,
         ReplyBody::Errors(vec![ApiError::general("resource not found")]).to_json(),
     )
-}
-
-fn region_of(path: &str) -> Region {
-    if path.starts_with("/eu/") {
-        Region::Eu
-    } else {
-        Region::Global
-    }
 }
 
 fn text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -1,15 +1,17 @@
-//! What the simulated `/v3/user/settings/enforced_tls` answers to one request: the whole
-//! decision (faults, rate limit, auth, scopes, on-behalf-of, region, validation, the change) as
-//! a pure function of the request, the state and the time. `api.rs` only moves bytes.
+//! What the simulated SendGrid API (see `endpoints`) answers to one request: the whole decision
+//! (faults, rate limit, auth, scopes, on-behalf-of, region, validation, the change) as a pure
+//! function of the request, the state and the time. `api.rs` only moves bytes.
 //!
-//! Order of checks: every request counts against its key's rate window first (so each answer,
-//! errors included, carries the rate-limit headers); then injected faults; then the rate limit
-//! (429); the method (405); the key (401); its scope (403); the `on-behalf-of` target (404); the
-//! target's region against the host's (451); and last the body (400), then a version the account
-//! refuses (an injected fault, 400 too).
+//! Order of checks, the same for every endpoint: every request counts against its key's rate
+//! window first (so each answer, errors included, carries the rate-limit headers); then injected
+//! faults; then the rate limit (429); the method (405); the key (401); its scope (403); the
+//! `on-behalf-of` target (404); the target's region against the host's (451). Then the endpoint's
+//! own answer: for an Enforced TLS PATCH the body (400), then a version the account refuses (an
+//! injected fault, 400 too).
 
-use super::accounts::Target;
-use super::faults::Injected;
+use super::accounts::{Stored, Target};
+use super::endpoints::Endpoint;
+use super::faults::{Faults, Injected};
 use super::patch::parse_patch;
 use super::ratelimit::{RateHeaders, unix_secs_after};
 use super::settings::Region;
@@ -22,6 +24,7 @@ use std::time::SystemTime;
 #[derive(Clone, Copy, Debug)]
 pub struct ApiRequest<'a> {
     pub method: &'a Method,
+    pub endpoint: Endpoint,
     pub region: Region,
     pub path: &'a str,
     /// The `Authorization` header, if present and text.
@@ -116,15 +119,11 @@ impl SimState {
         if !rate.allowed {
             return reply(StatusCode::TOO_MANY_REQUESTS, too_many_requests());
         }
-        let needed = match *request.method {
-            Method::GET => Scope::Read,
-            Method::PATCH => Scope::Update,
-            _ => {
-                return error(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    ApiError::general("method not allowed"),
-                );
-            }
+        let Ok(needed) = request.endpoint.scope(request.method) else {
+            return error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                ApiError::general("method not allowed"),
+            );
         };
         let Some(key) = key else {
             return error(
@@ -141,40 +140,62 @@ impl SimState {
                 .with_null_help(),
             );
         };
-        if !sim_key.scopes.contains(&needed) {
+        if needed.is_some_and(|scope| !sim_key.scopes.contains(&scope)) {
             return error(StatusCode::FORBIDDEN, ApiError::general("access forbidden"));
         }
         let target = Target::parse(request.on_behalf_of);
-        let Some((region, stored)) = self.accounts.get_mut(&sim_key.account, target) else {
+        let Some(user) = self.accounts.get_mut(&sim_key.account, target) else {
             return error(
                 StatusCode::NOT_FOUND,
                 ApiError::general("resource not found"),
             );
         };
-        if region != request.region {
+        if user.profile.region != request.region {
             return error(
                 StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
                 ApiError::general("Unavailable due to data residency restrictions"),
             );
         }
-        if needed == Scope::Update {
-            let changes = match parse_patch(request.body) {
-                Ok(changes) => changes,
-                Err(errors) => return reply(StatusCode::BAD_REQUEST, ReplyBody::Errors(errors)),
-            };
-            if let Some(version) = changes.minimum_tls_version
-                && self.faults.refuses(version)
-            {
-                let message = format!(
-                    "TLS {} is not available on this account's plan",
-                    version_number(version)
-                );
-                return error(StatusCode::BAD_REQUEST, ApiError::field("version", message));
+        match request.endpoint {
+            Endpoint::EnforcedTls => match enforced_tls(&self.faults, request, &mut user.stored) {
+                Ok(stored) => reply(StatusCode::OK, ReplyBody::Settings(stored)),
+                Err(errors) => reply(StatusCode::BAD_REQUEST, ReplyBody::Errors(errors)),
+            },
+            Endpoint::Username => reply(StatusCode::OK, ReplyBody::Username(user.profile.clone())),
+            Endpoint::Scopes => {
+                // In a fixed order, each once (the schema says `uniqueItems`).
+                let scopes = Scope::ALL
+                    .into_iter()
+                    .filter(|scope| sim_key.scopes.contains(scope))
+                    .map(Scope::sendgrid_name)
+                    .collect();
+                reply(StatusCode::OK, ReplyBody::Scopes(scopes))
             }
-            stored.apply(changes);
         }
-        reply(StatusCode::OK, ReplyBody::Settings(*stored))
     }
+}
+
+/// An Enforced TLS GET (the settings) or PATCH (the body checked, then applied): the new
+/// settings, or the errors of a 400.
+fn enforced_tls(
+    faults: &Faults,
+    request: &ApiRequest<'_>,
+    stored: &mut Stored,
+) -> Result<Stored, Vec<ApiError>> {
+    if *request.method == Method::PATCH {
+        let changes = parse_patch(request.body)?;
+        if let Some(version) = changes.minimum_tls_version
+            && faults.refuses(version)
+        {
+            let message = format!(
+                "TLS {} is not available on this account's plan",
+                version_number(version)
+            );
+            return Err(vec![ApiError::field("version", message)]);
+        }
+        stored.apply(changes);
+    }
+    Ok(*stored)
 }
 
 fn too_many_requests() -> ReplyBody {

@@ -8,7 +8,6 @@ use crate::state::{SimConfig, SimKey};
 use std::time::{Duration, UNIX_EPOCH};
 
 const KEY: &str = "SG.engine-test-key.key";
-const PATH: &str = "/v3/user/settings/enforced_tls";
 
 fn now() -> SystemTime {
     // 10 s into a minute: the window ends at 1_700_000_040.
@@ -24,6 +23,7 @@ fn state() -> SimState {
 
 struct Req {
     method: Method,
+    endpoint: Endpoint,
     region: Region,
     authorization: Option<String>,
     on_behalf_of: Option<&'static str>,
@@ -33,6 +33,7 @@ struct Req {
 fn get() -> Req {
     Req {
         method: Method::GET,
+        endpoint: Endpoint::EnforcedTls,
         region: Region::Global,
         authorization: Some(format!("Bearer {KEY}")),
         on_behalf_of: None,
@@ -48,12 +49,18 @@ fn patch(body: &'static str) -> Req {
     }
 }
 
+/// A GET of another endpoint.
+fn get_of(endpoint: Endpoint) -> Req {
+    Req { endpoint, ..get() }
+}
+
 fn send(state: &mut SimState, req: &Req) -> Outcome {
     state.process(
         &ApiRequest {
             method: &req.method,
+            endpoint: req.endpoint,
             region: req.region,
-            path: PATH,
+            path: req.endpoint.path(),
             authorization: req.authorization.as_deref(),
             on_behalf_of: req.on_behalf_of,
             body: req.body.as_bytes(),
@@ -69,11 +76,13 @@ fn reply(state: &mut SimState, req: &Req) -> Reply {
     }
 }
 
-/// Status and the first error's message (or "settings").
+/// Status and the first error's message (or what kind of answer it is).
 fn answer(state: &mut SimState, req: &Req) -> (u16, String) {
     let reply = reply(state, req);
     let what = match reply.body {
         ReplyBody::Settings(_) => "settings".to_owned(),
+        ReplyBody::Username(_) => "username".to_owned(),
+        ReplyBody::Scopes(_) => "scopes".to_owned(),
         ReplyBody::Errors(errors) => serde_json::to_value(&errors[0]).unwrap()["message"]
             .as_str()
             .unwrap()
@@ -331,7 +340,7 @@ fn the_log_records_fingerprints_bodies_and_statuses_never_the_key() {
         [0, 200, 400]
     );
     assert_eq!(log[1].method, "PATCH");
-    assert_eq!(log[1].path, PATH);
+    assert_eq!(log[1].path, Endpoint::EnforcedTls.path());
     assert_eq!(log[1].on_behalf_of.as_deref(), Some("marketing-sub"));
     assert_eq!(log[1].key_fingerprint, fingerprint(KEY));
     assert_eq!(log[1].body, Some(serde_json::json!({"require_tls": false})));
@@ -339,4 +348,165 @@ fn the_log_records_fingerprints_bodies_and_statuses_never_the_key() {
     assert_eq!(log[0].body, None);
     let json = serde_json::to_string(&log).unwrap();
     assert!(!json.contains(KEY), "{json}");
+}
+
+#[test]
+fn username_answers_for_the_account_on_behalf_of_names() {
+    let mut state = SimState::new(SimConfig::with_keys(&[KEY, "SG.second.key"]));
+    state.add_key(SimKey {
+        key: "SG.other-account.key".into(),
+        account: "other".into(),
+        scopes: Scope::ALL.to_vec(),
+    });
+    let mut user_of = |key: &str, on_behalf_of: Option<&'static str>, region: Region| {
+        let req = Req {
+            authorization: Some(format!("Bearer {key}")),
+            on_behalf_of,
+            region,
+            ..get_of(Endpoint::Username)
+        };
+        match reply(&mut state, &req).body {
+            ReplyBody::Username(user) => (user.username, user.user_id),
+            other => panic!("{on_behalf_of:?}: {other:?}"),
+        }
+    };
+    let parent = user_of(KEY, None, Region::Global);
+    let subuser = user_of(KEY, Some("marketing-sub"), Region::Global);
+    let eu_subuser = user_of(KEY, Some("eu-sub"), Region::Eu);
+    let customer = user_of(KEY, Some("account-id 1234567"), Region::Global);
+    let other = user_of("SG.other-account.key", None, Region::Global);
+    assert_eq!(parent.0, "main");
+    assert_eq!(subuser.0, "marketing-sub");
+    assert_eq!(eu_subuser.0, "eu-sub");
+    assert_eq!(customer.0, "customer-1234567");
+    assert_eq!(other.0, "other");
+    let mut ids = vec![parent.1, subuser.1, eu_subuser.1, customer.1, other.1];
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 5, "every account has its own id: {ids:?}");
+    // Another key of the same account reaches the same ids.
+    assert_eq!(user_of("SG.second.key", None, Region::Global), parent);
+    assert_eq!(
+        user_of("SG.second.key", Some("marketing-sub"), Region::Global),
+        subuser
+    );
+}
+
+#[test]
+fn username_and_scopes_share_the_checks_of_enforced_tls() {
+    let mut state = state();
+    state.add_key(SimKey {
+        key: "SG.tls-only.key".into(),
+        account: "main".into(),
+        scopes: vec![Scope::Read, Scope::Update],
+    });
+    let tls_only = Some("Bearer SG.tls-only.key".to_owned());
+    let cases = [
+        (get_of(Endpoint::Username), 200, "username"),
+        (
+            Req {
+                authorization: tls_only.clone(),
+                ..get_of(Endpoint::Username)
+            },
+            403,
+            "access forbidden",
+        ),
+        (
+            Req {
+                authorization: tls_only.clone(),
+                ..get_of(Endpoint::Scopes)
+            },
+            200,
+            "scopes",
+        ),
+        (
+            Req {
+                authorization: None,
+                ..get_of(Endpoint::Username)
+            },
+            401,
+            "authorization required",
+        ),
+        (
+            Req {
+                on_behalf_of: Some("ghost"),
+                ..get_of(Endpoint::Username)
+            },
+            404,
+            "resource not found",
+        ),
+        (
+            Req {
+                on_behalf_of: Some("eu-sub"),
+                ..get_of(Endpoint::Username)
+            },
+            451,
+            "Unavailable due to data residency restrictions",
+        ),
+        (
+            Req {
+                method: Method::PUT,
+                ..get_of(Endpoint::Username)
+            },
+            405,
+            "method not allowed",
+        ),
+    ];
+    for (req, status, message) in cases {
+        assert_eq!(
+            answer(&mut state, &req),
+            (status, message.to_owned()),
+            "{:?} {:?} {:?}",
+            req.endpoint,
+            req.method,
+            req.on_behalf_of
+        );
+    }
+    // One rate window per key across endpoints: KEY made 4 requests above, the limit is 5.
+    assert_eq!(answer(&mut state, &get()).0, 200);
+    assert_eq!(
+        answer(&mut state, &get_of(Endpoint::Username)),
+        (429, "too many requests".to_owned())
+    );
+    state.inject(Fault::ServerErrors {
+        count: 1,
+        status: 500,
+    });
+    assert_eq!(
+        answer(&mut state, &get_of(Endpoint::Scopes)).0,
+        500,
+        "faults come first on every endpoint"
+    );
+}
+
+#[test]
+fn scopes_lists_the_keys_scopes_by_sendgrid_name() {
+    let mut state = state();
+    state.add_key(SimKey {
+        key: "SG.odd.key".into(),
+        account: "main".into(),
+        scopes: vec![Scope::UsernameRead, Scope::Read, Scope::UsernameRead],
+    });
+    let scopes_of = |state: &mut SimState, key: &str| {
+        let req = Req {
+            authorization: Some(format!("Bearer {key}")),
+            ..get_of(Endpoint::Scopes)
+        };
+        reply(state, &req).body
+    };
+    assert_eq!(
+        scopes_of(&mut state, KEY),
+        ReplyBody::Scopes(vec![
+            "user.settings.enforced_tls.read",
+            "user.settings.enforced_tls.update",
+            "user.username.read"
+        ])
+    );
+    assert_eq!(
+        scopes_of(&mut state, "SG.odd.key"),
+        ReplyBody::Scopes(vec![
+            "user.settings.enforced_tls.read",
+            "user.username.read"
+        ])
+    );
 }

@@ -5,7 +5,7 @@
 //! handler signals its connection task, which drops the connection), and shutdown must finish in
 //! bounded time even while a latency fault holds a request.
 
-use super::accounts::SimAccount;
+use super::accounts::{SimAccount, SimUser};
 use super::faults::Fault;
 use super::settings::TlsSettings;
 use super::shared::{ConnectionControl, Shared};
@@ -102,6 +102,13 @@ impl SimulatorHandle {
         self.shared()
             .settings(account, on_behalf_of)
             .unwrap_or_default()
+    }
+
+    /// The username, SendGrid user id and region of an account, named as for
+    /// [`settings`](Self::settings); `None` if there is no such account. Every parent, subuser
+    /// and customer account has its own id; every key of a parent reaches the same ones.
+    pub fn user(&self, account: &str, on_behalf_of: Option<&str>) -> Option<SimUser> {
+        self.shared().user(account, on_behalf_of)
     }
 
     /// Changes settings "from the UI" (drift): only `Some` fields change. Does nothing (and

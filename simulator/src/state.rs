@@ -1,7 +1,7 @@
 //! The simulator's configuration types and its whole mutable state (keys, accounts, rate
 //! windows, faults, request log). Pure: no I/O, no clock of its own (callers pass `now`).
 
-use super::accounts::{Accounts, SimAccount, Target};
+use super::accounts::{Accounts, SimAccount, SimUser, Target};
 use super::faults::{Fault, Faults};
 use super::ratelimit::RateLimiter;
 use super::settings::{Region, TlsSettings};
@@ -14,18 +14,41 @@ use std::time::SystemTime;
 /// The oldest requests are forgotten beyond this many, so a long-running demo stays small.
 const MAX_LOGGED: usize = 10_000;
 
-/// An API key permission: `user.settings.enforced_tls.read` / `.update`.
+/// An API key permission the simulator knows. JSON (`POST /_sim/keys`): the short names
+/// `read`, `update`, `username` or SendGrid's own names.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Deserialize)]
-#[serde(rename_all = "lowercase")]
 pub enum Scope {
+    /// `user.settings.enforced_tls.read`: GET the Enforced TLS settings.
+    #[serde(rename = "read", alias = "user.settings.enforced_tls.read")]
     Read,
+    /// `user.settings.enforced_tls.update`: PATCH them.
+    #[serde(rename = "update", alias = "user.settings.enforced_tls.update")]
     Update,
+    /// `user.username.read` ("User Account" read): `GET /v3/user/username`.
+    #[serde(rename = "username", alias = "user.username.read")]
+    UsernameRead,
+}
+
+impl Scope {
+    /// What a key gets unless told otherwise: everything the operator needs.
+    pub const ALL: [Scope; 3] = [Scope::Read, Scope::Update, Scope::UsernameRead];
+
+    /// SendGrid's name of the scope, as `GET /v3/scopes` lists it.
+    pub fn sendgrid_name(self) -> &'static str {
+        match self {
+            Scope::Read => "user.settings.enforced_tls.read",
+            Scope::Update => "user.settings.enforced_tls.update",
+            Scope::UsernameRead => "user.username.read",
+        }
+    }
 }
 
 /// A configured API key: which parent account it belongs to and its scopes.
 ///
 /// JSON form (for `POST /_sim/keys`): `{"key":"SG.x","account":"main","scopes":["read"]}`;
-/// `account` defaults to "main" and `scopes` to both. Debug shows only the key's fingerprint.
+/// `account` defaults to "main" and `scopes` to [`Scope::ALL`]. A second key of the same account
+/// (a rotation) reaches the same accounts, with the same user ids. Debug shows only the key's
+/// fingerprint.
 #[derive(Clone, Deserialize)]
 pub struct SimKey {
     pub key: String,
@@ -40,7 +63,7 @@ fn main_account() -> String {
 }
 
 fn all_scopes() -> Vec<Scope> {
-    vec![Scope::Read, Scope::Update]
+    Scope::ALL.to_vec()
 }
 
 impl fmt::Debug for SimKey {
@@ -77,7 +100,7 @@ impl SimConfig {
     /// One parent account "main" with the subusers and customer account the files in
     /// `examples/` name — "marketing-sub", "transactional-sub", "billing-sub" (global),
     /// "eu-sub", "eu-marketing-sub" (eu), customer account "1234567" — and the given keys with
-    /// read+update scopes.
+    /// [`Scope::ALL`].
     pub fn with_keys(keys: &[&str]) -> SimConfig {
         SimConfig {
             keys: keys
@@ -130,6 +153,8 @@ pub struct LoggedRequest {
 pub struct RequestCount {
     pub method: String,
     pub region: Region,
+    /// As logged: `/v3/user/username`, `/eu/v3/user/settings/enforced_tls`, ...
+    pub path: String,
     pub on_behalf_of: Option<String>,
     pub key_fingerprint: Option<String>,
     pub status: u16,
@@ -137,7 +162,15 @@ pub struct RequestCount {
 }
 
 /// What a [`RequestCount`] counts by.
-type CountKey = (String, Region, Option<String>, Option<String>, u16);
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct CountKey {
+    method: String,
+    region: Region,
+    path: String,
+    on_behalf_of: Option<String>,
+    key_fingerprint: Option<String>,
+    status: u16,
+}
 
 fn rfc3339<S: serde::Serializer>(at: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {
     let at = jiff::Timestamp::try_from(*at).map_err(serde::ser::Error::custom)?;
@@ -214,10 +247,19 @@ impl SimState {
     /// The stored settings of `account` (a parent) or of its subuser / `account-id <id>`
     /// customer account; `None` if there is no such account.
     pub fn settings(&mut self, account: &str, on_behalf_of: Option<&str>) -> Option<TlsSettings> {
-        let (_, stored) = self
+        let user = self
             .accounts
             .get_mut(account, Target::parse(on_behalf_of))?;
-        Some(stored.to_settings())
+        Some(user.stored.to_settings())
+    }
+
+    /// Username, user id and region of `account` (a parent) or of its subuser / `account-id
+    /// <id>` customer account; `None` if there is no such account.
+    pub fn user(&mut self, account: &str, on_behalf_of: Option<&str>) -> Option<SimUser> {
+        let user = self
+            .accounts
+            .get_mut(account, Target::parse(on_behalf_of))?;
+        Some(user.profile.clone())
     }
 
     /// A change made "in the UI": only the set fields change. Returns the new settings, or
@@ -228,9 +270,10 @@ impl SimState {
         on_behalf_of: Option<&str>,
         changes: TlsSettings,
     ) -> Option<TlsSettings> {
-        let (_, stored) = self
+        let stored = &mut self
             .accounts
-            .get_mut(account, Target::parse(on_behalf_of))?;
+            .get_mut(account, Target::parse(on_behalf_of))?
+            .stored;
         stored.apply(changes);
         Some(stored.to_settings())
     }
@@ -248,13 +291,14 @@ impl SimState {
     }
 
     pub fn record(&mut self, request: LoggedRequest) {
-        let key = (
-            request.method.clone(),
-            request.region,
-            request.on_behalf_of.clone(),
-            request.key_fingerprint.clone(),
-            request.status,
-        );
+        let key = CountKey {
+            method: request.method.clone(),
+            region: request.region,
+            path: request.path.clone(),
+            on_behalf_of: request.on_behalf_of.clone(),
+            key_fingerprint: request.key_fingerprint.clone(),
+            status: request.status,
+        };
         *self.counts.entry(key).or_default() += 1;
         if self.log.len() == MAX_LOGGED {
             self.log.pop_front();
@@ -271,25 +315,33 @@ impl SimState {
         let mut counts: Vec<RequestCount> = self
             .counts
             .iter()
-            .map(
-                |((method, region, on_behalf_of, key, status), count)| RequestCount {
-                    method: method.clone(),
-                    region: *region,
-                    on_behalf_of: on_behalf_of.clone(),
-                    key_fingerprint: key.clone(),
-                    status: *status,
-                    count: *count,
-                },
-            )
+            .map(|(key, count)| RequestCount {
+                method: key.method.clone(),
+                region: key.region,
+                path: key.path.clone(),
+                on_behalf_of: key.on_behalf_of.clone(),
+                key_fingerprint: key.key_fingerprint.clone(),
+                status: key.status,
+                count: *count,
+            })
             .collect();
-        counts.sort_by(|a, b| {
-            (&a.on_behalf_of, &a.key_fingerprint, &a.method, a.status).cmp(&(
-                &b.on_behalf_of,
-                &b.key_fingerprint,
-                &b.method,
-                b.status,
-            ))
-        });
+        type Order<'a> = (
+            &'a Option<String>,
+            &'a Option<String>,
+            &'a str,
+            &'a str,
+            u16,
+        );
+        fn order(c: &RequestCount) -> Order<'_> {
+            (
+                &c.on_behalf_of,
+                &c.key_fingerprint,
+                &c.path,
+                &c.method,
+                c.status,
+            )
+        }
+        counts.sort_by(|a, b| order(a).cmp(&order(b)));
         counts
     }
 
@@ -310,7 +362,7 @@ mod tests {
     fn with_keys_builds_the_documented_accounts() {
         let mut state = SimState::new(SimConfig::with_keys(&["SG.one", "SG.two"]));
         assert_eq!(state.keys.len(), 2);
-        assert_eq!(state.keys["SG.one"].scopes, [Scope::Read, Scope::Update]);
+        assert_eq!(state.keys["SG.one"].scopes, Scope::ALL);
         for target in [
             None,
             Some("marketing-sub"),
@@ -426,7 +478,24 @@ mod tests {
     #[test]
     fn key_json_defaults_and_debug_hides_the_key() {
         let key: SimKey = serde_json::from_str(r#"{"key":"SG.secret.value"}"#).unwrap();
-        assert_eq!((key.account.as_str(), key.scopes.len()), ("main", 2));
+        assert_eq!(
+            (key.account.as_str(), key.scopes),
+            ("main", Scope::ALL.to_vec())
+        );
+        let key: SimKey = serde_json::from_str(
+            r#"{"key":"SG.k.v","scopes":["read","user.settings.enforced_tls.update","user.username.read"]}"#,
+        )
+        .unwrap();
+        assert_eq!(key.scopes, Scope::ALL);
+        let names: Vec<&str> = Scope::ALL.iter().map(|s| s.sendgrid_name()).collect();
+        assert_eq!(
+            names,
+            [
+                "user.settings.enforced_tls.read",
+                "user.settings.enforced_tls.update",
+                "user.username.read"
+            ]
+        );
         let shown = format!("{key:?} {:?}", SimConfig::with_keys(&["SG.secret.value"]));
         assert!(!shown.contains("SG.secret.value"), "{shown}");
         assert!(shown.contains(&fingerprint("SG.secret.value").unwrap()));

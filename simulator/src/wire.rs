@@ -1,7 +1,8 @@
-//! SendGrid's JSON on the wire: the settings object and the `{"errors":[...]}` body, with fields
-//! in the order the live API writes them.
+//! SendGrid's JSON on the wire: the settings object, the username, the scope list and the
+//! `{"errors":[...]}` body, with fields in the order the live API (or its OpenAPI description)
+//! writes them.
 
-use super::accounts::Stored;
+use super::accounts::{SimUser, Stored};
 use super::settings::TlsVersion;
 use serde::Serialize;
 
@@ -55,6 +56,10 @@ impl ApiError {
 #[derive(Clone, Debug, PartialEq)]
 pub enum ReplyBody {
     Settings(Stored),
+    /// `GET /v3/user/username`: `{"username":...,"user_id":...}` (the region is not sent).
+    Username(SimUser),
+    /// `GET /v3/scopes`: `{"scopes":[...]}`, SendGrid's names.
+    Scopes(Vec<&'static str>),
     Errors(Vec<ApiError>),
 }
 
@@ -63,6 +68,17 @@ struct WireSettings {
     require_tls: bool,
     require_valid_cert: bool,
     version: f64,
+}
+
+#[derive(Serialize)]
+struct WireUsername<'a> {
+    username: &'a str,
+    user_id: u64,
+}
+
+#[derive(Serialize)]
+struct WireScopes<'a> {
+    scopes: &'a [&'static str],
 }
 
 #[derive(Serialize)]
@@ -78,6 +94,11 @@ impl ReplyBody {
                 require_valid_cert: stored.require_valid_cert,
                 version: version_number(stored.version),
             }),
+            ReplyBody::Username(user) => serde_json::to_vec(&WireUsername {
+                username: &user.username,
+                user_id: user.user_id,
+            }),
+            ReplyBody::Scopes(scopes) => serde_json::to_vec(&WireScopes { scopes }),
             ReplyBody::Errors(errors) => serde_json::to_vec(&WireErrors { errors }),
         };
         // Plain structs of bools, strings and finite numbers always serialise.
@@ -120,6 +141,24 @@ mod tests {
                 format!(r#"{{"require_tls":true,"require_valid_cert":false,"version":{written}}}"#)
             );
         }
+    }
+
+    #[test]
+    fn username_and_scopes_have_the_described_fields() {
+        let user = SimUser {
+            username: "marketing-sub".into(),
+            user_id: 1002,
+            region: crate::Region::Eu,
+        };
+        assert_eq!(
+            text(ReplyBody::Username(user)),
+            r#"{"username":"marketing-sub","user_id":1002}"#
+        );
+        assert_eq!(
+            text(ReplyBody::Scopes(vec!["user.username.read"])),
+            r#"{"scopes":["user.username.read"]}"#
+        );
+        assert_eq!(text(ReplyBody::Scopes(vec![])), r#"{"scopes":[]}"#);
     }
 
     #[test]

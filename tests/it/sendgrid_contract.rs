@@ -1,7 +1,10 @@
 //! The client's real requests, captured on loopback, checked against SendGrid's own OpenAPI
 //! description (tests/fixtures/openapi/tsg_enforced_tls_v3.yaml): declared paths, methods and
 //! header parameters, PATCH bodies valid against the request schema, Bearer auth, the servers;
-//! and the client decodes every example the description gives.
+//! and the client decodes every example the description gives. The simulator's answers to the
+//! identity and scope endpoints are checked against their descriptions in `simulator`.
+
+mod simulator;
 
 use crate::support::client::{account, subuser};
 use crate::support::scripted::{Reply, ScriptedServer};
@@ -14,7 +17,11 @@ use serde_json::{Value, json};
 const SPEC: &str = include_str!("../fixtures/openapi/tsg_enforced_tls_v3.yaml");
 
 fn spec() -> Value {
-    serde_saphyr::from_str(SPEC).expect("the OpenAPI file is valid YAML")
+    parse_spec(SPEC)
+}
+
+fn parse_spec(text: &str) -> Value {
+    serde_saphyr::from_str(text).expect("the OpenAPI file is valid YAML")
 }
 
 /// Follows a local `$ref` ("#/components/...") until the value is not a reference.
@@ -44,12 +51,16 @@ fn header_parameters<'a>(spec: &'a Value, op: &'a Value) -> Vec<(String, &'a Val
         .collect()
 }
 
-/// A validator for the PATCH request body schema. The schema is wrapped in a document that
-/// carries the spec's `components`, so its `$ref`s resolve inside it (and never over a network).
+/// A validator for the PATCH request body schema.
 fn request_body_validator(spec: &Value) -> jsonschema::Validator {
     let op = operation(spec, PATH, "PATCH").unwrap();
     let body = resolve(spec, &op["requestBody"]);
-    let schema = body["content"]["application/json"]["schema"].clone();
+    schema_validator(spec, &body["content"]["application/json"]["schema"])
+}
+
+/// A validator for one of the spec's schemas. The schema is wrapped in a document that carries
+/// the spec's `components`, so its `$ref`s resolve inside it (and never over a network).
+fn schema_validator(spec: &Value, schema: &Value) -> jsonschema::Validator {
     let mut document = json!({ "components": spec["components"].clone() });
     document
         .as_object_mut()
@@ -58,7 +69,7 @@ fn request_body_validator(spec: &Value) -> jsonschema::Validator {
     jsonschema::options()
         .with_draft(jsonschema::Draft::Draft202012)
         .build(&document)
-        .expect("the request schema compiles")
+        .expect("the schema compiles")
 }
 
 /// Every non-empty change set: each field unset or set to each of its values.

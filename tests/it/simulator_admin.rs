@@ -1,7 +1,8 @@
 //! The `/_sim/...` control endpoints, as an out-of-process test or a person with curl uses them.
 
+use crate::simulator_api::{USERNAME, get_at};
 use crate::support::sim::*;
-use crate::support::{KEY, PATH, assert_no_key, simulator};
+use crate::support::{KEY, KEY2, PATH, assert_no_key, simulator};
 use futures::{StreamExt, stream};
 use reqwest::{Method, Response};
 use sendgrid_tls_operator::api::{TlsSettings, TlsVersion};
@@ -314,4 +315,131 @@ async fn unknown_admin_paths_get_404() {
         response.json::<Value>().await.unwrap(),
         error_body("resource not found")
     );
+}
+
+#[tokio::test]
+async fn user_ids_can_be_read_and_a_second_key_is_a_rotation() {
+    let sim = start().await;
+    for (query, on_behalf_of, username, region) in [
+        ("", None, "main", "global"),
+        (
+            "&on_behalf_of=marketing-sub",
+            Some("marketing-sub"),
+            "marketing-sub",
+            "global",
+        ),
+        ("&on_behalf_of=eu-sub", Some("eu-sub"), "eu-sub", "eu"),
+        (
+            "&on_behalf_of=account-id%201234567",
+            Some("account-id 1234567"),
+            "customer-1234567",
+            "global",
+        ),
+    ] {
+        let response = admin(
+            &sim,
+            Method::GET,
+            &format!("user?account=main{query}"),
+            None,
+        )
+        .await;
+        assert_eq!(response.status(), 200, "{query}");
+        let user_id = sim.user("main", on_behalf_of).unwrap().user_id;
+        assert_eq!(
+            response.json::<Value>().await.unwrap(),
+            json!({"username": username, "user_id": user_id, "region": region}),
+            "{query}"
+        );
+    }
+    for query in ["account=ghost", "account=main&on_behalf_of=ghost"] {
+        let response = admin(&sim, Method::GET, &format!("user?{query}"), None).await;
+        assert_eq!(response.status(), 404, "{query}");
+    }
+
+    // A second key of account main, as a rotation adds it, reaches the same ids.
+    let response = admin(
+        &sim,
+        Method::POST,
+        "keys",
+        Some(json!({"key": KEY2, "account": "main"})),
+    )
+    .await;
+    assert_eq!(response.status(), 204);
+    for on_behalf_of in [None, Some("marketing-sub")] {
+        let first = get_at(sim.global_url(), USERNAME, Some(KEY), on_behalf_of).await;
+        let second = get_at(sim.global_url(), USERNAME, Some(KEY2), on_behalf_of).await;
+        assert_eq!(first.0, 200);
+        assert_eq!(first, second, "{on_behalf_of:?}");
+    }
+    // And one without the identity scope is refused there.
+    admin(
+        &sim,
+        Method::POST,
+        "keys",
+        Some(json!({"key": KEY2, "account": "main", "scopes": ["read", "update"]})),
+    )
+    .await;
+    let (status, _) = get_at(sim.global_url(), USERNAME, Some(KEY2), None).await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn unknown_query_parameters_get_400_naming_them() {
+    let sim = start().await;
+    Call::get(&sim).send().await;
+    let every_endpoint = [
+        (Method::GET, "requests?"),
+        (Method::DELETE, "requests?"),
+        (Method::GET, "counts?"),
+        (Method::POST, "accounts?"),
+        (Method::GET, "settings?account=main&"),
+        (Method::PUT, "settings?account=main&"),
+        (Method::GET, "user?account=main&"),
+        (Method::POST, "faults?"),
+        (Method::DELETE, "faults?"),
+        (Method::POST, "keys?"),
+        (Method::DELETE, "keys/SG.unknown.key?"),
+    ];
+    for (method, path) in every_endpoint {
+        let response = admin(&sim, method.clone(), &format!("{path}colour=blue"), None).await;
+        assert_eq!(response.status(), 400, "{method} {path}");
+        let body = response.json::<Value>().await.unwrap();
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(
+            message.contains(r#"unknown query parameter "colour""#),
+            "{method} {path}: {message}"
+        );
+    }
+    // Nothing was done: the log is still there.
+    assert_eq!(sim.requests().len(), 1);
+
+    // A typo of a parameter an endpoint takes is named with the right spelling.
+    let response = admin(
+        &sim,
+        Method::GET,
+        "settings?account=main&on-behalf-of=marketing-sub",
+        None,
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    let message = response.json::<Value>().await.unwrap()["errors"][0]["message"].clone();
+    assert_eq!(
+        message,
+        r#"unknown query parameter "on-behalf-of": /_sim/settings takes only account, on_behalf_of"#
+    );
+    let response = admin(&sim, Method::GET, "counts?limit=5", None).await;
+    let message = response.json::<Value>().await.unwrap()["errors"][0]["message"].clone();
+    assert_eq!(
+        message,
+        r#"unknown query parameter "limit": /_sim/counts takes no query parameters"#
+    );
+    // A missing one is named too.
+    let response = admin(&sim, Method::GET, "user?on_behalf_of=eu-sub", None).await;
+    assert_eq!(response.status(), 400);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("account"), "{text}");
+    // A key pasted as a parameter is not sent back.
+    let response = admin(&sim, Method::GET, &format!("requests?{KEY}"), None).await;
+    assert_eq!(response.status(), 400);
+    assert_no_key(&response.text().await.unwrap());
 }

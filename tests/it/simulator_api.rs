@@ -1,11 +1,52 @@
 //! The simulated SendGrid API over real loopback HTTP: settings, validation, auth, scopes,
-//! on-behalf-of, regions, rate limits, drift and the request log.
+//! on-behalf-of, regions, rate limits, drift and the request log; the identity endpoint
+//! (`/v3/user/username`) and the scope list (`/v3/scopes`).
 
 use crate::support::sim::*;
-use crate::support::{KEY, PATH, assert_no_key, simulator};
+use crate::support::{KEY, KEY2, PATH, assert_no_key, simulator};
 use reqwest::Method;
-use sendgrid_tls_operator::simulator::{Scope, SimConfig, SimKey, TlsSettings, TlsVersion};
-use serde_json::json;
+use sendgrid_tls_operator::simulator::{
+    Fault, Scope, SimAccount, SimConfig, SimKey, SimulatorHandle, TlsSettings, TlsVersion,
+};
+use serde_json::{Value, json};
+use url::Url;
+
+pub const USERNAME: &str = "/v3/user/username";
+pub const SCOPES: &str = "/v3/scopes";
+
+/// Status and JSON body of a GET of `path` under `base` (`global_url()` or `eu_url()`), with
+/// `key` as Bearer (if any) and an optional `on-behalf-of`.
+pub async fn get_at(
+    base: Url,
+    path: &str,
+    key: Option<&str>,
+    on_behalf_of: Option<&str>,
+) -> (u16, Value) {
+    let mut request = client().get(format!("{}{path}", base.as_str().trim_end_matches('/')));
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    if let Some(on_behalf_of) = on_behalf_of {
+        request = request.header("on-behalf-of", on_behalf_of);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+/// `GET /v3/user/username` on the global host with `key`.
+async fn username(sim: &SimulatorHandle, key: &str, on_behalf_of: Option<&str>) -> (u16, Value) {
+    get_at(sim.global_url(), USERNAME, Some(key), on_behalf_of).await
+}
+
+/// A key of `account` with `scopes`.
+fn key_of(key: &str, account: &str, scopes: &[Scope]) -> SimKey {
+    SimKey {
+        key: key.into(),
+        account: account.into(),
+        scopes: scopes.to_vec(),
+    }
+}
 
 #[tokio::test]
 async fn get_returns_sendgrid_defaults_with_version_as_a_number() {
@@ -371,4 +412,215 @@ async fn the_request_log_has_fingerprints_and_never_the_key() {
     assert_no_key(&format!("{log:?}"));
     sim.clear_requests();
     assert!(sim.requests().is_empty());
+}
+
+#[tokio::test]
+async fn username_answers_for_each_account_with_an_id_of_its_own() {
+    let sim = start().await;
+    // A second parent with a subuser and a customer account of the same names as main's.
+    sim.add_account(
+        &SimAccount::fleet("second", &["marketing-sub"], &["eu-sub"], &["1234567"]).unwrap(),
+    );
+    sim.add_key(key_of("SG.second-account.key", "second", &Scope::ALL));
+    let mut ids = Vec::new();
+    for (key, account) in [(KEY, "main"), ("SG.second-account.key", "second")] {
+        for (on_behalf_of, username) in [
+            (None, account),
+            (Some("marketing-sub"), "marketing-sub"),
+            (Some("account-id 1234567"), "customer-1234567"),
+            (Some("eu-sub"), "eu-sub"),
+        ] {
+            let base = match on_behalf_of {
+                Some("eu-sub") => sim.eu_url(),
+                _ => sim.global_url(),
+            };
+            let (status, body) = get_at(base, USERNAME, Some(key), on_behalf_of).await;
+            assert_eq!(status, 200, "{account} {on_behalf_of:?}: {body}");
+            let user = sim.user(account, on_behalf_of).unwrap();
+            assert_eq!(
+                body,
+                json!({"username": username, "user_id": user.user_id}),
+                "{account} {on_behalf_of:?}"
+            );
+            assert!(body["user_id"].is_u64(), "an integer: {body}");
+            ids.push(user.user_id);
+        }
+    }
+    let distinct: std::collections::BTreeSet<u64> = ids.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        ids.len(),
+        "every account has its own id: {ids:?}"
+    );
+    assert_eq!(sim.user("main", Some("ghost")), None);
+    assert_eq!(sim.user("ghost", None), None);
+}
+
+#[tokio::test]
+async fn a_rotated_key_reaches_the_same_ids_and_another_accounts_key_does_not() {
+    let sim = start().await;
+    let mut before = Vec::new();
+    for on_behalf_of in [None, Some("marketing-sub"), Some("account-id 1234567")] {
+        before.push(username(&sim, KEY, on_behalf_of).await);
+    }
+    sim.add_key(key_of(KEY2, "main", &Scope::ALL));
+    sim.remove_key(KEY);
+    assert_eq!(username(&sim, KEY, None).await.0, 401);
+    let mut after = Vec::new();
+    for on_behalf_of in [None, Some("marketing-sub"), Some("account-id 1234567")] {
+        after.push(username(&sim, KEY2, on_behalf_of).await);
+    }
+    assert_eq!(before, after);
+    assert!(
+        before.iter().all(|(status, _)| *status == 200),
+        "{before:?}"
+    );
+
+    sim.add_key(key_of("SG.other-account.key", "other", &Scope::ALL));
+    let (status, other) = username(&sim, "SG.other-account.key", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(other["username"], "other");
+    assert!(
+        before
+            .iter()
+            .all(|(_, body)| body["user_id"] != other["user_id"]),
+        "{other} is not one of {before:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_key_without_user_username_read_gets_403_and_scopes_say_why() {
+    let sim = start().await;
+    sim.add_key(key_of(
+        "SG.tls-only.key",
+        "main",
+        &[Scope::Read, Scope::Update],
+    ));
+    for on_behalf_of in [None, Some("marketing-sub")] {
+        let (status, body) = username(&sim, "SG.tls-only.key", on_behalf_of).await;
+        assert_eq!((status, body), (403, error_body("access forbidden")));
+    }
+    // The key still reads and writes Enforced TLS.
+    let (status, _) = Call::patch(&sim, r#"{"require_tls":true}"#)
+        .key(Some("SG.tls-only.key"))
+        .json()
+        .await;
+    assert_eq!(status, 200);
+
+    let scopes = |key| get_at(sim.global_url(), SCOPES, Some(key), None);
+    assert_eq!(
+        scopes("SG.tls-only.key").await,
+        (
+            200,
+            json!({"scopes": ["user.settings.enforced_tls.read", "user.settings.enforced_tls.update"]})
+        )
+    );
+    assert_eq!(
+        scopes(KEY).await,
+        (
+            200,
+            json!({"scopes": [
+                "user.settings.enforced_tls.read",
+                "user.settings.enforced_tls.update",
+                "user.username.read"
+            ]})
+        ),
+        "default keys have user.username.read"
+    );
+    sim.add_key(key_of(
+        "SG.username-only.key",
+        "main",
+        &[Scope::UsernameRead],
+    ));
+    assert_eq!(username(&sim, "SG.username-only.key", None).await.0, 200);
+    assert_eq!(
+        scopes("SG.username-only.key").await.1,
+        json!({"scopes": ["user.username.read"]})
+    );
+    let (status, body) = get_at(sim.global_url(), SCOPES, None, None).await;
+    assert_eq!((status, body), (401, error_body("authorization required")));
+}
+
+#[tokio::test]
+async fn username_follows_the_region_rule() {
+    let sim = start().await;
+    let on = |base: Url, on_behalf_of: Option<&'static str>| async move {
+        get_at(base, USERNAME, Some(KEY), on_behalf_of).await.0
+    };
+    let residency = error_body("Unavailable due to data residency restrictions");
+    let (status, body) = username(&sim, KEY, Some("eu-sub")).await;
+    assert_eq!((status, body), (451, residency));
+    assert_eq!(on(sim.eu_url(), Some("eu-sub")).await, 200);
+    assert_eq!(on(sim.eu_url(), Some("eu-marketing-sub")).await, 200);
+    // Global accounts do not answer on the EU host.
+    assert_eq!(on(sim.eu_url(), Some("marketing-sub")).await, 451);
+    assert_eq!(on(sim.eu_url(), Some("account-id 1234567")).await, 451);
+    assert_eq!(on(sim.eu_url(), None).await, 451);
+}
+
+#[tokio::test]
+async fn username_of_an_unknown_subuser_or_account_is_the_enforced_tls_error() {
+    let sim = start().await;
+    for unknown in ["nobody", "account-id 999", "account-id", "MARKETING-SUB"] {
+        let identity = username(&sim, KEY, Some(unknown)).await;
+        let settings = Call::get(&sim).on_behalf_of(unknown).json().await;
+        assert_eq!(
+            identity,
+            (404, error_body("resource not found")),
+            "{unknown}"
+        );
+        assert_eq!(identity, settings, "{unknown}");
+    }
+}
+
+#[tokio::test]
+async fn username_is_rate_limited_faulted_and_logged_like_the_rest() {
+    let sim = simulator(SimConfig {
+        rate_limit_per_minute: 0,
+        ..SimConfig::with_keys(&[KEY])
+    })
+    .await;
+    let response = client()
+        .get(format!(
+            "{}{}",
+            sim.global_url().as_str().trim_end_matches('/'),
+            USERNAME
+        ))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert_eq!(header_number(&response, "x-ratelimit-limit"), 0);
+    assert_eq!(header_number(&response, "x-ratelimit-remaining"), 0);
+
+    let sim = start().await;
+    sim.inject(Fault::ServerErrors {
+        count: 1,
+        status: 503,
+    });
+    assert_eq!(username(&sim, KEY, None).await.0, 503);
+    assert_eq!(username(&sim, KEY, None).await.0, 200);
+    let log = sim.requests();
+    assert_eq!(
+        log.iter()
+            .map(|r| (r.path.as_str(), r.status))
+            .collect::<Vec<_>>(),
+        [(USERNAME, 503), (USERNAME, 200)]
+    );
+    Call::get(&sim).send().await;
+    // Counts keep the endpoints apart.
+    let paths: Vec<(String, u16, u64)> = sim
+        .counts()
+        .into_iter()
+        .map(|c| (c.path, c.status, c.count))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            (PATH.to_owned(), 200, 1),
+            (USERNAME.to_owned(), 200, 1),
+            (USERNAME.to_owned(), 503, 1)
+        ]
+    );
 }
