@@ -13,7 +13,9 @@ use super::pace::Pacer;
 use super::reconcile::{error_policy, forget};
 use super::{gather, watches};
 use crate::api::Guarded;
-use crate::api::{MANAGER, SendGridEnforcedTls};
+use crate::api::{MANAGER, SendGridEnforcedTls, SendGridTarget};
+use crate::decision::Reason;
+use crate::decision::conditions::{self, READY};
 use crate::sendgrid::SendGridClient;
 use crate::telemetry::Metrics;
 use crate::telemetry::http::Health;
@@ -167,6 +169,32 @@ fn handover(
 }
 
 /// Resources whose key lives in a Secret that changed.
+/// The resources in Conflict on the account whose record changed.
+fn loser_mapper(
+    store: Store<Guarded>,
+    claims: Arc<ClaimIndex>,
+) -> impl Fn(PartialObjectMeta<SendGridTarget>) -> Vec<ObjectRef<Guarded>> {
+    move |record| {
+        claims
+            .members(&record.name_any())
+            .into_iter()
+            .filter(|r| {
+                store.get(r).is_some_and(|g| {
+                    g.0.as_ref().is_ok_and(|res| {
+                        let conditions = res.status.as_ref().map(|s| &s.conditions[..]);
+                        conditions::is(
+                            conditions.unwrap_or_default(),
+                            READY,
+                            false,
+                            Reason::Conflict,
+                        )
+                    })
+                })
+            })
+            .collect()
+    }
+}
+
 fn secret_mapper(
     store: Store<Guarded>,
 ) -> impl Fn(PartialObjectMeta<Secret>) -> Vec<ObjectRef<Guarded>> {
@@ -229,6 +257,16 @@ pub async fn run(
         .with_config(ControllerConfig::default().concurrency(options.concurrency))
         .reconcile_on(handover(ctx.clone(), gone_rx))
         .graceful_shutdown_on(shutdown);
+    // A Conflict loser is reconciled as soon as its account's record changes (the holder let
+    // go, moved, or now agrees), not at its next resync.
+    let records = watcher(
+        Api::<PartialObjectMeta<SendGridTarget>>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .touched_objects();
+    controller =
+        controller.watches_stream(records, loser_mapper(reader.clone(), ctx.claims.clone()));
     if options.watch_secrets {
         // `Api<PartialObjectMeta<_>>` asks only for metadata: Secret contents never reach us.
         let secrets = apis::<PartialObjectMeta<Secret>>(&client, &options.namespaces)
