@@ -252,6 +252,52 @@ def _check_namespaces(docs: list[Doc], extra: list[Doc], values: dict[str, Any])
             require(doc["metadata"]["namespace"] == namespace, f"extra {doc['kind']} not defaulted to {namespace}")
 
 
+# ObjectMeta fields a CustomResourceState path may read (the CRD schema leaves metadata open).
+OBJECT_META = {"name", "namespace", "generation", "uid", "labels", "annotations", "creationTimestamp"}
+
+
+def _resolve(schema: dict[str, Any], path: list[str], where: str) -> dict[str, Any]:
+    """The schema node `path` leads to (arrays are walked into, as kube-state-metrics does)."""
+    node = schema
+    for index, part in enumerate(path):
+        if node.get("type") == "array":
+            node = node["items"]
+        if path[:1] == ["metadata"] and index == 1:
+            require(part in OBJECT_META, f"{where}: metadata.{part} is not an ObjectMeta field")
+            return {}
+        properties = node.get("properties") or {}
+        require(part in properties, f"{where}: {'.'.join(path[: index + 1])} is not in the CRD schema")
+        node = properties[part]
+    return node
+
+
+def check_kube_state_metrics(cr_schema: dict[str, Any]) -> str:
+    """files/kube-state-metrics.yaml names the CRD's group, version and kind, and every path it
+    reads exists in the CRD's schema, so kube-state-metrics exports what docs/alerts.md says."""
+    config = yaml.safe_load(KUBE_STATE_METRICS_CONFIG.read_text(encoding="utf-8"))
+    require(config.get("kind") == "CustomResourceStateMetrics", f"kind {config.get('kind')}")
+    (resource,) = config["spec"]["resources"]
+    gvk = resource["groupVersionKind"]
+    group, version = schemas.CR_API_VERSION.split("/")
+    require((gvk["group"], gvk["version"], gvk["kind"]) == (group, version, schemas.CR_KIND), f"groupVersionKind {gvk}")
+    paths = 0
+    for label, path in resource.get("labelsFromPath", {}).items():
+        _resolve(cr_schema, path, f"labelsFromPath.{label}")
+        paths += 1
+    for metric in resource["metrics"]:
+        each = metric["each"]
+        body = each[each["type"][0].lower() + each["type"][1:]]
+        base = body.get("path", [])
+        node = _resolve(cr_schema, base, metric["name"])
+        for label, path in body.get("labelsFromPath", {}).items():
+            _resolve(node, path, f"{metric['name']} label {label}")
+            paths += 1
+        if "valueFrom" in body:
+            _resolve(node, body["valueFrom"], f"{metric['name']} valueFrom")
+        paths += 1
+    return f"{len(resource['metrics'])} metrics, {paths} paths, each in the CRD schema"
+
+
 def check_lint(path: pathlib.Path, user_values: dict[str, Any]) -> str:
     result = helm_python.lint(str(CHART_DIR), user_values, strict=True, kube_version=LINT_KUBE_VERSION)
     problems = [m for m in result["messages"] if m["severity"] >= 2]
@@ -351,6 +397,7 @@ def run(report: Report, generated_crd: Doc, cr_schema: dict[str, Any]) -> None:
     try:
         report.run("values.schema.json is self-contained", lambda: check_schema_refs(chart.schema))
         report.run("versions agree (Cargo.toml, Chart.yaml, deploy/, CHANGELOG.md)", lambda: check_versions(chart))
+        report.run(f"{KUBE_STATE_METRICS_CONFIG} reads existing fields", lambda: check_kube_state_metrics(cr_schema))
         report.run(
         "chart README and values.schema.json are generated from values.yaml (scripts/sync-chart-readme.sh --check)",
         check_chart_readme,
@@ -384,6 +431,10 @@ def check_versions(chart: helm_python.Chart) -> str:
     require(all(i["image"].endswith(":" + version) for i in images), f"artifacthub.io/images {images}")
     for key in ("artifacthub.io/links", "artifacthub.io/crdsExamples"):
         require(isinstance(yaml.safe_load(meta["annotations"][key]), list), f"{key} is not a YAML list")
+    # Artifact Hub shows the links of each version: they point at that version's files.
+    for entry in yaml.safe_load(meta["annotations"]["artifacthub.io/links"]):
+        url = entry["url"]
+        require("/blob/" not in url or f"/blob/v{version}/" in url, f"artifacthub.io/links: {url} is not at v{version}")
     deploy = yaml.safe_load(pathlib.Path("deploy/kustomization.yaml").read_text(encoding="utf-8"))
     tags = [i["newTag"] for i in deploy["images"]]
     require(tags == [version], f"deploy/ image tags {tags}")

@@ -4,7 +4,8 @@ tests/alerts/metrics-catalog.txt lists every series the operator exports (a Rust
 it from the metrics code and fails when it is stale). Here: every selector in the PrometheusRule
 and in the Grafana dashboard names a metric and label values from that catalog, every input
 series of the promtool tests is a catalog series (plus the labels Prometheus adds), and
-`promtool check rules` and `promtool test rules` pass on the rules as the chart renders them.
+`promtool check rules` and `promtool test rules` pass on the rules as the chart renders them, for
+each way of scraping the operator (ALERT_SUITES: a test file and the value file it renders with).
 """
 
 from __future__ import annotations
@@ -20,16 +21,22 @@ from typing import Any
 import helm_python
 import yaml
 
-from .chart import CHART_DIR, NAMESPACE, RELEASE
+from .chart import CHART_DIR, NAMESPACE, RELEASE, VALUE_FILES_DIR
 from .docs import load_all, of_kind
 from .report import CheckFailed, Report, require
 
 CATALOG = pathlib.Path("tests/alerts/metrics-catalog.txt")
-ALERT_TESTS = pathlib.Path("tests/alerts/alerts_test.yaml")
+ALERT_TESTS_DIR = pathlib.Path("tests/alerts")
+# promtool test file -> the chart value file whose rules it tests (its alert selector differs).
+ALERT_SUITES = {
+    "alerts_test.yaml": "monitoring-values.yaml",  # the ServiceMonitor's job
+    "podmonitor_test.yaml": "podmonitor-values.yaml",  # the PodMonitor's job, no Service
+    "job_label_test.yaml": "scrape-annotations-values.yaml",  # another job, through the selector
+}
 DASHBOARD = CHART_DIR / "files/grafana-dashboard.json"
 WORK_DIR = pathlib.Path("target/verify-packaging/alerts")
 # Labels Prometheus attaches to every scraped series (target labels), and its own `up`.
-TARGET_LABELS = {"job", "namespace", "pod", "instance", "service", "endpoint", "container"}
+TARGET_LABELS = {"job", "namespace", "pod", "instance", "service", "endpoint", "container", "exported_namespace"}
 BUILTIN_METRICS = {"up"}
 SELECTOR = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{([^}]*)\}")
 MATCHER = re.compile(r'\s*([a-zA-Z_]\w*)\s*(=~|!~|!=|=)\s*"([^"]*)"\s*,?')
@@ -42,7 +49,10 @@ def load_catalog() -> list[Series]:
         if not line or line.startswith("#"):
             continue
         name, _, labels = line.partition("{")
-        series.append((name, frozenset(_matchers(labels.rstrip("}"), exact=True))))
+        # An exported label named like a target label (namespace, with --metrics-per-namespace)
+        # reaches queries as the target's or as exported_<name>: the target labels stand for it.
+        own = [(label, value) for label, value in _matchers(labels.rstrip("}"), exact=True) if label not in TARGET_LABELS]
+        series.append((name, frozenset(own)))
     require(len(series) > 10, f"{CATALOG} lists {len(series)} series")
     return series
 
@@ -77,8 +87,8 @@ def check_selectors(exprs: list[str], catalog: list[Series], where: str) -> int:
     return checked
 
 
-def check_test_series(catalog: list[Series]) -> str:
-    tests = yaml.safe_load(ALERT_TESTS.read_text(encoding="utf-8"))
+def check_test_series(catalog: list[Series], tests_file: pathlib.Path) -> str:
+    tests = yaml.safe_load(tests_file.read_text(encoding="utf-8"))
     exported = set(catalog)
     count = 0
     for test in tests["tests"]:
@@ -87,22 +97,22 @@ def check_test_series(catalog: list[Series]) -> str:
             labels = frozenset((l, v) for l, v in _matchers(body.rstrip("}"), exact=True) if l not in TARGET_LABELS)
             require(
                 name in BUILTIN_METRICS or (name, labels) in exported,
-                f"{ALERT_TESTS}: {item['series']} is not a series the operator exports",
+                f"{tests_file}: {item['series']} is not a series the operator exports",
             )
             count += 1
     return f"{count} input series, each in {CATALOG}"
 
 
-def rendered_rules() -> dict[str, Any]:
+def rendered_rules(value_file: str) -> dict[str, Any]:
+    values = yaml.safe_load((VALUE_FILES_DIR / value_file).read_text(encoding="utf-8"))
     chart = helm_python.Chart.load(str(CHART_DIR))
     try:
-        values = {"metrics": {"prometheusRule": {"enabled": True}}}
         out = chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
     finally:
         chart.close()
     docs = [d for name, text in out.items() if not name.endswith("NOTES.txt") for d in load_all(text)]
     rules = of_kind(docs, "PrometheusRule")
-    require(len(rules) == 1, f"{len(rules)} PrometheusRules rendered")
+    require(len(rules) == 1, f"{len(rules)} PrometheusRules rendered from {value_file}")
     return {"groups": rules[0]["spec"]["groups"]}
 
 
@@ -112,8 +122,8 @@ def promtool() -> pathlib.Path:
     return pathlib.Path(path)
 
 
-def run_promtool(*args: str) -> str:
-    result = subprocess.run([str(promtool()), *args], capture_output=True, text=True, timeout=120, cwd=WORK_DIR)
+def run_promtool(work_dir: pathlib.Path, *args: str) -> str:
+    result = subprocess.run([str(promtool()), *args], capture_output=True, text=True, timeout=120, cwd=work_dir)
     output = (result.stdout + result.stderr).strip()
     require(result.returncode == 0, f"promtool {' '.join(args)}:\n{output}")
     return output
@@ -124,18 +134,22 @@ def run(report: Report) -> None:
 
     def load() -> str:
         loaded["catalog"] = load_catalog()
-        loaded["rules"] = rendered_rules()
-        WORK_DIR.mkdir(parents=True, exist_ok=True)
-        (WORK_DIR / "rules.yaml").write_text(yaml.safe_dump(loaded["rules"], sort_keys=False), encoding="utf-8")
-        shutil.copyfile(ALERT_TESTS, WORK_DIR / ALERT_TESTS.name)
-        alerts = [r["alert"] for g in loaded["rules"]["groups"] for r in g["rules"]]
-        return f"{len(alerts)} alerts: {', '.join(alerts)}"
+        loaded["suites"] = {}
+        for tests_name, value_file in ALERT_SUITES.items():
+            rules = rendered_rules(value_file)
+            work_dir = WORK_DIR / tests_name.removesuffix(".yaml")
+            work_dir.mkdir(parents=True, exist_ok=True)
+            (work_dir / "rules.yaml").write_text(yaml.safe_dump(rules, sort_keys=False), encoding="utf-8")
+            shutil.copyfile(ALERT_TESTS_DIR / tests_name, work_dir / tests_name)
+            loaded["suites"][tests_name] = (value_file, rules, work_dir)
+        alerts = [r["alert"] for g in rules["groups"] for r in g["rules"]]
+        return f"{len(alerts)} alerts, rendered from {len(ALERT_SUITES)} value files: {', '.join(alerts)}"
 
     report.run("alert rules render (metrics.prometheusRule.enabled)", load)
     if not loaded:
         return
-    catalog, rules = loaded["catalog"], loaded["rules"]
-    exprs = [r["expr"] for g in rules["groups"] for r in g["rules"]]
+    catalog = loaded["catalog"]
+    exprs = [r["expr"] for _, rules, _ in loaded["suites"].values() for g in rules["groups"] for r in g["rules"]]
     report.run(
         "alert expressions use exported series only",
         lambda: f"{check_selectors(exprs, catalog, 'PrometheusRule')} selectors checked",
@@ -158,9 +172,14 @@ def run(report: Report) -> None:
         return "a misspelt metric and an unknown reason are refused"
 
     report.run("the series check refuses unknown series", can_fail)
-    report.run("promtool test inputs are exported series", lambda: check_test_series(catalog))
-    report.run("promtool check rules", lambda: run_promtool("check", "rules", "rules.yaml").splitlines()[-1])
-    report.run(
-        "promtool test rules (tests/alerts/alerts_test.yaml)",
-        lambda: run_promtool("test", "rules", ALERT_TESTS.name).splitlines()[-1],
-    )
+    for tests_name, (value_file, _, work_dir) in loaded["suites"].items():
+        tests_file = ALERT_TESTS_DIR / tests_name
+        report.run(f"promtool test inputs are exported series ({tests_name})", lambda f=tests_file: check_test_series(catalog, f))
+        report.run(
+            f"promtool check rules ({value_file})",
+            lambda d=work_dir: run_promtool(d, "check", "rules", "rules.yaml").splitlines()[-1],
+        )
+        report.run(
+            f"promtool test rules ({tests_file} on {value_file})",
+            lambda d=work_dir, n=tests_name: run_promtool(d, "test", "rules", n).splitlines()[-1],
+        )
