@@ -399,9 +399,9 @@ def run(report: Report, generated_crd: Doc, cr_schema: dict[str, Any]) -> None:
         report.run("versions agree (Cargo.toml, Chart.yaml, deploy/, CHANGELOG.md)", lambda: check_versions(chart))
         report.run(f"{KUBE_STATE_METRICS_CONFIG} reads existing fields", lambda: check_kube_state_metrics(cr_schema))
         report.run(
-        "chart README and values.schema.json are generated from values.yaml (scripts/sync-chart-readme.sh --check)",
-        check_chart_readme,
-    )
+            "chart README and values.schema.json are generated from values.yaml (scripts/sync-chart-readme.sh --check)",
+            check_chart_readme,
+        )
         for path in files:
             run_value_file(report, chart, path, generated_crd, cr_schema)
         check_rejections(report, chart)

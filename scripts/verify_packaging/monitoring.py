@@ -51,7 +51,8 @@ def load_catalog() -> list[Series]:
         name, _, labels = line.partition("{")
         # An exported label named like a target label (namespace, with --metrics-per-namespace)
         # reaches queries as the target's or as exported_<name>: the target labels stand for it.
-        own = [(label, value) for label, value in _matchers(labels.rstrip("}"), exact=True) if label not in TARGET_LABELS]
+        found = _matchers(labels.rstrip("}"), exact=True)
+        own = [(label, value) for label, value in found if label not in TARGET_LABELS]
         series.append((name, frozenset(own)))
     require(len(series) > 10, f"{CATALOG} lists {len(series)} series")
     return series
@@ -118,7 +119,9 @@ def rendered_rules(value_file: str) -> dict[str, Any]:
 
 def promtool() -> pathlib.Path:
     path = os.environ.get("PROMTOOL") or shutil.which("promtool")
-    require(path is not None and pathlib.Path(path).is_file(), "promtool not found (scripts/verify-packaging.sh builds it)")
+    require(
+        path is not None and pathlib.Path(path).is_file(), "promtool not found (scripts/verify-packaging.sh builds it)"
+    )
     return pathlib.Path(path)
 
 
@@ -163,7 +166,10 @@ def run(report: Report) -> None:
     report.run("dashboard queries use exported series only", dashboard)
 
     def can_fail() -> str:
-        for broken in ('sendgrid_tls_operator_resource{reason="Paused"}', 'up{} + sendgrid_tls_operator_resources{reason="Paused "}'):
+        for broken in (
+            'sendgrid_tls_operator_resource{reason="Paused"}',
+            'up{} + sendgrid_tls_operator_resources{reason="Paused "}',
+        ):
             try:
                 check_selectors([broken], catalog, "self-test")
             except CheckFailed:
@@ -174,7 +180,10 @@ def run(report: Report) -> None:
     report.run("the series check refuses unknown series", can_fail)
     for tests_name, (value_file, _, work_dir) in loaded["suites"].items():
         tests_file = ALERT_TESTS_DIR / tests_name
-        report.run(f"promtool test inputs are exported series ({tests_name})", lambda f=tests_file: check_test_series(catalog, f))
+        report.run(
+            f"promtool test inputs are exported series ({tests_name})",
+            lambda f=tests_file: check_test_series(catalog, f),
+        )
         report.run(
             f"promtool check rules ({value_file})",
             lambda d=work_dir: run_promtool(d, "check", "rules", "rules.yaml").splitlines()[-1],

@@ -230,7 +230,8 @@ def _check_metrics_objects(docs: list[Doc], deployment: Doc) -> None:
         require(ports == ["http-metrics"], f"ServiceMonitor endpoints {ports}, want http-metrics")
     for monitor in of_kind(docs, "PodMonitor"):
         wanted = monitor["spec"]["selector"]["matchLabels"]
-        require(all(pod_labels.get(k) == v for k, v in wanted.items()), "the PodMonitor does not select the operator pods")
+        selects = all(pod_labels.get(k) == v for k, v in wanted.items())
+        require(selects, "the PodMonitor does not select the operator pods")
         ports = [e.get("port") for e in monitor["spec"]["podMetricsEndpoints"]]
         require(ports == ["http-metrics"], f"PodMonitor endpoints {ports}, want http-metrics")
 
