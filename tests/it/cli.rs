@@ -865,62 +865,109 @@ fn http_get(addr: &str, path: &str, accept: &str) -> std::io::Result<(u16, Strin
     Ok((code, body.to_string()))
 }
 
-// As a pod runs it: logs to a pipe (no colour codes), the kube client's requests counted, and
-// SIGTERM a clean stop with no ERROR line.
+/// `name` from the text of `/metrics`: its value, if the series is there.
+fn sample(metrics: &str, name: &str) -> Option<String> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ').map(str::to_string))
+}
+
+// As a pod runs it: logs to a pipe (no colour codes), the kube client's requests and the time to
+// a new resource's first Ready counted, and SIGTERM a clean stop with no ERROR line, with or
+// without leader election.
 #[tokio::test(flavor = "multi_thread")]
 async fn run_logs_plainly_counts_kube_requests_and_stops_cleanly() {
-    use kube::CustomResourceExt;
+    use k8s_openapi::api::core::v1::Secret;
+    use kube::{Api, CustomResourceExt};
+    use sendgrid_tls_operator::api::SendGridEnforcedTls;
+    let sim = simulator().await;
     let server = kube_testkit::TestServer::start().await;
-    server.register_crd(
-        &sendgrid_tls_operator::api::SendGridEnforcedTls::crd(),
-        None,
-    );
+    server.register_crd(&SendGridEnforcedTls::crd(), None);
+    // Written as a user would (the API server sets generation, uid, creationTimestamp).
+    let client = server.client();
+    let post = kube::api::PostParams::default();
+    let secret: Secret = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "sendgrid-api-key", "namespace": "mail"},
+        "stringData": {"apiKey": KEY},
+    }))
+    .unwrap();
+    Api::<Secret>::namespaced(client.clone(), "mail")
+        .create(&post, &secret)
+        .await
+        .unwrap();
+    let resource: SendGridEnforcedTls = serde_saphyr::from_str(RESOURCE).unwrap();
+    Api::<SendGridEnforcedTls>::namespaced(client, "mail")
+        .create(&post, &resource)
+        .await
+        .unwrap();
     let dir = TempDir::new().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
     server.write_kubeconfig(&kubeconfig).unwrap();
     let kubeconfig = path_str(&kubeconfig).to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        let addr = format!("127.0.0.1:{}", free_port());
-        let env = [("KUBECONFIG", kubeconfig.as_str())];
-        let mut child = command(&["run", "--metrics-addr", &addr], &env)
-            .spawn()
-            .unwrap();
-        let stdout = drain(child.stdout.take().unwrap());
-        let stderr = drain(child.stderr.take().unwrap());
-        let started = Instant::now();
-        let ready = loop {
-            match http_get(&addr, "/readyz", "*/*") {
-                Ok((200, _)) => break true,
-                _ if started.elapsed() > DEADLINE => break false,
-                // Polling the probe, as the kubelet does.
-                _ => std::thread::sleep(Duration::from_millis(20)),
-            }
-        };
-        let metrics = http_get(&addr, "/metrics", "text/plain;version=0.0.4");
-        terminate(&child);
-        (ready, metrics, wait(child, stdout, stderr))
-    })
-    .await
-    .unwrap();
-    let (ready, metrics, out) = out;
-    assert!(ready, "never ready: {out:?}");
-    let (code, body) = metrics.unwrap();
-    assert_eq!(code, 200, "{body}");
-    assert!(
-        body.contains(r#"sendgrid_tls_operator_kube_requests_total{verb="list",class="2xx"}"#),
-        "{body}"
-    );
-    assert!(
-        body.contains(r#"sendgrid_tls_operator_kube_requests_total{verb="watch",class="2xx"}"#)
-    );
-    assert_eq!(out.code, Some(0), "{out:?}");
-    assert!(out.stderr.contains("stopped"), "{out:?}");
-    assert!(
-        !out.stderr.contains("ERROR"),
-        "a clean stop logs no error: {out:?}"
-    );
-    assert!(
-        !out.stderr.contains('\x1b'),
-        "no colour codes off a terminal: {out:?}"
-    );
+    const FIRST_READY: &str = "sendgrid_tls_operator_time_to_first_ready_seconds_count";
+    const SUCCESS: &str = r#"sendgrid_tls_operator_reconciles_total{result="success"}"#;
+    // The first run makes the resource Ready; the second finds it so and does not count it.
+    for (extra, ready_count) in [(None, "1"), (Some("--leader-election"), "0")] {
+        let mut env = vec![
+            ("KUBECONFIG".to_string(), kubeconfig.clone()),
+            ("POD_NAMESPACE".to_string(), "default".to_string()),
+        ];
+        let sendgrid = urls(&sim);
+        env.push(("SENDGRID_URL".into(), sendgrid[1].clone()));
+        env.push(("SENDGRID_EU_URL".into(), sendgrid[3].clone()));
+        let (metrics, out) = tokio::task::spawn_blocking(move || {
+            let addr = format!("127.0.0.1:{}", free_port());
+            let env: Vec<(&str, &str)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let mut args = vec!["run", "--metrics-addr", &addr];
+            args.extend(extra);
+            let mut child = command(&args, &env).spawn().unwrap();
+            let stdout = drain(child.stdout.take().unwrap());
+            let stderr = drain(child.stderr.take().unwrap());
+            // Polling /metrics, as Prometheus does, until the resource was reconciled.
+            let started = Instant::now();
+            let metrics = loop {
+                let scraped = http_get(&addr, "/metrics", "text/plain;version=0.0.4");
+                let done = scraped.as_ref().is_ok_and(|(_, body)| {
+                    sample(body, SUCCESS).is_some()
+                        && sample(body, FIRST_READY).as_deref() == Some(ready_count)
+                });
+                if done || started.elapsed() > DEADLINE {
+                    break scraped;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            terminate(&child);
+            (metrics, wait(child, stdout, stderr))
+        })
+        .await
+        .unwrap();
+        let (code, body) = metrics.unwrap_or_else(|e| panic!("{extra:?}: {e}: {out:?}"));
+        assert_eq!(code, 200, "{body}");
+        assert!(
+            sample(&body, SUCCESS).is_some(),
+            "{extra:?}: never reconciled: {out:?}\n{body}"
+        );
+        for verb in ["list", "watch"] {
+            let series = format!(
+                r#"sendgrid_tls_operator_kube_requests_total{{verb="{verb}",class="2xx"}}"#
+            );
+            assert!(body.contains(&series), "{extra:?}: no {series} in {body}");
+        }
+        assert_eq!(
+            sample(&body, FIRST_READY).as_deref(),
+            Some(ready_count),
+            "{extra:?}: {body}"
+        );
+        assert_eq!(out.code, Some(0), "{extra:?}: {out:?}");
+        assert!(out.stderr.contains("stopped"), "{extra:?}: {out:?}");
+        assert!(
+            !out.stderr.contains("ERROR"),
+            "{extra:?}: a clean stop logs no error: {out:?}"
+        );
+        assert!(
+            !out.stderr.contains('\x1b'),
+            "{extra:?}: no colour codes off a terminal: {out:?}"
+        );
+    }
 }
