@@ -333,8 +333,8 @@ async fn release(
 pub fn forget(ctx: &Context, meta: &ObjectMeta) {
     if let Some(uid) = &meta.uid {
         ctx.keys.forget(uid);
-        ctx.metrics.forget(uid);
     }
+    ctx.metrics.forget(meta);
     ctx.backoff.reset(&object_key(meta));
 }
 

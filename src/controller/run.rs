@@ -225,9 +225,10 @@ pub async fn run(
         &options.timing,
     ));
 
+    let resources = ctx.metrics.watch_triggers(resources);
     let mut controller = Controller::for_stream(resources, reader.clone())
         .with_config(ControllerConfig::default().concurrency(options.concurrency))
-        .reconcile_on(handover(ctx.clone(), gone_rx))
+        .reconcile_on(ctx.metrics.ref_triggers(handover(ctx.clone(), gone_rx)))
         .graceful_shutdown_on(shutdown);
     if options.watch_secrets {
         // `Api<PartialObjectMeta<_>>` asks only for metadata: Secret contents never reach us.
@@ -239,7 +240,10 @@ pub async fn run(
                     .boxed()
             });
         let secrets = stream::select_all(secrets).touched_objects();
-        controller = controller.watches_stream(secrets, secret_mapper(reader.clone()));
+        controller = controller.watches_stream(
+            secrets,
+            ctx.metrics.mapped_triggers(secret_mapper(reader.clone())),
+        );
     }
 
     // Every reconcile first asks its API key's rate budget (see `pace`).
@@ -249,7 +253,10 @@ pub async fn run(
     ));
     controller
         .run(
-            move |obj, ctx| pacer.clone().reconcile(obj, ctx),
+            move |obj, ctx| {
+                ctx.metrics.reconcile_started(&obj);
+                pacer.clone().reconcile(obj, ctx)
+            },
             error_policy,
             ctx,
         )

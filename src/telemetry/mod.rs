@@ -8,6 +8,7 @@ pub mod logging;
 mod metrics;
 mod namespace;
 mod process;
+mod queue;
 mod ready;
 pub(crate) mod states;
 

@@ -948,6 +948,15 @@ async fn run_logs_plainly_counts_kube_requests_and_stops_cleanly() {
             sample(&body, SUCCESS).is_some(),
             "{extra:?}: never reconciled: {out:?}\n{body}"
         );
+        // The resource's watch event triggered its first reconcile there.
+        let waited = sample(
+            &body,
+            "sendgrid_tls_operator_reconcile_queue_wait_seconds_count",
+        );
+        assert!(
+            waited.is_some_and(|n| n != "0"),
+            "{extra:?}: no queue wait: {body}"
+        );
         for verb in ["list", "watch"] {
             let series = format!(
                 r#"sendgrid_tls_operator_kube_requests_total{{verb="{verb}",class="2xx"}}"#
