@@ -273,7 +273,7 @@ impl RequestObserver for Metrics {
 mod tests {
     use super::*;
     use crate::api::Condition;
-    use crate::telemetry::states::condition;
+    use crate::telemetry::states::{Visitor, condition};
     use std::collections::BTreeSet;
 
     /// The alert rules and the dashboard are checked against this file (scripts/verify_packaging).
@@ -321,7 +321,7 @@ mod tests {
     }
 
     impl ResourceStates for Fixed {
-        fn visit(&self, visit: &mut dyn FnMut(Option<&str>, Option<&[Condition]>)) {
+        fn visit(&self, visit: &mut Visitor<'_>) {
             for (namespace, obj) in &self.0 {
                 visit(Some(namespace), obj.as_deref());
             }

@@ -35,15 +35,18 @@ const MALFORMED: &str = "Malformed";
 /// A reason not in the lists above (a newer operator, a hand-edited status).
 const OTHER: &str = "Other";
 
+/// Called once per resource with its namespace and its conditions (`None` when the object is
+/// malformed).
+pub type Visitor<'a> = dyn FnMut(Option<&str>, Option<&[Condition]>) + 'a;
+
 /// Where the per-state gauge reads resources from at scrape time.
 pub trait ResourceStates: Send + Sync + 'static {
-    /// Calls `visit` once per resource with its namespace and its conditions (`None` when the
-    /// object is malformed).
-    fn visit(&self, visit: &mut dyn FnMut(Option<&str>, Option<&[Condition]>));
+    /// Calls `visit` once per resource.
+    fn visit(&self, visit: &mut Visitor<'_>);
 }
 
 impl ResourceStates for Store<DeserializeGuard<SendGridEnforcedTls>> {
-    fn visit(&self, visit: &mut dyn FnMut(Option<&str>, Option<&[Condition]>)) {
+    fn visit(&self, visit: &mut Visitor<'_>) {
         for obj in self.state() {
             let namespace = obj.meta().namespace.as_deref();
             match &obj.0 {

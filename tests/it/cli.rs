@@ -759,20 +759,21 @@ async fn key_troubles_carry_the_controllers_reasons() {
     std::fs::write(&malformed, "not-a-sendgrid-key\n").unwrap();
     let missing = files.path("missing");
     let [a, b, c, d] = urls(&sim);
-    let cases: [(&[&str], &[(&str, &str)], &str); 4] = [
-        (&["--api-key-file", &malformed], &[], "SecretKeyInvalid"),
+    let bad_env = [("SENDGRID_API_KEY", "not-a-sendgrid-key")];
+    let cases = [
         (
-            &[],
-            &[("SENDGRID_API_KEY", "not-a-sendgrid-key")],
+            vec!["--api-key-file", &malformed],
+            &[][..],
             "SecretKeyInvalid",
         ),
-        (&["--api-key-file", &missing], &[], "SecretNotFound"),
-        (&[], &[], "SecretNotFound"),
+        (vec![], &bad_env[..], "SecretKeyInvalid"),
+        (vec!["--api-key-file", &missing], &[], "SecretNotFound"),
+        (vec![], &[], "SecretNotFound"),
     ];
     for (flags, env, reason) in cases {
         for command in ["plan", "apply"] {
             let mut args = vec![command, "-f", &resource, "-o", "json", &a, &b, &c, &d];
-            args.extend_from_slice(flags);
+            args.extend_from_slice(&flags);
             let out = run(&args, env).await;
             assert_eq!(out.code, Some(1), "{flags:?} {env:?}: {out:?}");
             let report: Value = serde_json::from_str(&out.stdout).unwrap();
