@@ -453,9 +453,23 @@ mod tests {
             m.rate_limit_wait();
             m.observe_resources(Fixed::in_one_namespace(vec![Some(vec![]), None]));
             m.events_published(Some("ns"), [Reason::DriftCorrected]);
-            for (verb, class) in [("watch", "2xx"), ("patch", "409"), ("get", "error")] {
-                m.kube_requests
-                    .observe(verb, class, Duration::from_millis(3));
+            // Every verb and every class once, so dashboards may select any of them.
+            let verbs = [
+                "get",
+                "list",
+                "watch",
+                "create",
+                "update",
+                "patch",
+                "delete",
+                "deletecollection",
+                "other",
+            ];
+            for verb in verbs {
+                m.kube_requests.observe(verb, "2xx", Duration::ZERO);
+            }
+            for class in ["409", "429", "4xx", "5xx", "other", "error"] {
+                m.kube_requests.observe("get", class, Duration::ZERO);
             }
             lines.extend(m.encode().lines().filter_map(catalog_line));
         }
