@@ -169,10 +169,10 @@ pub async fn run(global: &Global, args: &RunArgs) -> Result<(), String> {
     let options = args.options();
     let leader = args.leader()?;
     let metrics = Metrics::new(PerNamespace(args.metrics_per_namespace));
-    let unreachable = |e: &dyn std::fmt::Display| format!("no Kubernetes cluster reachable: {e}");
-    let config = kube::Config::infer().await.map_err(|e| unreachable(&e))?;
+    let no_cluster = |e: &dyn std::fmt::Display| format!("no Kubernetes cluster reachable: {e}");
+    let config = kube::Config::infer().await.map_err(|e| no_cluster(&e))?;
     let client = ClientBuilder::try_from(config)
-        .map_err(|e| unreachable(&e))?
+        .map_err(|e| no_cluster(&e))?
         .with_layer(&metrics.kube_layer())
         .build();
     preflight(&client, &options).await?;

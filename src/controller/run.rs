@@ -225,10 +225,10 @@ pub async fn run(
         &options.timing,
     ));
 
-    let resources = ctx.metrics.watch_triggers(resources);
+    let resources = ctx.metrics.queue.watched(resources);
     let mut controller = Controller::for_stream(resources, reader.clone())
         .with_config(ControllerConfig::default().concurrency(options.concurrency))
-        .reconcile_on(ctx.metrics.ref_triggers(handover(ctx.clone(), gone_rx)))
+        .reconcile_on(ctx.metrics.queue.referenced(handover(ctx.clone(), gone_rx)))
         .graceful_shutdown_on(shutdown);
     if options.watch_secrets {
         // `Api<PartialObjectMeta<_>>` asks only for metadata: Secret contents never reach us.
@@ -242,7 +242,7 @@ pub async fn run(
         let secrets = stream::select_all(secrets).touched_objects();
         controller = controller.watches_stream(
             secrets,
-            ctx.metrics.mapped_triggers(secret_mapper(reader.clone())),
+            ctx.metrics.queue.mapped(secret_mapper(reader.clone())),
         );
     }
 
@@ -254,7 +254,7 @@ pub async fn run(
     controller
         .run(
             move |obj, ctx| {
-                ctx.metrics.reconcile_started(&obj);
+                ctx.metrics.queue.starts(&obj);
                 pacer.clone().reconcile(obj, ctx)
             },
             error_policy,

@@ -1,5 +1,6 @@
 //! Prometheus metrics. Labels are bounded (result category, method, status class, condition
-//! reason): never an object name, which would make one series per resource.
+//! reason; the namespace only when asked for): never an object name, which would make one
+//! series per resource.
 
 use super::budget::BudgetMetrics;
 use super::kube_requests::KubeRequests;
@@ -8,13 +9,10 @@ use super::process::ProcessCollector;
 use super::queue::ReconcileQueue;
 use super::ready::FirstReady;
 use super::states::{ResourceStates, StatesCollector};
-use crate::api::{Guarded, SendGridEnforcedTls, SendGridEnforcedTlsStatus};
+use crate::api::{SendGridEnforcedTls, SendGridEnforcedTlsStatus};
 use crate::decision::Reason;
 use crate::sendgrid::RequestObserver;
-use futures::{Stream, StreamExt};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::runtime::reflector::ObjectRef;
-use kube::{Resource, ResourceExt};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -51,8 +49,8 @@ pub struct Metrics {
     per_namespace: PerNamespace,
     drift_corrections: Family<NamespaceLabel, Counter>,
     first_ready: FirstReady,
-    queue: ReconcileQueue,
     kube_requests: KubeRequests,
+    pub queue: ReconcileQueue,
     pub budget: BudgetMetrics,
 }
 
@@ -195,50 +193,6 @@ impl Metrics {
         if let Some(name) = &meta.name {
             self.queue.forget(meta.namespace.as_deref(), name);
         }
-    }
-
-    /// The resource watch's triggers, each noted for the reconcile queue metrics.
-    pub fn watch_triggers<E>(
-        &self,
-        triggers: impl Stream<Item = Result<Guarded, E>> + Send + 'static,
-    ) -> impl Stream<Item = Result<Guarded, E>> + Send + 'static {
-        let queue = self.queue.clone();
-        triggers.inspect(move |trigger| {
-            if let Ok(obj) = trigger {
-                queue.triggered(obj.meta().namespace.as_deref(), &obj.name_any());
-            }
-        })
-    }
-
-    /// Triggers by reference (a handover), each noted for the reconcile queue metrics.
-    pub fn ref_triggers(
-        &self,
-        triggers: impl Stream<Item = ObjectRef<Guarded>> + Send + 'static,
-    ) -> impl Stream<Item = ObjectRef<Guarded>> + Send + 'static {
-        let queue = self.queue.clone();
-        triggers.inspect(move |obj| queue.triggered(obj.namespace.as_deref(), &obj.name))
-    }
-
-    /// A watch's mapper to the resources it triggers (a Secret's users), each noted for the
-    /// reconcile queue metrics.
-    pub fn mapped_triggers<T>(
-        &self,
-        mapper: impl Fn(T) -> Vec<ObjectRef<Guarded>> + Send + Sync + 'static,
-    ) -> impl Fn(T) -> Vec<ObjectRef<Guarded>> + Send + Sync + 'static {
-        let queue = self.queue.clone();
-        move |from| {
-            let objs = mapper(from);
-            for obj in &objs {
-                queue.triggered(obj.namespace.as_deref(), &obj.name);
-            }
-            objs
-        }
-    }
-
-    /// A reconcile of `obj` starts (for the reconcile queue metrics).
-    pub fn reconcile_started(&self, obj: &Guarded) {
-        self.queue
-            .started(obj.meta().namespace.as_deref(), &obj.name_any());
     }
 
     /// The tower layer that counts the kube client's requests

@@ -9,6 +9,10 @@
 //! controller schedules itself (resync, retry backoff, a rate-budget wait) are not triggers: they
 //! wait as long as they asked to, and the rate-budget wait has metrics of its own.
 
+use crate::api::Guarded;
+use futures::{Stream, StreamExt};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
@@ -58,7 +62,7 @@ impl ReconcileQueue {
     }
 
     /// A reconcile of the resource was asked for.
-    pub fn triggered(&self, namespace: Option<&str>, name: &str) {
+    fn triggered(&self, namespace: Option<&str>, name: &str) {
         let mut pending = self.lock();
         pending
             .entry(key(namespace, name))
@@ -67,7 +71,7 @@ impl ReconcileQueue {
     }
 
     /// A reconcile of the resource starts.
-    pub fn started(&self, namespace: Option<&str>, name: &str) {
+    fn started(&self, namespace: Option<&str>, name: &str) {
         let mut pending = self.lock();
         if let Some(since) = pending.remove(&key(namespace, name)) {
             self.wait.observe(since.elapsed().as_secs_f64());
@@ -75,8 +79,50 @@ impl ReconcileQueue {
         self.depth.set(pending.len() as i64);
     }
 
+    /// The resource watch's items, each noted as a trigger.
+    pub fn watched<E>(
+        &self,
+        triggers: impl Stream<Item = Result<Guarded, E>> + Send + 'static,
+    ) -> impl Stream<Item = Result<Guarded, E>> + Send + 'static {
+        let queue = self.clone();
+        triggers.inspect(move |trigger| {
+            if let Ok(obj) = trigger {
+                queue.triggered(obj.meta().namespace.as_deref(), &obj.name_any());
+            }
+        })
+    }
+
+    /// Triggers by reference (a handover), each noted.
+    pub fn referenced(
+        &self,
+        triggers: impl Stream<Item = ObjectRef<Guarded>> + Send + 'static,
+    ) -> impl Stream<Item = ObjectRef<Guarded>> + Send + 'static {
+        let queue = self.clone();
+        triggers.inspect(move |obj| queue.triggered(obj.namespace.as_deref(), &obj.name))
+    }
+
+    /// A watch's mapper to the resources it triggers (a Secret's users), each noted.
+    pub fn mapped<T>(
+        &self,
+        mapper: impl Fn(T) -> Vec<ObjectRef<Guarded>> + Send + Sync + 'static,
+    ) -> impl Fn(T) -> Vec<ObjectRef<Guarded>> + Send + Sync + 'static {
+        let queue = self.clone();
+        move |from| {
+            let objs = mapper(from);
+            for obj in &objs {
+                queue.triggered(obj.namespace.as_deref(), &obj.name);
+            }
+            objs
+        }
+    }
+
+    /// A reconcile of `obj` starts: its trigger, if any, has waited until now.
+    pub fn starts(&self, obj: &Guarded) {
+        self.started(obj.meta().namespace.as_deref(), &obj.name_any());
+    }
+
     /// The resource is gone: a trigger it left will never be taken.
-    pub fn forget(&self, namespace: Option<&str>, name: &str) {
+    pub(super) fn forget(&self, namespace: Option<&str>, name: &str) {
         let mut pending = self.lock();
         pending.remove(&key(namespace, name));
         self.depth.set(pending.len() as i64);
