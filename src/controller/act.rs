@@ -56,6 +56,7 @@ pub async fn write_status(
         .patch_status(&res.name_any(), &params(), &patch)
         .await
         .map_err(stale_on_conflict)?;
+    ctx.metrics.status_written(res, status);
     Ok(Some(written))
 }
 
@@ -158,6 +159,8 @@ pub async fn publish(ctx: &Context, res: &SendGridEnforcedTls, events: &[Event])
         "Reconcile generation {}",
         res.metadata.generation.unwrap_or_default()
     );
+    ctx.metrics
+        .events_published(res.namespace().as_deref(), events.iter().map(|e| e.reason));
     publish_about(ctx, &res.object_ref(&()), &action, events).await;
 }
 

@@ -358,6 +358,7 @@ pub fn forget(ctx: &Context, meta: &ObjectMeta) {
         ctx.keys.forget(uid);
         ctx.deletions.forget(uid);
     }
+    ctx.metrics.forget(meta);
     ctx.backoff.reset(&object_key(meta));
 }
 

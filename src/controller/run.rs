@@ -253,9 +253,10 @@ pub async fn run(
         &options.timing,
     ));
 
+    let resources = ctx.metrics.queue.watched(resources);
     let mut controller = Controller::for_stream(resources, reader.clone())
         .with_config(ControllerConfig::default().concurrency(options.concurrency))
-        .reconcile_on(handover(ctx.clone(), gone_rx))
+        .reconcile_on(ctx.metrics.queue.referenced(handover(ctx.clone(), gone_rx)))
         .graceful_shutdown_on(shutdown);
     // A Conflict loser is reconciled as soon as its account's record changes (the holder let
     // go, moved, or now agrees), not at its next resync.
@@ -277,7 +278,10 @@ pub async fn run(
                     .boxed()
             });
         let secrets = stream::select_all(secrets).touched_objects();
-        controller = controller.watches_stream(secrets, secret_mapper(reader.clone()));
+        controller = controller.watches_stream(
+            secrets,
+            ctx.metrics.queue.mapped(secret_mapper(reader.clone())),
+        );
     }
 
     // Every reconcile first asks its API key's rate budget (see `pace`).
@@ -287,7 +291,10 @@ pub async fn run(
     ));
     controller
         .run(
-            move |obj, ctx| pacer.clone().reconcile(obj, ctx),
+            move |obj, ctx| {
+                ctx.metrics.queue.starts(&obj);
+                pacer.clone().reconcile(obj, ctx)
+            },
             error_policy,
             ctx,
         )
