@@ -33,6 +33,7 @@ mod fields;
 mod handlers;
 mod jsonpath;
 mod kinds;
+mod kubeconfigs;
 mod kubectl;
 mod openapi;
 mod patch;
@@ -49,6 +50,7 @@ mod watch;
 mod write;
 
 pub use kinds::ResourceRef;
+pub use kubeconfigs::{Published, Shared, publish as publish_kubeconfig};
 pub use kubectl::Kubectl;
 pub use recorder::RequestRecord;
 pub use refuse::Refusal;
