@@ -16,6 +16,7 @@ use super::cluster::{Cluster, RELEASE_NAMESPACE};
 use super::operator::{Logs, Operator};
 use crate::support::simulator;
 pub use crate::support::{ALL_KEYS, BAD_KEY, KEY, KEY2, NS, fingerprint, object, tls};
+use crate::support::{PATH, USERNAME_PATH};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
