@@ -218,6 +218,11 @@ impl Objects {
         format!("{}/{name}", self.collection)
     }
 
+    /// The collection's path (where a create is POSTed).
+    pub fn collection(&self) -> &str {
+        &self.collection
+    }
+
     /// The object `name` as stored now.
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.items.get(name)

@@ -192,31 +192,37 @@ impl Harness {
         self.records.get(ACCOUNT).cloned()
     }
 
-    /// Answers a write of the account's claim record (create, replace or delete), keeping it.
-    async fn write_record(&mut self) -> Written {
+    /// The next call, a write of the account's claim record (not answered yet).
+    async fn record_call(&mut self) -> mock_api::Call {
         let call = self.api.next().await;
+        let path = match call.method {
+            Method::POST => self.records.collection().to_string(),
+            _ => self.records.path(ACCOUNT),
+        };
+        assert_eq!(call.path, path, "a {} of the account's record", call.method);
         if call.method != Method::DELETE {
             assert_eq!(call.param("fieldManager").as_deref(), Some(MANAGER));
         }
-        let written = self.records.answer_write(call);
-        assert_eq!(written.object()["metadata"]["name"], ACCOUNT);
-        written
+        call
     }
 
-    /// Answers the claim written before a PATCH (a create or a replace of the record); SendGrid
-    /// has seen no PATCH yet. Returns the record's spec as written.
-    async fn claim(&mut self) -> Value {
-        let written = self.write_record().await;
-        assert!(
-            !matches!(written, Written::Deleted(_)),
-            "a claim writes the record"
-        );
+    /// Answers a write of the account's claim record (create, replace or delete), keeping it.
+    async fn write_record(&mut self) -> Written {
+        let call = self.record_call().await;
+        self.records.answer_write(call)
+    }
+
+    /// Answers the claim written before a PATCH (a create or a replace of the record), checking
+    /// while the write waits for its answer that SendGrid has seen no PATCH. Returns the write.
+    async fn claim(&mut self) -> Written {
+        let call = self.record_call().await;
+        assert_ne!(call.method, Method::DELETE, "a claim writes the record");
         assert!(
             self.sim.requests().iter().all(|r| r.method != "PATCH"),
             "no PATCH before the claim is recorded: {:?}",
             self.sendgrid_log()
         );
-        written.object()["spec"].clone()
+        self.records.answer_write(call)
     }
 
     /// Answers the status merge patch as the API server would; returns the status sent and the
@@ -507,7 +513,7 @@ async fn create_records_the_claim_then_patches_only_managed_fields_then_resync_i
     let task = h.reconcile(&obj);
     h.key().await;
     h.record().await;
-    let record = h.claim().await;
+    let record = h.claim().await.object()["spec"].clone();
     let (status, updated) = h.status(&obj).await;
     let event = h.event().await;
     let action = h.done(task).await;
@@ -590,14 +596,14 @@ async fn record_is_written_before_the_patch() {
     h.key().await;
     h.record().await;
     // The other holder is in the cache: alive, nothing asked.
-    let call = h.api.next().await;
-    assert_eq!(call.method, Method::PUT, "{} {}", call.method, call.path);
+    let call = h.record_call().await;
+    assert_eq!(call.method, Method::PUT, "a replace of the record read");
+    // Asked while the write waits for its answer: the reconcile can have sent nothing since.
     assert_eq!(
         h.sendgrid_log(),
         [identity(200), get(200)],
         "the record is written before any PATCH"
     );
-    assert_eq!(call.param("fieldManager").as_deref(), Some(MANAGER));
     let record = h.records.answer_write(call).object()["spec"].clone();
     let (status, _) = h.status(&obj).await;
     assert_eq!(h.event().await["reason"], "Applied");
@@ -1141,9 +1147,8 @@ async fn restore_policy_adds_the_finalizer_first() {
     h.record().await;
     // The original is on record before SendGrid is changed.
     let record = h.claim().await;
-    assert_eq!(h.sendgrid_log(), [identity(200), get(200)]);
     assert_eq!(
-        record["fields"],
+        record.object()["spec"]["fields"],
         json!({"requireTls": claim(json!(false), json!(true), &[ME])})
     );
     let (status, _) = h.status(&obj).await;
@@ -1242,8 +1247,9 @@ async fn a_gone_holder_is_asked_for_then_its_claim_inherited() {
     h.status(&obj).await;
     let action = h.done(task).await;
 
+    assert!(matches!(record, Written::Replaced(_)), "{record:?}");
     assert_eq!(
-        record["fields"],
+        record.object()["spec"]["fields"],
         json!({"requireTls": claim(json!(false), json!(true), &[ME])}),
         "the heir keeps the original, not the operator's own write"
     );
