@@ -143,7 +143,7 @@ async fn one(client: &SendGridClient, keys: &mut Keys, input: Input, apply: bool
     };
     let identity = match client.identity(&account).await {
         Ok(identity) => identity,
-        Err(e) => return failed(&input, e.reason().as_str(), e.to_string()),
+        Err(e) => return failed(&input, e.reason(), e.to_string()),
     };
     let status = res.status.clone().unwrap_or_default();
     let mut facts = Facts::of(res, &status, DEFAULT_RESYNC);

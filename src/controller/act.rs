@@ -112,11 +112,16 @@ pub async fn write_record(
             api.create(&post, &SendGridTarget::new(&target.name, spec))
                 .await
         }
+        // A merge patch carrying the resourceVersion read: a compare-and-swap, like every other
+        // write the operator makes (no `update` verb).
         Some(current) => {
-            let mut next = current.clone();
-            next.metadata.managed_fields = None;
-            next.spec = spec;
-            api.replace(&target.name, &post, &next).await
+            let old = serde_json::to_value(&current.spec).unwrap_or(Value::Null);
+            let new = serde_json::to_value(&spec).unwrap_or(Value::Null);
+            let patch = Patch::Merge(json!({
+                "metadata": { "resourceVersion": current.resource_version() },
+                "spec": merge_patch(&old, &new),
+            }));
+            api.patch(&target.name, &params(), &patch).await
         }
     };
     written.map(|_| ()).map_err(stale_on_conflict)

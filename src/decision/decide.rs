@@ -229,8 +229,8 @@ pub fn paused(facts: &Facts) -> Outcome {
 }
 
 /// Decides what to do with SendGrid's answer to the GET (or the failure to get one), against
-/// the account's claim record: an Enforce resource claims the fields it declares before any
-/// PATCH; an Observe resource claims nothing and lets go of what it held, writing nothing.
+/// the account's claim record: a resource claims the fields it declares before any PATCH (an
+/// Observe one too, so that nothing it expects is put back under it, but it never writes).
 pub fn decide(facts: &Facts, observed: Result<TlsSettings, Failure>) -> Decision {
     let seen = match observed {
         Ok(seen) => seen,
@@ -241,23 +241,16 @@ pub fn decide(facts: &Facts, observed: Result<TlsSettings, Failure>) -> Decision
         id: &facts.id,
         gone: &facts.gone,
     };
-    if facts.spec.mode() == Mode::Observe {
-        let record = claim::release(&facts.record, me, DeletionPolicy::Orphan, &seen).record;
-        let diff = differences(&wanted, &seen);
-        let mut out = if diff.is_empty() {
-            concluded(facts, Some(seen), in_sync())
-        } else {
-            entered(
-                facts,
-                Some(seen),
-                Verdict::no(Reason::Drifted, describe_drift(&wanted, &seen)),
-            )
-        };
-        out.record = record;
-        return Decision::Done(Box::new(out));
-    }
+    let observe = facts.spec.mode() == Mode::Observe;
+    // An Observe resource holds what it declares too (so nothing it expects is put back under
+    // it), but never writes: it lets go of fields as Orphan does.
+    let policy = if observe {
+        DeletionPolicy::Orphan
+    } else {
+        facts.spec.deletion_policy()
+    };
     let seeded = claim::seeded(&facts.record, &wanted, facts.status.original.as_ref());
-    let letting = match claim::claim(&seeded, me, &wanted, facts.spec.deletion_policy(), &seen) {
+    let letting = match claim::claim(&seeded, me, &wanted, policy, &seen) {
         Claim::Conflict {
             holder,
             fields,
@@ -277,6 +270,17 @@ pub fn decide(facts: &Facts, observed: Result<TlsSettings, Failure>) -> Decision
         }
         Claim::Held(letting) => letting,
     };
+    if observe {
+        let diff = differences(&wanted, &seen);
+        let mut out = if diff.is_empty() {
+            concluded(facts, Some(seen), in_sync())
+        } else {
+            let drifted = Verdict::no(Reason::Drifted, describe_drift(&wanted, &seen));
+            entered(facts, Some(seen), drifted)
+        };
+        out.record = letting.record;
+        return Decision::Done(Box::new(out));
+    }
     if letting.changes.is_empty() {
         let mut out = concluded(facts, Some(seen), in_sync());
         if letting.record.is_some() {

@@ -724,23 +724,28 @@ fn a_field_no_longer_declared_is_put_back_in_the_same_patch_and_is_no_drift() {
 }
 
 #[test]
-fn observe_claims_nothing_and_lets_go_of_what_it_held() {
+fn observe_holds_what_it_declares_but_never_writes() {
     let mut spec = spec();
     spec.mode = Some(Mode::Observe);
     let status = SendGridEnforcedTlsStatus::default();
     let mut f = facts(&spec, &status);
     let out = done(decide(&f, Ok(settings(false, false, TlsVersion::V1_1))));
-    assert_eq!(out.record, None);
-    let mut record = held_by_older();
-    record.minimum_tls_version.as_mut().unwrap().holders = vec![ME.into()];
+    assert_eq!(condition(&out, READY), pair("False", "Drifted"));
+    let record = out.record.expect("it holds its fields");
+    assert_eq!(record.holders(), vec![ME.to_string()]);
+    // A field it no longer declares is let go without a write, its original kept.
+    let mut fewer = spec.clone();
+    fewer.minimum_tls_version = None;
+    f = facts(&fewer, &status);
     f.record = record;
-    let out = done(decide(&f, Ok(settings(false, false, TlsVersion::V1_3))));
+    let out = done(decide(&f, Ok(settings(true, false, TlsVersion::V1_1))));
     let version = out.record.unwrap().minimum_tls_version.unwrap();
     assert!(
         version.holders.is_empty(),
         "its claim goes; the original stays"
     );
     assert_eq!(version.original, Some(TlsVersion::V1_1));
+    assert!(out.events.iter().all(|e| e.reason != Reason::Applied));
 }
 
 #[test]

@@ -981,3 +981,30 @@ async fn run_logs_plainly_counts_kube_requests_and_stops_cleanly() {
         );
     }
 }
+
+/// Two resources pasted without `---` between them, and a bare number for a duration: each is
+/// named in words, with the fix.
+#[tokio::test]
+async fn plan_names_a_missing_separator_and_a_duration_without_unit() {
+    let pasted = format!("{RESOURCE}{}", RESOURCE.trim_start());
+    let out = run_with(&["plan", "--simulate", "-f", "-"], &[], Some(&pasted)).await;
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("looks like two resources in one document; separate them with a line `---`"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("DuplicateKeyPolicy"), "{}", out.stderr);
+
+    let unitless = format!("{RESOURCE}  resyncInterval: 5\n");
+    let out = run_with(&["plan", "--simulate", "-f", "-"], &[], Some(&unitless)).await;
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains(
+            "spec.resyncInterval: must be a duration with a unit, not the number 5; write \"5m\""
+        ),
+        "{}",
+        out.stderr
+    );
+}
