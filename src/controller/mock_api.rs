@@ -172,9 +172,9 @@ impl Call {
 }
 
 /// Cluster-scoped objects of one kind, kept by the mocked API server and answered as it would:
-/// a GET from memory (404 when absent), a create, a replace and a delete. Every write must be
-/// the compare-and-swap the real server enforces: a create of an object that exists, or a
-/// replace or delete on another resourceVersion (or uid), fails the test.
+/// a GET from memory (404 when absent), a create, a merge patch and a delete. Every write must
+/// be a compare-and-swap: a create of an object that exists, or a patch or delete on another
+/// resourceVersion (or uid), fails the test.
 pub struct Objects {
     /// The collection's path, e.g. `/apis/group/v1/plural`.
     collection: String,
@@ -189,7 +189,7 @@ pub struct Objects {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Written {
     Created(Value),
-    Replaced(Value),
+    Patched(Value),
     Deleted(Value),
 }
 
@@ -197,7 +197,7 @@ impl Written {
     /// The object as stored (for a deletion, as it was before).
     pub fn object(&self) -> &Value {
         match self {
-            Written::Created(o) | Written::Replaced(o) | Written::Deleted(o) => o,
+            Written::Created(o) | Written::Patched(o) | Written::Deleted(o) => o,
         }
     }
 }
@@ -257,7 +257,7 @@ impl Objects {
         }
     }
 
-    /// Answers a create (POST), replace (PUT) or delete (DELETE) and keeps its effect.
+    /// Answers a create (POST), merge patch (PATCH) or delete (DELETE) and keeps its effect.
     pub fn answer_write(&mut self, call: Call) -> Written {
         match call.method {
             Method::POST => {
@@ -271,7 +271,7 @@ impl Objects {
                     .to_string();
                 assert!(
                     !self.items.contains_key(&name),
-                    "a create of {name}, which exists: the write must be a replace"
+                    "a create of {name}, which exists: the write must be a patch"
                 );
                 assert!(
                     call.body["metadata"]["resourceVersion"].is_null(),
@@ -283,22 +283,26 @@ impl Objects {
                 call.respond(201, &stored);
                 Written::Created(stored)
             }
-            Method::PUT => {
+            Method::PATCH => {
+                assert_eq!(
+                    call.content_type.as_deref(),
+                    Some("application/merge-patch+json")
+                );
                 let name = self.name_in(&call.path);
-                let current = self
+                let mut next = self
                     .items
                     .get(&name)
-                    .unwrap_or_else(|| panic!("a replace of {name}, which does not exist"));
+                    .unwrap_or_else(|| panic!("a patch of {name}, which does not exist"))
+                    .clone();
                 assert_eq!(
-                    call.body["metadata"]["resourceVersion"],
-                    current["metadata"]["resourceVersion"],
-                    "a replace is a compare-and-swap on the version read"
+                    call.body["metadata"]["resourceVersion"], next["metadata"]["resourceVersion"],
+                    "a patch is a compare-and-swap on the version read"
                 );
-                assert_eq!(call.body["metadata"]["name"], json!(name));
-                let stored = self.stamp(call.body.clone(), &name);
+                merge(&mut next, &call.body);
+                let stored = self.stamp(next, &name);
                 self.items.insert(name, stored.clone());
                 call.ok(&stored);
-                Written::Replaced(stored)
+                Written::Patched(stored)
             }
             Method::DELETE => {
                 let name = self.name_in(&call.path);

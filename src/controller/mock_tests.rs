@@ -206,13 +206,13 @@ impl Harness {
         call
     }
 
-    /// Answers a write of the account's claim record (create, replace or delete), keeping it.
+    /// Answers a write of the account's claim record (create, merge patch or delete), keeping it.
     async fn write_record(&mut self) -> Written {
         let call = self.record_call().await;
         self.records.answer_write(call)
     }
 
-    /// Answers the claim written before a PATCH (a create or a replace of the record), checking
+    /// Answers the claim written before a PATCH (a create or a patch of the record), checking
     /// while the write waits for its answer that SendGrid has seen no PATCH. Returns the write.
     async fn claim(&mut self) -> Written {
         let call = self.record_call().await;
@@ -571,7 +571,7 @@ async fn create_records_the_claim_then_patches_only_managed_fields_then_resync_i
 
 /// Another live resource holds requireTls=true on the account; `marketing` declares the same
 /// value and a minimum version nobody holds. It joins the claim, and the record says so (a
-/// compare-and-swap replace) before SendGrid is PATCHed.
+/// compare-and-swap merge patch) before SendGrid is PATCHed.
 #[tokio::test]
 async fn record_is_written_before_the_patch() {
     let mut h = Harness::new().await;
@@ -597,7 +597,7 @@ async fn record_is_written_before_the_patch() {
     h.record().await;
     // The other holder is in the cache: alive, nothing asked.
     let call = h.record_call().await;
-    assert_eq!(call.method, Method::PUT, "a replace of the record read");
+    assert_eq!(call.method, Method::PATCH, "a patch of the record read");
     // Asked while the write waits for its answer: the reconcile can have sent nothing since.
     assert_eq!(
         h.sendgrid_log(),
@@ -664,10 +664,16 @@ async fn observe_reports_drift_and_never_writes() {
     let task = h.reconcile(&obj);
     h.key().await;
     h.record().await;
+    // It holds what it declares, so that no one else's cleanup puts it back under it.
+    let record = h.claim().await;
     let (_, obj) = h.status(&obj).await;
     let action = h.done(task).await;
     assert_resync(&action);
     assert_eq!(h.sendgrid_log(), [identity(200), get(200)]);
+    assert_eq!(
+        record.object()["spec"]["fields"],
+        json!({"requireTls": claim(json!(true), json!(true), &[ME])})
+    );
 
     h.sim.clear_requests();
     h.change_in_ui(require_tls(false));
@@ -679,7 +685,11 @@ async fn observe_reports_drift_and_never_writes() {
     let action = h.done(task).await;
 
     assert_eq!(h.sendgrid_log(), [get(200)], "Observe never PATCHes");
-    assert_eq!(h.stored_record(), None, "Observe claims nothing");
+    assert_eq!(
+        h.stored_record().as_ref(),
+        Some(record.object()),
+        "drift changes no claim"
+    );
     assert_eq!(status["observed"]["requireTls"], false);
     assert_event(&event, "Warning", "Drifted", "");
     assert_resync(&action);
@@ -1108,7 +1118,7 @@ async fn paused_restore_deletion_drops_the_claim_without_calling_sendgrid() {
     let finalizer = h.finalizer(&obj).await;
     let action = h.done(task).await;
 
-    assert!(matches!(written, Written::Replaced(_)), "{written:?}");
+    assert!(matches!(written, Written::Patched(_)), "{written:?}");
     assert_eq!(
         written.object()["spec"]["fields"],
         json!({
@@ -1247,7 +1257,7 @@ async fn a_gone_holder_is_asked_for_then_its_claim_inherited() {
     h.status(&obj).await;
     let action = h.done(task).await;
 
-    assert!(matches!(record, Written::Replaced(_)), "{record:?}");
+    assert!(matches!(record, Written::Patched(_)), "{record:?}");
     assert_eq!(
         record.object()["spec"]["fields"],
         json!({"requireTls": claim(json!(false), json!(true), &[ME])}),
