@@ -1090,9 +1090,6 @@ async fn failed_cleanup_keeps_the_finalizer_until_switched_to_orphan() {
 /// call, the original stays for a resource that still points at the account, and a Warning
 /// says what was left as is.
 #[tokio::test]
-#[ignore = "fails: a paused deletion reads the Secret (and asks SendGrid whose key it is when \
-            the Secret changed) before it lets go; reconcile_resource's needs_key exempts \
-            Plan::Release(None) only, not Plan::Release(Some(_))"]
 async fn paused_restore_deletion_drops_the_claim_without_calling_sendgrid() {
     let mut h = Harness::new().await;
     h.change_in_ui(settings(true, true, TlsVersion::V1_2));
