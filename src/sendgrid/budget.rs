@@ -44,15 +44,19 @@ pub enum Demand {
     Check,
     /// Anything else: a GET and maybe a PATCH. `since`: when the need arose (a new resource's
     /// creation, or now for an edit); one that arose after the key's backlog began may use the
-    /// fast lane.
-    Change { since: Option<SystemTime> },
+    /// fast lane. `first`: whose account the key reaches is not known yet, so one identity read
+    /// more.
+    Change {
+        since: Option<SystemTime>,
+        first: bool,
+    },
 }
 
 impl Demand {
     fn permits(self) -> u32 {
         match self {
             Demand::Check => 1,
-            Demand::Change { .. } => 2,
+            Demand::Change { first, .. } => 2 + u32::from(first),
         }
     }
 }
@@ -282,7 +286,7 @@ impl Budgets {
         if ledger.hold(current, n, budget) {
             return pass(current);
         }
-        let Demand::Change { since } = demand else {
+        let Demand::Change { since, .. } = demand else {
             return Reservation::Later {
                 at: ledger.opens(current + 1),
                 ticket: None,
