@@ -205,9 +205,13 @@ fn demand(res: &SendGridEnforcedTls, now: SystemTime) -> Demand {
             .as_ref()
             .map(|t| SystemTime::from(t.0))
     };
+    // The settings GET; a PATCH unless it only observes; whose account the key reaches, when
+    // no account is recorded yet.
+    let writes = res.spec.mode() == crate::api::Mode::Enforce;
+    let first = status.is_none_or(|s| s.target.is_none());
     Demand::Change {
         since,
-        first: status.is_none_or(|s| s.target.is_none()),
+        requests: 1 + u32::from(writes) + u32::from(first),
     }
 }
 
@@ -256,7 +260,7 @@ mod tests {
             demand(&resource(None), now),
             Demand::Change {
                 since: Some(created),
-                first: true,
+                requests: 3,
             },
             "new: whose account its key reaches is read first"
         );
@@ -264,7 +268,7 @@ mod tests {
             demand(&resource(Some(ready_at(1))), now),
             Demand::Change {
                 since: Some(now),
-                first: true
+                requests: 3
             },
             "edited, no account recorded"
         );
@@ -281,7 +285,7 @@ mod tests {
             demand(&resource(Some(known)), now),
             Demand::Change {
                 since: Some(now),
-                first: false
+                requests: 2
             },
             "edited, its account known"
         );

@@ -42,13 +42,12 @@ pub const GUARD: Duration = Duration::from_secs(1);
 pub enum Demand {
     /// A drift check of a resource in sync: one GET; waits behind changes.
     Check,
-    /// Anything else: a GET and maybe a PATCH. `since`: when the need arose (a new resource's
-    /// creation, or now for an edit); one that arose after the key's backlog began may use the
-    /// fast lane. `first`: whose account the key reaches is not known yet, so one identity read
-    /// more.
+    /// Anything else: `requests` to SendGrid (a GET, maybe a PATCH, maybe an identity read
+    /// first). `since`: when the need arose (a new resource's creation, or now for an edit); one
+    /// that arose after the key's backlog began may use the fast lane.
     Change {
         since: Option<SystemTime>,
-        first: bool,
+        requests: u32,
     },
 }
 
@@ -56,7 +55,7 @@ impl Demand {
     fn permits(self) -> u32 {
         match self {
             Demand::Check => 1,
-            Demand::Change { first, .. } => 2 + u32::from(first),
+            Demand::Change { requests, .. } => requests.max(1),
         }
     }
 }

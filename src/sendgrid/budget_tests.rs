@@ -14,7 +14,7 @@ fn at(secs: u64) -> SystemTime {
 
 const CHANGE: Demand = Demand::Change {
     since: None,
-    first: false,
+    requests: 2,
 };
 
 /// The window a reservation was sent to, or `None` for "go now".
@@ -63,14 +63,14 @@ fn a_change_that_arose_after_the_backlog_began_takes_the_fast_lane() {
     let w = W;
     let old = Demand::Change {
         since: Some(at(T0 - 3600)),
-        first: false,
+        requests: 2,
     };
     for _ in 0..100 {
         budgets.reserve(&KEY, old, None, at(T0));
     }
     let newcomer = Demand::Change {
         since: Some(at(T0 + 30)),
-        first: false,
+        requests: 2,
     };
     assert_eq!(
         ticket(&budgets.reserve(&KEY, newcomer, None, at(T0 + 30))),
@@ -266,7 +266,7 @@ fn a_drained_backlog_is_forgotten() {
     }
     let since = |secs| Demand::Change {
         since: Some(at(T0 + secs)),
-        first: false,
+        requests: 2,
     };
     for _ in 0..19 {
         assert_eq!(

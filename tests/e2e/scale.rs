@@ -45,11 +45,7 @@ async fn two_hundred_resources_converge_and_the_key_never_leaks() {
     assert_eq!(per_target.len(), COUNT);
     for (target, requests) in &per_target {
         // Whose account (once per key and subuser), the settings, the change.
-        assert_eq!(
-            requests,
-            &["GET 200", "GET 200", "PATCH 200"],
-            "{target}"
-        );
+        assert_eq!(requests, &["GET 200", "GET 200", "PATCH 200"], "{target}");
     }
     let mut status_writes = 0;
     for i in 0..COUNT {
