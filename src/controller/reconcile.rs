@@ -317,7 +317,7 @@ async fn clean_up(
     match let_go(ctx, res, target, key, policy).await? {
         Ok(letting) => {
             act::publish(ctx, res, &put_back(policy, target, &letting, None)).await;
-            release(ctx, res, None).await
+            let_resource_go(ctx, res).await
         }
         Err(failure) => {
             if timed_out(&res.metadata, ctx) {
@@ -349,6 +349,11 @@ async fn release(
     if let Some(why) = left {
         act::publish(ctx, res, &[left_as_is(why)]).await;
     }
+    let_resource_go(ctx, res).await
+}
+
+/// Drops the finalizer and everything kept for a resource whose claim is gone.
+async fn let_resource_go(ctx: &Context, res: &SendGridEnforcedTls) -> Result<Done, Error> {
     act::set_finalizer(ctx, res, false).await?;
     forget(ctx, &res.metadata);
     Ok((Action::await_change(), None))

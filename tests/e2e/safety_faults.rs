@@ -9,7 +9,7 @@ use super::operator::Operator;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
 use kube_testkit::{Refusal, ResourceRef};
-use sendgrid_tls_operator::api::RECONCILE_REQUESTED_AT;
+use sendgrid_tls_operator::api::{RECONCILE_REQUESTED_AT, TlsVersion};
 use sendgrid_tls_operator::simulator::{Fault, Scope, SimKey};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Value, json};
@@ -332,6 +332,60 @@ async fn leader_that_cannot_renew_stops_before_the_standby_leads() {
             "op-a stopped {:.2}s before op-b began leading; op-a's last SendGrid call {:.2}s before op-b's first; op-a exit code 1",
             leading.duration_since(stopped).as_secs_f64(),
             first_b.duration_since(last_a).as_secs_f64()
+        ),
+    );
+    env.assert_no_key_leaks();
+}
+
+// A leader frozen past its lease (SIGSTOP: a GC pause, a stopped container, a frozen VM) wakes
+// up with its timers expired while the standby already leads: whatever runs first finds the
+// fence closed, nothing reaches SendGrid, and the old leader stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_frozen_past_its_lease_sends_nothing_when_it_wakes() {
+    let env = Env::start().await;
+    env.key_secret(KEY).await;
+    let mut a = replica(&env, "op-a", "3");
+    a.wait_log("leading", WAIT).await;
+    let mut b = replica(&env, "op-b", "3");
+    b.wait_log("waiting to lead", WAIT).await;
+    env.create("account", json!({"requireTls": true})).await;
+    env.wait_ready("account").await;
+    let before = exchanges(&a).len();
+    a.signal("STOP");
+    b.wait_log("leading", Duration::from_secs(30)).await;
+    env.until("op-b to reconcile", WAIT, |_| !exchanges(&b).is_empty())
+        .await;
+    // Drift while op-a sleeps: its resync timers (1s) have all fired by the time it wakes.
+    env.sim
+        .set_from_ui("main", None, tls(false, false, TlsVersion::V1_1));
+    env.until("op-b puts the drift back", WAIT, |env| {
+        env.settings(None).require_tls == Some(true)
+    })
+    .await;
+    let woke = Timestamp::now();
+    a.signal("CONT");
+    assert_eq!(
+        a.exited(Duration::from_secs(30)).await,
+        Some(1),
+        "the woken leader stops on its own"
+    );
+    let after: Vec<Value> = a
+        .logs()
+        .json()
+        .into_iter()
+        .filter(|l| l["message"] == "SendGrid exchange" && logged_at(l) > woke)
+        .collect();
+    assert!(
+        after.iter().all(|l| l["class"] == "fenced"),
+        "op-a sent something after waking: {after:?}"
+    );
+    assert_eq!(holder(&env).as_deref(), Some("op-b"));
+    assert!(is_ready(&env.get("account").unwrap()));
+    report(
+        "leader frozen past its lease",
+        format!(
+            "op-a: {before} SendGrid calls before SIGSTOP, {} after SIGCONT, all fenced (not sent); exit code 1; op-b leads",
+            after.len()
         ),
     );
     env.assert_no_key_leaks();
