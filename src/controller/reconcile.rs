@@ -260,7 +260,12 @@ async fn let_go(
         return Ok(Ok(Letting::default()));
     };
     if !record.spec.fields.holders().contains(&me) {
-        // Never held anything here (a Conflict loser): nothing of its own to undo.
+        // Never held anything here (a Conflict loser): nothing of its own to undo. The last
+        // resource pointing at a record nobody holds anything in takes the record with it.
+        if record.spec.fields.holders().is_empty() && !gather::residents(ctx, res, &target.name) {
+            let fields = record.spec.fields.clone();
+            act::write_record(ctx, target, Some(&record), fields, false).await?;
+        }
         return Ok(Ok(Letting::default()));
     }
     let account = key.map(|k| Account::at(target, k));
