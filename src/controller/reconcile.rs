@@ -90,7 +90,10 @@ async fn reconcile_resource(res: &SendGridEnforcedTls, ctx: &Context) -> Result<
         let status = res.status.clone().unwrap_or_default();
         let recorded = status.target.as_ref();
         let current = reached.as_ref().and_then(|r| r.as_ref().ok());
-        let recorded_key = recorded.and_then(|t| gather::key_for(ctx, &res, t, current));
+        let recorded_key = match recorded {
+            Some(t) => gather::key_for(ctx, &res, t, current).await,
+            None => None,
+        };
         // Decide.
         let facts = Facts::of(&res, &status, ctx.default_resync);
         let plan = lifecycle::plan(&Life {
