@@ -157,6 +157,37 @@ async fn a_secret_pointed_at_another_account_puts_the_first_account_back() {
     env.assert_no_key_leaks();
 }
 
+// A move of on-behalf-of while the operator is down: the new process has no key in memory, but
+// the current key still reaches the old account; SendGrid says so, and the old account is put
+// back before the new one is claimed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_made_while_the_operator_was_down_still_puts_the_old_account_back() {
+    let env = Env::start().await;
+    env.key_secret(KEY).await;
+    let loose = env.settings(Some("marketing-sub"));
+    let mut first = env.operator_as("first", &[], &[]);
+    env.create(
+        "moving",
+        json!({"onBehalfOf": {"subuser": "marketing-sub"}, "deletionPolicy": "Restore",
+               "requireTls": true}),
+    )
+    .await;
+    env.wait_ready("moving").await;
+    first.kill();
+    env.edit("moving", json!({"onBehalfOf": {"subuser": "billing-sub"}}))
+        .await;
+    let _second = env.operator_as("second", &[], &[]);
+    let moved = wait_ready_at(&env, "moving", 2).await;
+    assert_eq!(moved["status"]["target"]["username"], "billing-sub");
+    assert_eq!(
+        env.settings(Some("marketing-sub")),
+        loose,
+        "the old account put back"
+    );
+    assert_eq!(env.settings(Some("billing-sub")).require_tls, Some(true));
+    env.assert_no_key_leaks();
+}
+
 // Issue 7, item 2: a PATCH that SendGrid applies but whose answer outlives the client timeout
 // leaves the original on record (written before the PATCH), so Restore still puts it back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
