@@ -11,6 +11,7 @@ use super::error::Error;
 use super::gather::Reached;
 use super::{act, gather};
 use crate::api::Guarded;
+use crate::api::Reason;
 use crate::api::{
     DeletionPolicy, FINALIZER, SendGridEnforcedTls, SendGridEnforcedTlsStatus, TargetAccount,
     TlsSettings,
@@ -19,7 +20,7 @@ use crate::decision::claim::{self, Claimant, Letting};
 use crate::decision::cleanup::{cleanup_failed, left_as_is, put_back};
 use crate::decision::decide::{self, Decision, Facts, on_failure};
 use crate::decision::lifecycle::{self, Life, Plan, Retarget};
-use crate::decision::{Event, Failure, Outcome, Reason, Retry};
+use crate::decision::{Event, Failure, Outcome, Retry};
 use crate::sendgrid::{Account, ApiKey};
 use kube::core::error_boundary::InvalidObject;
 use kube::core::{ObjectMeta, PartialObjectMeta};

@@ -2,10 +2,11 @@
 //! target), and the status of a cleanup that failed; what is put back is `super::claim`'s.
 
 use super::claim::Letting;
-use super::conditions::{self, READY, Verdict};
+use super::conditions::{self, Verdict};
 use super::decide::{Event, Facts, Outcome, describe};
 use super::failure::Failure;
-use super::reason::Reason;
+use crate::api::READY;
+use crate::api::Reason;
 use crate::api::{DeletionPolicy, TargetAccount};
 
 /// The Events for a target let go: on deletion (`moved_to` None) or on a move to another one;

@@ -1,7 +1,7 @@
 //! Everything that can stop a reconcile, with its category in one place: the condition reason,
 //! the metric label, whether it is transient, and how to retry.
 
-use super::reason::Reason;
+use crate::api::Reason;
 use crate::sendgrid::SendGridError;
 use std::time::{Duration, SystemTime};
 

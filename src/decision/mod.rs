@@ -13,10 +13,8 @@ pub(crate) mod conditions;
 pub(crate) mod decide;
 mod failure;
 pub(crate) mod lifecycle;
-mod reason;
 
 pub(crate) use decide::{Event, EventKind, Outcome};
 pub(crate) use failure::{Failure, Retry};
-pub use reason::Reason;
 #[cfg(test)]
 mod tests;

@@ -2,16 +2,17 @@
 //! small fixtures, with no runtime and no HTTP.
 
 use super::cleanup::cleanup_failed;
-use super::conditions::{self, READY, SYNCED};
+use super::conditions;
 use super::decide::{
     CONTEST_LIMIT, Decision, EventKind, Facts, Outcome, PatchPlan, after_patch, decide, paused,
 };
 use super::failure::{Failure, Retry};
-use super::reason::Reason;
+use crate::api::Reason;
 use crate::api::{
     DeletionPolicy, FieldClaim, Mode, Region, SecretKeyRef, SendGridEnforcedTlsSpec,
     SendGridEnforcedTlsStatus, TargetAccount, TargetFields, TlsSettings, TlsVersion,
 };
+use crate::api::{READY, SYNCED};
 use crate::sendgrid::SendGridError;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;

@@ -4,7 +4,7 @@
 //! `tools/kstatus-check`, built (or reused) by its `build.sh` into the user's cache.
 
 use sendgrid_tls_operator::api::{Condition, SendGridEnforcedTls, kstatus};
-use sendgrid_tls_operator::decision::Reason;
+use sendgrid_tls_operator::api::Reason;
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::Path;
