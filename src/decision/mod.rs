@@ -6,11 +6,13 @@
 //! - [`claim`]: who holds which field of an account, its originals, what letting go puts back.
 //! - [`decide`]: the sync itself (paused, decide, after_patch).
 //! - [`cleanup`]: what a resource says when it lets an account go.
+//! - [`demand`]: what a reconcile will ask of SendGrid, for the pacer.
 
 pub(crate) mod claim;
 pub(crate) mod cleanup;
 pub(crate) mod conditions;
 pub(crate) mod decide;
+pub(crate) mod demand;
 mod failure;
 pub(crate) mod lifecycle;
 
