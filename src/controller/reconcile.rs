@@ -20,10 +20,11 @@ use crate::decision::claim::{self, Claimant, Letting};
 use crate::decision::cleanup::{cleanup_failed, left_as_is, put_back};
 use crate::decision::decide::{self, Decision, Facts, on_failure};
 use crate::decision::lifecycle::{self, Life, Plan, Retarget};
+use crate::decision::malformed::{self, Malformed, Next};
 use crate::decision::{Event, Failure, Outcome, Retry};
 use crate::sendgrid::{Account, ApiKey};
+use kube::core::ObjectMeta;
 use kube::core::error_boundary::InvalidObject;
-use kube::core::{ObjectMeta, PartialObjectMeta};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
@@ -398,52 +399,33 @@ fn timed_out(meta: &ObjectMeta, ctx: &Context) -> bool {
         .is_some_and(|elapsed| elapsed >= ctx.cleanup_timeout)
 }
 
-/// An object that does not match the CRD (say, written before a CRD upgrade) is reported and
-/// skipped; it must not stop the others. Being deleted with our finalizer, it is let go after
-/// `--cleanup-timeout` (its spec cannot be read, so nothing can be put back).
+/// An object that does not match the CRD: see [`malformed`].
 async fn invalid_object(invalid: &InvalidObject, ctx: &Context) -> Result<Done, Error> {
     let meta = &invalid.metadata;
     tracing::warn!(error = %invalid.error, "skipping a resource that does not match the CRD");
-    // Once per change: the retries while a deletion waits out the cleanup timeout repeat nothing.
-    if ctx.backoff.attempts(&object_key(meta)) == 0 {
-        let note = Event::warning(
-            Reason::InvalidObject,
-            format!(
-                "does not match the SendGridEnforcedTls schema, so it is skipped: {}",
-                invalid.error
-            ),
-        );
-        act::publish_about(ctx, &object_reference(meta), "Reconcile", &[note]).await;
+    let key = object_key(meta);
+    let has_finalizer = meta.finalizers.iter().flatten().any(|f| f == FINALIZER);
+    let plan = malformed::plan(&Malformed {
+        error: &invalid.error,
+        first: ctx.backoff.attempts(&key) == 0,
+        has_finalizer,
+        // The deletion's clock starts only for one that waits for our finalizer.
+        deleting_for: has_finalizer.then(|| ctx.deletions.elapsed(meta)).flatten(),
+        cleanup_timeout: ctx.cleanup_timeout,
+    });
+    if let Some(warning) = plan.warning {
+        act::publish_about(ctx, &object_reference(meta), "Reconcile", &[warning]).await;
     }
-    let ours = meta.finalizers.iter().flatten().any(|f| f == FINALIZER);
-    if meta.deletion_timestamp.is_none() || !ours {
-        return Ok((Action::await_change(), Some(Reason::InvalidObject)));
-    }
-    if !timed_out(meta, ctx) {
-        let wait = ctx.backoff.next(&object_key(meta)).min(ctx.cleanup_timeout);
-        return Ok((Action::requeue(wait), Some(Reason::InvalidObject)));
-    }
-    let finalizers: Vec<&String> = meta
-        .finalizers
-        .iter()
-        .flatten()
-        .filter(|f| *f != FINALIZER)
-        .collect();
-    let patch = kube::api::Patch::Merge(serde_json::json!({
-        "metadata": { "finalizers": finalizers, "resourceVersion": meta.resource_version }
-    }));
-    let ns = meta.namespace.as_deref().ok_or(Error::NoNamespace)?;
-    let api: Api<PartialObjectMeta<SendGridEnforcedTls>> = Api::namespaced(ctx.kube.clone(), ns);
-    ctx.sendgrid.fence().check()?;
-    api.patch_metadata(
-        meta.name.as_deref().unwrap_or_default(),
-        &act::params(),
-        &patch,
-    )
-    .await
-    .map_err(act::stale_on_conflict)?;
-    forget(ctx, meta);
-    Ok((Action::await_change(), Some(Reason::InvalidObject)))
+    let action = match plan.next {
+        Next::AwaitChange => Action::await_change(),
+        Next::Retry(retry) => ctx.action(&key, retry),
+        Next::LetGo => {
+            act::drop_finalizer_of(ctx, meta).await?;
+            forget(ctx, meta);
+            Action::await_change()
+        }
+    };
+    Ok((action, Some(Reason::InvalidObject)))
 }
 
 fn object_reference(meta: &ObjectMeta) -> k8s_openapi::api::core::v1::ObjectReference {

@@ -42,6 +42,8 @@ pub enum Retry {
     Resync(Duration),
     /// Something failed that may heal by itself: per-resource exponential backoff with jitter.
     Backoff,
+    /// The backoff, but back after this long at the latest (a timeout runs out then).
+    BackoffAtMost(Duration),
     /// SendGrid's rate limit for this key resets at this time: not a request before.
     At(SystemTime),
     /// Not now, but come back after this long (waiting for another resource, paused, ...).

@@ -7,6 +7,7 @@
 //! - [`decide`]: the sync itself (paused, decide, after_patch).
 //! - [`cleanup`]: what a resource says when it lets an account go.
 //! - [`demand`]: what a reconcile will ask of SendGrid, for the pacer.
+//! - [`malformed`]: an object that does not match the CRD.
 
 pub(crate) mod claim;
 pub(crate) mod cleanup;
@@ -15,6 +16,7 @@ pub(crate) mod decide;
 pub(crate) mod demand;
 mod failure;
 pub(crate) mod lifecycle;
+pub(crate) mod malformed;
 
 pub(crate) use decide::{Event, EventKind, Outcome};
 pub(crate) use failure::{Failure, Retry};
