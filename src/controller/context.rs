@@ -153,7 +153,6 @@ impl Context {
                 let jitter = Duration::from_millis(rand::rng().random_range(0..1000));
                 Action::requeue((wait + jitter).max(self.backoff.next(obj)))
             }
-            Retry::After(wait) => Action::requeue(wait),
         }
     }
 }

@@ -17,11 +17,11 @@ use crate::api::{
     TlsSettings,
 };
 use crate::decision::claim::{self, Claimant, Letting};
-use crate::decision::cleanup::{cleanup_failed, left_as_is, put_back};
+use crate::decision::cleanup::{cleanup_failed, left_as_is, put_back, waiting_for_key};
 use crate::decision::decide::{self, Decision, Facts, on_failure};
 use crate::decision::lifecycle::{self, Life, Plan, Retarget};
 use crate::decision::malformed::{self, Malformed, Next};
-use crate::decision::{Event, Failure, Outcome, Retry};
+use crate::decision::{Event, Failure, Outcome};
 use crate::sendgrid::{Account, ApiKey};
 use kube::core::ObjectMeta;
 use kube::core::error_boundary::InvalidObject;
@@ -130,18 +130,8 @@ async fn reconcile_resource(res: &SendGridEnforcedTls, ctx: &Context) -> Result<
                 clean_up(ctx, &res, &target, key).await
             }
             Plan::WaitForKey(left) => {
-                let failure = match reached {
-                    Some(Err(failure)) => failure,
-                    _ => Failure::SecretKeyNotFound {
-                        name: res.spec.api_key_secret_ref.name.clone(),
-                        key: res.spec.secret_key().to_string(),
-                        detail: "the Secret now holds a key of another account, not of the one this resource's target is".to_string(),
-                    },
-                };
-                let mut outcome = cleanup_failed(&facts, failure, ctx.cleanup_timeout);
-                // Back off as usual, but come back when the timeout is up.
-                outcome.retry =
-                    Retry::After(ctx.backoff.next(&object_key(&res.metadata)).min(left));
+                let unread = reached.and_then(Result::err);
+                let outcome = waiting_for_key(&facts, unread, left, ctx.cleanup_timeout);
                 finish(ctx, &res, outcome, Vec::new(), None).await
             }
             Plan::Sync(retarget) => {

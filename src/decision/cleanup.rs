@@ -4,10 +4,11 @@
 use super::claim::Letting;
 use super::conditions::{self, Verdict};
 use super::decide::{Event, Facts, Outcome, describe};
-use super::failure::Failure;
+use super::failure::{Failure, Retry};
 use crate::api::READY;
 use crate::api::Reason;
 use crate::api::{DeletionPolicy, TargetAccount};
+use std::time::Duration;
 
 /// The Events for a target let go: on deletion (`moved_to` None) or on a move to another one;
 /// what was put back, and a Warning for each field left as is.
@@ -47,9 +48,29 @@ pub fn left_as_is(why: String) -> Event {
     Event::warning(Reason::CleanupSkipped, why)
 }
 
+/// The status of a deleted resource waiting for a key of its recorded target, `left` before the
+/// cleanup timeout is up: why the key cannot be read (`unread`), or that the Secret's key
+/// reaches another account. It backs off as usual, but comes back when the timeout is up.
+pub fn waiting_for_key(
+    facts: &Facts,
+    unread: Option<Failure>,
+    left: Duration,
+    timeout: Duration,
+) -> Outcome {
+    let failure = unread.unwrap_or_else(|| Failure::SecretKeyNotFound {
+        name: facts.spec.api_key_secret_ref.name.clone(),
+        key: facts.spec.secret_key().to_string(),
+        detail: "the Secret now holds a key of another account, not of the one this resource's target is".to_string(),
+    });
+    Outcome {
+        retry: Retry::BackoffAtMost(left),
+        ..cleanup_failed(facts, failure, timeout)
+    }
+}
+
 /// The status of a resource whose cleanup failed: it stays (finalizer kept) and says how to let
 /// it go.
-pub fn cleanup_failed(facts: &Facts, failure: Failure, timeout: std::time::Duration) -> Outcome {
+pub fn cleanup_failed(facts: &Facts, failure: Failure, timeout: Duration) -> Outcome {
     let mut status = facts.status.clone();
     status.observed_generation = facts.generation;
     let reason = failure.reason();
@@ -79,7 +100,7 @@ pub fn cleanup_failed(facts: &Facts, failure: Failure, timeout: std::time::Durat
         record: None,
         status,
         events,
-        retry: super::Retry::Backoff,
+        retry: Retry::Backoff,
         failure: Some(failure),
     }
 }

@@ -46,8 +46,6 @@ pub enum Retry {
     BackoffAtMost(Duration),
     /// SendGrid's rate limit for this key resets at this time: not a request before.
     At(SystemTime),
-    /// Not now, but come back after this long (waiting for another resource, paused, ...).
-    After(Duration),
 }
 
 impl Failure {

@@ -1,7 +1,7 @@
 //! The decision table: every branch of [`decide`], [`after_patch`] and the cleanup decision, from
 //! small fixtures, with no runtime and no HTTP.
 
-use super::cleanup::cleanup_failed;
+use super::cleanup::{cleanup_failed, waiting_for_key};
 use super::conditions;
 use super::decide::{
     CONTEST_LIMIT, Decision, EventKind, Facts, Outcome, PatchPlan, after_patch, decide, paused,
@@ -844,6 +844,44 @@ fn failed_cleanup_says_how_to_let_go() {
     );
     assert_eq!(out.retry, Retry::Backoff);
     assert_eq!(out.events[0].reason, Reason::CleanupFailed);
+}
+
+#[test]
+fn a_deletion_waiting_for_a_key_says_why_and_comes_back_when_the_timeout_is_up() {
+    let mut spec = spec();
+    spec.deletion_policy = Some(DeletionPolicy::Restore);
+    let status = in_sync_status();
+    let left = Duration::from_secs(120);
+    let unreadable = Failure::SecretNotFound {
+        name: "sendgrid".into(),
+    };
+    // (why the key could not be read, the Synced reason, what its message says)
+    let cases = [
+        (
+            Some(unreadable.clone()),
+            "SecretNotFound",
+            unreadable.to_string(),
+        ),
+        (
+            None,
+            "SecretKeyNotFound",
+            "Secret sendgrid has no usable key apiKey: the Secret now holds a key of another account".to_string(),
+        ),
+    ];
+    for (unread, reason, message) in cases {
+        let out = waiting_for_key(
+            &facts(&spec, &status),
+            unread,
+            left,
+            Duration::from_secs(600),
+        );
+        assert_eq!(condition(&out, READY), pair("False", "Deleting"));
+        assert_eq!(condition(&out, SYNCED), pair("False", reason));
+        let synced = conditions::find(&out.status.conditions, SYNCED).unwrap();
+        assert!(synced.message.starts_with(&message), "{}", synced.message);
+        assert_eq!(out.retry, Retry::BackoffAtMost(left));
+        assert_eq!(out.events[0].reason, Reason::CleanupFailed);
+    }
 }
 
 #[test]
