@@ -17,7 +17,9 @@ use crate::api::{
     TlsSettings,
 };
 use crate::decision::claim::{self, Claimant, Letting};
-use crate::decision::cleanup::{cleanup_failed, left_as_is, put_back, waiting_for_key};
+use crate::decision::cleanup::{
+    OldTarget, cleanup_failed, left_as_is, moved, put_back, waiting_for_key,
+};
 use crate::decision::decide::{self, Decision, Facts, on_failure};
 use crate::decision::lifecycle::{self, Life, Plan, Retarget};
 use crate::decision::malformed::{self, Malformed, Next};
@@ -153,26 +155,18 @@ async fn sync(
     let mut status = res.status.clone().unwrap_or_default();
     let mut events = Vec::new();
     if let (Some(retarget), Ok(new)) = (&retarget, &reached) {
-        let new = &new.target;
-        let old = retarget.old();
-        let leave = |why: String| {
-            left_as_is(format!(
-                "moved from {old} to {new}; {old} left as is: {why}"
-            ))
-        };
         let policy = res.spec.deletion_policy();
-        match retarget {
+        let what = match retarget {
             Retarget::Forget(old) => {
                 drop_claim(ctx, res, old).await?;
+                OldTarget::Forgotten
             }
             Retarget::Abandon(old) => {
                 drop_claim(ctx, res, old).await?;
-                events.push(leave(
-                    "no API key for it can be read any more (the operator keeps the last one in memory only)".to_string(),
-                ));
+                OldTarget::Abandoned
             }
             Retarget::CleanUp(old) => match let_go(ctx, res, old, old_key, policy).await? {
-                Ok(letting) => events.extend(put_back(policy, old, &letting, Some(new))),
+                Ok(letting) => OldTarget::PutBack(letting),
                 // The old target stays recorded, so the move is retried as a whole.
                 Err(failure) if failure.is_transient() => {
                     let facts = Facts::of(res, &status, ctx.default_resync);
@@ -180,10 +174,11 @@ async fn sync(
                 }
                 Err(failure) => {
                     drop_claim(ctx, res, old).await?;
-                    events.push(leave(format!("{}: {failure}", failure.reason())));
+                    OldTarget::Failed(failure)
                 }
             },
-        }
+        };
+        events.extend(moved(policy, retarget.old(), &new.target, &what));
         status = retargeted(status);
     }
     let mut facts = Facts::of(res, &status, ctx.default_resync);

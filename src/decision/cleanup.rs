@@ -43,6 +43,42 @@ pub fn put_back(
         .collect()
 }
 
+/// What became of the old target when a resource moved to another one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OldTarget {
+    /// Nothing to put back (Orphan): only the claim went.
+    Forgotten,
+    /// No key for it can be read any more: left as is.
+    Abandoned,
+    /// Put back as the deletion policy says.
+    PutBack(Letting),
+    /// Putting it back failed for good: left as is.
+    Failed(Failure),
+}
+
+/// The Events of a move from `old` to `new`: what was put back on `old`, or why it was left as
+/// is.
+pub fn moved(
+    policy: DeletionPolicy,
+    old: &TargetAccount,
+    new: &TargetAccount,
+    what: &OldTarget,
+) -> Vec<Event> {
+    let left = |why: String| {
+        vec![left_as_is(format!(
+            "moved from {old} to {new}; {old} left as is: {why}"
+        ))]
+    };
+    match what {
+        OldTarget::Forgotten => Vec::new(),
+        OldTarget::Abandoned => left(
+            "no API key for it can be read any more (the operator keeps the last one in memory only)".to_string(),
+        ),
+        OldTarget::PutBack(letting) => put_back(policy, old, letting, Some(new)),
+        OldTarget::Failed(failure) => left(format!("{}: {failure}", failure.reason())),
+    }
+}
+
 /// The Warning for a target that could not be put back and was left as is.
 pub fn left_as_is(why: String) -> Event {
     Event::warning(Reason::CleanupSkipped, why)
