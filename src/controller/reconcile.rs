@@ -94,7 +94,10 @@ async fn reconcile_resource(res: &SendGridEnforcedTls, ctx: &Context) -> Result<
         let status = res.status.clone().unwrap_or_default();
         let recorded = status.target.as_ref();
         let current = reached.as_ref().and_then(|r| r.as_ref().ok());
-        let recorded_key = recorded.and_then(|t| gather::key_for(ctx, &res, t, current));
+        let recorded_key = match recorded {
+            Some(t) => gather::key_for(ctx, &res, t, current).await,
+            None => None,
+        };
         // Decide.
         let facts = Facts::of(&res, &status, ctx.default_resync);
         let plan = lifecycle::plan(&Life {
@@ -247,7 +250,12 @@ async fn let_go(
         return Ok(Ok(Letting::default()));
     };
     if !record.spec.fields.holders().contains(&me) {
-        // Never held anything here (a Conflict loser): nothing of its own to undo.
+        // Never held anything here (a Conflict loser): nothing of its own to undo. The last
+        // resource pointing at a record nobody holds anything in takes the record with it.
+        if record.spec.fields.holders().is_empty() && !gather::residents(ctx, res, &target.name) {
+            let fields = record.spec.fields.clone();
+            act::write_record(ctx, target, Some(&record), fields, false).await?;
+        }
         return Ok(Ok(Letting::default()));
     }
     let account = key.map(|k| Account::at(target, k));
