@@ -5,7 +5,7 @@
 //! - [`lifecycle`]: finalizer, pause, retarget, deletion and release.
 //! - [`claim`]: who holds which field of an account, its originals, what letting go puts back.
 //! - [`decide`]: the sync itself (paused, decide, after_patch).
-//! - [`cleanup`]: what a resource says when it lets an account go.
+//! - [`cleanup`]: what a resource says when it lets an account go, or waits to.
 //! - [`demand`]: what a reconcile will ask of SendGrid, for the pacer.
 //! - [`malformed`]: an object that does not match the CRD.
 
