@@ -10,11 +10,9 @@ use super::context::Context;
 use super::error::Error;
 use super::gather::Reached;
 use super::{act, gather};
-use crate::api::Guarded;
-use crate::api::Reason;
 use crate::api::{
-    DeletionPolicy, FINALIZER, SendGridEnforcedTls, SendGridEnforcedTlsStatus, TargetAccount,
-    TlsSettings,
+    DeletionPolicy, FINALIZER, Guarded, Reason, SendGridEnforcedTls, SendGridEnforcedTlsStatus,
+    TargetAccount, TlsSettings,
 };
 use crate::decision::claim::{self, Claimant, Letting};
 use crate::decision::cleanup::{

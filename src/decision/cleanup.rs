@@ -5,9 +5,7 @@ use super::claim::Letting;
 use super::conditions::{self, Verdict};
 use super::decide::{Event, Facts, Outcome, describe};
 use super::failure::{Failure, Retry};
-use crate::api::READY;
-use crate::api::Reason;
-use crate::api::{DeletionPolicy, TargetAccount};
+use crate::api::{DeletionPolicy, READY, Reason, TargetAccount};
 use std::time::Duration;
 
 /// The Events for a target let go: on deletion (`moved_to` None) or on a move to another one;

@@ -7,12 +7,10 @@
 use super::claim::{self, Claim, Claimant};
 use super::conditions::{self, Verdict};
 use super::failure::{Failure, Retry};
-use crate::api::Reason;
 use crate::api::{
-    DeletionPolicy, Mode, SendGridEnforcedTls, SendGridEnforcedTlsSpec, SendGridEnforcedTlsStatus,
-    TargetAccount, TargetFields, TlsSettings,
+    DeletionPolicy, Mode, READY, Reason, SYNCED, SendGridEnforcedTls, SendGridEnforcedTlsSpec,
+    SendGridEnforcedTlsStatus, TargetAccount, TargetFields, TlsSettings,
 };
-use crate::api::{READY, SYNCED};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use std::time::Duration;
 

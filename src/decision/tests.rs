@@ -8,12 +8,11 @@ use super::decide::{
     CONTEST_LIMIT, Decision, EventKind, Facts, Outcome, PatchPlan, after_patch, decide, paused,
 };
 use super::failure::{Failure, Retry};
-use crate::api::Reason;
 use crate::api::{
-    DeletionPolicy, FieldClaim, Mode, Region, SecretKeyRef, SendGridEnforcedTlsSpec,
-    SendGridEnforcedTlsStatus, TargetAccount, TargetFields, TlsSettings, TlsVersion,
+    DeletionPolicy, FieldClaim, Mode, READY, Reason, Region, SYNCED, SecretKeyRef,
+    SendGridEnforcedTlsSpec, SendGridEnforcedTlsStatus, TargetAccount, TargetFields, TlsSettings,
+    TlsVersion,
 };
-use crate::api::{READY, SYNCED};
 use crate::sendgrid::SendGridError;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;

@@ -6,8 +6,7 @@
 //! that would be one series per resource.
 
 use super::namespace::{NamespaceLabel, PerNamespace};
-use crate::api::Reason;
-use crate::api::{Condition, READY, SYNCED, SendGridEnforcedTls, condition_status};
+use crate::api::{Condition, READY, Reason, SYNCED, SendGridEnforcedTls, condition_status};
 use kube::Resource;
 use kube::core::DeserializeGuard;
 use kube::runtime::reflector::Store;
