@@ -210,22 +210,8 @@ impl Operator {
 
     /// SIGTERM, then waits (bounded) for a graceful exit; returns the exit code.
     pub async fn terminate(&mut self) -> Option<i32> {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status();
-        assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {pid}");
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} did not stop on SIGTERM:\n{}",
-                self.label,
-                self.logs.tail(20)
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.signal("TERM");
+        self.exited(Duration::from_secs(15)).await
     }
 }
 
