@@ -1,4 +1,4 @@
-//! Issue 7 (write safety) under faults, end to end: two keys of one account that disagree,
+//! Write safety under faults, end to end: two keys of one account that disagree,
 //! an error body echoing the Authorization header wherever the message cut falls, a leader whose
 //! Lease renewals fail, transient 408/425, failure episodes written once, JSON logs without
 //! duplicate keys, a forbidden Secret, a fresh backoff for a re-created resource, and a Secret
@@ -124,7 +124,7 @@ fn assert_no_piece(text: &str, place: &str) {
     }
 }
 
-// Issue 7, item 7: an error body that echoes the Authorization header must leave no part of the
+// an error body that echoes the Authorization header must leave no part of the
 // key in status, Events or logs, wherever the 500-character cut falls inside the key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echoed_authorization_never_leaks_a_piece_of_the_key() {
@@ -271,7 +271,7 @@ fn exchanges(op: &Operator) -> Vec<Timestamp> {
         .collect()
 }
 
-// Issue 7, item 8: a leader whose Lease renewals fail must stop on its own before a standby can
+// a leader whose Lease renewals fail must stop on its own before a standby can
 // take the Lease over, so two controllers never write at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_that_cannot_renew_stops_before_the_standby_leads() {
@@ -391,7 +391,7 @@ async fn a_leader_frozen_past_its_lease_sends_nothing_when_it_wakes() {
     env.assert_no_key_leaks();
 }
 
-// Issue 7, item 11: 408 and 425 mean "try again": Synced=False ApiUnavailable, Ready as it was,
+// 408 and 425 mean "try again": Synced=False ApiUnavailable, Ready as it was,
 // and the resource recovers by itself (not parked until a spec change or the 10m resync).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_timeout_and_too_early_are_transient() {
@@ -469,7 +469,7 @@ async fn episode(env: &Env, fault: Fault, count: usize, status: u16, reason: &st
     )
 }
 
-// Issue 7, item 12: a burst of 503s, and one of 429s whose reset time moves, on a Ready resource:
+// a burst of 503s, and one of 429s whose reset time moves, on a Ready resource:
 // each episode writes status once and emits one Warning, then writes once on recovery.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failure_episode_writes_once_and_warns_once() {
@@ -583,7 +583,7 @@ fn duplicate_keys(line: &str) -> serde_json::Result<Vec<String>> {
     Ok(found)
 }
 
-// Issue 7, item 13 (a): every JSON log line is one object without duplicate keys (it had two
+// every JSON log line is one object without duplicate keys (it had two
 // "target" keys: the event's target and a field named target).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_log_lines_have_no_duplicate_keys() {
@@ -624,7 +624,7 @@ async fn json_log_lines_have_no_duplicate_keys() {
     );
 }
 
-// Issue 7, item 13 (b): a 403 on the Secret GET (RBAC) is reported in status, naming RBAC.
+// a 403 on the Secret GET (RBAC) is reported in status, naming RBAC.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forbidden_secret_is_reported_naming_rbac() {
     let env = Env::start().await;
@@ -656,7 +656,7 @@ async fn forbidden_secret_is_reported_naming_rbac() {
     env.assert_no_key_leaks();
 }
 
-// Issue 7, item 13 (e): a resource deleted and re-created with the same name starts with a fresh
+// a resource deleted and re-created with the same name starts with a fresh
 // backoff: its first retry comes after the base delay, not after the grown one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recreated_resource_starts_with_a_fresh_backoff() {
@@ -700,7 +700,7 @@ async fn recreated_resource_starts_with_a_fresh_backoff() {
     env.assert_no_key_leaks();
 }
 
-// Issue 7, item 9: a Secret value that is not shaped like a SendGrid key is never sent anywhere,
+// a Secret value that is not shaped like a SendGrid key is never sent anywhere,
 // and no fingerprint of it is published.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secret_that_is_not_a_sendgrid_key_is_never_used() {

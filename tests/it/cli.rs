@@ -706,7 +706,7 @@ fn help_of_each_subcommand_lists_its_flags_and_the_global_ones_once() {
     }
 }
 
-// Issue 7, item 13 (c): a zero delay or period would reconcile in a hot loop: refused before
+// a zero delay or period would reconcile in a hot loop: refused before
 // anything starts, naming the flag.
 #[test]
 fn zero_delays_and_periods_are_refused_naming_the_flag() {
@@ -725,7 +725,7 @@ fn zero_delays_and_periods_are_refused_naming_the_flag() {
     }
 }
 
-// Issue 7, item 13 (d): an http:// SendGrid URL would send the key in clear text: refused, unless
+// an http:// SendGrid URL would send the key in clear text: refused, unless
 // the host is loopback (a simulator on this machine).
 #[tokio::test]
 async fn clear_text_sendgrid_url_is_refused_except_on_loopback() {
