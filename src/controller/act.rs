@@ -172,9 +172,9 @@ pub async fn publish(ctx: &Context, res: &SendGridEnforcedTls, events: &[Event])
 
 /// Publishes Events about `regarding`. A failure to publish is logged, not fatal: Events are a
 /// courtesy. One `Recorder` per call, as kube intends: a shared one keeps every Event it
-/// published for six minutes and sweeps that whole cache on each publish (35 MiB and a walk of
-/// 10,000 entries per Event at 10,000 resources), to fold repeats the decision never makes (it
-/// emits one Event per episode).
+/// published for six minutes and sweeps that whole cache on each publish (memory and a walk of
+/// every recent Event per Event, at scale), to fold repeats the decision never makes (it emits
+/// one Event per episode).
 pub async fn publish_about(
     ctx: &Context,
     regarding: &ObjectReference,
