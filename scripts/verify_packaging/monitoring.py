@@ -113,7 +113,10 @@ def promtool() -> pathlib.Path:
 
 
 def run_promtool(*args: str) -> str:
-    result = subprocess.run([str(promtool()), *args], capture_output=True, text=True, timeout=120, cwd=WORK_DIR)
+    result = subprocess.run(
+        [str(promtool()), *args],
+        check=False, capture_output=True, text=True, timeout=120, cwd=WORK_DIR,
+    )
     output = (result.stdout + result.stderr).strip()
     require(result.returncode == 0, f"promtool {' '.join(args)}:\n{output}")
     return output

@@ -426,5 +426,4 @@ impl Budgets {
 }
 
 #[cfg(test)]
-#[path = "budget_tests.rs"]
 mod tests;

@@ -3,8 +3,7 @@
 //! client against scripted servers, the simulator and SendGrid's OpenAPI file (`sendgrid_*`), and
 //! the simulator's own API (`simulator_*`). One module each: `cargo test --test it cli::` runs one.
 
-#[path = "../support/mod.rs"]
-mod support;
+use sgtls_test_support as support;
 
 mod cli;
 mod crd_examples;
