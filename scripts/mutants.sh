@@ -4,8 +4,9 @@
 # against each; a mutant no test notices is a gap in the tests, or an equivalent change. Takes
 # minutes (every mutant is a build and a test run), so it is not part of scripts/test.sh.
 #
-#   scripts/mutants.sh              all of src/decision/
-#   scripts/mutants.sh -j 2         extra arguments go to cargo mutants (here: two jobs)
+#   scripts/mutants.sh                                    all of src/decision/
+#   scripts/mutants.sh --only src/decision/conflict.rs    one file (repeatable) instead
+#   scripts/mutants.sh -j 2                               other arguments go to cargo mutants
 #
 # cargo-mutants is installed once, pinned, with `cargo install --locked` into a cache outside the
 # clone (${XDG_CACHE_HOME:-~/.cache}/cargo-tools/). Results stay in target/mutants/mutants.out/.
@@ -21,6 +22,16 @@ if [[ ! -x $root/bin/cargo-mutants ]]; then
   cargo install --locked --quiet --root "$root" cargo-mutants --version "$version"
 fi
 
+files=()
+passed=()
+while (($#)); do
+  case $1 in
+    --only) files+=(--file "${2:?--only needs a path or glob}"); shift 2 ;;
+    *) passed+=("$1"); shift ;;
+  esac
+done
+((${#files[@]})) || files=(--file 'src/decision/**')
+
 out=target/mutants
 mkdir -p "$out"
 # The unit tests only (`--lib`): the decision code is pure, and its tests are there. The build
@@ -28,12 +39,11 @@ mkdir -p "$out"
 status=0
 "$root/bin/cargo-mutants" mutants \
   --package sendgrid-tls-operator \
-  --file 'src/decision/**' \
+  "${files[@]}" \
   --test-tool cargo \
   --copy-target=true \
   --output "$out" \
-  --no-shuffle \
-  "$@" \
+  "${passed[@]}" \
   -- --lib || status=$?
 # 0: all caught; 2: some missed; 3: some timed out. Anything else is a failure of the run.
 if [[ $status -ne 0 && $status -ne 2 && $status -ne 3 ]]; then
