@@ -5,8 +5,10 @@
 # simulator, end to end against the Kubernetes API test server and the real control plane), the
 # scale benchmark's smoke run (its invariants, not its times), then
 # the offline packaging checks (Helm render/lint, schema validation, Argo CD Lua health tests,
-# the e2e chart fixtures, promtool alert tests, hadolint, zizmor), which install their own tools
-# (a Python venv, lua5.1, promtool built with Go into ~/.cache) on first use.
+# the e2e chart fixtures, promtool alert tests, hadolint, zizmor, actionlint), ruff on scripts/ and
+# the check that every generator would change nothing (scripts/generate.sh --check), which install
+# their own tools (a Python venv, lua5.1, promtool and actionlint built with Go into ~/.cache) on
+# first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,3 +33,5 @@ echo "== packaging checks"
 # The checks compare the chart's flags with the binary the tests just built.
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 OPERATOR_BIN="$target_dir/debug/sendgrid-tls-operator" scripts/verify-packaging.sh
+echo "== ruff check scripts/" && scripts/py.sh -m ruff check --quiet --no-cache scripts
+echo "== generated files are fresh" && scripts/generate.sh --check

@@ -3,15 +3,15 @@
 # value file in charts/sendgrid-tls-operator/ci/), deploy/ (kubectl kustomize), Kubernetes schema
 # validation, Pod Security / RBAC / flag wiring assertions, the examples against the generated CRD,
 # the Argo CD health check's tests under lua5.1, the alert rules under promtool, hadolint on the
-# Dockerfile and zizmor on the workflows. No cluster, no container engine, no network except
-# PyPI, Debian packages and the Go module proxy on the first run.
+# Dockerfile, zizmor and actionlint on the workflows. No cluster, no container engine, no network
+# except PyPI, Debian packages and the Go module proxy on the first run.
 #
 #   scripts/verify-packaging.sh        (from anywhere; works from the repository root)
 #
 # Tools: a venv in target/verify-venv (reused while scripts/verify-packaging-requirements.txt is
-# unchanged), lua5.1 from apt when missing, kubectl (must be installed), promtool built from the
-# Go module proxy into a cache outside the clone (~/.cache/sendgrid-tls-operator; Go from apt when
-# missing; the first build takes minutes). Ends with
+# unchanged), lua5.1 from apt when missing, kubectl (must be installed), promtool and actionlint
+# built from the Go module proxy into a cache outside the clone (~/.cache/sendgrid-tls-operator;
+# Go from apt when missing; the first build takes minutes). Ends with
 # "packaging: N passed, N failed"; exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,22 +43,30 @@ if ! command -v lua5.1 >/dev/null; then
   fi
 fi
 
-# promtool, for the alert rules' unit tests: built once per version, kept outside the clone.
-promtool_version=v0.316.0 # github.com/prometheus/prometheus v3.x as a Go module version
-promtool_dir=${XDG_CACHE_HOME:-$HOME/.cache}/sendgrid-tls-operator/promtool-$promtool_version
-if [[ ! -x $promtool_dir/promtool ]]; then
-  if ! command -v go >/dev/null; then
-    log "installing Go (golang-go) to build promtool"
-    export DEBIAN_FRONTEND=noninteractive
-    as_root apt-get update -qq
-    as_root apt-get install -y -qq golang-go >/dev/null
+# Go tools, each built once per version from the Go module proxy into a cache outside the clone
+# (.github/workflows/ci.yml caches these directories, keyed on this file).
+#   go_tool NAME MODULE/cmd/NAME VERSION   builds if missing, then prints the binary's path
+go_tool() {
+  local dir=${XDG_CACHE_HOME:-$HOME/.cache}/sendgrid-tls-operator/$1-$3
+  if [[ ! -x $dir/$1 ]]; then
+    if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then PATH=/usr/local/go/bin:$PATH; fi
+    if ! command -v go >/dev/null; then
+      log "installing Go (golang-go) to build $1" >&2
+      export DEBIAN_FRONTEND=noninteractive
+      as_root apt-get update -qq >&2
+      as_root apt-get install -y -qq golang-go >/dev/null
+    fi
+    log "building $1 $3 from the Go module proxy (first run: minutes)" >&2
+    mkdir -p "$dir"
+    GOBIN=$dir GOFLAGS=-mod=mod go install "$2@$3" >&2
   fi
-  log "building promtool $promtool_version from the Go module proxy (first run: a few minutes)"
-  mkdir -p "$promtool_dir"
-  GOBIN=$promtool_dir GOFLAGS=-mod=mod go install \
-    "github.com/prometheus/prometheus/cmd/promtool@$promtool_version"
-fi
-export PROMTOOL=$promtool_dir/promtool
+  echo "$dir/$1"
+}
+# promtool, for the alert rules' unit tests (github.com/prometheus/prometheus v3.x as a Go module
+# version); actionlint, for the workflows (next to zizmor).
+PROMTOOL=$(go_tool promtool github.com/prometheus/prometheus/cmd/promtool v0.316.0)
+ACTIONLINT=$(go_tool actionlint github.com/rhysd/actionlint/cmd/actionlint v1.7.12)
+export PROMTOOL ACTIONLINT
 
 wanted=$(sha256sum "$requirements" | cut -d' ' -f1)
 if [[ ! -x $venv/bin/python || ! -f $stamp || $(cat "$stamp") != "$wanted" ]]; then

@@ -5,7 +5,16 @@ from __future__ import annotations
 import sys
 import time
 
-from . import argocd, chart, e2e_fixtures, generated, image, kustomize, monitoring, workflows
+from . import (
+    argocd,
+    chart,
+    e2e_fixtures,
+    generated,
+    image,
+    kustomize,
+    monitoring,
+    workflows,
+)
 from .report import Report
 
 

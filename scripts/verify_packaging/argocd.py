@@ -57,7 +57,10 @@ def run_lua(cases: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         f"{{id = {to_lua(c['id'])}, script = {to_lua(str(c['script']))}, obj = {to_lua(c['obj'])}}}" for c in cases
     )
     cases_file.write_text(f"return {{\n{body}\n}}\n", encoding="utf-8")
-    result = subprocess.run([LUA, str(HARNESS), str(cases_file)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [LUA, str(HARNESS), str(cases_file)],
+        check=False, capture_output=True, text=True, timeout=60,
+    )
     if result.returncode != 0:
         raise CheckFailed(f"{LUA} failed: {result.stderr.strip()}")
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]

@@ -34,7 +34,7 @@ HEADER = """\
 def render(helm_chart: helm_python.Chart, name: str) -> str:
     rendered = chart.Rendered(helm_chart, chart.VALUE_FILES_DIR / f"{name}-values.yaml")
     docs = [d for d in rendered.docs if d["kind"] in KINDS]
-    key = lambda d: (sorted(KINDS).index(d["kind"]), d["metadata"].get("namespace", ""), d["metadata"]["name"])  # noqa: E731
+    key = lambda d: (sorted(KINDS).index(d["kind"]), d["metadata"].get("namespace", ""), d["metadata"]["name"])
     body = yaml.safe_dump_all(sorted(docs, key=key), sort_keys=True, default_flow_style=False)
     return HEADER % {"name": name, "release": chart.RELEASE, "namespace": chart.NAMESPACE} + body
 

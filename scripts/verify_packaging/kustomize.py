@@ -21,7 +21,10 @@ BASE_ARGS = ["run", "--log-format", "json", "--leader-election"]
 
 
 def kustomize(directory: pathlib.Path) -> list[Doc]:
-    result = subprocess.run(["kubectl", "kustomize", str(directory)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        ["kubectl", "kustomize", str(directory)],
+        check=False, capture_output=True, text=True, timeout=120,
+    )
     if result.returncode != 0:
         raise CheckFailed(f"kubectl kustomize {directory} failed: {result.stderr.strip()}")
     return load_all(result.stdout)

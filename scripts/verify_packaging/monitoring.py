@@ -126,7 +126,10 @@ def promtool() -> pathlib.Path:
 
 
 def run_promtool(work_dir: pathlib.Path, *args: str) -> str:
-    result = subprocess.run([str(promtool()), *args], capture_output=True, text=True, timeout=120, cwd=work_dir)
+    result = subprocess.run(
+        [str(promtool()), *args],
+        check=False, capture_output=True, text=True, timeout=120, cwd=work_dir,
+    )
     output = (result.stdout + result.stderr).strip()
     require(result.returncode == 0, f"promtool {' '.join(args)}:\n{output}")
     return output

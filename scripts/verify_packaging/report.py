@@ -33,7 +33,7 @@ class Report:
         except CheckFailed as failure:
             self.failed += 1
             print(f"FAIL {name}: {failure}", flush=True)
-        except Exception:  # a crash in a check is a failed check, not a crashed run
+        except Exception:  # noqa: BLE001 (a crash in a check is a failed check, not a crashed run)
             self.failed += 1
             print(f"FAIL {name}: unexpected error", flush=True)
             traceback.print_exc(file=sys.stdout)

@@ -55,7 +55,7 @@ def validate_service_monitor(doc: dict[str, Any]) -> None:
 
     try:
         model = getattr(monitoring, doc["kind"]).model_validate(doc)
-    except Exception as err:  # pydantic.ValidationError; imported lazily with the models
+    except Exception as err:  # noqa: BLE001 (pydantic.ValidationError; imported lazily with the models)
         raise CheckFailed(f"{describe(doc)} invalid: {err}") from None
     round_trip = model.model_dump(by_alias=True, exclude_unset=True, mode="json")
     if round_trip != doc:

@@ -227,5 +227,4 @@ fn logged_body(body: &[u8]) -> Option<serde_json::Value> {
 }
 
 #[cfg(test)]
-#[path = "engine_tests.rs"]
 mod tests;

@@ -429,5 +429,4 @@ impl Budgets {
 }
 
 #[cfg(test)]
-#[path = "budget_tests.rs"]
 mod tests;

@@ -103,10 +103,10 @@ pub fn kubectl() -> PathBuf {
     binaries().join("kubectl")
 }
 
-/// Spawns processes from one thread that lives as long as the test binary, so that
-/// `PR_SET_PDEATHSIG` (which fires when the spawning *thread* ends) kills them only when the
-/// test binary ends, however it ends.
-fn spawn_tied(mut command: Command) -> std::io::Result<Child> {
+/// Spawns processes from one thread that lives as long as the test binary, so that the parent
+/// death signal (which fires when the spawning *thread* ends) kills them only when the test
+/// binary ends, however it ends.
+fn spawn_tied(command: Command) -> std::io::Result<Child> {
     type Job = (Command, mpsc::Sender<std::io::Result<Child>>);
     static LAUNCHER: LazyLock<Mutex<mpsc::Sender<Job>>> = LazyLock::new(|| {
         let (tx, rx) = mpsc::channel::<Job>();
@@ -117,17 +117,18 @@ fn spawn_tied(mut command: Command) -> std::io::Result<Child> {
         });
         Mutex::new(tx)
     });
-    use std::os::unix::process::CommandExt;
-    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        command.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
     let (tx, rx) = mpsc::channel();
     LAUNCHER.lock().unwrap().send((command, tx)).unwrap();
     rx.recv().unwrap()
+}
+
+/// `program` run through util-linux's `setpriv`, which sets `PR_SET_PDEATHSIG` to SIGKILL and
+/// then execs it (same pid): the process dies with the thread that spawned it. The crate
+/// forbids `unsafe`, and with it `CommandExt::pre_exec`.
+fn tied_command(program: &Path) -> Command {
+    let mut command = Command::new("setpriv");
+    command.args(["--pdeathsig", "KILL", "--"]).arg(program);
+    command
 }
 
 /// An ECDSA P-256 key pair for signing ServiceAccount tokens: (PKCS#8 private key PEM, public
@@ -262,14 +263,15 @@ impl ControlPlane {
 
     fn spawn(&self, bin: &Path, name: &str, args: &[&str]) {
         let log = std::fs::File::create(self.dir.join(format!("{name}.log"))).unwrap();
-        let mut command = Command::new(bin.join(name));
+        let mut command = tied_command(&bin.join(name));
         command
             .args(args)
             .current_dir(&self.dir)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);
-        let child = spawn_tied(command).unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        let child = spawn_tied(command)
+            .unwrap_or_else(|e| panic!("starting {name} through setpriv (util-linux): {e}"));
         self.processes
             .lock()
             .unwrap()

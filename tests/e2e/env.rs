@@ -5,7 +5,6 @@
 //! would (through the API, field manager `e2e`), wait on conditions like `kubectl wait`, and dump
 //! the state on timeout.
 
-#[path = "inspect.rs"]
 mod inspect;
 
 pub use super::backend::{Backend, Server};

@@ -26,11 +26,7 @@ macro_rules! on_both {
     )*};
 }
 
-// Shared with tests/it, which uses all of it; these scenarios use the keys, builders and the
-// simulator, not the loopback tests' client helpers.
-#[allow(dead_code)]
-#[path = "../support/mod.rs"]
-mod support;
+use sgtls_test_support as support;
 
 mod audit;
 mod backend;

@@ -4,8 +4,7 @@
 //! the simulator's own API (`simulator_*`), and kstatus's reading of the status (`kstatus`, with
 //! the Go program in tools/kstatus-check). One module each: `cargo test --test it cli::` runs one.
 
-#[path = "../support/mod.rs"]
-mod support;
+use sgtls_test_support as support;
 
 mod cli;
 mod crd_examples;

@@ -1,5 +1,5 @@
 //! Shared by the loopback integration tests (`tests/it`) and the end-to-end tests (`tests/e2e`),
-//! each of which includes it as its `support` module: the API keys and the check that none
+//! a crate of its own that each imports as `support`: the API keys and the check that none
 //! leaks, settings and resource builders, condition lookups, the repository's files, the SendGrid
 //! simulator. The parts only the loopback tests need are submodules.
 
@@ -92,7 +92,7 @@ pub fn condition<'a>(object: &'a Value, type_: &str) -> Option<&'a Value> {
 
 /// The YAML files (`*.yaml`, `*.yml`) in `dir` (relative to the repository root), sorted.
 pub fn yaml_files(dir: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let dir = repository_root().join(dir);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| entry.expect("readable entry").path())
@@ -100,6 +100,11 @@ pub fn yaml_files(dir: &str) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
+}
+
+/// The repository's root: this crate lives in `tests/support/`.
+pub fn repository_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// The resource files in `examples/` (their Secrets are in `examples/secrets/`).
