@@ -70,6 +70,7 @@ impl World {
                 .collect(),
             accounts: vec![SimAccount::fleet("main", &fleet, none, none).expect("a valid pattern")],
             rate_limit_per_minute: rate_limit,
+            ..SimConfig::default()
         };
         let sim = Simulator::start(([127, 0, 0, 1], 0).into(), config)
             .await

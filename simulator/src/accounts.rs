@@ -149,8 +149,9 @@ impl Account {
     }
 }
 
-/// The first user id given out: ids look like SendGrid's, and none is mistaken for a count.
-const FIRST_USER_ID: u64 = 1001;
+/// The first user id given out unless configured: ids look like SendGrid's, and none is
+/// mistaken for a count.
+pub const FIRST_USER_ID: u64 = 1001;
 
 /// Gives out user ids, each once.
 #[derive(Debug)]
@@ -182,11 +183,12 @@ pub struct Accounts {
 }
 
 impl Accounts {
-    pub fn new(configured: &[SimAccount]) -> Accounts {
+    /// The accounts of `configured`, with user ids from `first_user_id` on.
+    pub fn new(configured: &[SimAccount], first_user_id: u64) -> Accounts {
         let mut accounts = Accounts {
             accounts: BTreeMap::new(),
             ids: UserIds {
-                next: FIRST_USER_ID,
+                next: first_user_id,
             },
         };
         for config in configured {
@@ -242,11 +244,14 @@ mod tests {
     use super::*;
 
     fn accounts() -> Accounts {
-        Accounts::new(&[SimAccount {
-            name: "main".into(),
-            subusers: vec![("eu-sub".into(), Region::Eu)],
-            customer_accounts: vec!["1234567".into()],
-        }])
+        Accounts::new(
+            &[SimAccount {
+                name: "main".into(),
+                subusers: vec![("eu-sub".into(), Region::Eu)],
+                customer_accounts: vec!["1234567".into()],
+            }],
+            FIRST_USER_ID,
+        )
     }
 
     #[test]

@@ -84,6 +84,9 @@ pub struct SimConfig {
     pub accounts: Vec<SimAccount>,
     /// Requests per key per 60-second window; 600 by default, what the live API reports.
     pub rate_limit_per_minute: u32,
+    /// The first user id given out (1001 by default). Simulators whose accounts meet in one
+    /// cluster (tests sharing a control plane) need ids of their own, as real accounts have.
+    pub first_user_id: u64,
 }
 
 impl Default for SimConfig {
@@ -92,6 +95,7 @@ impl Default for SimConfig {
             keys: Vec::new(),
             accounts: Vec::new(),
             rate_limit_per_minute: 600,
+            first_user_id: super::accounts::FIRST_USER_ID,
         }
     }
 }
@@ -215,7 +219,7 @@ impl SimState {
     pub fn new(config: SimConfig) -> SimState {
         let mut state = SimState {
             keys: HashMap::new(),
-            accounts: Accounts::new(&config.accounts),
+            accounts: Accounts::new(&config.accounts, config.first_user_id),
             limiter: RateLimiter::new(config.rate_limit_per_minute),
             faults: Faults::default(),
             log: VecDeque::new(),

@@ -57,8 +57,18 @@ pub fn events() -> ResourceRef {
 pub fn sim_config() -> SimConfig {
     SimConfig {
         rate_limit_per_minute: 100_000,
+        first_user_id: first_user_id(),
         ..SimConfig::with_keys(&[KEY, KEY2])
     }
+}
+
+/// User ids of their own for each scenario's simulator: the scenarios share one control plane,
+/// where the account records (named for the user id) of one scenario must never meet another's,
+/// as real accounts never share an id.
+pub fn first_user_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let scenario = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    1001 + scenario * 1_000_000 + u64::from(std::process::id()) * 1_000_000_000
 }
 
 /// Account "main" with `count` subusers `sub-000`, `sub-001`, ... and key [`KEY`] (read and
@@ -77,6 +87,7 @@ pub fn sim_with_subusers(count: usize) -> SimConfig {
             customer_accounts: Vec::new(),
         }],
         rate_limit_per_minute: 100_000,
+        first_user_id: first_user_id(),
     }
 }
 

@@ -61,6 +61,7 @@ async fn rotated_key_is_used(backend: Backend) {
         Chart::Default,
         SimConfig {
             rate_limit_per_minute: 100_000,
+            first_user_id: first_user_id(),
             ..SimConfig::with_keys(&[KEY])
         },
     )

@@ -64,7 +64,8 @@ scn_rbac() {
   can no update leases.coordination.k8s.io/kube-scheduler -n kube-system
 }
 
-# create -> one PATCH of exactly the managed fields -> Ready=True InSync, observed/original set.
+# create -> one PATCH of exactly the managed fields -> Ready=True InSync, observed and target
+# set, the originals in the account's SendGridTarget record.
 scn_create() {
   local ns=kind-create key fp partial_key partial_fp
   key=$(scenario_setup "$ns")
@@ -73,11 +74,15 @@ scn_create() {
   wait_ready_in_sync "$ns" full
   res_json "$ns" full | expect_jq "status of $ns/full" '
     .status.observed == {"requireTls":true,"requireValidCert":true,"minimumTlsVersion":"1.2"}
-    and .status.original == {"requireTls":false,"requireValidCert":false,"minimumTlsVersion":"1.1"}
-    and .status.target == "global/-/\($fp)"
+    and (.status.original == null)
+    and (.status.target.name | startswith("global-"))
     and .status.observedGeneration == .metadata.generation
     and .status.lastAppliedTime != null
     and (.metadata.finalizers // []) == []' --arg fp "$fp"
+  kubectl get sgtarget "$(res_json "$ns" full | jq -r .status.target.name)" -o json | expect_jq "the account's record" '
+    .spec.fields.minimumTlsVersion.original == "1.1"
+    and .spec.fields.minimumTlsVersion.written == "1.2"
+    and .spec.holders == ["'"$ns"'/full"]'
   expect_eq "$(sim_count "$fp" PATCH)" 1 "PATCHes for $ns/full"
   expect_eq "$(sim_count "$fp" PATCH '.status == 200 and .body == {"require_tls":true,"require_valid_cert":true,"version":1.2}')" \
     1 "PATCHes of exactly the managed fields"
@@ -219,9 +224,12 @@ scn_delete_restore() {
   printf '%s\n' 'requireTls: true' 'requireValidCert: true' 'minimumTlsVersion: "1.3"' \
     'deletionPolicy: Restore' | apply_res "$ns" restore sendgrid-api-key
   wait_ready_in_sync "$ns" restore
-  res_json "$ns" restore | expect_jq "finalizer and original" \
-    '(.metadata.finalizers | index($f)) != null and .status.original == ($before | fromjson)' \
-    --arg f "$FINALIZER" --arg before "$before"
+  res_json "$ns" restore | expect_jq "finalizer" '(.metadata.finalizers | index($f)) != null' \
+    --arg f "$FINALIZER"
+  kubectl get sgtarget "$(res_json "$ns" restore | jq -r .status.target.name)" -o json |
+    expect_jq "the originals in the account's record" '
+      .spec.fields.requireValidCert.original == false
+      and .spec.fields.minimumTlsVersion.original == "1.1"'
   kubectl -n "$ns" delete sgtls/restore --timeout=60s
   expect_eq "$(sim_settings "$ns")" "$(jq -cS . <<<"$before")" "SendGrid's settings after deletion"
   poll 30 "Event CleanedUp for $ns/restore" has_event "$ns" restore CleanedUp
@@ -363,7 +371,9 @@ scn_leader_election() {
   if [[ " $pods " != *" $holder "* ]]; then fail "the Lease holder '$holder' is not an operator pod"; fi
   if [[ $(wc -w <<<"$pods") -lt 2 ]]; then fail "want two operator pods, have: $pods"; fi
   kubectl -n "$NS" wait pods -l app.kubernetes.io/component=controller --for=condition=Ready --timeout=60s
-  old_fp=$(kubectl -n kind-create get sgtls/full -o jsonpath='{.status.target}' 2>/dev/null | sed 's|.*/||')
+  # The simulator's log names keys by fingerprint: kind-create's key, read back from its Secret.
+  old_fp=$(kubectl -n kind-create get secret sendgrid-api-key -o jsonpath='{.data.apiKey}' 2>/dev/null |
+    base64 -d 2>/dev/null | { read -r k && fingerprint "$k"; } || true)
   # Keep the leader's logs to its last line for the key scan.
   mkdir -p "$LOGS_DIR"
   timeout 120 kubectl -n "$NS" logs -f "pod/$holder" --all-containers >"$LOGS_DIR/$holder.log" 2>&1 &
