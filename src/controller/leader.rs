@@ -82,6 +82,7 @@ impl Election {
     pub fn lost(&self) -> impl Future<Output = ()> + Send + Sync + 'static {
         let mut leading = self.leading.clone();
         let fence = self.fence.clone();
+        let duration_secs = self.config.duration_secs;
         let started = Instant::now();
         fence.extend_to(started + renew_deadline(self.config.duration_secs));
         // A task of its own (kube's request futures are not Sync), stopped with this future.
@@ -96,7 +97,11 @@ impl Election {
             tokio::select! {
                 _ = leading.wait_for(|leading| !*leading) => {}
                 _ = &mut watchdog.0 => {}
-                () = fence.expired() => {}
+                // A request found the deadline past before the watchdog's next look.
+                () = fence.expired() => tracing::error!(
+                    deadline_ms = renew_deadline(duration_secs).as_millis() as u64,
+                    "no Lease renewal within the renew deadline"
+                ),
             }
             fence.expire();
         }
