@@ -131,7 +131,7 @@ async fn run(settings: Settings) {
     world.env.assert_no_key_leaks();
 }
 
-/// 7, over everything written since the last step: the operators' output, the resources with
+/// Invariant 7, over everything written since the last step: the operators' output, the resources with
 /// their status, Events, and the SendGridTargets.
 fn scan_for_keys(
     world: &World,

@@ -130,7 +130,7 @@ fn at_least(actual: Option<&str>, declared: &str) -> bool {
     }
 }
 
-fn field_set<'v>(versions: &[&'v Version], field: &str, part: &str) -> BTreeSet<String> {
+fn field_set(versions: &[&Version], field: &str, part: &str) -> BTreeSet<String> {
     versions
         .iter()
         .filter_map(|v| v.spec.as_ref())
@@ -144,7 +144,7 @@ fn field_set<'v>(versions: &[&'v Version], field: &str, part: &str) -> BTreeSet<
         .collect()
 }
 
-/// 1. Every PATCH field sets what a live holder of it declares, or puts back (the recorded
+/// Invariant 1: every PATCH field sets what a live holder of it declares, or puts back (the recorded
 /// original, or SendGrid's default) a field some resource held during the step.
 pub fn patches_justified(w: &Window) -> Vec<Violation> {
     let mut found = Vec::new();
@@ -223,8 +223,8 @@ pub fn paused_make_no_calls(w: &Window) -> Vec<Violation> {
     found
 }
 
-/// 2. Never weaker than a live, unpaused Enforce resource that is not in Conflict (and has
-/// applied) declares; 5. Ready=True only when SendGrid matches the spec; status.target names
+/// Invariants 2 and 5: never weaker than a live, unpaused Enforce resource that is not in Conflict (and has
+/// applied) declares; Ready=True only when SendGrid matches the spec; status.target names
 /// the account the spec aims at.
 pub fn settled_state(w: &Window) -> Vec<Violation> {
     let mut found = Vec::new();
@@ -283,7 +283,7 @@ pub fn settled_state(w: &Window) -> Vec<Violation> {
     found
 }
 
-/// 3. A field's original never changes while its entry exists, and is, when the entry is
+/// Invariant 3: a field's original never changes while its entry exists, and is, when the entry is
 /// made, a value SendGrid held then (so never one only the operator wrote since).
 pub fn originals_intact(w: &Window) -> Vec<Violation> {
     let mut found = Vec::new();
@@ -351,7 +351,7 @@ pub fn originals_intact(w: &Window) -> Vec<Violation> {
     found
 }
 
-/// 4. One writer at a time: every SendGrid request a process sent, it sent while it held the
+/// Invariant 4, one writer at a time: every SendGrid request a process sent, it sent while it held the
 /// Lease (as the harness's watch saw it, allowing the watch `LAG` to show an acquisition).
 pub struct Writers {
     checked: usize,
@@ -407,7 +407,7 @@ impl Writers {
     }
 }
 
-/// 6. Deletions end: nothing stays marked for deletion past the cleanup timeout and slack.
+/// Invariant 6, deletions end: nothing stays marked for deletion past the cleanup timeout and slack.
 pub fn deletions_end(w: &Window) -> Vec<Violation> {
     let bound = CLEANUP_TIMEOUT + DELETION_SLACK;
     w.after
@@ -432,7 +432,7 @@ pub fn deletions_end(w: &Window) -> Vec<Violation> {
         .collect()
 }
 
-/// 7. No piece of a key (8 characters or more) in `text`; the evidence names where the piece
+/// Invariant 7: no piece of a key (8 characters or more) in `text`; the evidence names where the piece
 /// came from without showing it.
 pub fn key_pieces(place: &str, text: &str) -> Option<Violation> {
     for (k, key) in KEYS.iter().enumerate() {

@@ -338,7 +338,7 @@ fn random_spec(rng: &mut Rng) -> Value {
     merge(&mut spec, &target_patch(rng));
     for (field, values) in FIELDS {
         if rng.chance(60) {
-            spec[field] = spec_value(field, *rng.pick(values));
+            spec[field] = spec_value(field, rng.pick::<&str>(values));
         }
     }
     let observe = rng.chance(15);
@@ -368,7 +368,7 @@ fn random_edit(rng: &mut Rng, spec: &Value) -> Value {
     match rng.below(6) {
         0 | 1 => {
             let (field, values) = *rng.pick(&FIELDS);
-            one(field, spec_value(field, *rng.pick(values)))
+            one(field, spec_value(field, rng.pick::<&str>(values)))
         }
         2 => {
             let (field, _) = *rng.pick(&FIELDS);
