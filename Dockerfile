@@ -24,6 +24,9 @@ COPY . .
 # Symbols are stripped here (not in Cargo.toml) so debug builds keep them.
 ENV CARGO_PROFILE_RELEASE_STRIP=symbols \
     CARGO_TERM_COLOR=never
+# The commit `--version` and the build_info metric show: the build context has no .git
+# (`docker build --build-arg SENDGRID_TLS_OPERATOR_COMMIT=$(git rev-parse --short HEAD) .`).
+ARG SENDGRID_TLS_OPERATOR_COMMIT=unknown
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
     cargo build --release --locked --bin sendgrid-tls-operator \

@@ -1,15 +1,18 @@
 //! `cargo run --example dev-cluster`: the whole loop on one machine, with no cluster and no
 //! SendGrid account. Starts the Kubernetes API test server (`kube-testkit`, with the CRD
 //! installed and validated by its schema and CEL rules), the SendGrid simulator, and the
-//! operator's own controller in this process, writes `target/dev-cluster/kubeconfig`, and prints
-//! the kubectl and curl commands to try. Everything listens on loopback and lives in memory;
-//! Ctrl-C stops it.
+//! operator's own controller in this process, writes its kubeconfig, and prints the kubectl and
+//! curl commands to try. Everything listens on loopback and lives in memory; Ctrl-C stops it.
+//!
+//! The kubeconfig is `target/dev-cluster/kubeconfig-<port>`, and `target/dev-cluster/kubeconfig`
+//! too unless another dev cluster that still runs holds that name: a second instance never
+//! points the first one's kubectl at itself. The banner prints the path and its export line.
 //!
 //! Fixed ports when free (API 6443, simulator 8025, metrics 8080), otherwise any free port: the
 //! banner shows which.
 
 use kube::CustomResourceExt;
-use kube_testkit::{TestServer, Validator};
+use kube_testkit::{Published, Shared, TestServer, Validator};
 use sendgrid_tls_operator::api::validation::{resource_schema, validate_object};
 use sendgrid_tls_operator::api::{SendGridEnforcedTls, SendGridTarget};
 use sendgrid_tls_operator::cli::run::shutdown_signal;
@@ -70,11 +73,14 @@ async fn run() -> Result<(), String> {
     };
 
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/dev-cluster");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let kubeconfig = dir.join("kubeconfig");
-    server
-        .write_kubeconfig(&kubeconfig)
-        .map_err(|e| format!("{}: {e}", kubeconfig.display()))?;
+    let kubeconfig = kube_testkit::publish_kubeconfig(
+        &dir,
+        &server.url(),
+        server.addr().port(),
+        &server.kubeconfig_yaml(),
+    )
+    .await
+    .map_err(|e| format!("{}: {e}", dir.display()))?;
 
     let metrics = Metrics::default();
     let health = Health::default();
@@ -129,9 +135,22 @@ fn shown(path: &Path) -> PathBuf {
         .unwrap_or_else(|| path.to_path_buf())
 }
 
-fn print_usage(api: &str, sim: &str, metrics: SocketAddr, kubeconfig: &Path) {
+/// What became of the shared name `target/dev-cluster/kubeconfig`.
+fn shared_note(shared: &Shared) -> String {
+    match shared {
+        Shared::Written(path) => format!("(also {})", shown(path).display()),
+        Shared::Kept { path, server } => format!(
+            "({} is left to the dev cluster still running at {server}: not this one)",
+            shown(path).display()
+        ),
+    }
+}
+
+fn print_usage(api: &str, sim: &str, metrics: SocketAddr, kubeconfig: &Published) {
     let sim = sim.trim_end_matches('/');
-    let kubeconfig = shown(kubeconfig).display().to_string();
+    let shared = shared_note(&kubeconfig.shared);
+    let own = kubeconfig.own.display().to_string();
+    let kubeconfig = shown(&kubeconfig.own).display().to_string();
     let k = format!("kubectl --kubeconfig {kubeconfig}");
     println!(
         "\
@@ -140,8 +159,10 @@ dev cluster up (loopback only, state in memory; Ctrl-C stops it)
   Kubernetes API (test server)  {api}   CRD sgtls installed, with its validation
   SendGrid simulator            {sim}   key {KEY}, account \"main\" with the examples' subusers
   operator /metrics             http://{metrics}/metrics   (/healthz, /readyz)
-  kubeconfig                    {kubeconfig}
+  kubeconfig                    {kubeconfig}   {shared}
   drift check every {RESYNC:?} (this dev cluster's default resyncInterval)
+
+For a shell of its own:  export KUBECONFIG={own}
 
 Try, from the repository root:
 

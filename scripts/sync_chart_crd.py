@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Writes the Helm chart's CRD template from the generated CRD in crds/.
+"""Writes the Helm chart's CRD templates from the generated CRDs in crds/.
 
 The chart ships the CRD as a template (behind crds.install, with crds.keep annotations) so that
 `helm upgrade` upgrades it; its body must stay exactly the generated CRD. This script is the only
 writer of that template: it copies the generated YAML verbatim and swaps in a templated
-`metadata:` block. `--check` exits 1 when the committed template differs from what it would write.
+`metadata:` block. `--check` exits 1 when a committed template differs from what it would write.
 
 Usage: scripts/sync_chart_crd.py [--check]   (from the repository root)
 """
@@ -17,8 +17,12 @@ import sys
 
 import yaml
 
-SOURCE = pathlib.Path("crds/sendgridenforcedtlses.sendgrid.ops.dev.yaml")
-TARGET = pathlib.Path("charts/sendgrid-tls-operator/templates/crds/sendgridenforcedtlses.sendgrid.ops.dev.yaml")
+CRDS = ("sendgridenforcedtlses.sendgrid.ops.dev.yaml", "sendgridtargets.sendgrid.ops.dev.yaml")
+# (generated CRD, chart template) for each CRD.
+PAIRS = [
+    (pathlib.Path("crds") / name, pathlib.Path("charts/sendgrid-tls-operator/templates/crds") / name)
+    for name in CRDS
+]
 
 HEADER = """\
 {{- /*
@@ -36,7 +40,7 @@ metadata:
     {{- include "sendgrid-tls-operator.labels" . | nindent 4 }}
   {{- if .Values.crds.keep }}
   annotations:
-    # Uninstalling the release must not delete the CRD, and with it every SendGridEnforcedTls.
+    # Uninstalling the release must not delete the CRD, and with it every object of its kind.
     helm.sh/resource-policy: keep
     # Argo CD: never prune the CRD, even if it drops out of the rendered manifests.
     argocd.argoproj.io/sync-options: Prune=false
@@ -46,17 +50,17 @@ metadata:
 FOOTER = "{{- end }}\n"
 
 
-def render_template(source_text: str) -> str:
-    """The chart template for the generated CRD text `source_text`."""
+def render_template(source_text: str, source: pathlib.Path = PAIRS[0][0]) -> str:
+    """The chart template for the generated CRD text `source_text` (read from `source`)."""
     if "{{" in source_text or "}}" in source_text:
-        raise ValueError(f"{SOURCE} contains '{{{{' or '}}}}', which Helm would read as a template")
+        raise ValueError(f"{source} contains '{{{{' or '}}}}', which Helm would read as a template")
     document = yaml.safe_load(source_text)
     if document.get("kind") != "CustomResourceDefinition":
-        raise ValueError(f"{SOURCE} is not a CustomResourceDefinition")
+        raise ValueError(f"{source} is not a CustomResourceDefinition")
     metadata = document.get("metadata") or {}
     if set(metadata) != {"name"}:
         # Labels or annotations from the generator would be dropped silently: make it loud.
-        raise ValueError(f"{SOURCE} metadata has {sorted(metadata)}; this script only knows 'name'")
+        raise ValueError(f"{source} metadata has {sorted(metadata)}; this script only knows 'name'")
 
     lines = source_text.splitlines(keepends=True)
     out: list[str] = []
@@ -75,7 +79,7 @@ def render_template(source_text: str) -> str:
     body = "".join(out)
     if not body.endswith("\n"):
         body += "\n"
-    return HEADER % {"source": SOURCE} + body + FOOTER
+    return HEADER % {"source": source} + body + FOOTER
 
 
 def main() -> int:
@@ -83,30 +87,38 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="fail if the template is stale")
     args = parser.parse_args()
 
-    if not SOURCE.is_file():
-        print(f"sync-chart-crd: {SOURCE} is missing (generate it first)", file=sys.stderr)
+    failed = 0
+    for source, target in PAIRS:
+        failed += sync(source, target, args.check)
+    return 1 if failed else 0
+
+
+def sync(source: pathlib.Path, target: pathlib.Path, check: bool) -> int:
+    """Writes (or, with `check`, compares) one template; 1 on a failure."""
+    if not source.is_file():
+        print(f"sync-chart-crd: {source} is missing (generate it first)", file=sys.stderr)
         return 1
     try:
-        wanted = render_template(SOURCE.read_text(encoding="utf-8"))
+        wanted = render_template(source.read_text(encoding="utf-8"), source)
     except ValueError as err:
         print(f"sync-chart-crd: {err}", file=sys.stderr)
         return 1
 
-    current = TARGET.read_text(encoding="utf-8") if TARGET.is_file() else None
-    if args.check:
+    current = target.read_text(encoding="utf-8") if target.is_file() else None
+    if check:
         if current != wanted:
             print(
-                f"sync-chart-crd: {TARGET} differs from {SOURCE}; run scripts/sync-chart-crd.sh",
+                f"sync-chart-crd: {target} differs from {source}; run scripts/sync-chart-crd.sh",
                 file=sys.stderr,
             )
             return 1
         return 0
     if current != wanted:
-        TARGET.parent.mkdir(parents=True, exist_ok=True)
-        TARGET.write_text(wanted, encoding="utf-8")
-        print(f"sync-chart-crd: wrote {TARGET}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(wanted, encoding="utf-8")
+        print(f"sync-chart-crd: wrote {target}")
     else:
-        print(f"sync-chart-crd: {TARGET} is up to date")
+        print(f"sync-chart-crd: {target} is up to date")
     return 0
 
 

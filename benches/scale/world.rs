@@ -65,7 +65,7 @@ impl World {
                 .map(|k| SimKey {
                     key: key(k),
                     account: "main".into(),
-                    scopes: vec![Scope::Read, Scope::Update],
+                    scopes: Scope::ALL.to_vec(),
                 })
                 .collect(),
             accounts: vec![SimAccount::fleet("main", &fleet, none, none).expect("a valid pattern")],

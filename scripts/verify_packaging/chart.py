@@ -32,7 +32,44 @@ REJECTED_VALUES = [
     ("wrong type", {"replicaCount": "two"}),
     ("value outside an enum", {"logFormat": "yaml"}),
     ("wrong type in a list", {"watchNamespaces": [42]}),
+    ("unknown probe field", {"livenessProbe": {"periodSecond": 5}}),
+    ("a pull secret without a name", {"global": {"imagePullSecrets": [{"nmae": "regcred"}]}}),
+    ("braces in the alert selector", {"metrics": {"prometheusRule": {"selector": '{job="x"}'}}}),
 ]
+
+# Values the templates must refuse at render, with a message naming the fix: (description,
+# values, words the message must contain).
+REFUSED_RENDERS = [
+    (
+        "alerts with nothing scraping the operator",
+        {"metrics": {"prometheusRule": {"enabled": True}}},
+        "metrics.prometheusRule.selector",
+    ),
+    (
+        "alerts on annotation scraping without a selector",
+        {"metrics": {"podScrapeAnnotations": True, "prometheusRule": {"enabled": True}}},
+        "metrics.prometheusRule.selector",
+    ),
+    (
+        "a ServiceMonitor and a PodMonitor at once",
+        {"metrics": {"serviceMonitor": {"enabled": True}, "podMonitor": {"enabled": True}}},
+        "choose one",
+    ),
+    (
+        "per-namespace series with honorLabels under the alerts",
+        {
+            "metrics": {
+                "perNamespace": True,
+                "podMonitor": {"enabled": True, "honorLabels": True},
+                "prometheusRule": {"enabled": True},
+            }
+        },
+        "honorLabels",
+    ),
+]
+KUBE_STATE_METRICS_CONFIG = CHART_DIR / "files/kube-state-metrics.yaml"
+# Kinds extraObjects may leave without a namespace (the template's list, in part).
+CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "Namespace", "PriorityClass", "StorageClass"}
 
 
 def value_files() -> list[pathlib.Path]:
@@ -47,25 +84,31 @@ def fullname(values: dict[str, Any], release: str, chart_name: str) -> str:
     return (release if name in release else f"{release}-{name}")[:63].rstrip("-")
 
 
+def namespace_of(values: dict[str, Any]) -> str:
+    return values["namespaceOverride"] or NAMESPACE
+
+
 def expectations(values: dict[str, Any], chart_name: str) -> policy.Expect:
     """What the merged `values` should render to."""
     full = fullname(values, RELEASE, chart_name)
+    namespace = namespace_of(values)
     account = values["serviceAccount"]
     service_account = (account["name"] or full) if account["create"] else (account["name"] or "default")
     leader = bool(values["leaderElection"]["enabled"]) or int(values["replicaCount"]) > 1
     simulator = values["simulator"]
     return policy.Expect(
-        namespace=NAMESPACE,
+        namespace=namespace,
         service_account=service_account,
         watch_namespaces=list(values["watchNamespaces"]),
         watch_secrets=bool(values["secrets"]["watch"]),
+        per_namespace=bool(values["metrics"]["perNamespace"]),
         leader_election=leader,
         lease_name=(values["leaderElection"]["leaseName"] or full) if leader else None,
         metrics_port=int(values["metrics"]["port"]),
         rbac=bool(values["rbac"]["create"]),
         aggregate=bool(values["rbac"]["create"] and values["rbac"]["aggregateClusterRoles"]),
         simulator_url=(
-            f"http://{full}-simulator.{NAMESPACE}.svc:{simulator['port']}" if simulator["enabled"] else None
+            f"http://{full}-simulator.{namespace}.svc:{simulator['port']}" if simulator["enabled"] else None
         ),
     )
 
@@ -113,6 +156,7 @@ def check_crd(rendered: Rendered, generated_crd: Doc) -> str:
 def check_conventions(rendered: Rendered) -> str:
     """Each platform-convention value shows up where it should, and only when set."""
     values, docs = rendered.values, rendered.docs
+    namespace = namespace_of(values)
     common = values["commonLabels"]
     extra = [d for d in docs if d["metadata"]["name"].endswith("-extra")]
     # extraObjects are the user's own objects, rendered as given.
@@ -123,20 +167,29 @@ def check_conventions(rendered: Rendered) -> str:
     annotations = deployment["metadata"].get("annotations") or {}
     require(annotations == values["deploymentAnnotations"], f"Deployment annotations {annotations}")
     require(deployment["spec"].get("strategy", {}) == values["strategy"], "strategy differs from the values")
-    pod = deployment["spec"]["template"]["spec"]
-    require(pod.get("volumes", []) == values["volumes"], "pod volumes differ from the values")
-    mounts = pod["containers"][0].get("volumeMounts", [])
-    require(mounts == values["volumeMounts"], "volumeMounts differ from the values")
+    _check_pod(deployment, values)
+    _check_namespaces(docs, extra, values)
     metrics = values["metrics"]
-    for monitor in of_kind(docs, "ServiceMonitor"):
-        namespace = metrics["serviceMonitor"]["namespace"] or NAMESPACE
-        require(monitor["metadata"]["namespace"] == namespace, f"ServiceMonitor in {monitor['metadata']['namespace']}")
-        honor = [e.get("honorLabels") for e in monitor["spec"]["endpoints"]]
-        require(honor == [metrics["serviceMonitor"]["honorLabels"]], f"honorLabels {honor}")
-        selector = monitor["spec"]["namespaceSelector"]["matchNames"]
-        require(selector == [NAMESPACE], f"the ServiceMonitor looks for the Service in {selector}")
+    for kind, key in (("ServiceMonitor", "serviceMonitor"), ("PodMonitor", "podMonitor")):
+        monitors = of_kind(docs, kind)
+        require(len(monitors) == int(metrics[key]["enabled"]), f"{len(monitors)} {kind}s")
+        for monitor in monitors:
+            where = metrics[key]["namespace"] or namespace
+            require(monitor["metadata"]["namespace"] == where, f"{kind} in {monitor['metadata']['namespace']}")
+            endpoints = monitor["spec"].get("endpoints") or monitor["spec"].get("podMetricsEndpoints")
+            honor = [e.get("honorLabels") for e in endpoints]
+            require(honor == [metrics[key]["honorLabels"]], f"{kind} honorLabels {honor}")
+            selector = monitor["spec"]["namespaceSelector"]["matchNames"]
+            require(selector == [namespace], f"the {kind} looks for the operator in {selector}")
     rules = of_kind(docs, "PrometheusRule")
     require(len(rules) == int(metrics["prometheusRule"]["enabled"]), f"{len(rules)} PrometheusRules")
+    configs = [d for d in of_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("-kube-state-metrics")]
+    require(len(configs) == int(metrics["kubeStateMetrics"]["enabled"]), f"{len(configs)} kube-state-metrics configs")
+    for config in configs:
+        require(
+            config["data"]["config.yaml"] == KUBE_STATE_METRICS_CONFIG.read_text(encoding="utf-8").rstrip("\n"),
+            f"the kube-state-metrics ConfigMap differs from {KUBE_STATE_METRICS_CONFIG}",
+        )
     dashboards = [d for d in of_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("-dashboard")]
     require(len(dashboards) == int(metrics["grafanaDashboard"]["enabled"]), f"{len(dashboards)} dashboards")
     for dashboard in dashboards:
@@ -146,9 +199,103 @@ def check_conventions(rendered: Rendered) -> str:
     require(len(extra) == len(values["extraObjects"]), f"{len(extra)} extraObjects rendered")
     require(all("{{" not in yaml.safe_dump(d) for d in extra), "extraObjects were not rendered with tpl")
     return (
-        f"{len(common)} common labels, {len(rules)} PrometheusRule, {len(dashboards)} dashboard, "
-        f"{len(extra)} extra object(s), {len(values['volumes'])} volume(s)"
+        f"{len(common)} common labels, namespace {namespace}, {len(rules)} PrometheusRule, "
+        f"{len(dashboards)} dashboard, {len(configs)} kube-state-metrics config, {len(extra)} extra object(s), "
+        f"{len(values['volumes'])} volume(s)"
     )
+
+
+def _check_pod(deployment: Doc, values: dict[str, Any]) -> None:
+    """The pod-level conventions: pull secrets, containers, probes, host aliases, runtime class."""
+    pod = deployment["spec"]["template"]["spec"]
+    require(pod.get("volumes", []) == values["volumes"], "pod volumes differ from the values")
+    operator, *sidecars = pod["containers"]
+    require(operator.get("volumeMounts", []) == values["volumeMounts"], "volumeMounts differ from the values")
+    require(sidecars == values["extraContainers"], "extraContainers differ from the values")
+    require(pod.get("initContainers", []) == values["extraInitContainers"], "initContainers differ from the values")
+    names = [s["name"] for s in values["global"].get("imagePullSecrets", []) + values["imagePullSecrets"]]
+    wanted = [{"name": n} for n in dict.fromkeys(names)]
+    require(pod.get("imagePullSecrets", []) == wanted, f"imagePullSecrets {pod.get('imagePullSecrets')}, want {wanted}")
+    require(pod.get("hostAliases", []) == values["hostAliases"], "hostAliases differ from the values")
+    require(pod.get("runtimeClassName", "") == values["runtimeClassName"], "runtimeClassName differs")
+    for probe in ("livenessProbe", "readinessProbe"):
+        timings = {k: v for k, v in operator[probe].items() if k != "httpGet"}
+        require(timings == values[probe], f"{probe} {timings}, want {values[probe]}")
+    annotations = deployment["spec"]["template"]["metadata"].get("annotations") or {}
+    scrape = {"prometheus.io/scrape", "prometheus.io/port", "prometheus.io/path"}
+    if values["metrics"]["podScrapeAnnotations"]:
+        require(annotations.get("prometheus.io/port") == str(values["metrics"]["port"]), "prometheus.io/port")
+    else:
+        require(not (scrape - set(values["podAnnotations"])) & set(annotations), "scrape annotations without asking")
+
+
+def _check_namespaces(docs: list[Doc], extra: list[Doc], values: dict[str, Any]) -> None:
+    """Every namespaced object the chart owns is in namespaceOverride (or the release namespace),
+    except where a value places it elsewhere; extraObjects without one get it."""
+    namespace = namespace_of(values)
+    elsewhere = {"ServiceMonitor", "PodMonitor", "PrometheusRule", "ConfigMap", "Role", "RoleBinding"}
+    cluster = {"ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"}
+    for doc in docs:
+        where = doc["metadata"].get("namespace")
+        if doc in extra:
+            if doc["kind"] in CLUSTER_SCOPED:
+                require(where is None, f"extra {doc['kind']} {doc['metadata']['name']} got namespace {where}")
+            else:
+                require(where is not None, f"extra {doc['kind']} {doc['metadata']['name']} has no namespace")
+        elif doc["kind"] in cluster:
+            require(where is None, f"{doc['kind']} {doc['metadata']['name']} has a namespace")
+        elif doc["kind"] not in elsewhere:
+            require(where == namespace, f"{doc['kind']} {doc['metadata']['name']} in {where}, want {namespace}")
+    for source, doc in zip(values["extraObjects"], extra, strict=True):
+        given = (source.get("metadata") or {}).get("namespace")
+        if doc["kind"] not in CLUSTER_SCOPED and not given:
+            require(doc["metadata"]["namespace"] == namespace, f"extra {doc['kind']} not defaulted to {namespace}")
+
+
+# ObjectMeta fields a CustomResourceState path may read (the CRD schema leaves metadata open).
+OBJECT_META = {"name", "namespace", "generation", "uid", "labels", "annotations", "creationTimestamp"}
+
+
+def _resolve(schema: dict[str, Any], path: list[str], where: str) -> dict[str, Any]:
+    """The schema node `path` leads to (arrays are walked into, as kube-state-metrics does)."""
+    node = schema
+    for index, part in enumerate(path):
+        if node.get("type") == "array":
+            node = node["items"]
+        if path[:1] == ["metadata"] and index == 1:
+            require(part in OBJECT_META, f"{where}: metadata.{part} is not an ObjectMeta field")
+            return {}
+        properties = node.get("properties") or {}
+        require(part in properties, f"{where}: {'.'.join(path[: index + 1])} is not in the CRD schema")
+        node = properties[part]
+    return node
+
+
+def check_kube_state_metrics(cr_schema: dict[str, Any]) -> str:
+    """files/kube-state-metrics.yaml names the CRD's group, version and kind, and every path it
+    reads exists in the CRD's schema, so kube-state-metrics exports what docs/alerts.md says."""
+    config = yaml.safe_load(KUBE_STATE_METRICS_CONFIG.read_text(encoding="utf-8"))
+    require(config.get("kind") == "CustomResourceStateMetrics", f"kind {config.get('kind')}")
+    (resource,) = config["spec"]["resources"]
+    gvk = resource["groupVersionKind"]
+    group, version = schemas.CR_API_VERSION.split("/")
+    require((gvk["group"], gvk["version"], gvk["kind"]) == (group, version, schemas.CR_KIND), f"groupVersionKind {gvk}")
+    paths = 0
+    for label, path in resource.get("labelsFromPath", {}).items():
+        _resolve(cr_schema, path, f"labelsFromPath.{label}")
+        paths += 1
+    for metric in resource["metrics"]:
+        each = metric["each"]
+        body = each[each["type"][0].lower() + each["type"][1:]]
+        base = body.get("path", [])
+        node = _resolve(cr_schema, base, metric["name"])
+        for label, path in body.get("labelsFromPath", {}).items():
+            _resolve(node, path, f"{metric['name']} label {label}")
+            paths += 1
+        if "valueFrom" in body:
+            _resolve(node, body["valueFrom"], f"{metric['name']} valueFrom")
+        paths += 1
+    return f"{len(resource['metrics'])} metrics, {paths} paths, each in the CRD schema"
 
 
 def check_lint(path: pathlib.Path, user_values: dict[str, Any]) -> str:
@@ -169,7 +316,7 @@ def check_install(rendered: Rendered) -> str:
     installed = load_all(release["manifest"])
     key = lambda d: (d["kind"], d["metadata"].get("namespace", ""), d["metadata"]["name"])  # noqa: E731
     require(sorted(map(key, installed)) == sorted(map(key, rendered.docs)), "install manifest and render differ")
-    require(NAMESPACE in release.get("notes", ""), "install printed no NOTES")
+    require(namespace_of(rendered.values) in release.get("notes", ""), "install printed no NOTES")
     return f"{len(installed)} objects, NOTES {len(release['notes'].splitlines())} lines"
 
 
@@ -182,7 +329,7 @@ def run_value_file(
     def render() -> str:
         holder.append(Rendered(chart, path))
         kinds = sorted({d["kind"] for d in holder[0].docs})
-        require(NAMESPACE in holder[0].notes, "NOTES.txt did not render")
+        require(namespace_of(holder[0].values) in holder[0].notes, "NOTES.txt did not render")
         return f"{len(holder[0].docs)} objects: {', '.join(kinds)}"
 
     report.run(f"helm render {label}", render)
@@ -228,6 +375,19 @@ def check_rejections(report: Report, chart: helm_python.Chart) -> None:
             return message
 
         report.run(f"schema rejects {description}", body)
+    for description, values, words in REFUSED_RENDERS:
+
+        def refused(values: dict[str, Any] = values, words: str = words) -> str:
+            try:
+                chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+            except helm_python.HelmError as err:  # the template's fail message
+                message = str(err).strip().splitlines()[-1].strip()
+            else:
+                raise CheckFailed(f"{values} rendered")
+            require(words in message, f"the refusal does not name {words}: {message}")
+            return message[-160:]
+
+        report.run(f"chart refuses {description}", refused)
 
 
 def run(report: Report, generated_crd: Doc, cr_schema: dict[str, Any]) -> None:
@@ -237,7 +397,11 @@ def run(report: Report, generated_crd: Doc, cr_schema: dict[str, Any]) -> None:
     try:
         report.run("values.schema.json is self-contained", lambda: check_schema_refs(chart.schema))
         report.run("versions agree (Cargo.toml, Chart.yaml, deploy/, CHANGELOG.md)", lambda: check_versions(chart))
-        report.run("chart README documents every value (scripts/sync-chart-readme.sh --check)", check_chart_readme)
+        report.run(f"{KUBE_STATE_METRICS_CONFIG} reads existing fields", lambda: check_kube_state_metrics(cr_schema))
+        report.run(
+            "chart README and values.schema.json are generated from values.yaml (scripts/sync-chart-readme.sh --check)",
+            check_chart_readme,
+        )
         for path in files:
             run_value_file(report, chart, path, generated_crd, cr_schema)
         check_rejections(report, chart)
@@ -246,15 +410,13 @@ def run(report: Report, generated_crd: Doc, cr_schema: dict[str, Any]) -> None:
 
 
 def check_chart_readme() -> str:
-    """The generated chart README documents every value and is current."""
-    wanted, undocumented = sync_chart_readme.render()
+    """The generated chart README and schema document every value and are current."""
+    readme, schema, undocumented = sync_chart_readme.render()
     require(not undocumented, f"values without a '# --' comment: {undocumented}")
-    target = sync_chart_readme.TARGET
-    require(
-        target.is_file() and target.read_text(encoding="utf-8") == wanted,
-        f"{target} is stale: run scripts/sync-chart-readme.sh",
-    )
-    return f"{wanted.count(chr(10) + '| ') - 1} values in {target}"
+    stale = sync_chart_readme.stale({sync_chart_readme.TARGET: readme, sync_chart_readme.SCHEMA: schema})
+    require(not stale, f"{', '.join(map(str, stale))} stale: run scripts/sync-chart-readme.sh")
+    rows = readme.count(chr(10) + "| ") - 1
+    return f"{rows} values in {sync_chart_readme.TARGET}, {sync_chart_readme.SCHEMA} equal to the generated one"
 
 
 def check_versions(chart: helm_python.Chart) -> str:
@@ -269,6 +431,10 @@ def check_versions(chart: helm_python.Chart) -> str:
     require(all(i["image"].endswith(":" + version) for i in images), f"artifacthub.io/images {images}")
     for key in ("artifacthub.io/links", "artifacthub.io/crdsExamples"):
         require(isinstance(yaml.safe_load(meta["annotations"][key]), list), f"{key} is not a YAML list")
+    # Artifact Hub shows the links of each version: they point at that version's files.
+    for entry in yaml.safe_load(meta["annotations"]["artifacthub.io/links"]):
+        url = entry["url"]
+        require("/blob/" not in url or f"/blob/v{version}/" in url, f"artifacthub.io/links: {url} is not at v{version}")
     deploy = yaml.safe_load(pathlib.Path("deploy/kustomization.yaml").read_text(encoding="utf-8"))
     tags = [i["newTag"] for i in deploy["images"]]
     require(tags == [version], f"deploy/ image tags {tags}")

@@ -27,11 +27,11 @@ def load_crd() -> Doc:
 
 
 def check_chart_copy() -> str:
-    wanted = sync_chart_crd.render_template(CRD_FILE.read_text(encoding="utf-8"))
-    target = sync_chart_crd.TARGET
-    require(target.is_file(), f"{target} is missing: run scripts/sync-chart-crd.sh")
-    require(target.read_text(encoding="utf-8") == wanted, f"{target} is stale: run scripts/sync-chart-crd.sh")
-    return f"{target} == template of {CRD_FILE}"
+    for source, target in sync_chart_crd.PAIRS:
+        wanted = sync_chart_crd.render_template(source.read_text(encoding="utf-8"), source)
+        require(target.is_file(), f"{target} is missing: run scripts/sync-chart-crd.sh")
+        require(target.read_text(encoding="utf-8") == wanted, f"{target} is stale: run scripts/sync-chart-crd.sh")
+    return ", ".join(f"{target} == template of {source}" for source, target in sync_chart_crd.PAIRS)
 
 
 def check_examples(cr_schema: dict[str, Any]) -> str:

@@ -33,7 +33,7 @@ RUN_VALUE_FLAGS = GLOBAL_VALUE_FLAGS | {
     "--default-resync-interval",
     "--cleanup-timeout",
 }
-RUN_SWITCHES = {"--watch-secrets", "--leader-election", "--allow-http-sendgrid-url"}
+RUN_SWITCHES = {"--watch-secrets", "--leader-election", "--allow-http-sendgrid-url", "--metrics-per-namespace"}
 SIMULATE_VALUE_FLAGS = GLOBAL_VALUE_FLAGS | {"--listen", "--api-key"}
 DEFAULT_METRICS_PORT = 8080
 DEFAULT_LEASE_NAME = "sendgrid-tls-operator"
@@ -57,6 +57,7 @@ class Expect:
     service_account: str
     watch_namespaces: list[str] = field(default_factory=list)
     watch_secrets: bool = False
+    per_namespace: bool = False
     leader_election: bool = False
     # The Lease Role: rendered with leader election (chart); always present in deploy/.
     lease_role: bool | None = None
@@ -177,6 +178,10 @@ def check_operator(docs: list[Doc], expect: Expect) -> str:
     )
     require(("--watch-secrets" in flags) == expect.watch_secrets, f"--watch-secrets should be {expect.watch_secrets}")
     require(
+        ("--metrics-per-namespace" in flags) == expect.per_namespace,
+        f"--metrics-per-namespace should be {expect.per_namespace}",
+    )
+    require(
         ("--leader-election" in flags) == expect.leader_election,
         f"--leader-election should be {expect.leader_election}",
     )
@@ -223,6 +228,12 @@ def _check_metrics_objects(docs: list[Doc], deployment: Doc) -> None:
         )
         ports = [e.get("port") for e in monitor["spec"]["endpoints"]]
         require(ports == ["http-metrics"], f"ServiceMonitor endpoints {ports}, want http-metrics")
+    for monitor in of_kind(docs, "PodMonitor"):
+        wanted = monitor["spec"]["selector"]["matchLabels"]
+        selects = all(pod_labels.get(k) == v for k, v in wanted.items())
+        require(selects, "the PodMonitor does not select the operator pods")
+        ports = [e.get("port") for e in monitor["spec"]["podMetricsEndpoints"]]
+        require(ports == ["http-metrics"], f"PodMonitor endpoints {ports}, want http-metrics")
 
 
 def _rules(role: Doc) -> dict[tuple[str, str], set[str]]:

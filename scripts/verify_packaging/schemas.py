@@ -2,7 +2,7 @@
 
 - Built-in kinds: kubernetes-validate's bundled OpenAPI schemas, strict (unknown fields fail),
   for each Kubernetes version in KUBE_VERSIONS.
-- ServiceMonitor: no Kubernetes schema exists; the prometheus-operator models from
+- ServiceMonitor, PodMonitor, PrometheusRule: no Kubernetes schema exists; the prometheus-operator models from
   cloudcoil-models-prometheus-operator check types and patterns, and a round trip through them
   catches unknown fields (the models ignore extras, so a dropped field means an unknown one).
 - SendGridEnforcedTls: the generated CRD's openAPIV3Schema, turned into JSON Schema (structural
@@ -45,12 +45,12 @@ def validate_builtin(doc: dict[str, Any]) -> None:
             raise CheckFailed(f"{describe(doc)}: no Kubernetes {version} schema for {doc.get('apiVersion')}") from None
 
 
-PROMETHEUS_OPERATOR_KINDS = ("ServiceMonitor", "PrometheusRule")
+PROMETHEUS_OPERATOR_KINDS = ("ServiceMonitor", "PodMonitor", "PrometheusRule")
 
 
 def validate_service_monitor(doc: dict[str, Any]) -> None:
     """Types, enums and patterns from the prometheus-operator models, plus an unknown-field check
-    (ServiceMonitor and PrometheusRule)."""
+    (ServiceMonitor, PodMonitor and PrometheusRule)."""
     from cloudcoil.models.prometheus_operator import v1 as monitoring
 
     try:

@@ -5,6 +5,7 @@
 //! forever. `validation` (feature `validation`) checks a resource as the API server would, for
 //! callers without one.
 
+pub mod kstatus;
 mod schema;
 mod settings;
 #[cfg(feature = "simulator")]

@@ -41,11 +41,19 @@ impl fmt::Display for Violation {
 }
 
 impl Violation {
+    /// The field is named once, before the message: a message that starts with the field's own
+    /// name (as the CRD's CEL messages do, to read well on their own) loses it.
     fn new(field: impl Into<String>, message: impl Into<String>) -> Violation {
-        Violation {
-            field: field.into(),
-            message: message.into(),
+        let field = field.into();
+        let mut message = message.into();
+        let name = field.rsplit('.').next().unwrap_or_default();
+        let name = name.split('[').next().unwrap_or_default();
+        if !name.is_empty()
+            && let Some(rest) = message.strip_prefix(name).and_then(|r| r.strip_prefix(' '))
+        {
+            message = rest.to_string();
         }
+        Violation { field, message }
     }
 }
 
@@ -190,7 +198,7 @@ pub fn validate_resource(object: &Value) -> Result<SendGridEnforcedTls, Vec<Viol
             )),
             None => wrong.push(Violation::new(
                 field,
-                format!("{field} is required; add {field}: {expected}"),
+                format!("missing; add {field}: {expected}"),
             )),
         }
     }
@@ -218,13 +226,24 @@ mod tests {
     fn display_names_the_field() {
         let v = Violation::new(
             "spec.onBehalfOf",
-            "onBehalfOf needs exactly one of subuser or accountId",
+            "needs exactly one of subuser or accountId",
         );
         assert_eq!(
             v.to_string(),
-            "spec.onBehalfOf: onBehalfOf needs exactly one of subuser or accountId"
+            "spec.onBehalfOf: needs exactly one of subuser or accountId"
         );
         assert_eq!(Violation::new("", "bad").to_string(), "bad");
+    }
+
+    #[test]
+    fn the_field_is_named_once() {
+        let v = Violation::new("spec.onBehalfOf", "onBehalfOf needs exactly one of two");
+        assert_eq!(v.to_string(), "spec.onBehalfOf: needs exactly one of two");
+        let v = Violation::new("status.conditions[0]", "conditions must be a list");
+        assert_eq!(v.message, "must be a list");
+        // Only the whole name, followed by a space.
+        let v = Violation::new("spec.mode", "modes: Enforce or Observe");
+        assert_eq!(v.message, "modes: Enforce or Observe");
     }
 
     #[test]

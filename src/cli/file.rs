@@ -11,6 +11,7 @@ use super::sync;
 use crate::api::TlsSettings;
 use crate::api::spec::DEFAULT_RESYNC;
 use crate::controller::gather::account_for;
+use crate::decision::Reason;
 use crate::decision::conditions::{self, READY};
 use crate::decision::decide::{Decision, EventKind, Facts, Outcome, PatchPlan};
 use crate::sendgrid::{ClientConfig, SendGridClient};
@@ -110,7 +111,7 @@ async fn reconcile_each(
     Ok(entries)
 }
 
-fn failed(input: &Input, reason: &str, message: String) -> Entry {
+fn failed(input: &Input, reason: Reason, message: String) -> Entry {
     Entry {
         source: input.source.clone(),
         resource: input.name.clone(),
@@ -130,19 +131,19 @@ fn failed(input: &Input, reason: &str, message: String) -> Entry {
 async fn one(client: &SendGridClient, keys: &mut Keys, input: Input, apply: bool) -> Entry {
     let res = match &input.resource {
         Ok(res) => res,
-        Err(e) => return failed(&input, "Invalid", e.clone()),
+        Err(e) => return failed(&input, Reason::InvalidObject, e.clone()),
     };
     let key = match keys.for_resource(res) {
         Ok(key) => key,
-        Err(e) => return failed(&input, "NoApiKey", e),
+        Err(e) => return failed(&input, e.reason, e.message),
     };
     let account = match account_for(res, key) {
         Ok(account) => account,
-        Err(f) => return failed(&input, f.reason().as_str(), f.to_string()),
+        Err(f) => return failed(&input, f.reason(), f.to_string()),
     };
     let identity = match client.identity(&account).await {
         Ok(identity) => identity,
-        Err(e) => return failed(&input, e.reason().as_str(), e.to_string()),
+        Err(e) => return failed(&input, e.reason(), e.to_string()),
     };
     let status = res.status.clone().unwrap_or_default();
     let mut facts = Facts::of(res, &status, DEFAULT_RESYNC);
@@ -161,14 +162,14 @@ async fn one(client: &SendGridClient, keys: &mut Keys, input: Input, apply: bool
         }
     };
     if let Some(f) = &outcome.failure {
-        return failed(&input, f.reason().as_str(), f.to_string());
+        return failed(&input, f.reason(), f.to_string());
     }
     let ready = conditions::find(&outcome.status.conditions, READY);
     let verdict = match ready {
         _ if apply && outcome.status.last_applied_time != status.last_applied_time => {
             Verdict::Applied
         }
-        Some(c) if c.reason == "Drifted" => Verdict::Drifted,
+        Some(c) if c.reason == Reason::Drifted => Verdict::Drifted,
         _ => Verdict::InSync,
     };
     let message = ready.map(|c| c.message.clone()).unwrap_or_default();

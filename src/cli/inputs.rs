@@ -86,7 +86,7 @@ fn broken(source: &str, error: String) -> Input {
 fn parse(source: &str, text: &str, inputs: &mut Vec<Input>) {
     let docs: Vec<Value> = match serde_saphyr::from_multiple(text) {
         Ok(docs) => docs,
-        Err(e) => return inputs.push(broken(source, format!("not YAML: {e}"))),
+        Err(e) => return inputs.push(broken(source, yaml_error(&e))),
     };
     for (i, doc) in docs.into_iter().enumerate() {
         let at = format!("{source}#{}", i + 1);
@@ -104,6 +104,35 @@ fn parse(source: &str, text: &str, inputs: &mut Vec<Input>) {
         }
     }
 }
+
+/// What is wrong with the YAML, in the words of someone editing it.
+fn yaml_error(error: &serde_saphyr::Error) -> String {
+    let mut inner = error;
+    while let serde_saphyr::Error::WithSnippet { error, .. } = inner {
+        inner = error;
+    }
+    match inner {
+        // A resource pasted after another without a `---` repeats the top-level fields.
+        serde_saphyr::Error::DuplicateMappingKey {
+            key: Some(key),
+            location,
+        } if TOP_LEVEL.contains(&key.as_str()) => format!(
+            "line {}: a second `{key}:` in one document: this looks like two resources in one document; separate them with a line `---`",
+            location.line()
+        ),
+        serde_saphyr::Error::DuplicateMappingKey {
+            key: Some(key),
+            location,
+        } => format!(
+            "line {}: `{key}` is given twice in the same place; keep one",
+            location.line()
+        ),
+        _ => format!("not YAML: {error}"),
+    }
+}
+
+/// The fields every resource starts with.
+const TOP_LEVEL: [&str; 4] = ["apiVersion", "kind", "metadata", "spec"];
 
 fn resource(source: String, doc: &Value) -> Input {
     let meta = |k: &str| {
@@ -168,5 +197,26 @@ mod tests {
                 .as_ref()
                 .is_err_and(|e| e.starts_with("not YAML"))
         );
+    }
+
+    #[test]
+    fn two_resources_without_a_separator_are_named_as_such() {
+        let pasted = format!("{ONE}{ONE}");
+        let mut inputs = Vec::new();
+        parse("f.yaml", &pasted, &mut inputs);
+        let error = inputs[0].resource.as_ref().err().unwrap();
+        assert_eq!(
+            error,
+            "line 5: a second `apiVersion:` in one document: this looks like two resources in one document; separate them with a line `---`"
+        );
+        let twice = ONE.replace("requireTls: true", "requireTls: true, requireTls: false");
+        let mut inputs = Vec::new();
+        parse("f.yaml", &twice, &mut inputs);
+        let error = inputs[0].resource.as_ref().err().unwrap();
+        assert!(
+            error.ends_with("`requireTls` is given twice in the same place; keep one"),
+            "{error}"
+        );
+        assert!(!error.contains("Policy"), "{error}");
     }
 }

@@ -1,8 +1,10 @@
 //! Which API key `plan` and `apply` use for a resource: the file `--secret` maps its Secret to,
 //! else `--api-key-file`, else `SENDGRID_API_KEY`. A key that is missing or unreadable is an
-//! error of the resources that need it, not of the whole run.
+//! error of the resources that need it, not of the whole run, with the reason the controller
+//! gives the same trouble with a Secret.
 
 use crate::api::SendGridEnforcedTls;
+use crate::decision::Reason;
 use crate::sendgrid::ApiKey;
 use kube::ResourceExt;
 use std::collections::BTreeMap;
@@ -18,16 +20,44 @@ pub fn parse_secret(text: &str) -> Result<(String, PathBuf), String> {
     }
 }
 
+/// Why a resource has no key: the controller's reason for a Secret with the same trouble
+/// (`SecretNotFound` for no key or no file, `SecretForbidden` for a file it may not read,
+/// `SecretKeyInvalid` for a malformed key), and what to do.
+#[derive(Clone, Debug)]
+pub struct KeyError {
+    pub reason: Reason,
+    pub message: String,
+}
+
+impl KeyError {
+    fn invalid(message: String) -> KeyError {
+        KeyError {
+            reason: Reason::SecretKeyInvalid,
+            message,
+        }
+    }
+
+    fn unreadable(error: &std::io::Error, message: String) -> KeyError {
+        let reason = match error.kind() {
+            std::io::ErrorKind::PermissionDenied => Reason::SecretForbidden,
+            _ => Reason::SecretNotFound,
+        };
+        KeyError { reason, message }
+    }
+}
+
+type KeyResult = Result<ApiKey, KeyError>;
+
 /// Where keys come from, each file read once.
 pub struct Keys {
     secrets: BTreeMap<String, PathBuf>,
     fallback: Fallback,
-    read: BTreeMap<PathBuf, Result<ApiKey, String>>,
+    read: BTreeMap<PathBuf, KeyResult>,
 }
 
 enum Fallback {
     File(PathBuf),
-    Value(Result<ApiKey, String>),
+    Value(KeyResult),
     None,
 }
 
@@ -35,9 +65,9 @@ impl Keys {
     pub fn new(secrets: &[(String, PathBuf)], file: Option<PathBuf>) -> Keys {
         let fallback = match (file, std::env::var("SENDGRID_API_KEY")) {
             (Some(path), _) => Fallback::File(path),
-            (None, Ok(raw)) => {
-                Fallback::Value(ApiKey::new(&raw).map_err(|e| format!("SENDGRID_API_KEY: {e}")))
-            }
+            (None, Ok(raw)) => Fallback::Value(
+                ApiKey::new(&raw).map_err(|e| KeyError::invalid(format!("SENDGRID_API_KEY: {e}"))),
+            ),
             (None, Err(_)) => Fallback::None,
         };
         Keys {
@@ -58,7 +88,7 @@ impl Keys {
     }
 
     /// The key for `res`, or why there is none.
-    pub fn for_resource(&mut self, res: &SendGridEnforcedTls) -> Result<ApiKey, String> {
+    pub fn for_resource(&mut self, res: &SendGridEnforcedTls) -> KeyResult {
         let name = &res.spec.api_key_secret_ref.name;
         let qualified = format!("{}/{name}", res.namespace().unwrap_or_default());
         let mapped = self
@@ -70,19 +100,23 @@ impl Keys {
             (Some(path), _) => self.file(path, "--secret"),
             (None, Fallback::File(path)) => self.file(path.clone(), "--api-key-file"),
             (None, Fallback::Value(key)) => key.clone(),
-            (None, Fallback::None) => Err(format!(
-                "no API key for Secret {name}: give --secret {name}=PATH, --api-key-file PATH or SENDGRID_API_KEY"
-            )),
+            (None, Fallback::None) => Err(KeyError {
+                reason: Reason::SecretNotFound,
+                message: format!(
+                    "no API key for Secret {name}: give --secret {name}=PATH, --api-key-file PATH or SENDGRID_API_KEY"
+                ),
+            }),
         }
     }
 
-    fn file(&mut self, path: PathBuf, flag: &str) -> Result<ApiKey, String> {
+    fn file(&mut self, path: PathBuf, flag: &str) -> KeyResult {
         self.read
             .entry(path.clone())
             .or_insert_with(|| {
+                let what = format!("{flag} {}", path.display());
                 let raw = std::fs::read_to_string(&path)
-                    .map_err(|e| format!("{flag} {}: {e}", path.display()))?;
-                ApiKey::new(&raw).map_err(|e| format!("{flag} {}: {e}", path.display()))
+                    .map_err(|e| KeyError::unreadable(&e, format!("{what}: {e}")))?;
+                ApiKey::new(&raw).map_err(|e| KeyError::invalid(format!("{what}: {e}")))
             })
             .clone()
     }

@@ -23,9 +23,17 @@ use crate::telemetry::logging::LogFormat;
 use clap::{Args, Parser, Subcommand};
 use url::Url;
 
+/// The version and the commit it was built from, as `--version` prints them.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("OPERATOR_COMMIT"),
+    ")"
+);
+
 /// Keeps SendGrid's Enforced TLS settings equal to SendGridEnforcedTls resources.
 #[derive(Debug, Parser)]
-#[command(name = "sendgrid-tls-operator", version, about)]
+#[command(name = "sendgrid-tls-operator", version = VERSION, about)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -44,17 +52,22 @@ pub struct Global {
     #[arg(long, global = true, env = "SENDGRID_EU_URL", value_name = "URL")]
     pub(crate) sendgrid_eu_url: Option<Url>,
     /// Log format.
-    #[arg(long, global = true, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, global = true, env = "SENDGRID_TLS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     /// Log filter, e.g. `info` or `sendgrid_tls_operator=debug`.
-    #[arg(long, global = true, env = "LOG_LEVEL", default_value = "info")]
+    #[arg(
+        long,
+        global = true,
+        env = "SENDGRID_TLS_LOG_LEVEL",
+        default_value = "info"
+    )]
     pub log_level: String,
     /// How long one SendGrid request may take, answer included; at least 10ms.
-    #[arg(long, global = true, env = "SENDGRID_TIMEOUT", default_value = "30s", value_parser = run::parse_delay, value_name = "DURATION")]
+    #[arg(long, global = true, env = "SENDGRID_TLS_SENDGRID_TIMEOUT", default_value = "30s", value_parser = run::parse_delay, value_name = "DURATION")]
     pub(crate) sendgrid_timeout: std::time::Duration,
     /// Accept an http:// SendGrid URL on a host other than loopback: only for a simulator in
     /// the cluster (the chart's demo mode). It sends the API key in clear text.
-    #[arg(long, global = true, env = "ALLOW_HTTP_SENDGRID_URL")]
+    #[arg(long, global = true, env = "SENDGRID_TLS_ALLOW_HTTP_SENDGRID_URL")]
     pub(crate) allow_http_sendgrid_url: bool,
 }
 

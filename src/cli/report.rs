@@ -42,8 +42,9 @@ pub struct Change {
 
 #[derive(Debug, Serialize)]
 pub struct Problem {
-    /// The Synced reason (Unauthorized, RateLimited, ...), `Invalid` for a document that fails
-    /// validation, `NoApiKey` when no key was given for it.
+    /// The controller's reason for the same trouble: the Synced reason (Unauthorized,
+    /// RateLimited, SecretNotFound when no key was given, SecretKeyInvalid for a malformed one,
+    /// ...), or InvalidObject for a document that fails validation.
     pub reason: String,
     pub message: String,
 }

@@ -8,8 +8,9 @@ use crate::controller::{RunOptions, Timing};
 use crate::sendgrid::budget::DEFAULT_PER_MINUTE;
 use crate::sendgrid::{ClientConfig, SendGridClient};
 use crate::telemetry::http::{self, Health};
-use crate::telemetry::{Metrics, logging};
+use crate::telemetry::{Metrics, PerNamespace, logging};
 use clap::Args;
+use kube::client::ClientBuilder;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -18,30 +19,37 @@ pub struct RunArgs {
     /// Address of the port serving /metrics, /healthz and /readyz.
     #[arg(
         long,
-        env = "METRICS_ADDR",
+        env = "SENDGRID_TLS_METRICS_ADDR",
         default_value = "0.0.0.0:8080",
         value_name = "ADDR"
     )]
     pub(crate) metrics_addr: SocketAddr,
+    /// Add a `namespace` label to the resources-by-state gauge and the drift-corrections
+    /// counter, so alerts can be routed to the team owning a namespace. The series then grow
+    /// with the number of namespaces holding resources (never with the resources). Prometheus
+    /// keeps the label as `namespace` only when the scrape honours the target's labels
+    /// (ServiceMonitor `honorLabels: true`); otherwise it becomes `exported_namespace`.
+    #[arg(long, env = "SENDGRID_TLS_METRICS_PER_NAMESPACE")]
+    pub(crate) metrics_per_namespace: bool,
     /// Watch only this namespace (repeatable; default: all namespaces).
     #[arg(
         long = "namespace",
-        env = "WATCH_NAMESPACES",
+        env = "SENDGRID_TLS_WATCH_NAMESPACES",
         value_delimiter = ',',
         value_name = "NS"
     )]
     pub(crate) namespaces: Vec<String>,
     /// Reconcile within seconds when a referenced Secret changes (a metadata-only watch on
     /// Secrets; needs list/watch on secrets).
-    #[arg(long, env = "WATCH_SECRETS")]
+    #[arg(long, env = "SENDGRID_TLS_WATCH_SECRETS")]
     pub(crate) watch_secrets: bool,
     /// Reconciles running at once (0: no bound). Reconciles waiting for their key's rate
     /// budget do not count: they wait in the queue.
-    #[arg(long, env = "CONCURRENCY", default_value_t = 16)]
+    #[arg(long, env = "SENDGRID_TLS_CONCURRENCY", default_value_t = 16)]
     pub(crate) concurrency: u16,
     /// Requests per API key per one-minute window the operator allows itself, a little under
     /// SendGrid's limit (600); it never exceeds 95% of the limit SendGrid reports.
-    #[arg(long, env = "SENDGRID_RATE_BUDGET", default_value_t = DEFAULT_PER_MINUTE,
+    #[arg(long, env = "SENDGRID_TLS_SENDGRID_RATE_BUDGET", default_value_t = DEFAULT_PER_MINUTE,
           value_parser = clap::value_parser!(u32).range(1..), value_name = "REQUESTS")]
     pub(crate) sendgrid_rate_budget: u32,
     /// First retry delay after a failure (doubles per failure, with jitter); at least 10ms.
@@ -51,14 +59,14 @@ pub struct RunArgs {
     #[arg(long, default_value = "5m", value_parser = parse_delay, value_name = "DURATION")]
     pub(crate) retry_max_delay: Duration,
     /// Drift-check period of resources that set no spec.resyncInterval; at least 1s.
-    #[arg(long, env = "DEFAULT_RESYNC_INTERVAL", default_value = "10m", value_parser = parse_interval, value_name = "DURATION")]
+    #[arg(long, env = "SENDGRID_TLS_DEFAULT_RESYNC_INTERVAL", default_value = "10m", value_parser = parse_interval, value_name = "DURATION")]
     pub(crate) default_resync_interval: Duration,
     /// How long a deleted Restore/Reset resource waits for an API key to put SendGrid back with
     /// (its Secret may be gone first) before it is let go with a Warning; at least 1s.
-    #[arg(long, env = "CLEANUP_TIMEOUT", default_value = "10m", value_parser = parse_interval, value_name = "DURATION")]
+    #[arg(long, env = "SENDGRID_TLS_CLEANUP_TIMEOUT", default_value = "10m", value_parser = parse_interval, value_name = "DURATION")]
     pub(crate) cleanup_timeout: Duration,
     /// Reconcile only while holding a Lease, so several replicas can run (one active).
-    #[arg(long, env = "LEADER_ELECTION")]
+    #[arg(long, env = "SENDGRID_TLS_LEADER_ELECTION")]
     pub(crate) leader_election: bool,
     /// Namespace of the Lease (the operator's own namespace).
     #[arg(long, env = "POD_NAMESPACE", value_name = "NS")]
@@ -160,9 +168,13 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + Sync + 'static {
 pub async fn run(global: &Global, args: &RunArgs) -> Result<(), String> {
     let options = args.options();
     let leader = args.leader()?;
-    let client = kube::Client::try_default()
-        .await
-        .map_err(|e| format!("no Kubernetes cluster reachable: {e}"))?;
+    let metrics = Metrics::new(PerNamespace(args.metrics_per_namespace));
+    let no_cluster = |e: &dyn std::fmt::Display| format!("no Kubernetes cluster reachable: {e}");
+    let config = kube::Config::infer().await.map_err(|e| no_cluster(&e))?;
+    let client = ClientBuilder::try_from(config)
+        .map_err(|e| no_cluster(&e))?
+        .with_layer(&metrics.kube_layer())
+        .build();
     preflight(&client, &options).await?;
     // Logging starts after the preflight, so a missing cluster is one line from us, not also
     // kube's own error log.
@@ -173,7 +185,6 @@ pub async fn run(global: &Global, args: &RunArgs) -> Result<(), String> {
         ..global.client_config()
     };
     let sendgrid = SendGridClient::new(client_config).map_err(|e| e.to_string())?;
-    let metrics = Metrics::default();
     let health = Health::default();
     let (addr, serve) = http::bind(args.metrics_addr, metrics.clone(), health.clone())
         .await

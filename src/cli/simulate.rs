@@ -12,7 +12,7 @@ pub struct SimulateArgs {
     /// An API key the simulator accepts, with read and update scopes (repeatable).
     #[arg(
         long = "api-key",
-        env = "SIMULATOR_API_KEYS",
+        env = "SENDGRID_TLS_SIMULATOR_API_KEYS",
         value_delimiter = ',',
         required = true,
         value_name = "KEY"

@@ -1,4 +1,4 @@
-//! One pass against SendGrid for the `plan` and `apply` commands: gate, GET, decide, PATCH if
+//! One pass against SendGrid for the `plan` and `apply` commands: pause, GET, decide, PATCH if
 //! needed, conclude. The same decisions as the controller's reconcile; without a cluster there is
 //! no status to write ahead, so the original is only printed.
 
@@ -8,8 +8,8 @@ use crate::sendgrid::{Account, SendGridClient};
 
 /// GETs the settings and decides; changes nothing (what `plan` shows).
 pub async fn plan(client: &SendGridClient, account: &Account, facts: &Facts<'_>) -> Decision {
-    if let Some(outcome) = decide::gate(facts) {
-        return Decision::Done(Box::new(outcome));
+    if facts.paused {
+        return Decision::Done(Box::new(decide::paused(facts)));
     }
     decide::decide(facts, client.get(account).await.map_err(Failure::from))
 }

@@ -1,11 +1,15 @@
-//! Act: write what the decision concluded — status (only when it changed), Events, finalizer.
+//! Act: write what the decision concluded — the account's claim record, status (only when it
+//! changed), Events, finalizer.
 
 use super::context::Context;
 use super::error::Error;
-use crate::api::{FINALIZER, MANAGER, SendGridEnforcedTls, SendGridEnforcedTlsStatus};
+use crate::api::{
+    FINALIZER, MANAGER, SendGridEnforcedTls, SendGridEnforcedTlsStatus, SendGridTarget,
+    SendGridTargetSpec, TargetAccount, TargetFields,
+};
 use crate::decision::{Event, EventKind};
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::api::{Patch, PatchParams};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
 use kube::{Api, Resource, ResourceExt};
 use serde_json::{Map, Value, json};
@@ -52,7 +56,75 @@ pub async fn write_status(
         .patch_status(&res.name_any(), &params(), &patch)
         .await
         .map_err(stale_on_conflict)?;
+    ctx.metrics.status_written(res, status);
     Ok(Some(written))
+}
+
+/// Writes the account's claim record as `fields`: created when there is none (`current`), else
+/// replaced as a compare-and-swap on the version read; a record in which nobody holds anything
+/// is deleted instead, unless `keep` (other resources still point at the account, and the next
+/// holder must inherit its originals). A write that finds the record changed since it was read
+/// fails with [`Error::Stale`]: the reconcile starts over.
+pub async fn write_record(
+    ctx: &Context,
+    target: &TargetAccount,
+    current: Option<&SendGridTarget>,
+    fields: TargetFields,
+    keep: bool,
+) -> Result<(), Error> {
+    ctx.sendgrid.fence().check()?;
+    let api: Api<SendGridTarget> = Api::all(ctx.kube.clone());
+    let holders = fields.holders();
+    if holders.is_empty() && (!keep || fields == TargetFields::default()) {
+        let Some(current) = current else {
+            return Ok(());
+        };
+        let params = DeleteParams {
+            preconditions: Some(Preconditions {
+                resource_version: current.resource_version(),
+                uid: current.uid(),
+            }),
+            ..DeleteParams::default()
+        };
+        return match api.delete(&target.name, &params).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+            Err(e) => Err(stale_on_conflict(e)),
+        };
+    }
+    let spec = SendGridTargetSpec {
+        region: target.region,
+        user_id: target.user_id,
+        username: target.username.clone(),
+        on_behalf_of: match current {
+            Some(current) => current.spec.on_behalf_of.clone(),
+            None => target.on_behalf_of.clone(),
+        },
+        holders,
+        fields,
+    };
+    let post = PostParams {
+        field_manager: Some(MANAGER.to_string()),
+        ..PostParams::default()
+    };
+    let written = match current {
+        None => {
+            api.create(&post, &SendGridTarget::new(&target.name, spec))
+                .await
+        }
+        // A merge patch carrying the resourceVersion read: a compare-and-swap, like every other
+        // write the operator makes (no `update` verb).
+        Some(current) => {
+            let old = serde_json::to_value(&current.spec).unwrap_or(Value::Null);
+            let new = serde_json::to_value(&spec).unwrap_or(Value::Null);
+            let patch = Patch::Merge(json!({
+                "metadata": { "resourceVersion": current.resource_version() },
+                "spec": merge_patch(&old, &new),
+            }));
+            api.patch(&target.name, &params(), &patch).await
+        }
+    };
+    written.map(|_| ()).map_err(stale_on_conflict)
 }
 
 /// The JSON merge patch (RFC 7396) from `old` to `new`: fields gone from `new` become `null`,
@@ -92,6 +164,8 @@ pub async fn publish(ctx: &Context, res: &SendGridEnforcedTls, events: &[Event])
         "Reconcile generation {}",
         res.metadata.generation.unwrap_or_default()
     );
+    ctx.metrics
+        .events_published(res.namespace().as_deref(), events.iter().map(|e| e.reason));
     publish_about(ctx, &res.object_ref(&()), &action, events).await;
 }
 

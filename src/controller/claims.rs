@@ -1,43 +1,26 @@
-//! The cache indexed by claim: which resources hold each target (`status.target`), and which,
-//! not reconciled yet, point at each place (region and on-behalf-of). The conflict check and
-//! cleanup look up their own target and place here instead of walking every cached resource per
-//! reconcile: at 10,000 resources that walk was most of the operator's CPU.
+//! The cache indexed by account: which resources record each target (`status.target.name`).
+//! The handover on deletion, the wake-up of Conflict losers when an account's record changes,
+//! and the removal of a record no resource points at any more look their account up here
+//! instead of walking every cached resource: at 10,000 resources that walk was most of the
+//! operator's CPU. Who holds what is in the account's `SendGridTarget` record, not here.
 //!
 //! It is fed the same watch events as the cache, right after the cache took them, and follows
 //! the cache's rules: a relist (Init .. InitDone) is gathered aside and replaces the index at
-//! InitDone. The objects themselves stay in the cache; the index holds references only, and the
-//! conflict rules are still applied to the cached objects (`decision::conflict::contends`).
+//! InitDone. The objects themselves stay in the cache; the index holds references only.
 
 use crate::api::Guarded;
-use crate::api::{OnBehalfOfRef, Region, SendGridEnforcedTls};
+use crate::api::SendGridEnforcedTls;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher::Event;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
-/// What a resource claims, if anything.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Slot {
-    /// Its recorded target.
-    Target(String),
-    /// Not reconciled yet: the place its spec points at (it may share any target there).
-    Place(Region, Option<OnBehalfOfRef>),
-}
-
-impl Slot {
-    /// The slot `res` is in: none once it was reconciled without a target (its Secret is
-    /// missing, say), since then it claims nothing.
-    pub fn of(res: &SendGridEnforcedTls) -> Option<Slot> {
-        let status = res.status.as_ref();
-        match status.and_then(|s| s.target.as_ref()) {
-            Some(target) => Some(Slot::Target(target.name.clone())),
-            None if status.is_none_or(|s| s.observed_generation.is_none()) => Some(Slot::Place(
-                res.spec.region(),
-                res.spec.on_behalf_of.clone(),
-            )),
-            None => None,
-        }
-    }
+/// The account a resource records, if any.
+fn slot(res: &SendGridEnforcedTls) -> Option<String> {
+    res.status
+        .as_ref()
+        .and_then(|s| s.target.as_ref())
+        .map(|t| t.name.clone())
 }
 
 type Ref = ObjectRef<Guarded>;
@@ -55,15 +38,15 @@ fn key(obj: &Guarded) -> Ref {
 
 #[derive(Default)]
 struct Book {
-    slots: HashMap<Ref, Slot>,
-    members: HashMap<Slot, HashSet<Ref>>,
+    slots: HashMap<Ref, String>,
+    members: HashMap<String, HashSet<Ref>>,
 }
 
 impl Book {
     fn put(&mut self, obj: &Guarded) {
         let key = key(obj);
         self.remove(&key);
-        if let Some(slot) = obj.0.as_ref().ok().and_then(Slot::of) {
+        if let Some(slot) = obj.0.as_ref().ok().and_then(slot) {
             self.members
                 .entry(slot.clone())
                 .or_default()
@@ -113,12 +96,14 @@ impl ClaimIndex {
         }
     }
 
-    /// The resources in these slots.
-    pub fn members(&self, slots: &[Slot]) -> Vec<Ref> {
+    /// The resources that record the account `target`.
+    pub fn members(&self, target: &str) -> Vec<Ref> {
         let inner = self.lock();
-        slots
-            .iter()
-            .filter_map(|slot| inner.live.members.get(slot))
+        inner
+            .live
+            .members
+            .get(target)
+            .into_iter()
             .flatten()
             .cloned()
             .collect()
@@ -137,7 +122,7 @@ mod tests {
     use kube::runtime::reflector;
     use serde_json::json;
 
-    /// A resource `name` in one of three places, with one of three statuses.
+    /// A resource `name` on one of three accounts, with one of four statuses.
     fn resource(name: usize, place: u64, state: u64) -> Guarded {
         let mut spec = json!({"apiKeySecretRef": {"name": "key"}, "requireTls": true});
         if place > 0 {
@@ -160,7 +145,7 @@ mod tests {
                 observed_generation: Some(1),
                 target: Some(TargetAccount {
                     name: format!("global-{place}{}", state % 2),
-                    region: Region::Global,
+                    region: crate::api::Region::Global,
                     user_id: place * 10 + state % 2,
                     username: format!("sub-{place}"),
                     on_behalf_of: None,
@@ -190,17 +175,12 @@ mod tests {
         }
     }
 
-    /// The slots of every cached resource, found the slow way: a walk of the cache.
-    fn scanned(store: &reflector::Store<Guarded>, slots: &[Slot]) -> HashSet<String> {
+    /// The resources on `target`, found the slow way: a walk of the cache.
+    fn scanned(store: &reflector::Store<Guarded>, target: &str) -> HashSet<String> {
         store
             .state()
             .iter()
-            .filter(|g| {
-                g.0.as_ref()
-                    .ok()
-                    .and_then(Slot::of)
-                    .is_some_and(|s| slots.contains(&s))
-            })
+            .filter(|g| g.0.as_ref().ok().and_then(slot).as_deref() == Some(target))
             .map(|g| ObjectRef::from_obj(g.as_ref()).name)
             .collect()
     }
@@ -211,18 +191,8 @@ mod tests {
     #[test]
     fn lookups_always_match_a_walk_of_the_cache() {
         let mut rng = Lcg(0x5eed);
-        let slots: Vec<Slot> = (0..3)
-            .flat_map(|p| {
-                let obo = (p > 0).then(|| OnBehalfOfRef {
-                    subuser: Some(format!("sub-{p}")),
-                    account_id: None,
-                });
-                [
-                    Slot::Place(Region::Global, obo),
-                    Slot::Target(format!("global/sub-{p}/key-0")),
-                    Slot::Target(format!("global/sub-{p}/key-1")),
-                ]
-            })
+        let slots: Vec<String> = (0..3)
+            .flat_map(|p| [format!("global-{p}0"), format!("global-{p}1")])
             .collect();
         let (store, mut writer) = reflector::store::<Guarded>();
         let index = ClaimIndex::default();
@@ -243,16 +213,9 @@ mod tests {
                 writer.apply_watcher_event(&event);
                 index.apply(&event);
                 for slot in &slots {
-                    let found: HashSet<String> = index
-                        .members(std::slice::from_ref(slot))
-                        .into_iter()
-                        .map(|r| r.name)
-                        .collect();
-                    assert_eq!(
-                        found,
-                        scanned(&store, std::slice::from_ref(slot)),
-                        "{slot:?}"
-                    );
+                    let found: HashSet<String> =
+                        index.members(slot).into_iter().map(|r| r.name).collect();
+                    assert_eq!(found, scanned(&store, slot), "{slot:?}");
                 }
             }
         }

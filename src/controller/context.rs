@@ -4,17 +4,19 @@
 use super::backoff::{BackoffConfig, ResourceBackoff};
 use super::claims::ClaimIndex;
 use super::identities::Identities;
+use super::turns::Turns;
 use crate::api::Guarded;
 use crate::decision::Retry;
 use crate::sendgrid::{ApiKey, KeyCopies, SendGridClient};
 use crate::telemetry::Metrics;
+use kube::api::ObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::events::Reporter;
 use kube::runtime::reflector::{ObjectRef, Store};
 use rand::RngExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// `--cleanup-timeout` when unset.
 pub const DEFAULT_CLEANUP_TIMEOUT: Duration = Duration::from_secs(600);
@@ -40,6 +42,25 @@ impl KeyRing {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, ApiKey>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// When this replica first saw each deletion (by uid), on its own monotonic clock: the cleanup
+/// timeout counts from there, never from the API server's timestamp (clocks differ).
+#[derive(Default)]
+pub struct Deletions(Mutex<HashMap<String, Instant>>);
+
+impl Deletions {
+    /// How long ago the deletion of `meta` was first seen; None when it is not being deleted.
+    pub fn elapsed(&self, meta: &ObjectMeta) -> Option<Duration> {
+        meta.deletion_timestamp.as_ref()?;
+        let uid = meta.uid.clone().unwrap_or_default();
+        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        Some(seen.entry(uid).or_insert_with(Instant::now).elapsed())
+    }
+
+    pub fn forget(&self, uid: &str) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(uid);
     }
 }
 
@@ -79,6 +100,9 @@ pub struct Context {
     pub key_copies: KeyCopies,
     /// Whose account each key reaches.
     pub identities: Identities,
+    /// One reconcile at a time per account.
+    pub turns: Turns,
+    pub deletions: Deletions,
     pub default_resync: Duration,
     pub cleanup_timeout: Duration,
 }
@@ -104,6 +128,8 @@ impl Context {
             keys: KeyRing::default(),
             key_copies: KeyCopies::default(),
             identities: Identities::default(),
+            turns: Turns::default(),
+            deletions: Deletions::default(),
             default_resync: timing.default_resync,
             cleanup_timeout: timing.cleanup_timeout,
         }

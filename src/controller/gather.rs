@@ -1,19 +1,17 @@
 //! Gather: the API key from the resource's Secret and whose account it reaches, the key kept for
-//! its recorded target, and where it stands among the resources that claim the same target. Secrets are read with `get`,
+//! its recorded target, the account's claim record and which of its holders are gone. Secrets are read with `get`,
 //! one by name, never listed or cached; the last key read per resource is kept in memory only,
 //! for cleanup after its Secret is gone.
 
-use super::claims::Slot;
 use super::context::Context;
 use super::error::Error;
-use crate::api::{Guarded, SendGridEnforcedTls, TargetAccount, TlsSettings};
+use crate::api::{Guarded, SendGridEnforcedTls, SendGridTarget, TargetAccount, TargetFields};
 use crate::decision::Failure;
-use crate::decision::conflict::{Claim, Place, Standing, standing};
 use crate::sendgrid::{Account, ApiKey, Identity, OnBehalfOf};
 use k8s_openapi::api::core::v1::Secret;
+use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
-use std::sync::Arc;
 
 /// The resource's key and the SendGrid account it reaches.
 #[derive(Clone, Debug)]
@@ -158,80 +156,56 @@ pub fn key_for(
         })
 }
 
-/// `res` as the conflict check sees it.
-fn claim(res: &SendGridEnforcedTls) -> Claim<'_> {
-    let status = res.status.as_ref();
-    let meta = &res.metadata;
-    Claim {
-        id: (
-            meta.namespace.as_deref().unwrap_or_default(),
-            meta.name.as_deref().unwrap_or_default(),
-        ),
-        created: res.metadata.creation_timestamp.as_ref(),
-        place: Place {
-            region: res.spec.region(),
-            on_behalf_of: res.spec.on_behalf_of.as_ref(),
-        },
-        target: status
-            .and_then(|s| s.target.as_ref())
-            .map(|t| t.name.as_str()),
-        reconciled: status.is_some_and(|s| s.observed_generation.is_some()),
-        managed: res.spec.managed(),
-    }
-}
-
-/// Where `res` (on `target`) stands among the resources that claim its target or its place.
-pub fn standing_of(ctx: &Context, res: &SendGridEnforcedTls, target: &TargetAccount) -> Standing {
-    let target = target.name.clone();
-    let place = Slot::Place(res.spec.region(), res.spec.on_behalf_of.clone());
-    let others = claimants(ctx, &[Slot::Target(target.clone()), place]);
-    standing(
-        &claim(res),
-        &target,
-        others.iter().filter_map(|g| g.0.as_ref().ok()).map(claim),
-    )
-}
-
-/// The fields other live resources on `target` declare: cleanup must not undo them.
-pub fn declared_by_others(
+/// The account's claim record, as the API server has it now (not a cache: a claim is a
+/// compare-and-swap on exactly this version).
+pub async fn record(
     ctx: &Context,
-    res: &SendGridEnforcedTls,
     target: &TargetAccount,
-) -> TlsSettings {
-    claimants(ctx, &[Slot::Target(target.name.clone())])
-        .iter()
-        .filter_map(|g| g.0.as_ref().ok())
-        .filter(|r| r.metadata.uid != res.metadata.uid && r.metadata.deletion_timestamp.is_none())
-        .fold(TlsSettings::default(), |acc, r| acc.or(r.spec.managed()))
+) -> Result<Option<SendGridTarget>, Error> {
+    let records: Api<SendGridTarget> = Api::all(ctx.kube.clone());
+    Ok(records.get_opt(&target.name).await?)
 }
 
-/// The cached resources in these slots, as the cache holds them now. The conflict rules are
-/// applied to these objects, so a stale index entry adds nothing the rules do not confirm; a
-/// resource whose event the cache has taken and the index not yet (the same poll of the watch)
-/// is missed as it would have been by a walk of the cache a moment earlier, and the write it
-/// might lead to is a compare-and-swap like every other.
-fn claimants(ctx: &Context, slots: &[Slot]) -> Vec<Arc<Guarded>> {
+/// The holders in `record` (other than `me`) that are confirmed deleted: not in the cache, and
+/// not found when asked. A holder the cache does not know yet (a new leader's cache still
+/// filling) is asked for, never assumed gone.
+pub async fn gone(ctx: &Context, record: &TargetFields, me: &str) -> Result<Vec<String>, Error> {
+    let mut gone = Vec::new();
+    for holder in record.holders() {
+        let Some((ns, name)) = holder.split_once('/').filter(|_| holder != me) else {
+            continue;
+        };
+        if ctx.store.get(&ObjectRef::new(name).within(ns)).is_some() {
+            continue;
+        }
+        let api: Api<PartialObjectMeta<SendGridEnforcedTls>> =
+            Api::namespaced(ctx.kube.clone(), ns);
+        if api.get_metadata_opt(name).await?.is_none() {
+            gone.push(holder);
+        }
+    }
+    Ok(gone)
+}
+
+/// Other resources that record `target` as theirs (a Conflict loser, one that holds nothing):
+/// the account's record stays while any does, so that the next holder inherits its originals.
+pub fn residents(ctx: &Context, res: &SendGridEnforcedTls, target: &str) -> bool {
+    let (name, namespace) = (res.name_any(), res.namespace());
     ctx.claims
-        .members(slots)
-        .iter()
-        .filter_map(|key| ctx.store.get(key))
-        .collect()
+        .members(target)
+        .into_iter()
+        .any(|r| r.name != name || r.namespace != namespace)
 }
 
 /// Resources that share `res`'s last target, to be reconciled again when it goes away (it has
 /// left the index by then: the index takes a deletion before it is handed over).
 pub fn same_target(ctx: &Context, res: &SendGridEnforcedTls) -> Vec<ObjectRef<Guarded>> {
-    let Some(target) = res
-        .status
-        .as_ref()
-        .and_then(|s| s.target.as_ref())
-        .map(|t| t.name.clone())
-    else {
+    let Some(target) = res.status.as_ref().and_then(|s| s.target.as_ref()) else {
         return Vec::new();
     };
     let (name, namespace) = (res.name_any(), res.namespace());
     ctx.claims
-        .members(&[Slot::Target(target)])
+        .members(&target.name)
         .into_iter()
         .filter(|r| r.name != name || r.namespace != namespace)
         .collect()

@@ -14,6 +14,7 @@ mod pace;
 pub(crate) mod permissions;
 mod reconcile;
 pub(crate) mod run;
+mod turns;
 mod watches;
 
 #[cfg(test)]

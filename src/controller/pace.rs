@@ -293,13 +293,13 @@ mod tests {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
         assert!(
-            text.contains(r#"budget_queue_depth{key="key-010101",class="change"} 1"#),
+            text.contains(r#"budget_queue_depth{key="ns/s",class="change"} 1"#),
             "{text}"
         );
         // Back early (say, a watch event): still waiting, still counted once.
         assert!(pacer.admit(&second, &res, &secret).is_err());
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
-        assert!(text.contains(r#"budget_queue_depth{key="key-010101",class="change"} 1"#));
+        assert!(text.contains(r#"budget_queue_depth{key="ns/s",class="change"} 1"#));
     }
 }

@@ -19,6 +19,13 @@ fn needed(watch_secrets: bool) -> Vec<(&'static str, &'static str, &'static str)
         ("sendgrid.ops.dev", "sendgridenforcedtlses", "patch"),
         ("sendgrid.ops.dev", "sendgridenforcedtlses/status", "patch"),
         ("", "secrets", "get"),
+        // The accounts' claim records (cluster-scoped).
+        ("sendgrid.ops.dev", "sendgridtargets", "get"),
+        ("sendgrid.ops.dev", "sendgridtargets", "list"),
+        ("sendgrid.ops.dev", "sendgridtargets", "watch"),
+        ("sendgrid.ops.dev", "sendgridtargets", "create"),
+        ("sendgrid.ops.dev", "sendgridtargets", "patch"),
+        ("sendgrid.ops.dev", "sendgridtargets", "delete"),
         ("events.k8s.io", "events", "create"),
         ("events.k8s.io", "events", "patch"),
     ];

@@ -11,14 +11,16 @@ use super::error::Error;
 use super::gather::Reached;
 use super::{act, gather};
 use crate::api::Guarded;
-use crate::api::{FINALIZER, SendGridEnforcedTls, SendGridEnforcedTlsStatus, TargetAccount};
-use crate::decision::cleanup::{cleanup_changes, cleanup_failed, left_as_is, put_back};
-use crate::decision::conflict::Standing;
+use crate::api::{
+    DeletionPolicy, FINALIZER, SendGridEnforcedTls, SendGridEnforcedTlsStatus, TargetAccount,
+    TlsSettings,
+};
+use crate::decision::claim::{self, Claimant, Letting};
+use crate::decision::cleanup::{cleanup_failed, left_as_is, put_back};
 use crate::decision::decide::{self, Decision, Facts, on_failure};
 use crate::decision::lifecycle::{self, Life, Plan, Retarget};
 use crate::decision::{Event, Failure, Outcome, Reason, Retry};
 use crate::sendgrid::{Account, ApiKey};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::core::error_boundary::InvalidObject;
 use kube::core::{ObjectMeta, PartialObjectMeta};
 use kube::runtime::controller::Action;
@@ -90,20 +92,17 @@ async fn reconcile_resource(res: &SendGridEnforcedTls, ctx: &Context) -> Result<
         let current = reached.as_ref().and_then(|r| r.as_ref().ok());
         let recorded_key = recorded.and_then(|t| gather::key_for(ctx, &res, t, current));
         // Decide.
-        let now = Time(k8s_openapi::jiff::Timestamp::now());
         let facts = Facts::of(&res, &status, ctx.default_resync);
         let plan = lifecycle::plan(&Life {
             policy: res.spec.deletion_policy(),
-            deleting_since: res.metadata.deletion_timestamp.as_ref(),
+            deleting_for: ctx.deletions.elapsed(&res.metadata),
             has_finalizer: res.finalizers().iter().any(|f| f == FINALIZER),
             paused: facts.paused,
             recorded,
             reached: status.observed.is_some(),
-            has_original: status.original.is_some(),
             current: current.map(|r| &r.target),
             recorded_key: recorded_key.is_some(),
             cleanup_timeout: ctx.cleanup_timeout,
-            now: &now,
         });
         let needs_key = !matches!(
             plan,
@@ -149,7 +148,7 @@ async fn reconcile_resource(res: &SendGridEnforcedTls, ctx: &Context) -> Result<
     }
 }
 
-/// Brings the current target in line with the spec, after putting an old target back.
+/// Brings the current target in line with the spec, after letting an old target go.
 async fn sync(
     ctx: &Context,
     res: &SendGridEnforcedTls,
@@ -167,33 +166,29 @@ async fn sync(
                 "moved from {old} to {new}; {old} left as is: {why}"
             ))
         };
+        let policy = res.spec.deletion_policy();
         match retarget {
-            Retarget::Forget(_) => {}
-            Retarget::Abandon(_) => events.push(leave(
-                "no API key for it can be read any more (the operator keeps the last one in memory only)".to_string(),
-            )),
-            Retarget::CleanUp(old) => {
-                let result = match old_key.map(|k| Account::at(old, k)) {
-                    Some(Ok(old_account)) => restore(ctx, res, &old_account, old, &status).await,
-                    _ => Err(Failure::InvalidSpec {
-                        message: "the recorded target cannot be addressed any more".to_string(),
-                    }),
-                };
-                match result {
-                    Ok(applied) => events.push(put_back(
-                        res.spec.deletion_policy(),
-                        old,
-                        applied.as_ref(),
-                        Some(new),
-                    )),
-                    // The old target stays recorded, so the move is retried as a whole.
-                    Err(failure) if failure.is_transient() => {
-                        let facts = Facts::of(res, &status, ctx.default_resync);
-                        return finish(ctx, res, on_failure(&facts, failure), events, None).await;
-                    }
-                    Err(failure) => events.push(leave(format!("{}: {failure}", failure.reason()))),
-                }
+            Retarget::Forget(old) => {
+                drop_claim(ctx, res, old).await?;
             }
+            Retarget::Abandon(old) => {
+                drop_claim(ctx, res, old).await?;
+                events.push(leave(
+                    "no API key for it can be read any more (the operator keeps the last one in memory only)".to_string(),
+                ));
+            }
+            Retarget::CleanUp(old) => match let_go(ctx, res, old, old_key, policy).await? {
+                Ok(letting) => events.extend(put_back(policy, old, &letting, Some(new))),
+                // The old target stays recorded, so the move is retried as a whole.
+                Err(failure) if failure.is_transient() => {
+                    let facts = Facts::of(res, &status, ctx.default_resync);
+                    return finish(ctx, res, on_failure(&facts, failure), events, None).await;
+                }
+                Err(failure) => {
+                    drop_claim(ctx, res, old).await?;
+                    events.push(leave(format!("{}: {failure}", failure.reason())));
+                }
+            },
         }
         status = retargeted(status);
     }
@@ -202,34 +197,35 @@ async fn sync(
         Ok(reached) => reached,
         Err(failure) => return finish(ctx, res, on_failure(&facts, failure), events, None).await,
     };
-    facts.standing = gather::standing_of(ctx, res, &target);
-    facts.target = Some(target);
-    if let Some(outcome) = decide::gate(&facts) {
-        return finish(ctx, res, outcome, events, Some(&account.key)).await;
-    }
+    // Gather the account's record, as one step with the writes below (see `turns`).
+    let _turn = ctx.turns.take(&target.name).await;
+    let record = gather::record(ctx, &target).await?;
+    facts.record = record
+        .as_ref()
+        .map(|r| r.spec.fields.clone())
+        .unwrap_or_default();
+    facts.gone = gather::gone(ctx, &facts.record, &facts.id).await?;
+    facts.target = Some(target.clone());
     let observed = ctx.sendgrid.get(&account).await.map_err(Failure::from);
+    // Decide, then act: the record first, the PATCH after it.
     match decide::decide(&facts, observed) {
-        Decision::Done(outcome) => finish(ctx, res, *outcome, events, Some(&account.key)).await,
-        Decision::Patch(plan) => {
-            // Write ahead: the original must be on record before SendGrid changes; what follows
-            // builds on the status as written.
-            let mut res = Cow::Borrowed(res);
-            if let Some(ahead) = &plan.write_ahead
-                && let Some(written) = act::write_status(ctx, &res, ahead).await?
-            {
-                res = Cow::Owned(written);
+        Decision::Done(outcome) => {
+            if let Some(fields) = outcome.record.clone() {
+                act::write_record(ctx, &target, record.as_ref(), fields, true).await?;
             }
-            let facts = Facts {
-                status: plan.write_ahead.as_ref().unwrap_or(facts.status),
-                ..facts
-            };
+            finish(ctx, res, *outcome, events, Some(&account.key)).await
+        }
+        Decision::Patch(plan) => {
+            if let Some(fields) = plan.record.clone() {
+                act::write_record(ctx, &target, record.as_ref(), fields, true).await?;
+            }
             let result = ctx
                 .sendgrid
                 .patch(&account, &plan.changes)
                 .await
                 .map_err(Failure::from);
             let outcome = decide::after_patch(&facts, &plan, result);
-            finish(ctx, &res, outcome, events, Some(&account.key)).await
+            finish(ctx, res, outcome, events, Some(&account.key)).await
         }
     }
 }
@@ -245,6 +241,69 @@ fn retargeted(status: SendGridEnforcedTlsStatus) -> SendGridEnforcedTlsStatus {
     }
 }
 
+/// Lets go of every field `res` holds on `target`, putting back as `policy` says with `key`
+/// (`Orphan`: only the claim goes, and SendGrid is not called). SendGrid is PATCHed before the
+/// record drops the claim: a failure in between leaves the claim, and the next try finds
+/// SendGrid already put back.
+async fn let_go(
+    ctx: &Context,
+    res: &SendGridEnforcedTls,
+    target: &TargetAccount,
+    key: Option<ApiKey>,
+    policy: DeletionPolicy,
+) -> Result<Result<Letting, Failure>, Error> {
+    let _turn = ctx.turns.take(&target.name).await;
+    let me = Facts::id_of(res);
+    let Some(record) = gather::record(ctx, target).await? else {
+        return Ok(Ok(Letting::default()));
+    };
+    if !record.spec.fields.holders().contains(&me) {
+        // Never held anything here (a Conflict loser): nothing of its own to undo.
+        return Ok(Ok(Letting::default()));
+    }
+    let account = key.map(|k| Account::at(target, k));
+    let seen = match (policy, &account) {
+        (DeletionPolicy::Orphan, _) => TlsSettings::default(),
+        (_, Some(Ok(account))) => match ctx.sendgrid.get(account).await {
+            Ok(seen) => seen,
+            Err(e) => return Ok(Err(e.into())),
+        },
+        _ => {
+            return Ok(Err(Failure::InvalidSpec {
+                message: "the recorded target cannot be addressed any more".to_string(),
+            }));
+        }
+    };
+    let gone = gather::gone(ctx, &record.spec.fields, &me).await?;
+    let me = Claimant {
+        id: &me,
+        gone: &gone,
+    };
+    let letting = claim::release(&record.spec.fields, me, policy, &seen);
+    if !letting.changes.is_empty()
+        && let Some(Ok(account)) = &account
+        && let Err(e) = ctx.sendgrid.patch(account, &letting.changes).await
+    {
+        return Ok(Err(e.into()));
+    }
+    if let Some(fields) = letting.record.clone() {
+        let keep = gather::residents(ctx, res, &target.name);
+        act::write_record(ctx, target, Some(&record), fields, keep).await?;
+    }
+    Ok(Ok(letting))
+}
+
+/// Drops `res`'s claim on `target` without calling SendGrid (nothing is put back).
+async fn drop_claim(
+    ctx: &Context,
+    res: &SendGridEnforcedTls,
+    target: &TargetAccount,
+) -> Result<(), Error> {
+    // Orphan asks SendGrid nothing, so it cannot fail there.
+    let _ = let_go(ctx, res, target, None, DeletionPolicy::Orphan).await?;
+    Ok(())
+}
+
 /// Deletion: puts `target` back as the policy says, then lets the resource go.
 async fn clean_up(
     ctx: &Context,
@@ -252,69 +311,39 @@ async fn clean_up(
     target: &TargetAccount,
     key: Option<ApiKey>,
 ) -> Result<Done, Error> {
-    let status = res.status.clone().unwrap_or_default();
-    let result = match key.map(|k| Account::at(target, k)) {
-        Some(Ok(account)) => restore(ctx, res, &account, target, &status).await,
-        _ => Err(Failure::InvalidSpec {
-            message: "the recorded target cannot be addressed any more".to_string(),
-        }),
-    };
-    match result {
-        Ok(applied) => {
-            let note = put_back(res.spec.deletion_policy(), target, applied.as_ref(), None);
-            act::publish(ctx, res, &[note]).await;
+    let policy = res.spec.deletion_policy();
+    match let_go(ctx, res, target, key, policy).await? {
+        Ok(letting) => {
+            act::publish(ctx, res, &put_back(policy, target, &letting, None)).await;
             release(ctx, res, None).await
         }
         Err(failure) => {
-            let facts = Facts::of(res, &status, ctx.default_resync);
             if timed_out(&res.metadata, ctx) {
                 let why = format!(
-                    "{target} left as is: deletionPolicy {:?} could not be carried out within the cleanup timeout of {}s ({}: {failure})",
-                    res.spec.deletion_policy(),
+                    "{target} left as is: deletionPolicy {policy:?} could not be carried out within the cleanup timeout of {}s ({}: {failure})",
                     ctx.cleanup_timeout.as_secs(),
                     failure.reason()
                 );
                 return release(ctx, res, Some(why)).await;
             }
+            let status = res.status.clone().unwrap_or_default();
+            let facts = Facts::of(res, &status, ctx.default_resync);
             let outcome = cleanup_failed(&facts, failure, ctx.cleanup_timeout);
             finish(ctx, res, outcome, Vec::new(), None).await
         }
     }
 }
 
-/// GETs `target` and PATCHes what the deletion policy puts back, sparing the fields other live
-/// resources on it declare; a resource in conflict there never wrote, so it undoes nothing.
-async fn restore(
-    ctx: &Context,
-    res: &SendGridEnforcedTls,
-    account: &Account,
-    target: &TargetAccount,
-    status: &SendGridEnforcedTlsStatus,
-) -> Result<Option<crate::api::TlsSettings>, Failure> {
-    if let Standing::Conflict(_) = gather::standing_of(ctx, res, target) {
-        return Ok(None);
-    }
-    let seen = ctx.sendgrid.get(account).await?;
-    let spared = gather::declared_by_others(ctx, res, target);
-    let changes = cleanup_changes(
-        res.spec.deletion_policy(),
-        &res.spec.managed(),
-        status.original.as_ref(),
-        &seen,
-        &spared,
-    );
-    if let Some(changes) = &changes {
-        ctx.sendgrid.patch(account, changes).await?;
-    }
-    Ok(changes)
-}
-
-/// Lets a deleted resource go: drops the finalizer and everything kept for it.
+/// Lets a deleted resource go: drops its claim on its account (nothing put back), the
+/// finalizer, and everything kept for it. `left` names what was left as is (a Warning).
 async fn release(
     ctx: &Context,
     res: &SendGridEnforcedTls,
     left: Option<String>,
 ) -> Result<Done, Error> {
+    if let Some(target) = res.status.as_ref().and_then(|s| s.target.as_ref()) {
+        drop_claim(ctx, res, target).await?;
+    }
     if let Some(why) = left {
         act::publish(ctx, res, &[left_as_is(why)]).await;
     }
@@ -327,7 +356,9 @@ async fn release(
 pub fn forget(ctx: &Context, meta: &ObjectMeta) {
     if let Some(uid) = &meta.uid {
         ctx.keys.forget(uid);
+        ctx.deletions.forget(uid);
     }
+    ctx.metrics.forget(meta);
     ctx.backoff.reset(&object_key(meta));
 }
 
@@ -352,12 +383,11 @@ async fn finish(
     Ok((action, outcome.failure.as_ref().map(Failure::reason)))
 }
 
-/// The deletion began longer ago than `--cleanup-timeout`.
+/// This replica first saw the deletion longer ago than `--cleanup-timeout`.
 fn timed_out(meta: &ObjectMeta, ctx: &Context) -> bool {
-    let now = Time(k8s_openapi::jiff::Timestamp::now());
-    meta.deletion_timestamp
-        .as_ref()
-        .is_some_and(|since| lifecycle::elapsed(since, &now) >= ctx.cleanup_timeout)
+    ctx.deletions
+        .elapsed(meta)
+        .is_some_and(|elapsed| elapsed >= ctx.cleanup_timeout)
 }
 
 /// An object that does not match the CRD (say, written before a CRD upgrade) is reported and

@@ -13,7 +13,9 @@ use super::pace::Pacer;
 use super::reconcile::{error_policy, forget};
 use super::{gather, watches};
 use crate::api::Guarded;
-use crate::api::{MANAGER, SendGridEnforcedTls};
+use crate::api::{MANAGER, SendGridEnforcedTls, SendGridTarget};
+use crate::decision::Reason;
+use crate::decision::conditions::{self, READY};
 use crate::sendgrid::SendGridClient;
 use crate::telemetry::Metrics;
 use crate::telemetry::http::Health;
@@ -167,6 +169,32 @@ fn handover(
 }
 
 /// Resources whose key lives in a Secret that changed.
+/// The resources in Conflict on the account whose record changed.
+fn loser_mapper(
+    store: Store<Guarded>,
+    claims: Arc<ClaimIndex>,
+) -> impl Fn(PartialObjectMeta<SendGridTarget>) -> Vec<ObjectRef<Guarded>> {
+    move |record| {
+        claims
+            .members(&record.name_any())
+            .into_iter()
+            .filter(|r| {
+                store.get(r).is_some_and(|g| {
+                    g.0.as_ref().is_ok_and(|res| {
+                        let conditions = res.status.as_ref().map(|s| &s.conditions[..]);
+                        conditions::is(
+                            conditions.unwrap_or_default(),
+                            READY,
+                            false,
+                            Reason::Conflict,
+                        )
+                    })
+                })
+            })
+            .collect()
+    }
+}
+
 fn secret_mapper(
     store: Store<Guarded>,
 ) -> impl Fn(PartialObjectMeta<Secret>) -> Vec<ObjectRef<Guarded>> {
@@ -225,10 +253,21 @@ pub async fn run(
         &options.timing,
     ));
 
+    let resources = ctx.metrics.queue.watched(resources);
     let mut controller = Controller::for_stream(resources, reader.clone())
         .with_config(ControllerConfig::default().concurrency(options.concurrency))
-        .reconcile_on(handover(ctx.clone(), gone_rx))
+        .reconcile_on(ctx.metrics.queue.referenced(handover(ctx.clone(), gone_rx)))
         .graceful_shutdown_on(shutdown);
+    // A Conflict loser is reconciled as soon as its account's record changes (the holder let
+    // go, moved, or now agrees), not at its next resync.
+    let records = watcher(
+        Api::<PartialObjectMeta<SendGridTarget>>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .touched_objects();
+    controller =
+        controller.watches_stream(records, loser_mapper(reader.clone(), ctx.claims.clone()));
     if options.watch_secrets {
         // `Api<PartialObjectMeta<_>>` asks only for metadata: Secret contents never reach us.
         let secrets = apis::<PartialObjectMeta<Secret>>(&client, &options.namespaces)
@@ -239,7 +278,10 @@ pub async fn run(
                     .boxed()
             });
         let secrets = stream::select_all(secrets).touched_objects();
-        controller = controller.watches_stream(secrets, secret_mapper(reader.clone()));
+        controller = controller.watches_stream(
+            secrets,
+            ctx.metrics.queue.mapped(secret_mapper(reader.clone())),
+        );
     }
 
     // Every reconcile first asks its API key's rate budget (see `pace`).
@@ -249,7 +291,10 @@ pub async fn run(
     ));
     controller
         .run(
-            move |obj, ctx| pacer.clone().reconcile(obj, ctx),
+            move |obj, ctx| {
+                ctx.metrics.queue.starts(&obj);
+                pacer.clone().reconcile(obj, ctx)
+            },
             error_policy,
             ctx,
         )

@@ -1,47 +1,27 @@
-//! What putting a target back does to SendGrid (on deletion, or when a resource moves to another
-//! target), decided without I/O.
-//!
-//! Only the fields the resource manages are put back, and never one that another live resource
-//! on the same target still declares: that one wants it kept, and undoing it would open a window
-//! of weak TLS (for good, if that resource only observes or is failing).
+//! What a resource says when it lets a target go (on deletion, or when it moves to another
+//! target), and the status of a cleanup that failed; what is put back is `super::claim`'s.
 
+use super::claim::Letting;
 use super::conditions::{self, READY, Verdict};
 use super::decide::{Event, Facts, Outcome, describe};
 use super::failure::Failure;
 use super::reason::Reason;
-use crate::api::{DeletionPolicy, TargetAccount, TlsSettings};
+use crate::api::{DeletionPolicy, TargetAccount};
 
-/// The settings to PATCH so that `target` is left as the deletion policy says, given what
-/// SendGrid reports now (`seen`) and the fields other live resources on the target declare
-/// (`spared`); `None` when there is nothing to change.
-pub fn cleanup_changes(
-    policy: DeletionPolicy,
-    managed: &TlsSettings,
-    original: Option<&TlsSettings>,
-    seen: &TlsSettings,
-    spared: &TlsSettings,
-) -> Option<TlsSettings> {
-    let goal = match policy {
-        DeletionPolicy::Orphan => return None,
-        DeletionPolicy::Restore => *original?,
-        DeletionPolicy::Reset => TlsSettings::SENDGRID_DEFAULTS,
-    };
-    let goal = goal.masked(managed, true).masked(spared, false);
-    Some(goal.differences(seen)).filter(|d| !d.is_empty())
-}
-
-/// The Event for a target put back: on deletion (`moved_to` None) or on a move to another one.
+/// The Events for a target let go: on deletion (`moved_to` None) or on a move to another one;
+/// what was put back, and a Warning for each field left as is.
 pub fn put_back(
     policy: DeletionPolicy,
     target: &TargetAccount,
-    applied: Option<&TlsSettings>,
+    letting: &Letting,
     moved_to: Option<&TargetAccount>,
-) -> Event {
-    let what = match applied {
-        Some(changes) => format!("set {}", describe(changes)),
-        None => "SendGrid already as it should be".to_string(),
+) -> Vec<Event> {
+    let what = if letting.put_back.is_empty() {
+        "SendGrid already as it should be".to_string()
+    } else {
+        format!("set {}", describe(&letting.put_back))
     };
-    match moved_to {
+    let done = match moved_to {
         None => Event::normal(
             Reason::CleanedUp,
             format!("deletionPolicy {policy:?} on {target}: {what}"),
@@ -50,7 +30,15 @@ pub fn put_back(
             Reason::Retargeted,
             format!("moved from {target} to {new}; deletionPolicy {policy:?} on {target}: {what}"),
         ),
-    }
+    };
+    std::iter::once(done)
+        .chain(
+            letting
+                .left
+                .iter()
+                .map(|why| left_as_is(format!("{target}: {why}"))),
+        )
+        .collect()
 }
 
 /// The Warning for a target that could not be put back and was left as is.
@@ -87,6 +75,7 @@ pub fn cleanup_failed(facts: &Facts, failure: Failure, timeout: std::time::Durat
         Vec::new()
     };
     Outcome {
+        record: None,
         status,
         events,
         retry: super::Retry::Backoff,

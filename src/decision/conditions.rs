@@ -2,7 +2,7 @@
 //! lastTransitionTime (no status churn).
 
 use super::reason::Reason;
-use crate::api::Condition;
+use crate::api::{Condition, kstatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 pub const READY: &str = "Ready";
@@ -72,6 +72,14 @@ pub fn set(
         Some(slot) => *slot = condition,
         None => conditions.push(condition),
     }
+    // kstatus's own conditions (for Flux, kpt, Config Sync) follow Ready and Synced.
+    let derived = kstatus::condition(
+        find(conditions, READY),
+        find(conditions, SYNCED),
+        generation,
+    );
+    conditions.retain(|c| c.type_ != kstatus::RECONCILING && c.type_ != kstatus::STALLED);
+    conditions.extend(derived);
     // A stable order keeps the serialized status, and so the "did it change" check, stable.
     conditions.sort_by(|a, b| a.type_.cmp(&b.type_));
 }

@@ -1,24 +1,20 @@
 //! The decision: a pure function from the spec, the current status and what SendGrid reported to
 //! what to PATCH, the new status, the Events to emit and when to come back. No I/O here.
 //!
-//! [`gate`] runs before SendGrid is asked anything (paused, waiting for an older claim);
-//! [`decide`] judges the GET; [`after_patch`] concludes after a PATCH.
+//! [`paused`] ends a reconcile that may not call SendGrid; [`decide`] judges the GET against the
+//! account's claim record ([`super::claim`]); [`after_patch`] concludes after a PATCH.
 
+use super::claim::{self, Claim, Claimant};
 use super::conditions::{self, READY, SYNCED, Verdict};
-use super::conflict::Standing;
 use super::failure::{Failure, Retry};
 use super::reason::Reason;
 use crate::api::{
-    Mode, SendGridEnforcedTls, SendGridEnforcedTlsSpec, SendGridEnforcedTlsStatus, TargetAccount,
-    TlsSettings,
+    DeletionPolicy, Mode, SendGridEnforcedTls, SendGridEnforcedTlsSpec, SendGridEnforcedTlsStatus,
+    TargetAccount, TargetFields, TlsSettings,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use std::time::Duration;
 
-/// A new resource waits this long after its creation before its first write, so that every
-/// resource created in the same instant (creationTimestamp has one-second steps) is in the cache
-/// and the oldest can be told apart.
-pub const CLAIM_SETTLE: Duration = Duration::from_secs(2);
 /// Putting the same drift back this many times within [`CONTEST_WINDOW`] makes a resource
 /// `Contested`: someone else keeps changing the setting, and two writers must never fight.
 pub const CONTEST_LIMIT: usize = 3;
@@ -27,9 +23,10 @@ pub const CONTEST_WINDOW: Duration = Duration::from_secs(3600);
 /// What the decision knows besides SendGrid's answer.
 #[derive(Debug, Clone)]
 pub struct Facts<'a> {
+    /// `namespace/name`: how the account's record names this resource.
+    pub id: String,
     pub spec: &'a SendGridEnforcedTlsSpec,
     pub generation: Option<i64>,
-    pub created: Option<&'a Time>,
     /// The status as it is now (default when the resource has none yet; with the old target's
     /// original already dropped after a retarget).
     pub status: &'a SendGridEnforcedTlsStatus,
@@ -39,14 +36,25 @@ pub struct Facts<'a> {
     pub paused: bool,
     /// The account the key reaches; None when the key could not be read.
     pub target: Option<TargetAccount>,
-    /// Where this resource stands among the others that claim its target.
-    pub standing: Standing,
+    /// That account's claim record (empty when it has none yet).
+    pub record: TargetFields,
+    /// Holders in the record that are confirmed deleted.
+    pub gone: Vec<String>,
     /// How long until the next drift check when all is well.
     pub resync: Duration,
     pub now: Time,
 }
 
 impl<'a> Facts<'a> {
+    /// `namespace/name` of `res`, as records name their holders.
+    pub fn id_of(res: &SendGridEnforcedTls) -> String {
+        format!(
+            "{}/{}",
+            res.metadata.namespace.as_deref().unwrap_or_default(),
+            res.metadata.name.as_deref().unwrap_or_default()
+        )
+    }
+
     /// The facts of `res` as it is now, before the key is known (no target, no other claim).
     /// `default_resync` applies when the spec sets no resyncInterval.
     pub fn of(
@@ -62,14 +70,15 @@ impl<'a> Facts<'a> {
                 .map(String::as_str)
         };
         Facts {
+            id: Facts::id_of(res),
             spec: &res.spec,
             generation: res.metadata.generation,
-            created: res.metadata.creation_timestamp.as_ref(),
             status,
             requested_at: annotation(crate::api::RECONCILE_REQUESTED_AT),
             paused: annotation(crate::api::PAUSED) == Some("true"),
             target: None,
-            standing: Standing::Free,
+            record: TargetFields::default(),
+            gone: Vec::new(),
             resync: res.spec.resync_interval_or(default_resync),
             now: Time(k8s_openapi::jiff::Timestamp::now()),
         }
@@ -97,15 +106,19 @@ impl<'a> Facts<'a> {
     }
 }
 
-/// The PATCH to send: only the managed fields that differ.
+/// The PATCH to send: the held fields that differ, and fields let go that are put back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PatchPlan {
     pub changes: TlsSettings,
-    /// SendGrid's settings before the PATCH (kept as `status.original` on the first change).
+    /// The fields of `changes` that put a field this resource let go back.
+    pub put_back: TlsSettings,
+    /// Fields it let go that were not put back, and why.
+    pub left: Vec<String>,
+    /// SendGrid's settings before the PATCH.
     pub before: TlsSettings,
-    /// A status to write, and see succeed, BEFORE the PATCH: it records the original of this
-    /// target, so that a PATCH whose outcome is unknown can never lose it.
-    pub write_ahead: Option<SendGridEnforcedTlsStatus>,
+    /// The account's record to write, and see succeed, BEFORE the PATCH: it claims the fields
+    /// and holds their originals, so that a PATCH whose outcome is unknown can never lose one.
+    pub record: Option<TargetFields>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +156,8 @@ impl Event {
 /// The end of one reconcile.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
+    /// The account's record to write first (a claim joined, a Conflict loser dropped), if any.
+    pub record: Option<TargetFields>,
     pub status: SendGridEnforcedTlsStatus,
     pub events: Vec<Event>,
     pub retry: Retry,
@@ -205,6 +220,7 @@ pub fn paused(facts: &Facts) -> Outcome {
         Vec::new()
     };
     Outcome {
+        record: None,
         status,
         events,
         retry: Retry::Resync(facts.resync),
@@ -212,84 +228,77 @@ pub fn paused(facts: &Facts) -> Outcome {
     }
 }
 
-/// What to do before asking SendGrid anything: `Some` ends the reconcile without a call.
-pub fn gate(facts: &Facts) -> Option<Outcome> {
-    if facts.paused {
-        return Some(paused(facts));
-    }
-    let target = facts.target.as_ref()?;
-    // Only Ready says why: Synced stays as it was, since nothing was asked of SendGrid.
-    let waiting = |why: String, after: Duration| {
-        let mut status = base_status(facts);
-        conditions::set(
-            &mut status.conditions,
-            READY,
-            Verdict::no(Reason::Pending, why),
-            facts.generation,
-            &facts.now,
-        );
-        Outcome {
-            status,
-            events: Vec::new(),
-            retry: Retry::After(after),
-            failure: None,
-        }
-    };
-    if let Standing::Wait(older) = &facts.standing {
-        return Some(waiting(
-            format!(
-                "waiting for the older resource {older} to claim its target: it may share {target} and it disagrees with this one"
-            ),
-            Duration::from_secs(1),
-        ));
-    }
-    // A brand-new resource waits a moment, writing nothing: its claim counts from its creation
-    // (see `conflict`), and a status write here would only cost one more write per resource.
-    if let (None, Some(created)) = (&facts.status.observed_generation, facts.created) {
-        let age = super::lifecycle::elapsed(created, &facts.now);
-        if let Some(left) = CLAIM_SETTLE.checked_sub(age).filter(|l| !l.is_zero()) {
-            return Some(Outcome {
-                status: facts.status.clone(),
-                events: Vec::new(),
-                retry: Retry::After(left),
-                failure: None,
-            });
-        }
-    }
-    None
-}
-
-/// Decides what to do with SendGrid's answer to the GET (or the failure to get one).
+/// Decides what to do with SendGrid's answer to the GET (or the failure to get one), against
+/// the account's claim record: a resource claims the fields it declares before any PATCH (an
+/// Observe one too, so that nothing it expects is put back under it, but it never writes).
 pub fn decide(facts: &Facts, observed: Result<TlsSettings, Failure>) -> Decision {
     let seen = match observed {
         Ok(seen) => seen,
         Err(failure) => return Decision::Done(Box::new(on_failure(facts, failure))),
     };
     let wanted = facts.spec.managed();
-    let diff = differences(&wanted, &seen);
-    if let Standing::Conflict(owner) = &facts.standing {
-        let ready = Verdict::no(
-            Reason::Conflict,
-            format!(
-                "{owner} already manages target {} with different settings; this resource will not write to SendGrid until that one is deleted or agrees",
-                show_target(facts)
-            ),
-        );
-        return Decision::Done(Box::new(entered(facts, Some(seen), ready)));
+    let me = Claimant {
+        id: &facts.id,
+        gone: &facts.gone,
+    };
+    let observe = facts.spec.mode() == Mode::Observe;
+    // An Observe resource holds what it declares too (so nothing it expects is put back under
+    // it), but never writes: it lets go of fields as Orphan does.
+    let policy = if observe {
+        DeletionPolicy::Orphan
+    } else {
+        facts.spec.deletion_policy()
+    };
+    let seeded = claim::seeded(&facts.record, &wanted, facts.status.original.as_ref());
+    let letting = match claim::claim(&seeded, me, &wanted, policy, &seen) {
+        Claim::Conflict {
+            holder,
+            fields,
+            record,
+        } => {
+            let ready = Verdict::no(
+                Reason::Conflict,
+                format!(
+                    "{holder} already manages {} of account {} with other values; this resource will not write to SendGrid until that one is deleted or agrees",
+                    fields.join(", "),
+                    show_target(facts)
+                ),
+            );
+            let mut out = entered(facts, Some(seen), ready);
+            out.record = record;
+            return Decision::Done(Box::new(out));
+        }
+        Claim::Held(letting) => letting,
+    };
+    if observe {
+        let diff = differences(&wanted, &seen);
+        let mut out = if diff.is_empty() {
+            concluded(facts, Some(seen), in_sync())
+        } else {
+            let drifted = Verdict::no(Reason::Drifted, describe_drift(&wanted, &seen));
+            entered(facts, Some(seen), drifted)
+        };
+        out.record = letting.record;
+        return Decision::Done(Box::new(out));
     }
-    if diff.is_empty() {
-        let ready = Verdict::yes(Reason::InSync, "SendGrid matches the spec");
-        return Decision::Done(Box::new(concluded(facts, Some(seen), ready)));
-    }
-    if facts.spec.mode() == Mode::Observe {
-        let ready = Verdict::no(Reason::Drifted, describe_drift(&wanted, &seen));
-        return Decision::Done(Box::new(entered(facts, Some(seen), ready)));
+    if letting.changes.is_empty() {
+        let mut out = concluded(facts, Some(seen), in_sync());
+        if letting.record.is_some() {
+            // The account's record holds the originals now (an older status kept its own).
+            out.status.original = None;
+        }
+        out.record = letting.record;
+        out.events.extend(no_longer_declared(&letting.left));
+        return Decision::Done(Box::new(out));
     }
     let corrections = facts.recent_corrections();
     let still_contested = conditions::find(&facts.status.conditions, READY)
         .is_some_and(|c| c.reason == "Contested" && c.observed_generation == facts.generation)
         && !facts.new_request();
-    if still_contested || (was_in_sync(facts) && corrections.len() >= CONTEST_LIMIT) {
+    let drift = letting.changes.masked(&letting.put_back, false);
+    if !drift.is_empty()
+        && (still_contested || (was_in_sync(facts) && corrections.len() >= CONTEST_LIMIT))
+    {
         let ready = Verdict::no(
             Reason::Contested,
             format!(
@@ -299,30 +308,28 @@ pub fn decide(facts: &Facts, observed: Result<TlsSettings, Failure>) -> Decision
                 crate::api::RECONCILE_REQUESTED_AT
             ),
         );
-        return Decision::Done(Box::new(entered(facts, Some(seen), ready)));
+        let mut out = entered(facts, Some(seen), ready);
+        out.record = letting.record;
+        return Decision::Done(Box::new(out));
     }
-    // The original is recorded, and the write seen to succeed, before the first change to this
-    // target, whatever the policy: a PATCH whose outcome is unknown, or whose status write is
-    // lost, must not leave the operator's own values to be taken for the original later (and
-    // the policy can be switched to Restore at any time).
-    // It says Ready=False until the PATCH is answered: nothing may read "in sync" from it.
-    let write_ahead = facts.status.original.is_none().then(|| {
-        let mut status = base_status(facts);
-        status.original = Some(seen);
-        conditions::set(
-            &mut status.conditions,
-            READY,
-            Verdict::no(Reason::Pending, format!("applying {}", describe(&diff))),
-            facts.generation,
-            &facts.now,
-        );
-        status
-    });
     Decision::Patch(Box::new(PatchPlan {
-        changes: diff,
+        changes: letting.changes,
+        put_back: letting.put_back,
+        left: letting.left,
         before: seen,
-        write_ahead,
+        record: letting.record,
     }))
+}
+
+/// The Warnings for fields this resource no longer declares that were left as is.
+fn no_longer_declared(left: &[String]) -> impl Iterator<Item = Event> + '_ {
+    left.iter().map(|why| {
+        super::cleanup::left_as_is(format!("{why} (no longer declared by this resource)"))
+    })
+}
+
+fn in_sync() -> Verdict {
+    Verdict::yes(Reason::InSync, "SendGrid matches the spec")
 }
 
 /// Concludes a reconcile after the PATCH of `plan` returned `result`.
@@ -341,7 +348,7 @@ pub fn after_patch(
     let wanted = facts.spec.managed();
     let left = differences(&wanted, &seen);
     let ready = if left.is_empty() {
-        Verdict::yes(Reason::InSync, "SendGrid matches the spec")
+        in_sync()
     } else {
         Verdict::no(
             Reason::Pending,
@@ -353,13 +360,16 @@ pub fn after_patch(
     };
     let mut out = concluded(facts, Some(seen), ready);
     out.status.last_applied_time = Some(facts.now.clone());
-    if out.status.original.is_none() {
-        out.status.original = Some(plan.before);
+    if plan.record.is_some() {
+        // Written before the PATCH: the account's record holds the originals now.
+        out.status.original = None;
     }
     if !left.is_empty() {
         out.retry = Retry::Backoff;
     }
-    let drift = was_in_sync(facts);
+    // Drift is a held field SendGrid no longer showed; a field put back is not.
+    let corrected = plan.changes.masked(&plan.put_back, false);
+    let drift = was_in_sync(facts) && !corrected.is_empty();
     let mut corrections = facts.recent_corrections();
     if drift {
         corrections.push(facts.now.clone());
@@ -367,6 +377,7 @@ pub fn after_patch(
         corrections.drain(..keep);
     }
     out.status.drift_corrections = corrections;
+    out.events.extend(no_longer_declared(&plan.left));
     out.events.push(if drift {
         Event::normal(
             Reason::DriftCorrected,
@@ -425,6 +436,7 @@ fn concluded(facts: &Facts, seen: Option<TlsSettings>, ready: Verdict) -> Outcom
         &facts.now,
     );
     Outcome {
+        record: None,
         status,
         events: Vec::new(),
         retry: Retry::Resync(facts.resync),
@@ -476,6 +488,7 @@ fn failed(facts: &Facts, seen: Option<TlsSettings>, failure: Failure) -> Outcome
         events.push(Event::warning(reason, message));
     }
     Outcome {
+        record: None,
         status,
         events,
         retry: failure.retry(facts.resync),

@@ -10,14 +10,15 @@
 //! and then lets the resource go with a Warning naming what was left as is.
 
 use crate::api::{DeletionPolicy, TargetAccount};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use std::time::Duration;
 
 /// What the lifecycle decision knows.
 #[derive(Debug, Clone)]
 pub struct Life<'a> {
     pub policy: DeletionPolicy,
-    pub deleting_since: Option<&'a Time>,
+    /// How long ago this replica first saw the deletion, on its own monotonic clock; None when
+    /// the resource is not being deleted.
+    pub deleting_for: Option<Duration>,
     pub has_finalizer: bool,
     /// The paused annotation is "true".
     pub paused: bool,
@@ -26,14 +27,11 @@ pub struct Life<'a> {
     /// The resource reached SendGrid once (`status.observed` is set), even if an older status
     /// did not record the target.
     pub reached: bool,
-    /// `status.original` is set (for the recorded target).
-    pub has_original: bool,
     /// The target the spec and the current key reach; None when the key cannot be read.
     pub current: Option<&'a TargetAccount>,
     /// A key for `recorded` is at hand: the current one, or the last one read (in memory).
     pub recorded_key: bool,
     pub cleanup_timeout: Duration,
-    pub now: &'a Time,
 }
 
 /// The next thing to do.
@@ -60,9 +58,9 @@ pub enum Plan {
 pub enum Retarget {
     /// Put the old target back as the deletion policy says, then move on.
     CleanUp(TargetAccount),
-    /// Nothing to put back (Orphan, or Restore with nothing recorded): just move on.
+    /// Nothing to put back (Orphan): drop the claim and move on.
     Forget(TargetAccount),
-    /// The old target's key is gone: move on, and say what was left as is.
+    /// The old target's key is gone: drop the claim, move on, and say what was left as is.
     Abandon(TargetAccount),
 }
 
@@ -76,12 +74,8 @@ impl Retarget {
 
 /// Decides the next step for a resource.
 pub fn plan(life: &Life) -> Plan {
-    let restores_nothing = match life.policy {
-        DeletionPolicy::Orphan => true,
-        DeletionPolicy::Restore => !life.has_original,
-        DeletionPolicy::Reset => false,
-    };
-    let Some(since) = life.deleting_since else {
+    let restores_nothing = life.policy == DeletionPolicy::Orphan;
+    let Some(deleting_for) = life.deleting_for else {
         let wants_finalizer = life.policy != DeletionPolicy::Orphan;
         if wants_finalizer != life.has_finalizer {
             return Plan::SetFinalizer(wants_finalizer);
@@ -123,7 +117,7 @@ pub fn plan(life: &Life) -> Plan {
         (None, None) if !life.reached => Plan::Release(None),
         (target, _) => {
             let target = target.map_or_else(|| "its target".to_string(), ToString::to_string);
-            match life.cleanup_timeout.checked_sub(elapsed(since, life.now)) {
+            match life.cleanup_timeout.checked_sub(deleting_for) {
                 Some(left) if !left.is_zero() => Plan::WaitForKey(left),
                 _ => Plan::Release(Some(format!(
                     "{target} left as is: no API key for it could be read within the cleanup timeout of {}s, so deletionPolicy {:?} was not carried out",
@@ -135,16 +129,10 @@ pub fn plan(life: &Life) -> Plan {
     }
 }
 
-/// How long from `since` to `now` (zero if `now` is earlier).
-pub fn elapsed(since: &Time, now: &Time) -> Duration {
-    Duration::try_from(now.0.duration_since(since.0)).unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::api::{OnBehalfOfRef, Region};
-    use k8s_openapi::jiff::Timestamp;
 
     /// The account `user_id`, reached through the Secret version `secret`.
     fn target(sub: Option<&str>, user_id: u64, secret: &str) -> TargetAccount {
@@ -161,18 +149,13 @@ mod tests {
         }
     }
 
-    fn at(secs: i64) -> Time {
-        Time(Timestamp::from_second(secs).unwrap())
-    }
-
     struct Case {
         policy: DeletionPolicy,
-        deleting: Option<i64>,
+        deleting: Option<u64>,
         finalizer: bool,
         paused: bool,
         recorded: Option<TargetAccount>,
         reached: bool,
-        original: bool,
         current: Option<TargetAccount>,
         recorded_key: bool,
     }
@@ -186,27 +169,22 @@ mod tests {
                 paused: false,
                 recorded: Some(target(Some("a"), 1, "1")),
                 reached: true,
-                original: true,
                 current: Some(target(Some("a"), 1, "1")),
                 recorded_key: true,
             }
         }
 
         fn plan(&self) -> Plan {
-            let deleting = self.deleting.map(at);
-            let now = at(1_000);
             plan(&Life {
                 policy: self.policy,
-                deleting_since: deleting.as_ref(),
+                deleting_for: self.deleting.map(Duration::from_secs),
                 has_finalizer: self.finalizer,
                 paused: self.paused,
                 recorded: self.recorded.as_ref(),
                 reached: self.reached,
-                has_original: self.original,
                 current: self.current.as_ref(),
                 recorded_key: self.recorded_key,
                 cleanup_timeout: Duration::from_secs(600),
-                now: &now,
             })
         }
     }
@@ -252,7 +230,7 @@ mod tests {
         c.paused = true;
         c.current = Some(target(Some("b"), 2, "1"));
         assert_eq!(c.plan(), Plan::Paused, "no retarget while paused");
-        c.deleting = Some(990);
+        c.deleting = Some(10);
         match c.plan() {
             Plan::Release(Some(why)) => assert!(
                 why.starts_with("global-1 (a) left as is: the resource is paused"),
@@ -264,7 +242,7 @@ mod tests {
         assert_eq!(c.plan(), Plan::Nothing);
         let mut c = Case::live(Orphan);
         c.paused = true;
-        c.deleting = Some(990);
+        c.deleting = Some(10);
         c.finalizer = true;
         assert_eq!(c.plan(), Plan::Release(None), "Orphan has nothing to say");
         // The finalizer its policy needs is still added: that is no SendGrid call.
@@ -283,10 +261,7 @@ mod tests {
         assert_eq!(c.plan(), Plan::Sync(Some(Retarget::CleanUp(old.clone()))));
         c.recorded_key = false;
         assert_eq!(c.plan(), Plan::Sync(Some(Retarget::Abandon(old.clone()))));
-        c.original = false;
-        assert_eq!(c.plan(), Plan::Sync(Some(Retarget::Forget(old.clone()))));
         let mut c = Case::live(Reset);
-        c.original = false;
         c.current = Some(target(Some("a"), 3, "2"));
         assert_eq!(c.plan(), Plan::Sync(Some(Retarget::CleanUp(old.clone()))));
         let mut c = Case::live(Orphan);
@@ -303,23 +278,20 @@ mod tests {
             c.deleting = Some(since);
             c
         };
-        assert_eq!(deleting(Restore, 990).plan(), Plan::Cleanup(old.clone()));
-        assert_eq!(deleting(Reset, 990).plan(), Plan::Cleanup(old.clone()));
-        let mut c = deleting(Orphan, 990);
+        assert_eq!(deleting(Restore, 10).plan(), Plan::Cleanup(old.clone()));
+        assert_eq!(deleting(Reset, 10).plan(), Plan::Cleanup(old.clone()));
+        let mut c = deleting(Orphan, 10);
         c.finalizer = true;
         assert_eq!(c.plan(), Plan::Release(None));
-        let mut c = deleting(Restore, 990);
-        c.original = false;
-        assert_eq!(c.plan(), Plan::Release(None), "nothing recorded to restore");
-        let mut c = deleting(Restore, 990);
+        let mut c = deleting(Restore, 10);
         c.finalizer = false;
         assert_eq!(c.plan(), Plan::Nothing);
         // The Secret went first: the key in memory is gone too.
-        let mut c = deleting(Reset, 990);
+        let mut c = deleting(Reset, 10);
         c.recorded_key = false;
         c.current = None;
         assert_eq!(c.plan(), Plan::WaitForKey(Duration::from_secs(590)));
-        c.deleting = Some(400);
+        c.deleting = Some(600);
         match c.plan() {
             Plan::Release(Some(why)) => {
                 assert!(why.starts_with("global-1 (a) left as is"), "{why}")
@@ -327,7 +299,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // Never reached SendGrid (no recorded target) and no key: nothing to undo.
-        let mut c = deleting(Reset, 990);
+        let mut c = deleting(Reset, 10);
         c.recorded = None;
         c.reached = false;
         c.current = None;
@@ -336,7 +308,7 @@ mod tests {
         c.reached = true;
         assert_eq!(c.plan(), Plan::WaitForKey(Duration::from_secs(590)));
         // No recorded target yet (an older status), but the key reaches one.
-        let mut c = deleting(Reset, 990);
+        let mut c = deleting(Reset, 10);
         c.recorded = None;
         assert_eq!(c.plan(), Plan::Cleanup(old));
     }

@@ -2,14 +2,14 @@
 //! SendGrid reported to what to do next. The controller (`crate::controller::reconcile`) gathers
 //! the facts, calls these, and acts.
 //!
-//! - [`lifecycle`]: finalizer, retarget, deletion and release.
-//! - [`conflict`]: who holds a target when several resources claim it.
-//! - [`decide`]: the sync itself (gate, decide, after_patch).
-//! - [`cleanup`]: what putting a target back changes.
+//! - [`lifecycle`]: finalizer, pause, retarget, deletion and release.
+//! - [`claim`]: who holds which field of an account, its originals, what letting go puts back.
+//! - [`decide`]: the sync itself (paused, decide, after_patch).
+//! - [`cleanup`]: what a resource says when it lets an account go.
 
+pub(crate) mod claim;
 pub(crate) mod cleanup;
 pub(crate) mod conditions;
-pub(crate) mod conflict;
 pub(crate) mod decide;
 mod failure;
 pub(crate) mod lifecycle;

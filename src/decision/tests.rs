@@ -1,18 +1,16 @@
 //! The decision table: every branch of [`decide`], [`after_patch`] and the cleanup decision, from
 //! small fixtures, with no runtime and no HTTP.
 
-use super::cleanup::{cleanup_changes, cleanup_failed};
+use super::cleanup::cleanup_failed;
 use super::conditions::{self, READY, SYNCED};
-use super::conflict::Standing;
 use super::decide::{
-    CLAIM_SETTLE, CONTEST_LIMIT, Decision, EventKind, Facts, Outcome, PatchPlan, after_patch,
-    decide, gate,
+    CONTEST_LIMIT, Decision, EventKind, Facts, Outcome, PatchPlan, after_patch, decide, paused,
 };
 use super::failure::{Failure, Retry};
 use super::reason::Reason;
 use crate::api::{
-    DeletionPolicy, Mode, Region, SecretKeyRef, SendGridEnforcedTlsSpec, SendGridEnforcedTlsStatus,
-    TargetAccount, TlsSettings, TlsVersion,
+    DeletionPolicy, FieldClaim, Mode, Region, SecretKeyRef, SendGridEnforcedTlsSpec,
+    SendGridEnforcedTlsStatus, TargetAccount, TargetFields, TlsSettings, TlsVersion,
 };
 use crate::sendgrid::SendGridError;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -20,6 +18,7 @@ use k8s_openapi::jiff::Timestamp;
 use std::time::{Duration, SystemTime};
 
 const TARGET: &str = "global-4711";
+const ME: &str = "mail/marketing";
 
 fn target() -> TargetAccount {
     TargetAccount {
@@ -66,14 +65,15 @@ fn facts<'a>(
     status: &'a SendGridEnforcedTlsStatus,
 ) -> Facts<'a> {
     Facts {
+        id: ME.into(),
         spec,
         generation: Some(2),
-        created: None,
         status,
         requested_at: None,
         paused: false,
         target: Some(target()),
-        standing: Standing::Free,
+        record: TargetFields::default(),
+        gone: Vec::new(),
         resync: spec.resync_interval(),
         now: at(1_000),
     }
@@ -212,10 +212,15 @@ fn first_patch_applies_and_records_original() {
     for c in &out.status.conditions {
         assert_eq!(c.observed_generation, Some(2), "{c:?}");
     }
+    let record = plan.record.as_ref().expect("claimed before the PATCH");
+    let tls = record.require_tls.as_ref().unwrap();
+    assert_eq!((tls.original, tls.written), (Some(false), true));
+    let version = record.minimum_tls_version.as_ref().unwrap();
     assert_eq!(
-        out.status.original,
-        Some(settings(false, false, TlsVersion::V1_1))
+        (version.original, version.written),
+        (Some(TlsVersion::V1_1), TlsVersion::V1_2)
     );
+    assert_eq!(record.holders(), vec![ME.to_string()]);
     assert_eq!(
         out.status.observed,
         Some(settings(true, false, TlsVersion::V1_2))
@@ -261,17 +266,31 @@ fn patch_accepted_but_not_applied_is_pending_with_backoff() {
 }
 
 #[test]
-fn original_is_kept_from_the_first_change_only() {
+fn an_older_status_original_seeds_the_accounts_record_and_then_goes() {
     let spec = spec();
     let mut status = in_sync_status();
     status.original = Some(settings(false, true, TlsVersion::V1_1));
     let f = facts(&spec, &status);
+    // SendGrid shows the older operator's own write; the record takes the older original.
     let plan = patch(decide(&f, Ok(settings(false, false, TlsVersion::V1_2))));
-    let out = after_patch(&f, &plan, Ok(settings(true, false, TlsVersion::V1_2)));
+    let record = plan.record.clone().expect("claimed");
+    assert_eq!(record.require_tls.unwrap().original, Some(false));
+    assert_eq!(record.require_valid_cert.unwrap().original, Some(true));
     assert_eq!(
-        out.status.original,
-        Some(settings(false, true, TlsVersion::V1_1))
+        record.minimum_tls_version.unwrap().original,
+        Some(TlsVersion::V1_1)
     );
+    let out = after_patch(&f, &plan, Ok(settings(true, false, TlsVersion::V1_2)));
+    assert_eq!(out.status.original, None, "the record holds it now");
+    // A failure before the record is written keeps it.
+    let failed = done(decide(
+        &f,
+        Err(sendgrid(SendGridError::Unavailable {
+            status: Some(503),
+            message: "down".into(),
+        })),
+    ));
+    assert_eq!(failed.status.original, status.original);
 }
 
 #[test]
@@ -342,12 +361,24 @@ fn observe_mode_reports_drift_and_never_patches() {
     assert_eq!(again.status, out.status);
 }
 
+/// The account's record with `mail/older` holding minimumTlsVersion 1.3.
+fn held_by_older() -> TargetFields {
+    TargetFields {
+        minimum_tls_version: Some(FieldClaim {
+            original: Some(TlsVersion::V1_1),
+            written: TlsVersion::V1_3,
+            holders: vec!["mail/older".into()],
+        }),
+        ..TargetFields::default()
+    }
+}
+
 #[test]
 fn conflict_never_patches() {
     let spec = spec();
     let status = SendGridEnforcedTlsStatus::default();
     let mut f = facts(&spec, &status);
-    f.standing = Standing::Conflict("mail/older".into());
+    f.record = held_by_older();
     let out = done(decide(&f, Ok(settings(false, false, TlsVersion::V1_1))));
     assert_eq!(condition(&out, READY), pair("False", "Conflict"));
     let message = &conditions::find(&out.status.conditions, READY)
@@ -360,8 +391,9 @@ fn conflict_never_patches() {
     assert_eq!(out.events[0].reason, Reason::Conflict);
     let again = done(decide(&f, Ok(settings(false, false, TlsVersion::V1_1))));
     assert_eq!(again.events.len(), 1, "first time only for a new status");
+    assert_eq!(out.record, None, "it held nothing, so the record stays");
     let mut f2 = facts(&spec, &out.status);
-    f2.standing = Standing::Conflict("mail/older".into());
+    f2.record = held_by_older();
     assert!(
         done(decide(&f2, Ok(settings(false, false, TlsVersion::V1_1))))
             .events
@@ -621,144 +653,99 @@ fn resync_interval_comes_from_the_spec() {
 }
 
 #[test]
-fn cleanup_policies() {
-    let seen = settings(true, false, TlsVersion::V1_2);
-    let original = settings(false, true, TlsVersion::V1_1);
-    let managed = spec().managed();
-    let none = TlsSettings::default();
-    let changes =
-        |policy,
-         managed: &TlsSettings,
-         original: Option<&TlsSettings>,
-         seen: &TlsSettings,
-         spared: &TlsSettings| { cleanup_changes(policy, managed, original, seen, spared) };
-    assert_eq!(
-        changes(
-            DeletionPolicy::Orphan,
-            &managed,
-            Some(&original),
-            &seen,
-            &none
-        ),
-        None,
-        "Orphan changes nothing"
-    );
-    assert_eq!(
-        changes(
-            DeletionPolicy::Restore,
-            &managed,
-            Some(&original),
-            &seen,
-            &none
-        ),
-        Some(original)
-    );
-    assert_eq!(
-        changes(DeletionPolicy::Restore, &managed, None, &seen, &none),
-        None,
-        "nothing recorded, nothing to restore"
-    );
-    let mut partly = managed;
-    partly.require_valid_cert = None; // not managed: left alone
-    assert_eq!(
-        changes(DeletionPolicy::Reset, &partly, None, &seen, &none),
-        Some(TlsSettings {
-            require_tls: Some(false),
-            require_valid_cert: None,
-            minimum_tls_version: Some(TlsVersion::V1_1)
-        })
-    );
-    assert_eq!(
-        changes(
-            DeletionPolicy::Reset,
-            &partly,
-            None,
-            &settings(false, true, TlsVersion::V1_1),
-            &none
-        ),
-        None,
-        "already at the defaults"
-    );
-}
-
-#[test]
-fn cleanup_spares_the_fields_another_live_resource_declares() {
-    let seen = settings(true, true, TlsVersion::V1_2);
-    let original = settings(false, false, TlsVersion::V1_1);
-    let managed = settings(true, true, TlsVersion::V1_2);
-    // Another resource on the same target still wants requireTls.
-    let other = TlsSettings {
-        require_tls: Some(true),
-        ..TlsSettings::default()
-    };
-    for policy in [DeletionPolicy::Restore, DeletionPolicy::Reset] {
-        assert_eq!(
-            cleanup_changes(policy, &managed, Some(&original), &seen, &other),
-            Some(TlsSettings {
-                require_tls: None,
-                require_valid_cert: Some(false),
-                minimum_tls_version: Some(TlsVersion::V1_1)
-            }),
-            "{policy:?}"
-        );
-    }
-    let everything = settings(true, true, TlsVersion::V1_2);
-    assert_eq!(
-        cleanup_changes(DeletionPolicy::Reset, &managed, None, &seen, &everything),
-        None
-    );
-}
-
-#[test]
-fn restore_records_the_original_before_the_first_patch_and_only_then() {
+fn every_policy_claims_with_the_original_before_the_first_patch_and_only_then() {
     let mut spec = spec();
-    spec.deletion_policy = Some(DeletionPolicy::Restore);
     let status = SendGridEnforcedTlsStatus::default();
     let before = settings(false, false, TlsVersion::V1_1);
-    let plan = patch(decide(&facts(&spec, &status), Ok(before)));
-    let ahead = plan
-        .write_ahead
-        .as_ref()
-        .expect("a write ahead of the PATCH");
-    assert_eq!(ahead.original, Some(before));
-    let ready = conditions::find(&ahead.conditions, READY).expect("Ready set");
-    assert_eq!(
-        (ready.status.as_str(), ready.reason.as_str()),
-        ("False", "Pending"),
-        "nothing may read \"in sync\" from a status written before the PATCH"
-    );
-    assert_eq!(ahead.target, Some(target()));
-    // Once recorded, a later PATCH (an edit, drift) writes nothing ahead and keeps it.
-    let out = after_patch(
-        &facts(&spec, ahead),
-        &plan,
-        Ok(settings(true, false, TlsVersion::V1_2)),
-    );
-    assert_eq!(out.status.original, Some(before));
-    let mut edited = spec.clone();
-    edited.minimum_tls_version = Some(TlsVersion::V1_3);
-    let again = patch(decide(
-        &facts(&edited, &out.status),
-        Ok(settings(true, false, TlsVersion::V1_2)),
-    ));
-    assert_eq!(again.write_ahead, None);
-    let kept = after_patch(
-        &facts(&edited, &out.status),
-        &again,
-        Ok(settings(true, false, TlsVersion::V1_3)),
-    );
-    assert_eq!(
-        kept.status.original,
-        Some(before),
-        "never the operator's own values"
-    );
     // Whatever the policy: it can be switched to Restore at any time.
-    for policy in [None, Some(DeletionPolicy::Reset)] {
+    for policy in [
+        None,
+        Some(DeletionPolicy::Reset),
+        Some(DeletionPolicy::Restore),
+    ] {
         spec.deletion_policy = policy;
         let plan = patch(decide(&facts(&spec, &status), Ok(before)));
-        let ahead = plan.write_ahead.as_ref().expect("written ahead");
-        assert_eq!(ahead.original, Some(before), "{policy:?}");
+        let record = plan.record.as_ref().expect("claimed ahead of the PATCH");
+        assert_eq!(record.written(), spec.managed(), "{policy:?}");
+        assert_eq!(
+            record.minimum_tls_version.as_ref().unwrap().original,
+            Some(TlsVersion::V1_1)
+        );
     }
+    // Once held, a later PATCH (drift) writes no record.
+    let held = patch(decide(&facts(&spec, &status), Ok(before)))
+        .record
+        .unwrap();
+    let mut f = facts(&spec, &status);
+    f.record = held.clone();
+    let again = patch(decide(&f, Ok(before)));
+    assert_eq!(again.record, None);
+    // An edit changes what is written, never the original.
+    let mut edited = spec.clone();
+    edited.minimum_tls_version = Some(TlsVersion::V1_3);
+    let mut f = facts(&edited, &status);
+    f.record = held;
+    let edit = patch(decide(&f, Ok(settings(true, false, TlsVersion::V1_2))));
+    let version = edit.record.unwrap().minimum_tls_version.unwrap();
+    assert_eq!(
+        (version.original, version.written),
+        (Some(TlsVersion::V1_1), TlsVersion::V1_3),
+        "never the operator's own values"
+    );
+}
+
+#[test]
+fn a_field_no_longer_declared_is_put_back_in_the_same_patch_and_is_no_drift() {
+    let mut spec = spec();
+    spec.deletion_policy = Some(DeletionPolicy::Restore);
+    let status = in_sync_status();
+    let record = patch(decide(
+        &facts(&spec, &status),
+        Ok(settings(false, false, TlsVersion::V1_1)),
+    ))
+    .record
+    .unwrap();
+    spec.require_tls = None;
+    let mut f = facts(&spec, &status);
+    f.record = record;
+    f.generation = Some(3);
+    let plan = patch(decide(&f, Ok(settings(true, false, TlsVersion::V1_2))));
+    assert_eq!(
+        plan.changes,
+        TlsSettings {
+            require_tls: Some(false),
+            ..TlsSettings::default()
+        }
+    );
+    let out = after_patch(&f, &plan, Ok(settings(false, false, TlsVersion::V1_2)));
+    assert_eq!(condition(&out, READY), pair("True", "InSync"));
+    assert!(out.status.drift_corrections.is_empty());
+    assert_eq!(out.events[0].reason, Reason::Applied);
+}
+
+#[test]
+fn observe_holds_what_it_declares_but_never_writes() {
+    let mut spec = spec();
+    spec.mode = Some(Mode::Observe);
+    let status = SendGridEnforcedTlsStatus::default();
+    let mut f = facts(&spec, &status);
+    let out = done(decide(&f, Ok(settings(false, false, TlsVersion::V1_1))));
+    assert_eq!(condition(&out, READY), pair("False", "Drifted"));
+    let record = out.record.expect("it holds its fields");
+    assert_eq!(record.holders(), vec![ME.to_string()]);
+    // A field it no longer declares is let go without a write, its original kept.
+    let mut fewer = spec.clone();
+    fewer.minimum_tls_version = None;
+    f = facts(&fewer, &status);
+    f.record = record;
+    let out = done(decide(&f, Ok(settings(true, false, TlsVersion::V1_1))));
+    let version = out.record.unwrap().minimum_tls_version.unwrap();
+    assert!(
+        version.holders.is_empty(),
+        "its claim goes; the original stays"
+    );
+    assert_eq!(version.original, Some(TlsVersion::V1_1));
+    assert!(out.events.iter().all(|e| e.reason != Reason::Applied));
 }
 
 #[test]
@@ -814,49 +801,23 @@ fn repeated_drift_becomes_contested_and_stops_writing() {
 }
 
 #[test]
-fn gate_pauses_and_waits_before_calling_sendgrid() {
+fn paused_says_so_once_and_leaves_ready_as_it_was() {
     let spec = spec();
     let status = in_sync_status();
     let mut f = facts(&spec, &status);
-    assert_eq!(gate(&f), None);
     f.paused = true;
-    let paused = gate(&f).expect("paused");
+    let out = paused(&f);
     assert_eq!(
-        condition(&paused, READY),
+        condition(&out, READY),
         pair("True", "InSync"),
         "Ready left as it was"
     );
-    assert_eq!(condition(&paused, SYNCED), pair("False", "Paused"));
-    assert_eq!(paused.events.len(), 1);
-    let mut again = facts(&spec, &paused.status);
+    assert_eq!(condition(&out, SYNCED), pair("False", "Paused"));
+    assert_eq!(out.events.len(), 1);
+    assert_eq!(out.record, None);
+    let mut again = facts(&spec, &out.status);
     again.paused = true;
-    assert!(
-        gate(&again).unwrap().events.is_empty(),
-        "one Event per pause"
-    );
-
-    let fresh = SendGridEnforcedTlsStatus::default();
-    let mut f = facts(&spec, &fresh);
-    f.standing = Standing::Wait("mail/older".into());
-    let waiting = gate(&f).expect("waits for the older claim");
-    assert_eq!(condition(&waiting, READY), pair("False", "Pending"));
-    assert_eq!(
-        waiting.status.target.as_ref().map(|t| t.name.as_str()),
-        Some(TARGET),
-        "claims its target at once"
-    );
-    assert!(matches!(waiting.retry, Retry::After(_)));
-
-    // Created a moment ago and never reconciled: settle first, writing nothing.
-    let created = at(1_000);
-    let mut f = facts(&spec, &fresh);
-    f.created = Some(&created);
-    let settling = gate(&f).expect("settles");
-    assert_eq!(settling.retry, Retry::After(CLAIM_SETTLE));
-    assert_eq!(settling.status, fresh);
-    assert!(settling.events.is_empty());
-    f.now = at(1_000 + CLAIM_SETTLE.as_secs() as i64);
-    assert_eq!(gate(&f), None);
+    assert!(paused(&again).events.is_empty(), "one Event per pause");
 }
 
 #[test]

@@ -2,21 +2,25 @@
 //! from the controller's watch cache at scrape time (nothing to keep in step, nothing stale).
 //!
 //! Labels are bounded: the condition type, its status, and a reason from the fixed lists below
-//! (anything else is `Other`). Never a name or namespace: that would be one series per resource.
+//! (anything else is `Other`); with `--metrics-per-namespace`, the namespace too. Never a name:
+//! that would be one series per resource.
 
+use super::namespace::{NamespaceLabel, PerNamespace};
 use crate::api::{Condition, SendGridEnforcedTls};
 use crate::decision::Reason;
+use kube::Resource;
 use kube::core::DeserializeGuard;
 use kube::runtime::reflector::Store;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
 
 /// Reasons of `Ready` and `Synced` (the one vocabulary, `crate::decision::Reason`); each is
-/// always exported, as 0 when no resource has it.
+/// always exported, as 0 when no resource has it (per namespace: in each namespace that holds a
+/// resource).
 const READY_REASONS: &[(bool, Reason)] = &Reason::READY;
 const SYNCED_REASONS: &[(bool, Reason)] = &Reason::SYNCED;
 
@@ -31,24 +35,31 @@ const MALFORMED: &str = "Malformed";
 /// A reason not in the lists above (a newer operator, a hand-edited status).
 const OTHER: &str = "Other";
 
+/// Called once per resource with its namespace and its conditions (`None` when the object is
+/// malformed).
+pub type Visitor<'a> = dyn FnMut(Option<&str>, Option<&[Condition]>) + 'a;
+
 /// Where the per-state gauge reads resources from at scrape time.
 pub trait ResourceStates: Send + Sync + 'static {
-    /// Calls `visit` once per resource with its conditions, or `None` when the object is
-    /// malformed.
-    fn visit(&self, visit: &mut dyn FnMut(Option<&[Condition]>));
+    /// Calls `visit` once per resource.
+    fn visit(&self, visit: &mut Visitor<'_>);
 }
 
 impl ResourceStates for Store<DeserializeGuard<SendGridEnforcedTls>> {
-    fn visit(&self, visit: &mut dyn FnMut(Option<&[Condition]>)) {
+    fn visit(&self, visit: &mut Visitor<'_>) {
         for obj in self.state() {
+            let namespace = obj.meta().namespace.as_deref();
             match &obj.0 {
-                Ok(res) => visit(Some(
-                    res.status
-                        .as_ref()
-                        .map(|s| s.conditions.as_slice())
-                        .unwrap_or_default(),
-                )),
-                Err(_) => visit(None),
+                Ok(res) => visit(
+                    namespace,
+                    Some(
+                        res.status
+                            .as_ref()
+                            .map(|s| s.conditions.as_slice())
+                            .unwrap_or_default(),
+                    ),
+                ),
+                Err(_) => visit(namespace, None),
             }
         }
     }
@@ -66,6 +77,7 @@ struct StateLabels {
 #[derive(Clone, Default)]
 pub struct StatesCollector {
     source: Arc<OnceLock<Box<dyn ResourceStates>>>,
+    per_namespace: PerNamespace,
 }
 
 impl std::fmt::Debug for StatesCollector {
@@ -77,30 +89,44 @@ impl std::fmt::Debug for StatesCollector {
 }
 
 impl StatesCollector {
+    pub fn new(per_namespace: PerNamespace) -> StatesCollector {
+        StatesCollector {
+            source: Arc::default(),
+            per_namespace,
+        }
+    }
+
     /// Attaches the source; only the first call counts (one controller per process).
     pub fn attach(&self, source: impl ResourceStates) {
         let _ = self.source.set(Box::new(source));
     }
 
-    fn counts(source: &dyn ResourceStates) -> BTreeMap<StateLabels, i64> {
+    fn counts(&self, source: &dyn ResourceStates) -> BTreeMap<(NamespaceLabel, StateLabels), i64> {
         let mut counts = BTreeMap::new();
-        for (condition, known) in [("Ready", READY_REASONS), ("Synced", SYNCED_REASONS)] {
-            for &(status, reason) in known {
-                let labels = StateLabels {
-                    condition,
-                    status: status_text(status),
-                    reason: reason.as_str(),
-                };
-                counts.insert(labels, 0);
+        let mut scopes = BTreeSet::new();
+        if !self.per_namespace.0 {
+            scopes.insert(NamespaceLabel::default());
+        }
+        source.visit(&mut |namespace, conditions| {
+            let scope = self.per_namespace.label(namespace);
+            for (condition, known) in [("Ready", READY_REASONS), ("Synced", SYNCED_REASONS)] {
+                let labels = classify(condition, known, conditions);
+                *counts.entry((scope.clone(), labels)).or_default() += 1;
+            }
+            scopes.insert(scope);
+        });
+        for scope in scopes {
+            for (condition, known) in [("Ready", READY_REASONS), ("Synced", SYNCED_REASONS)] {
+                for &(status, reason) in known {
+                    let labels = StateLabels {
+                        condition,
+                        status: status_text(status),
+                        reason: reason.as_str(),
+                    };
+                    counts.entry((scope.clone(), labels)).or_insert(0);
+                }
             }
         }
-        source.visit(&mut |conditions| {
-            for (condition, known) in [("Ready", READY_REASONS), ("Synced", SYNCED_REASONS)] {
-                *counts
-                    .entry(classify(condition, known, conditions))
-                    .or_default() += 1;
-            }
-        });
         counts
     }
 }
@@ -143,8 +169,8 @@ impl Collector for StatesCollector {
         let Some(source) = self.source.get() else {
             return Ok(());
         };
-        let family = Family::<StateLabels, Gauge>::default();
-        for (labels, count) in Self::counts(source.as_ref()) {
+        let family = Family::<(NamespaceLabel, StateLabels), Gauge>::default();
+        for (labels, count) in self.counts(source.as_ref()) {
             family.get_or_create(&labels).set(count);
         }
         let metric = encoder.encode_descriptor(

@@ -5,7 +5,7 @@
 //! Differences from a real API server: only the legacy (unaggregated) discovery documents are
 //! served (clients fall back to them), a group's preferred version is its first registered one.
 
-use crate::kinds::{Kind, Registry};
+use crate::kinds::{Kind, Registry, View};
 use serde_json::{Value, json};
 
 /// `/version`: a v1.33 server.
@@ -68,7 +68,10 @@ fn resources(kind: &Kind) -> Vec<Value> {
         "singularName": kind.singular,
         "namespaced": kind.namespaced,
         "kind": kind.kind,
-        "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"],
+        "verbs": match kind.view {
+            View::Stored => json!(["create", "delete", "get", "list", "patch", "update", "watch"]),
+            View::CoreEvents => json!(["get", "list", "watch"]),
+        },
     });
     if !kind.short_names.is_empty() {
         main["shortNames"] = json!(kind.short_names);

@@ -12,6 +12,7 @@
 use crate::cluster::Cluster;
 use crate::discovery;
 use crate::errors::ApiError;
+use crate::kinds::View;
 use crate::openapi;
 use crate::patch::{self, PatchType};
 use crate::protobuf;
@@ -128,6 +129,15 @@ fn resource(
     if !scoped_ok {
         return Err(ApiError::no_route());
     }
+    if kind.view != View::Stored && *method != Method::GET {
+        let mut error = ApiError::method_not_allowed();
+        error.message = format!(
+            "kube-testkit serves {} read-only: write them through {}",
+            kind.resource.qualified(),
+            kind.storage().qualified()
+        );
+        return Err(error);
+    }
     let namespace = t.namespace.clone().unwrap_or_default();
     let flag = |k: &str| query.get(k).is_some_and(|v| v == "true" || v == "1");
     let manager = query.get("fieldManager").cloned();
@@ -153,7 +163,7 @@ fn resource(
     match (method.clone(), name) {
         (Method::GET, Some(name)) => {
             let key = crate::store::ObjectKey {
-                resource: kind.resource.clone(),
+                resource: kind.storage(),
                 namespace,
                 name: name.to_string(),
             };
@@ -195,11 +205,12 @@ fn resource(
                 return watch::open(&state.cluster, spec);
             }
             let cluster = state.lock()?;
+            let storage = kind.storage();
             let items: Vec<&serde_json::Value> = cluster
                 .store
-                .list(&kind.resource, ns.as_deref())
+                .list(&storage, ns.as_deref())
                 .map(|e| &e.object)
-                .filter(|o| selector.matches(o))
+                .filter(|o| selector.matches(&kind.view_of(o)))
                 .collect();
             // Pages of `limit`; the continue token is the offset of the next page.
             let limit = query.get("limit").and_then(|l| l.parse::<usize>().ok());

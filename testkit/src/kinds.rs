@@ -1,6 +1,6 @@
 //! The resource types the server serves: a few built-in ones (Namespaces, Secrets,
-//! events.k8s.io Events, coordination Leases, CustomResourceDefinitions) and custom resources
-//! registered at run time from a `CustomResourceDefinition`.
+//! events.k8s.io Events and their core/v1 view, coordination Leases, CustomResourceDefinitions)
+//! and custom resources registered at run time from a `CustomResourceDefinition`.
 //!
 //! Differences from a real API server: every served version of a CRD shares one storage and no
 //! conversion happens (objects are returned with the requested `apiVersion`, content unchanged);
@@ -79,6 +79,15 @@ pub(crate) struct Kind {
     /// Defined by a CRD: no strategic merge patch, PUT needs a resourceVersion.
     pub custom: bool,
     pub validator: Option<Validator>,
+    pub view: View,
+}
+
+/// Whether a resource keeps objects of its own or shows another's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum View {
+    Stored,
+    /// core/v1 Events: the events.k8s.io/v1 Events, converted (see `events`); read-only.
+    CoreEvents,
 }
 
 impl Kind {
@@ -87,6 +96,22 @@ impl Kind {
             version.to_string()
         } else {
             format!("{}/{version}", self.resource.group)
+        }
+    }
+
+    /// Where this resource's objects are stored.
+    pub fn storage(&self) -> ResourceRef {
+        match self.view {
+            View::Stored => self.resource.clone(),
+            View::CoreEvents => ResourceRef::new("events.k8s.io", "events"),
+        }
+    }
+
+    /// A stored object as this resource shows it (before `apiVersion` and `kind` are set).
+    pub fn view_of(&self, stored: &Value) -> Value {
+        match self.view {
+            View::Stored => stored.clone(),
+            View::CoreEvents => crate::events::to_core(stored),
         }
     }
 
@@ -111,6 +136,7 @@ impl Kind {
             generation: false,
             custom: false,
             validator: None,
+            view: View::Stored,
         }
     }
 
@@ -161,6 +187,7 @@ impl Kind {
             generation: true,
             custom: true,
             validator: None,
+            view: View::Stored,
         }
     }
 }
@@ -180,6 +207,9 @@ impl Registry {
         let secrets = Kind::builtin("", "v1", "Secret", "secrets", true);
         let mut events = Kind::builtin("events.k8s.io", "v1", "Event", "events", true);
         events.short_names = vec!["ev".into()];
+        let mut core_events = Kind::builtin("", "v1", "Event", "events", true);
+        core_events.short_names = vec!["ev".into()];
+        core_events.view = View::CoreEvents;
         let leases = Kind::builtin("coordination.k8s.io", "v1", "Lease", "leases", true);
         let mut crds = Kind::builtin(
             "apiextensions.k8s.io",
@@ -192,7 +222,7 @@ impl Registry {
         crds.categories = vec!["api-extensions".into()];
         crds.status_subresource = true;
         crds.generation = true;
-        let kinds = [namespaces, secrets, events, leases, crds]
+        let kinds = [namespaces, secrets, events, core_events, leases, crds]
             .into_iter()
             .map(|k| (k.resource.clone(), k))
             .collect();

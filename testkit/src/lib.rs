@@ -6,7 +6,8 @@
 //! Gone after compaction), create, update with optimistic concurrency, merge / JSON / strategic
 //! (as merge) / server-side apply patches on a resource and its status subresource,
 //! `metadata.generation`, finalizers and `deletionTimestamp`, metadata-only and Table responses,
-//! and validation through a callback per custom resource. Built in: Namespaces, Secrets, events.k8s.io Events, coordination
+//! and validation through a callback per custom resource. Built in: Namespaces, Secrets, events.k8s.io Events (also served as core/v1 Events, the
+//! columns `kubectl get events` shows included), coordination
 //! Leases and CustomResourceDefinitions (applying a CRD with kubectl registers it).
 //!
 //! Every module's doc says where it differs from a real API server. [`Kubectl`] runs kubectl
@@ -27,10 +28,12 @@ mod admit;
 mod cluster;
 mod discovery;
 mod errors;
+mod events;
 mod fields;
 mod handlers;
 mod jsonpath;
 mod kinds;
+mod kubeconfigs;
 mod kubectl;
 mod openapi;
 mod patch;
@@ -47,6 +50,7 @@ mod watch;
 mod write;
 
 pub use kinds::ResourceRef;
+pub use kubeconfigs::{Published, Shared, publish as publish_kubeconfig};
 pub use kubectl::Kubectl;
 pub use recorder::RequestRecord;
 pub use refuse::Refusal;

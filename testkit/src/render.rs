@@ -39,9 +39,10 @@ impl Format {
     }
 }
 
-/// A stored object as served at `version` (its `apiVersion` rewritten; no conversion).
+/// A stored object as served at `version` (its `apiVersion` rewritten; no conversion between
+/// versions, only a view's own, see `Kind::view_of`).
 pub(crate) fn served(kind: &Kind, version: &str, object: &Value) -> Value {
-    let mut out = object.clone();
+    let mut out = kind.view_of(object);
     out["apiVersion"] = Value::String(kind.api_version(version));
     out["kind"] = Value::String(kind.kind.clone());
     out

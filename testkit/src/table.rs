@@ -2,11 +2,12 @@
 //! CRD's `additionalPrinterColumns` evaluated per object (date columns as ages, like the API
 //! server's CRD table convertor: `5m`, `3h12m`, `2d`).
 //!
-//! Differences from a real API server: built-in types get only `Name` and `Age` columns
-//! (a real server prints e.g. a Secret's type and data count).
+//! Differences from a real API server: built-in types other than core/v1 Events (see `events`)
+//! get only `Name` and `Age` columns (a real server prints e.g. a Secret's type and data count).
 
+use crate::events;
 use crate::jsonpath::JsonPath;
-use crate::kinds::{Column, Kind};
+use crate::kinds::{Column, Kind, View};
 use serde_json::{Value, json};
 
 /// What each row carries in `object` (the `includeObject` query parameter).
@@ -47,14 +48,11 @@ fn columns(kind: &Kind, version: &str) -> Vec<Column> {
     }]
 }
 
-/// The Table of `objects` (each a full object with `apiVersion` already set).
-pub(crate) fn table(
-    kind: &Kind,
-    version: &str,
-    objects: &[Value],
-    resource_version: Option<u64>,
-    include: IncludeObject,
-) -> Value {
+/// A Table's column definitions and how to fill one row's cells.
+type Printer = (Vec<Value>, Box<dyn Fn(&Value) -> Vec<Value>>);
+
+/// The CRD's printer columns after `Name` (or `Age` alone for other types).
+fn declared_printer(kind: &Kind, version: &str) -> Printer {
     let columns = columns(kind, version);
     let mut definitions = vec![json!({
         "name": "Name", "type": "string", "format": "name",
@@ -70,15 +68,33 @@ pub(crate) fn table(
         .iter()
         .map(|c| JsonPath::parse(&c.json_path).ok())
         .collect();
+    let cells = move |obj: &Value| {
+        let mut cells = vec![obj["metadata"]["name"].clone()];
+        cells.extend(columns.iter().zip(&paths).map(|(col, path)| {
+            let first = path.as_ref().and_then(|p| p.find(obj).into_iter().next());
+            first.map_or(Value::Null, |v| cell(&col.type_, v))
+        }));
+        cells
+    };
+    (definitions, Box::new(cells))
+}
+
+/// The Table of `objects` (each a full object with `apiVersion` already set).
+pub(crate) fn table(
+    kind: &Kind,
+    version: &str,
+    objects: &[Value],
+    resource_version: Option<u64>,
+    include: IncludeObject,
+) -> Value {
+    let (definitions, cells): Printer = match kind.view {
+        View::Stored => declared_printer(kind, version),
+        View::CoreEvents => (events::column_definitions(), Box::new(events::cells)),
+    };
     let rows: Vec<Value> = objects
         .iter()
         .map(|obj| {
-            let mut cells = vec![obj["metadata"]["name"].clone()];
-            cells.extend(columns.iter().zip(&paths).map(|(col, path)| {
-                let first = path.as_ref().and_then(|p| p.find(obj).into_iter().next());
-                first.map_or(Value::Null, |v| cell(&col.type_, v))
-            }));
-            let mut row = json!({ "cells": cells });
+            let mut row = json!({ "cells": cells(obj) });
             match include {
                 IncludeObject::None => {}
                 IncludeObject::Metadata => row["object"] = partial_metadata(obj),

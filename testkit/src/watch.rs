@@ -54,7 +54,7 @@ impl WatchSpec {
         self.namespace
             .as_deref()
             .is_none_or(|ns| object["metadata"]["namespace"].as_str() == Some(ns))
-            && self.selector.matches(object)
+            && self.selector.matches(&self.kind.view_of(object))
     }
 
     fn line(&self, type_: &str, object: Value) -> Bytes {
@@ -108,7 +108,7 @@ pub(crate) fn open(cluster: &Mutex<Cluster>, spec: WatchSpec) -> Result<Response
     let announce = spec.since.is_none() || spec.send_initial_events;
     if announce {
         let ns = spec.namespace.as_deref();
-        for entry in cluster.store.list(&spec.kind.resource, ns) {
+        for entry in cluster.store.list(&spec.kind.storage(), ns) {
             if spec.matches(&entry.object) {
                 queue.push_back(spec.event(ChangeType::Added, &entry.object));
             }
@@ -119,7 +119,7 @@ pub(crate) fn open(cluster: &Mutex<Cluster>, spec: WatchSpec) -> Result<Response
         }
     }
     let since = if announce { None } else { spec.since };
-    let rx = match cluster.store.subscribe(&spec.kind.resource, since) {
+    let rx = match cluster.store.subscribe(&spec.kind.storage(), since) {
         Ok(sub) => {
             queue.extend(sub.replay.iter().filter_map(|c| spec.change(c)));
             Some(sub.rx)

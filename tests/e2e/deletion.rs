@@ -45,9 +45,16 @@ async fn orphan_restore_and_reset(backend: Backend) {
     for object in [&restore, &reset] {
         assert_eq!(object["metadata"]["finalizers"], json!([FINALIZER]));
     }
+    let billing = env.target_name("main", Some("billing-sub"));
+    assert_eq!(restore["status"]["target"]["name"], billing.as_str());
+    let fields = env.record(&billing).expect("billing-sub's record")["spec"]["fields"].clone();
     assert_eq!(
-        restore["status"]["original"],
-        json!({"requireTls": true, "requireValidCert": false, "minimumTlsVersion": "1.1"})
+        fields,
+        json!({
+            "requireTls": {"original": true, "written": true, "holders": ["mail/restore"]},
+            "requireValidCert": {"original": false, "written": true, "holders": ["mail/restore"]},
+            "minimumTlsVersion": {"original": "1.1", "written": "1.3", "holders": ["mail/restore"]},
+        })
     );
     let applied = tls(true, true, TlsVersion::V1_3);
 
@@ -63,9 +70,11 @@ async fn orphan_restore_and_reset(backend: Backend) {
         "Orphan does not touch SendGrid"
     );
 
-    // Restore: only the fields that differ from status.original are PATCHed back.
+    // Restore: only the fields the operator changed are PATCHed back; the record goes with the
+    // last resource on the account.
     env.delete("restore").await;
     env.wait_gone("restore").await;
+    assert!(env.record(&billing).is_none(), "the record is deleted");
     assert_eq!(
         env.settings(Some("billing-sub")),
         tls(true, false, TlsVersion::V1_1)
@@ -105,9 +114,9 @@ async fn orphan_restore_and_reset(backend: Backend) {
         env.operator_writes("restore"),
         env.operator_writes("reset"),
     ];
-    // The original written ahead of the first PATCH (issue 7, item 2), then the outcome;
-    // Restore/Reset: finalizer added and removed.
-    assert_eq!(writes, [(2, 0), (2, 2), (2, 2)], "(status, other) writes");
+    // One status write (the claim and its originals are the account's record, written before
+    // the PATCH); Restore/Reset: finalizer added and removed.
+    assert_eq!(writes, [(1, 0), (1, 2), (1, 2)], "(status, other) writes");
     report(
         "deletion",
         format!(

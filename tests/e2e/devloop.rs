@@ -1,12 +1,14 @@
 //! The dev loop a person runs (what `cargo run --example dev-cluster` prints), with kubectl
 //! against a test server and the operator started here: install the CRD, apply the basic
-//! example, wait for Ready, list with the printer columns, drift in the simulator, corrected.
-//! Needs `kubectl` on PATH (or its path in `KUBECTL`): without it this test fails, saying so.
+//! example, wait for Ready, list with the printer columns, drift in the simulator, corrected,
+//! and the Events `kubectl describe` shows. Two dev clusters side by side each keep their own
+//! kubeconfig. Needs `kubectl` on PATH (or its path in `KUBECTL`): without it these tests fail,
+//! saying so.
 
 use super::env::*;
 use super::kubectl::{PLACEHOLDER, apply_basic_example, kubectl_at};
 use crate::support::simulator;
-use kube_testkit::{Kubectl, TestServer};
+use kube_testkit::{Kubectl, ResourceRef, Shared, TestServer, publish_kubeconfig};
 use sendgrid_tls_operator::api::TlsVersion;
 use sendgrid_tls_operator::simulator::SimConfig;
 use std::path::Path;
@@ -61,6 +63,19 @@ async fn kubectl_session_apply_wait_get_drift() {
         .await;
     assert!(described.contains("reason: InSync"), "{described}");
     assert!(!described.contains(PLACEHOLDER), "{described}");
+    // The operator's Events, as `kubectl describe` and `kubectl get events` show them.
+    let described = kubectl
+        .ok(&["describe", "sgtls", "account", "-n", "mail"])
+        .await;
+    let events = described
+        .split_once("Events:")
+        .map(|(_, e)| e)
+        .unwrap_or_default();
+    assert!(events.contains("DriftCorrected"), "{described}");
+    assert!(events.contains("Applied"), "{described}");
+    let listed = kubectl.ok(&["get", "events", "-n", "mail"]).await;
+    assert!(listed.starts_with("LAST SEEN"), "{listed}");
+    assert!(listed.contains("sendgridenforcedtls/account"), "{listed}");
     report(
         "dev loop (kubectl)",
         format!(
@@ -68,4 +83,82 @@ async fn kubectl_session_apply_wait_get_drift() {
         ),
     );
     env.assert_no_key_leaks();
+}
+
+/// A second dev cluster writes its own kubeconfig and leaves the shared name to the first while
+/// that one answers; the shared name is taken over once its server is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_dev_cluster_never_takes_the_first_ones_kubeconfig() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("dev-cluster-kubeconfigs")
+        .join(std::process::id().to_string());
+    let _ = std::fs::remove_dir_all(&dir);
+    let publish = async |server: &TestServer| {
+        publish_kubeconfig(
+            &dir,
+            &server.url(),
+            server.addr().port(),
+            &server.kubeconfig_yaml(),
+        )
+        .await
+        .unwrap()
+    };
+    let first = TestServer::start().await;
+    let second = TestServer::start().await;
+    let one = publish(&first).await;
+    let two = publish(&second).await;
+    let shared = dir.join("kubeconfig");
+    assert_eq!(
+        one.own,
+        dir.join(format!("kubeconfig-{}", first.addr().port()))
+    );
+    assert_eq!(
+        two.own,
+        dir.join(format!("kubeconfig-{}", second.addr().port()))
+    );
+    assert_eq!(one.shared, Shared::Written(shared.clone()));
+    match &two.shared {
+        Shared::Kept { path, server } => {
+            assert_eq!(path, &shared);
+            assert_eq!(
+                server.trim_end_matches('/'),
+                first.url().trim_end_matches('/')
+            );
+        }
+        other => panic!("the second took the shared kubeconfig: {other:?}"),
+    }
+
+    // Each file reaches its own server, as kubectl reads it.
+    let namespaces = ResourceRef::new("", "namespaces");
+    let cache = dir.join("cache");
+    for (file, name) in [
+        (&one.own, "first"),
+        (&two.own, "second"),
+        (&shared, "shared"),
+    ] {
+        let kubectl = Kubectl::new(Kubectl::find(), file.clone(), cache.clone());
+        kubectl.ok(&["create", "namespace", name]).await;
+    }
+    let names = |server: &TestServer| -> Vec<String> {
+        let mut names: Vec<String> = server
+            .list_objects(&namespaces, None)
+            .iter()
+            .filter_map(|n| n["metadata"]["name"].as_str().map(str::to_string))
+            .filter(|n| ["first", "second", "shared"].contains(&n.as_str()))
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(&first), ["first", "shared"]);
+    assert_eq!(names(&second), ["second"]);
+
+    // Once the first is gone, its name is free.
+    first.shutdown().await;
+    let three = publish(&second).await;
+    assert_eq!(three.shared, Shared::Written(shared.clone()));
+    assert_eq!(
+        std::fs::read_to_string(&shared).unwrap(),
+        second.kubeconfig_yaml()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -16,6 +16,7 @@ use super::cluster::{Cluster, RELEASE_NAMESPACE};
 use super::operator::{Logs, Operator};
 use crate::support::simulator;
 pub use crate::support::{ALL_KEYS, BAD_KEY, KEY, KEY2, NS, fingerprint, object, tls};
+use crate::support::{PATH, USERNAME_PATH};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -44,6 +45,10 @@ pub fn sgtls() -> ResourceRef {
     ResourceRef::of::<SendGridEnforcedTls>()
 }
 
+pub fn sgtargets() -> ResourceRef {
+    ResourceRef::of::<SendGridTarget>()
+}
+
 pub fn events() -> ResourceRef {
     ResourceRef::new("events.k8s.io", "events")
 }
@@ -65,7 +70,7 @@ pub fn sim_with_subusers(count: usize) -> SimConfig {
         keys: vec![SimKey {
             key: KEY.into(),
             account: "main".into(),
-            scopes: vec![Scope::Read, Scope::Update],
+            scopes: Scope::ALL.to_vec(),
         }],
         accounts: vec![SimAccount {
             name: "main".into(),
@@ -453,6 +458,40 @@ impl Env {
         self.server.get_object(&sgtls(), Some(ns), name)
     }
 
+    /// The claim record of an account (`global-1001`), as stored.
+    pub fn record(&self, name: &str) -> Option<Value> {
+        self.server.get_object(&sgtargets(), None, name)
+    }
+
+    /// The originals the record of resource `name`'s account holds, field by field
+    /// (`{"requireTls": false, ...}`, only the fields the record has).
+    pub fn originals(&self, name: &str) -> Value {
+        let object = self.get(name).expect("the resource");
+        let target = object["status"]["target"]["name"]
+            .as_str()
+            .expect("a target");
+        let record = self.record(target).expect("the account's record");
+        let fields = record["spec"]["fields"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        Value::Object(
+            fields
+                .into_iter()
+                .map(|(field, claim)| (field, claim["original"].clone()))
+                .collect(),
+        )
+    }
+
+    /// The record name of the simulator's `account` (reached with `on_behalf_of`, global).
+    pub fn target_name(&self, account: &str, on_behalf_of: Option<&str>) -> String {
+        let user = self
+            .sim
+            .user(account, on_behalf_of)
+            .expect("a simulated account");
+        format!("global-{}", user.user_id)
+    }
+
     /// Stores `object` (a resource, generation 1) bypassing validation, as one the CRD would
     /// refuse, written before a CRD upgrade, would be (test server only).
     pub fn put_raw(&self, mut object: Value) {
@@ -496,9 +535,15 @@ impl Env {
             .collect()
     }
 
-    /// The simulator's requests for one `on-behalf-of` target (None: the parent account).
+    /// The simulator's Enforced TLS requests for one `on-behalf-of` target (None: the parent
+    /// account); identity reads are [`Env::identity_reads`].
     pub fn sg_for(&self, on_behalf_of: Option<&str>) -> Vec<LoggedRequest> {
-        self.sg(|r| r.on_behalf_of.as_deref() == on_behalf_of)
+        self.sg(|r| r.on_behalf_of.as_deref() == on_behalf_of && r.path.ends_with(PATH))
+    }
+
+    /// The `GET /v3/user/username` requests for one `on-behalf-of` target.
+    pub fn identity_reads(&self, on_behalf_of: Option<&str>) -> Vec<LoggedRequest> {
+        self.sg(|r| r.on_behalf_of.as_deref() == on_behalf_of && r.path.ends_with(USERNAME_PATH))
     }
 
     /// Writes the operator made to resource `name` that landed: (status writes, other writes).
@@ -515,6 +560,12 @@ impl Env {
         let status = self.server.count(|r| ours(r) && r.is_status());
         let other = self.server.count(|r| ours(r) && !r.is_status());
         (status, other)
+    }
+
+    /// Writes the operator made to accounts' records that landed.
+    pub fn record_writes(&self) -> usize {
+        self.server
+            .count(|r| r.is_for("sendgridtargets") && r.is_write() && r.status < 400)
     }
 
     /// Settings of the simulator's account "main" (or its subuser / customer account).

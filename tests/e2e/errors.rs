@@ -17,7 +17,7 @@ async fn forbidden_and_not_found(backend: Backend) {
     env.sim.add_key(SimKey {
         key: KEY2.into(),
         account: "main".into(),
-        scopes: vec![Scope::Read],
+        scopes: vec![Scope::Read, Scope::UsernameRead],
     });
     env.key_secret(KEY).await;
     env.secret("readonly-key", &[("apiKey", KEY2)]).await;

@@ -55,26 +55,29 @@ async fn retarget_puts_the_old_target_back_and_never_moves_its_original() {
     )
     .await;
     let first = env.wait_ready("moving").await;
+    let a = first["status"]["target"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(
-        first["status"]["original"],
-        json!({"requireTls": false, "requireValidCert": false, "minimumTlsVersion": "1.1"})
+        env.originals("moving"),
+        json!({"requireTls": false, "minimumTlsVersion": "1.1"})
     );
 
     env.edit("moving", json!({"onBehalfOf": {"subuser": "billing-sub"}}))
         .await;
     let moved = wait_ready_at(&env, "moving", 2).await;
     assert_eq!(env.settings(Some("marketing-sub")), loose, "A put back");
+    assert!(
+        env.record(&a).is_none(),
+        "A's record goes with its last resource"
+    );
     assert_eq!(
-        moved["status"]["original"],
-        json!({"requireTls": true, "requireValidCert": true, "minimumTlsVersion": "1.3"}),
+        env.originals("moving"),
+        json!({"requireTls": true, "minimumTlsVersion": "1.3"}),
         "B's own original"
     );
-    assert!(
-        moved["status"]["target"]
-            .as_str()
-            .unwrap()
-            .contains("billing-sub")
-    );
+    assert_eq!(moved["status"]["target"]["username"], "billing-sub");
     env.until("a Retargeted Event", WAIT, |env| {
         env.event_reasons("moving")
             .contains(&"Retargeted".to_string())
@@ -133,12 +136,8 @@ async fn a_secret_pointed_at_another_account_puts_the_first_account_back() {
 
     env.key_secret(OTHER_KEY).await;
     env.until("the resource on the other account", WAIT, |env| {
-        env.get("account").is_some_and(|o| {
-            o["status"]["target"]
-                .as_str()
-                .is_some_and(|t| t.ends_with(&fingerprint(OTHER_KEY)))
-                && is_ready(&o)
-        })
+        env.get("account")
+            .is_some_and(|o| o["status"]["target"]["username"] == "other" && is_ready(&o))
     })
     .await;
     assert_eq!(
@@ -150,10 +149,9 @@ async fn a_secret_pointed_at_another_account_puts_the_first_account_back() {
         env.sim.settings("other", None),
         tls(true, false, TlsVersion::V1_2)
     );
-    let object = env.get("account").unwrap();
     assert_eq!(
-        object["status"]["original"],
-        json!({"requireTls": false, "requireValidCert": false, "minimumTlsVersion": "1.1"}),
+        env.originals("account"),
+        json!({"requireTls": false, "minimumTlsVersion": "1.1"}),
         "the other account's own original"
     );
     env.assert_no_key_leaks();
@@ -182,10 +180,9 @@ async fn an_unanswered_patch_never_loses_the_original() {
         tls(true, false, TlsVersion::V1_2),
         "SendGrid applied it"
     );
-    let object = env.get("slow").unwrap();
     assert_eq!(
-        object["status"]["original"],
-        json!({"requireTls": false, "requireValidCert": false, "minimumTlsVersion": "1.1"}),
+        env.originals("slow"),
+        json!({"requireTls": false, "minimumTlsVersion": "1.1"}),
         "recorded before the PATCH"
     );
     env.sim.clear_faults();
@@ -205,7 +202,7 @@ async fn an_unanswered_patch_never_loses_the_original() {
 async fn a_refused_status_write_and_a_kill_never_lose_the_original() {
     let env = Env::start().await;
     env.key_secret(KEY).await;
-    // Only the status written after a PATCH carries lastAppliedTime; the write-ahead does not.
+    // Only the status written after a PATCH carries lastAppliedTime.
     env.server.test_server().refuse(Refusal {
         method: "PATCH".into(),
         path_contains: "/status".into(),
@@ -225,12 +222,20 @@ async fn a_refused_status_write_and_a_kill_never_lose_the_original() {
     .await;
     op.kill();
     env.server.test_server().clear_refusals();
-    let original =
-        json!({"requireTls": false, "requireValidCert": false, "minimumTlsVersion": "1.1"});
-    assert_eq!(env.get("refused").unwrap()["status"]["original"], original);
+    // The claim, with the originals, was recorded before the PATCH; the status never said where.
+    let target = env.target_name("main", None);
+    let record = env.record(&target).expect("the account's record");
+    assert_eq!(record["spec"]["fields"]["requireTls"]["original"], false);
+    assert_eq!(
+        record["spec"]["fields"]["minimumTlsVersion"]["original"],
+        "1.1"
+    );
     let _op = env.operator(&[]);
-    let object = env.wait_ready("refused").await;
-    assert_eq!(object["status"]["original"], original);
+    env.wait_ready("refused").await;
+    assert_eq!(
+        env.originals("refused"),
+        json!({"requireTls": false, "minimumTlsVersion": "1.1"})
+    );
     env.delete("refused").await;
     env.wait_gone("refused").await;
     assert_eq!(
@@ -269,10 +274,9 @@ async fn a_stale_cache_never_records_the_operators_own_write_as_original() {
                 .is_some_and(|o| o["status"]["observedGeneration"] == json!(2) && is_ready(&o))
     })
     .await;
-    let object = env.get("edited").unwrap();
     assert_eq!(
-        object["status"]["original"],
-        json!({"requireTls": false, "requireValidCert": false, "minimumTlsVersion": "1.1"}),
+        env.originals("edited"),
+        json!({"requireTls": false, "minimumTlsVersion": "1.1"}),
         "SendGrid's original, not the operator's first write"
     );
     let stale = env

@@ -143,7 +143,7 @@ async fn echoed_authorization_never_leaks_a_piece_of_the_key() {
     env.sim.add_key(SimKey {
         key: ECHOED_KEY.into(),
         account: "main".into(),
-        scopes: vec![Scope::Read, Scope::Update],
+        scopes: Scope::ALL.to_vec(),
     });
     env.key_secret(ECHOED_KEY).await;
     let op = env.operator(&["--default-resync-interval", "1s"]);

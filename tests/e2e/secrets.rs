@@ -78,10 +78,7 @@ async fn rotated_key_is_used(backend: Backend) {
     env.sim.add_key(SimKey {
         key: KEY2.into(),
         account: "main".into(),
-        scopes: vec![
-            sendgrid_tls_operator::simulator::Scope::Read,
-            sendgrid_tls_operator::simulator::Scope::Update,
-        ],
+        scopes: sendgrid_tls_operator::simulator::Scope::ALL.to_vec(),
     });
     env.key_secret(KEY2).await;
     env.sim.remove_key(KEY);

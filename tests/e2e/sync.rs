@@ -44,11 +44,23 @@ async fn create_patches_exactly_the_managed_fields(backend: Backend) {
         status["observed"],
         json!({"requireTls": true, "requireValidCert": true, "minimumTlsVersion": "1.2"})
     );
+    // The account's record holds the originals, per field, with their holder.
+    let main_target = env.target_name("main", None);
+    assert_eq!(status["target"]["name"], main_target.as_str());
+    assert_eq!(status["target"]["username"], "main");
+    assert!(status.get("original").is_none(), "{status}");
+    let record = env.record(&main_target).expect("the account's record");
     assert_eq!(
-        status["original"],
-        json!({"requireTls": false, "requireValidCert": false, "minimumTlsVersion": "1.1"})
+        record["spec"]["fields"],
+        json!({
+            "requireTls": {"original": false, "written": true, "holders": ["mail/account"]},
+            "requireValidCert": {"original": false, "written": true, "holders": ["mail/account"]},
+            "minimumTlsVersion": {"original": "1.1", "written": "1.2", "holders": ["mail/account"]},
+        })
     );
-    assert_eq!(status["target"], format!("global/-/{}", fingerprint(KEY)));
+    assert_eq!(record["spec"]["holders"], json!(["mail/account"]));
+    // Whose account each key reaches is asked once per key and account.
+    assert_eq!(methods(&env.identity_reads(None)), ["GET"]);
     assert!(status["lastAppliedTime"].is_string(), "{status}");
     assert!(has_condition(
         &account,
@@ -61,9 +73,10 @@ async fn create_patches_exactly_the_managed_fields(backend: Backend) {
         json!({"requireTls": true, "requireValidCert": false, "minimumTlsVersion": "1.1"})
     );
     assert_eq!(
-        marketing["status"]["target"],
-        format!("global/marketing-sub/{}", fingerprint(KEY))
+        marketing["status"]["target"]["name"],
+        env.target_name("main", Some("marketing-sub")).as_str()
     );
+    assert_eq!(marketing["status"]["target"]["username"], "marketing-sub");
     // Orphan (the default) adds no finalizer.
     assert!(account["metadata"]["finalizers"].is_null());
 
@@ -75,8 +88,11 @@ async fn create_patches_exactly_the_managed_fields(backend: Backend) {
         env.operator_writes("account"),
         env.operator_writes("marketing"),
     );
-    // The original written ahead of the PATCH (issue 7, item 2), then the outcome.
-    assert_eq!(writes, ((2, 0), (2, 0)), "(status, other) writes");
+    // The claim (with the originals) is the account's record, written before the PATCH; the
+    // resource's status once, after it.
+    assert_eq!(writes, ((1, 0), (1, 0)), "(status, other) writes");
+    let record_writes = env.record_writes();
+    assert_eq!(record_writes, 2, "one record write per account");
     report(
         "create",
         format!(
@@ -110,6 +126,7 @@ async fn resync_is_one_get_and_no_writes(backend: Backend) {
     let writes = (
         env.operator_writes("account"),
         env.operator_writes("marketing"),
+        env.record_writes(),
     );
     let secret_gets = |env: &Env| {
         env.server
@@ -159,10 +176,11 @@ async fn resync_is_one_get_and_no_writes(backend: Backend) {
     assert_eq!(
         (
             env.operator_writes("account"),
-            env.operator_writes("marketing")
+            env.operator_writes("marketing"),
+            env.record_writes(),
         ),
         writes,
-        "no status or other writes during resyncs"
+        "no status, record or other writes during resyncs"
     );
     assert_eq!(
         env.server.list_objects(&events(), None).len(),

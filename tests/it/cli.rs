@@ -468,8 +468,8 @@ async fn plan_reports_every_resource_of_dirs_and_stdin_with_keys_per_secret() {
     let want = [
         ("mail/one", "Changes", ""),
         ("mail/two", "Changes", ""),
-        ("mail/three", "Failed", "NoApiKey"),
-        ("other/four", "Failed", "Invalid"),
+        ("mail/three", "Failed", "SecretNotFound"),
+        ("other/four", "Failed", "InvalidObject"),
     ]
     .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()));
     assert_eq!(got, want, "{}", out.stdout);
@@ -747,4 +747,264 @@ async fn clear_text_sendgrid_url_is_refused_except_on_loopback() {
     .await;
     assert_eq!(out.code, Some(2), "changes pending: {out:?}");
     assert_eq!(log(&sim), [get()]);
+}
+
+// The report's reasons are the controller's: what a Secret with the same trouble gets.
+#[tokio::test]
+async fn key_troubles_carry_the_controllers_reasons() {
+    let sim = simulator().await;
+    let files = Files::new(RESOURCE);
+    let resource = files.resource();
+    let malformed = files.path("malformed");
+    std::fs::write(&malformed, "not-a-sendgrid-key\n").unwrap();
+    let missing = files.path("missing");
+    let [a, b, c, d] = urls(&sim);
+    let bad_env = [("SENDGRID_API_KEY", "not-a-sendgrid-key")];
+    let cases = [
+        (
+            vec!["--api-key-file", &malformed],
+            &[][..],
+            "SecretKeyInvalid",
+        ),
+        (vec![], &bad_env[..], "SecretKeyInvalid"),
+        (vec!["--api-key-file", &missing], &[], "SecretNotFound"),
+        (vec![], &[], "SecretNotFound"),
+    ];
+    for (flags, env, reason) in cases {
+        for command in ["plan", "apply"] {
+            let mut args = vec![command, "-f", &resource, "-o", "json", &a, &b, &c, &d];
+            args.extend_from_slice(&flags);
+            let out = run(&args, env).await;
+            assert_eq!(out.code, Some(1), "{flags:?} {env:?}: {out:?}");
+            let report: Value = serde_json::from_str(&out.stdout).unwrap();
+            let error = &report["resources"][0]["error"];
+            assert_eq!(error["reason"], reason, "{flags:?} {env:?}: {out:?}");
+            let lines = out.stderr_lines();
+            assert!(
+                lines.len() == 1 && lines[0].contains(reason),
+                "{flags:?} {env:?}: {out:?}"
+            );
+        }
+    }
+    assert_eq!(log(&sim), [], "no key, no request");
+}
+
+/// Every `[env: NAME=...]` a help text lists.
+fn env_names(help: &str) -> Vec<String> {
+    help.split("[env: ")
+        .skip(1)
+        .filter_map(|rest| rest.split(['=', ']']).next())
+        .map(str::to_string)
+        .collect()
+}
+
+// Generic names (LOG_LEVEL, CONCURRENCY) could be meant for another program in the same pod; only
+// the contract's SENDGRID_URL/SENDGRID_EU_URL/SENDGRID_API_KEY and the downward API's
+// POD_NAMESPACE go without the project's prefix.
+#[test]
+fn environment_names_carry_the_projects_prefix() {
+    let unprefixed = ["SENDGRID_URL", "SENDGRID_EU_URL", "POD_NAMESPACE"];
+    let mut seen = Vec::new();
+    for command in ["run", "plan", "apply", "simulate"] {
+        let out = run_blocking(&[command, "--help"], &[]);
+        assert_eq!(out.code, Some(0), "{command}: {out:?}");
+        for name in env_names(&out.stdout) {
+            assert!(
+                name.starts_with("SENDGRID_TLS_") || unprefixed.contains(&name.as_str()),
+                "{command} --help: {name} has no SENDGRID_TLS_ prefix"
+            );
+            seen.push(name);
+        }
+    }
+    for name in [
+        "SENDGRID_TLS_LOG_LEVEL",
+        "SENDGRID_TLS_METRICS_ADDR",
+        "SENDGRID_TLS_CONCURRENCY",
+        "SENDGRID_TLS_METRICS_PER_NAMESPACE",
+    ] {
+        assert!(seen.iter().any(|s| s == name), "no {name} in {seen:?}");
+    }
+    // The prefixed name is the one read.
+    let out = run_blocking(&["run"], &[("SENDGRID_TLS_METRICS_ADDR", "nowhere")]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(out.stderr.contains("nowhere"), "{out:?}");
+}
+
+#[test]
+fn version_names_the_commit() {
+    let out = run_blocking(&["--version"], &[]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let line = out.stdout.trim();
+    let commit = line
+        .strip_prefix(&format!(
+            "sendgrid-tls-operator {} (commit ",
+            env!("CARGO_PKG_VERSION")
+        ))
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no commit in {line:?}"));
+    assert!(
+        commit == "unknown" || (commit.len() >= 7 && commit.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{line:?}"
+    );
+}
+
+/// `GET path` on loopback; the status code and the body.
+fn http_get(addr: &str, path: &str, accept: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let code = response
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_default();
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    Ok((code, body.to_string()))
+}
+
+/// `name` from the text of `/metrics`: its value, if the series is there.
+fn sample(metrics: &str, name: &str) -> Option<String> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ').map(str::to_string))
+}
+
+// As a pod runs it: logs to a pipe (no colour codes), the kube client's requests and the time to
+// a new resource's first Ready counted, and SIGTERM a clean stop with no ERROR line, with or
+// without leader election.
+#[tokio::test(flavor = "multi_thread")]
+async fn run_logs_plainly_counts_kube_requests_and_stops_cleanly() {
+    use k8s_openapi::api::core::v1::Secret;
+    use kube::{Api, CustomResourceExt};
+    use sendgrid_tls_operator::api::SendGridEnforcedTls;
+    let sim = simulator().await;
+    let server = kube_testkit::TestServer::start().await;
+    server.register_crd(&SendGridEnforcedTls::crd(), None);
+    // Written as a user would (the API server sets generation, uid, creationTimestamp).
+    let client = server.client();
+    let post = kube::api::PostParams::default();
+    let secret: Secret = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "sendgrid-api-key", "namespace": "mail"},
+        "stringData": {"apiKey": KEY},
+    }))
+    .unwrap();
+    Api::<Secret>::namespaced(client.clone(), "mail")
+        .create(&post, &secret)
+        .await
+        .unwrap();
+    let resource: SendGridEnforcedTls = serde_saphyr::from_str(RESOURCE).unwrap();
+    Api::<SendGridEnforcedTls>::namespaced(client, "mail")
+        .create(&post, &resource)
+        .await
+        .unwrap();
+    let dir = TempDir::new().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    server.write_kubeconfig(&kubeconfig).unwrap();
+    let kubeconfig = path_str(&kubeconfig).to_string();
+    const FIRST_READY: &str = "sendgrid_tls_operator_time_to_first_ready_seconds_count";
+    const SUCCESS: &str = r#"sendgrid_tls_operator_reconciles_total{result="success"}"#;
+    // The first run makes the resource Ready; the second finds it so and does not count it.
+    for (extra, ready_count) in [(None, "1"), (Some("--leader-election"), "0")] {
+        let mut env = vec![
+            ("KUBECONFIG".to_string(), kubeconfig.clone()),
+            ("POD_NAMESPACE".to_string(), "default".to_string()),
+        ];
+        let sendgrid = urls(&sim);
+        env.push(("SENDGRID_URL".into(), sendgrid[1].clone()));
+        env.push(("SENDGRID_EU_URL".into(), sendgrid[3].clone()));
+        let (metrics, out) = tokio::task::spawn_blocking(move || {
+            let addr = format!("127.0.0.1:{}", free_port());
+            let env: Vec<(&str, &str)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let mut args = vec!["run", "--metrics-addr", &addr];
+            args.extend(extra);
+            let mut child = command(&args, &env).spawn().unwrap();
+            let stdout = drain(child.stdout.take().unwrap());
+            let stderr = drain(child.stderr.take().unwrap());
+            // Polling /metrics, as Prometheus does, until the resource was reconciled.
+            let started = Instant::now();
+            let metrics = loop {
+                let scraped = http_get(&addr, "/metrics", "text/plain;version=0.0.4");
+                let done = scraped.as_ref().is_ok_and(|(_, body)| {
+                    sample(body, SUCCESS).is_some()
+                        && sample(body, FIRST_READY).as_deref() == Some(ready_count)
+                });
+                if done || started.elapsed() > DEADLINE {
+                    break scraped;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            terminate(&child);
+            (metrics, wait(child, stdout, stderr))
+        })
+        .await
+        .unwrap();
+        let (code, body) = metrics.unwrap_or_else(|e| panic!("{extra:?}: {e}: {out:?}"));
+        assert_eq!(code, 200, "{body}");
+        assert!(
+            sample(&body, SUCCESS).is_some(),
+            "{extra:?}: never reconciled: {out:?}\n{body}"
+        );
+        // The resource's watch event triggered its first reconcile there.
+        let waited = sample(
+            &body,
+            "sendgrid_tls_operator_reconcile_queue_wait_seconds_count",
+        );
+        assert!(
+            waited.is_some_and(|n| n != "0"),
+            "{extra:?}: no queue wait: {body}"
+        );
+        for verb in ["list", "watch"] {
+            let series = format!(
+                r#"sendgrid_tls_operator_kube_requests_total{{verb="{verb}",class="2xx"}}"#
+            );
+            assert!(body.contains(&series), "{extra:?}: no {series} in {body}");
+        }
+        assert_eq!(
+            sample(&body, FIRST_READY).as_deref(),
+            Some(ready_count),
+            "{extra:?}: {body}"
+        );
+        assert_eq!(out.code, Some(0), "{extra:?}: {out:?}");
+        assert!(out.stderr.contains("stopped"), "{extra:?}: {out:?}");
+        assert!(
+            !out.stderr.contains("ERROR"),
+            "{extra:?}: a clean stop logs no error: {out:?}"
+        );
+        assert!(
+            !out.stderr.contains('\x1b'),
+            "{extra:?}: no colour codes off a terminal: {out:?}"
+        );
+    }
+}
+
+/// Two resources pasted without `---` between them, and a bare number for a duration: each is
+/// named in words, with the fix.
+#[tokio::test]
+async fn plan_names_a_missing_separator_and_a_duration_without_unit() {
+    let pasted = format!("{RESOURCE}{}", RESOURCE.trim_start());
+    let out = run_with(&["plan", "--simulate", "-f", "-"], &[], Some(&pasted)).await;
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("looks like two resources in one document; separate them with a line `---`"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("DuplicateKeyPolicy"), "{}", out.stderr);
+
+    let unitless = format!("{RESOURCE}  resyncInterval: 5\n");
+    let out = run_with(&["plan", "--simulate", "-f", "-"], &[], Some(&unitless)).await;
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains(
+            "spec.resyncInterval: must be a duration with a unit, not the number 5; write \"5m\""
+        ),
+        "{}",
+        out.stderr
+    );
 }

@@ -143,10 +143,7 @@ fn api_version_and_kind_must_name_this_resource() {
         .iter()
         .map(ToString::to_string)
         .collect();
-    assert_eq!(
-        errors,
-        ["kind: kind is required; add kind: SendGridEnforcedTls"]
-    );
+    assert_eq!(errors, ["kind: missing; add kind: SendGridEnforcedTls"]);
     let errors = validate_resource(&serde_json::json!("spec")).unwrap_err();
     assert_eq!(errors[0].field, "");
 }
@@ -161,10 +158,7 @@ fn the_spec_must_be_an_object() {
         .map(ToString::to_string)
         .collect();
     assert_eq!(errors.len(), 1);
-    assert!(
-        errors[0].starts_with("spec: spec is required; add it"),
-        "{errors:?}"
-    );
+    assert!(errors[0].starts_with("spec: missing; add it"), "{errors:?}");
 }
 
 #[test]
@@ -217,4 +211,35 @@ fn metadata_must_be_an_object() {
         .map(ToString::to_string)
         .collect();
     assert_eq!(errors, ["metadata: must be an object, not \"marketing\""]);
+}
+
+#[test]
+fn no_message_names_its_field_twice() {
+    for case in invalid_specs() {
+        for error in &case.errors {
+            let (field, message) = error.split_once(": ").expect("field: message");
+            let name = field.rsplit('.').next().unwrap();
+            assert!(
+                !message.starts_with(&format!("{name} ")),
+                "{}: {error}",
+                case.rule
+            );
+        }
+    }
+}
+
+#[test]
+fn a_bare_number_for_a_duration_suggests_a_unit() {
+    assert_eq!(
+        errors(&with_key("resyncInterval: 5\n")),
+        [
+            "spec.resyncInterval: must be a duration with a unit, not the number 5; write \"5m\" for 5 minutes (units s, m and h)"
+        ]
+    );
+    assert_eq!(
+        errors(&with_key("resyncInterval: 90\n")),
+        [
+            "spec.resyncInterval: must be a duration with a unit, not the number 90; write \"90s\" for 90 seconds, or \"90m\" for 90 minutes"
+        ]
+    );
 }

@@ -11,7 +11,7 @@ use sendgrid_tls_operator::simulator::{
 use serde_json::{Value, json};
 use url::Url;
 
-pub const USERNAME: &str = "/v3/user/username";
+pub use crate::support::USERNAME_PATH as USERNAME;
 pub const SCOPES: &str = "/v3/scopes";
 
 /// Status and JSON body of a GET of `path` under `base` (`global_url()` or `eu_url()`), with

@@ -38,17 +38,17 @@ pub fn invalid_specs() -> Vec<Invalid> {
         "apiKeySecretRef is required",
         "requireTls: true\n".into(),
         &[
-            "spec.apiKeySecretRef: apiKeySecretRef is required; add it: The Secret, in this resource's namespace, that holds the SendGrid API key",
+            "spec.apiKeySecretRef: missing; add it: The Secret, in this resource's namespace, that holds the SendGrid API key",
         ],
     );
     add(
         "apiKeySecretRef.name is required",
         "apiKeySecretRef: {key: apiKey}\n".into(),
         &[
-            "spec.apiKeySecretRef.name: name is required; add it: Name of the Secret, in the same namespace as this resource",
+            "spec.apiKeySecretRef.name: missing; add it: Name of the Secret, in the same namespace as this resource",
         ],
     );
-    let name_rule = "spec.apiKeySecretRef.name: name must be the name of a Secret in this namespace: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit";
+    let name_rule = "spec.apiKeySecretRef.name: must be the name of a Secret in this namespace: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit";
     for bad in ["SendGrid", "-key", "key-", "my_key", "a..b", "\"\""] {
         add(
             "the Secret's name is a DNS subdomain",
@@ -66,7 +66,7 @@ pub fn invalid_specs() -> Vec<Invalid> {
             "the Secret's key is a data key",
             format!("apiKeySecretRef: {{name: k, key: {bad}}}\n"),
             &[
-                "spec.apiKeySecretRef.key: key must be a key of the Secret's data: letters, digits, '-', '_' and '.' only; leave it unset to use apiKey",
+                "spec.apiKeySecretRef.key: must be a key of the Secret's data: letters, digits, '-', '_' and '.' only; leave it unset to use apiKey",
             ],
         );
     }
@@ -79,7 +79,7 @@ pub fn invalid_specs() -> Vec<Invalid> {
             )],
         );
     }
-    let one_target = "spec.onBehalfOf: onBehalfOf needs exactly one of subuser or accountId; remove onBehalfOf to manage the API key's own account";
+    let one_target = "spec.onBehalfOf: needs exactly one of subuser or accountId; remove onBehalfOf to manage the API key's own account";
     for spec in [
         "onBehalfOf: {subuser: a, accountId: \"1\"}\n",
         "onBehalfOf: {}\n",
@@ -90,7 +90,7 @@ pub fn invalid_specs() -> Vec<Invalid> {
             &[one_target],
         );
     }
-    let subuser = "spec.onBehalfOf.subuser: subuser must be the subuser's username: visible ASCII characters only, no spaces, CR/LF or other control characters";
+    let subuser = "spec.onBehalfOf.subuser: must be the subuser's username: visible ASCII characters only, no spaces, CR/LF or other control characters";
     for bad in [
         "\"a\\r\\nX-Evil: 1\"",
         "\"a b\"",
@@ -109,7 +109,7 @@ pub fn invalid_specs() -> Vec<Invalid> {
         "accountId is letters, digits, '-' and '_'",
         with_key("onBehalfOf: {accountId: \"account-id 123\"}\n"),
         &[
-            "spec.onBehalfOf.accountId: accountId must be the customer account's ID: letters, digits, '-' and '_' only",
+            "spec.onBehalfOf.accountId: must be the customer account's ID: letters, digits, '-' and '_' only",
         ],
     );
     add(
@@ -148,7 +148,7 @@ pub fn invalid_specs() -> Vec<Invalid> {
             "spec.deletionPolicy: \"Delete\" is not allowed; use one of \"Orphan\", \"Restore\", \"Reset\"",
         ],
     );
-    let needs_enforce = "spec.deletionPolicy: deletionPolicy Restore or Reset needs mode Enforce: an Observe resource never writes to SendGrid, so it has nothing to undo; set deletionPolicy: Orphan or mode: Enforce";
+    let needs_enforce = "spec.deletionPolicy: Restore or Reset needs mode Enforce: an Observe resource never writes to SendGrid, so it has nothing to undo; set deletionPolicy: Orphan or mode: Enforce";
     for policy in ["Restore", "Reset"] {
         add(
             "Restore and Reset need Enforce",
@@ -156,7 +156,7 @@ pub fn invalid_specs() -> Vec<Invalid> {
             &[needs_enforce],
         );
     }
-    let too_short = "spec.resyncInterval: resyncInterval must be at least 30s, so drift checks stay within SendGrid's rate limits; use 30s or more, or leave it unset for 10m";
+    let too_short = "spec.resyncInterval: must be at least 30s, so drift checks stay within SendGrid's rate limits; use 30s or more, or leave it unset for 10m";
     for bad in ["10s", "29999ms", "0s"] {
         add(
             "resyncInterval is at least 30s",
@@ -164,7 +164,7 @@ pub fn invalid_specs() -> Vec<Invalid> {
             &[too_short],
         );
     }
-    let not_a_duration = "spec.resyncInterval: resyncInterval must be a duration such as 90s, 10m or 1h30m: numbers of at most 6 digits, each followed by a unit ns, us, ms, s, m or h";
+    let not_a_duration = "spec.resyncInterval: must be a duration such as 90s, 10m or 1h30m: numbers of at most 6 digits, each followed by a unit ns, us, ms, s, m or h";
     for bad in ["abc", "\"10\"", "1d", "-10m", "1000000h", "\"\""] {
         add(
             "resyncInterval is a duration",
@@ -175,7 +175,9 @@ pub fn invalid_specs() -> Vec<Invalid> {
     add(
         "resyncInterval is a string",
         with_key("resyncInterval: 600\n"),
-        &["spec.resyncInterval: must be a string, not the number 600; quote it in YAML: \"600\""],
+        &[
+            "spec.resyncInterval: must be a duration with a unit, not the number 600; write \"10m\" for 600 seconds, or \"600m\" for 600 minutes",
+        ],
     );
     add(
         "unknown fields are refused, with a suggestion",

@@ -24,6 +24,8 @@ pub const ALL_KEYS: [&str; 3] = [KEY, KEY2, BAD_KEY];
 
 /// The Enforced TLS endpoint (global; the EU host adds `/eu` in front).
 pub const PATH: &str = "/v3/user/settings/enforced_tls";
+/// The endpoint that says whose account a key reaches.
+pub const USERNAME_PATH: &str = "/v3/user/username";
 /// The namespace of the test resources.
 pub const NS: &str = "mail";
 /// The committed CRDs, relative to the repository root.

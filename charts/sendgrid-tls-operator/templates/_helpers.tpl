@@ -69,9 +69,64 @@ app.kubernetes.io/component: simulator
 {{- if or .Values.leaderElection.enabled (gt (int .Values.replicaCount) 1) }}true{{ end }}
 {{- end }}
 
-{{/* Selects the operator's scrape target in alert expressions (the Service's job, the release namespace). */}}
+{{/* The namespace of every namespaced object: namespaceOverride or the release namespace. */}}
+{{- define "sendgrid-tls-operator.namespace" -}}
+{{- default .Release.Namespace .Values.namespaceOverride }}
+{{- end }}
+
+{{/* global.imagePullSecrets, then the chart's own, each name once. */}}
+{{- define "sendgrid-tls-operator.imagePullSecrets" -}}
+{{- $names := list }}
+{{- range concat (.Values.global.imagePullSecrets | default list) .Values.imagePullSecrets }}
+{{- $names = append $names .name }}
+{{- end }}
+{{- range uniq $names }}
+- name: {{ . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The PromQL matchers that pick the operator's series in alert expressions: the selector value,
+or the job the chart's ServiceMonitor (the Service's name) or PodMonitor ("<namespace>/<name>")
+gives its targets. Fails when nothing the chart knows scrapes the operator, as every alert would
+then be silent and OperatorDown would fire forever.
+*/}}
 {{- define "sendgrid-tls-operator.alertSelector" -}}
-job="{{ include "sendgrid-tls-operator.fullname" . }}-metrics",namespace="{{ .Release.Namespace }}"
+{{- $metrics := .Values.metrics }}
+{{- $namespace := include "sendgrid-tls-operator.namespace" . }}
+{{- $fullname := include "sendgrid-tls-operator.fullname" . }}
+{{- if $metrics.prometheusRule.selector }}
+{{- $metrics.prometheusRule.selector }}
+{{- else if $metrics.serviceMonitor.enabled }}
+{{- printf "job=%q,namespace=%q" (printf "%s-metrics" $fullname) $namespace }}
+{{- else if $metrics.podMonitor.enabled }}
+{{- printf "job=%q,namespace=%q" (printf "%s/%s" (include "sendgrid-tls-operator.podMonitorNamespace" .) $fullname) $namespace }}
+{{- else if $metrics.podScrapeAnnotations }}
+{{- fail "metrics.prometheusRule.enabled with metrics.podScrapeAnnotations needs metrics.prometheusRule.selector: the job label is your Prometheus's (e.g. selector: 'job=\"kubernetes-pods\",namespace=\"<namespace>\"')" }}
+{{- else }}
+{{- fail "metrics.prometheusRule.enabled but nothing the chart knows scrapes the operator: enable metrics.serviceMonitor or metrics.podMonitor, or set metrics.prometheusRule.selector to the labels your own scrape job gives (e.g. 'job=\"sendgrid-tls-operator\"')" }}
+{{- end }}
+{{- end }}
+
+{{- define "sendgrid-tls-operator.podMonitorNamespace" -}}
+{{- .Values.metrics.podMonitor.namespace | default (include "sendgrid-tls-operator.namespace" .) }}
+{{- end }}
+
+{{/* The scrape endpoint of a ServiceMonitor or PodMonitor; the argument is its values. */}}
+{{- define "sendgrid-tls-operator.scrapeEndpoint" -}}
+- port: http-metrics
+  path: /metrics
+  honorLabels: {{ .honorLabels }}
+  interval: {{ .interval }}
+  scrapeTimeout: {{ .scrapeTimeout }}
+  {{- with .relabelings }}
+  relabelings:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .metricRelabelings }}
+  metricRelabelings:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
 {{- end }}
 
 {{- define "sendgrid-tls-operator.leaseName" -}}
@@ -84,7 +139,7 @@ job="{{ include "sendgrid-tls-operator.fullname" . }}-metrics",namespace="{{ .Re
 
 {{/* The simulator's in-cluster base URL (global API; the EU API is under /eu). */}}
 {{- define "sendgrid-tls-operator.simulatorUrl" -}}
-{{- printf "http://%s.%s.svc:%d" (include "sendgrid-tls-operator.simulatorName" .) .Release.Namespace (int .Values.simulator.port) }}
+{{- printf "http://%s.%s.svc:%d" (include "sendgrid-tls-operator.simulatorName" .) (include "sendgrid-tls-operator.namespace" .) (int .Values.simulator.port) }}
 {{- end }}
 
 {{/*

@@ -158,7 +158,7 @@ pub(super) fn violations(
     let path = render(&segments);
     let node = schema_at(openapi, &segments);
     let instance = error.instance().as_ref();
-    let at = |field: String, message: String| Violation { field, message };
+    let at = Violation::new;
     let one = |message: String| vec![at(path.clone(), message)];
     match error.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected } => {
@@ -179,10 +179,7 @@ pub(super) fn violations(
                 .map(|d| format!(": {}", first_sentence(d)))
                 .unwrap_or_default();
             (
-                vec![at(
-                    join(&path, name),
-                    format!("{name} is required; add it{hint}"),
-                )],
+                vec![at(join(&path, name), format!("missing; add it{hint}"))],
                 Severity::Blocking,
             )
         }
@@ -327,6 +324,10 @@ fn wrong_type(kind: &TypeKind, instance: &Value, node: Option<&Value>) -> String
     };
     let allowed = node.and_then(|n| n.get("enum")).filter(|e| e.is_array());
     match (expected.as_str(), instance) {
+        ("string", Value::Number(n)) if is_duration(node) => format!(
+            "must be a duration with a unit, not the number {n}; write {}",
+            with_unit(n)
+        ),
         // YAML reads 1.2 and true as a number and a boolean; the fix is to quote the value.
         ("string", Value::Number(_) | Value::Bool(_)) => {
             let choices = allowed
@@ -342,6 +343,35 @@ fn wrong_type(kind: &TypeKind, instance: &Value, node: Option<&Value>) -> String
             article(&expected),
             show(instance)
         ),
+    }
+}
+
+/// A string field whose CEL rules read it as a duration (`duration(self)`).
+fn is_duration(node: Option<&Value>) -> bool {
+    node.and_then(|n| n.get("x-kubernetes-validations"))
+        .and_then(Value::as_array)
+        .is_some_and(|rules| {
+            rules.iter().any(|r| {
+                r["rule"]
+                    .as_str()
+                    .is_some_and(|rule| rule.contains("duration(self)"))
+            })
+        })
+}
+
+/// What a bare number most likely meant as a duration: a small one minutes ("5" is 5m), a large
+/// one seconds ("600" is 10m).
+fn with_unit(n: &serde_json::Number) -> String {
+    match n.as_u64() {
+        Some(secs) if secs >= 60 => {
+            let unit = match secs {
+                _ if secs % 3600 == 0 => format!("{}h", secs / 3600),
+                _ if secs % 60 == 0 => format!("{}m", secs / 60),
+                _ => format!("{secs}s"),
+            };
+            format!("\"{unit}\" for {secs} seconds, or \"{secs}m\" for {secs} minutes")
+        }
+        _ => format!("\"{n}m\" for {n} minutes (units s, m and h)"),
     }
 }
 

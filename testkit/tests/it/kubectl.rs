@@ -219,3 +219,100 @@ async fn secrets_and_namespaces_from_manifests_and_imperative_commands() {
         other => panic!("expected a 415, got {other:?}"),
     }
 }
+
+/// Events recorded through events.k8s.io/v1 (kube's `Recorder`, as an operator does) are what
+/// `kubectl describe` lists under Events (core/v1, selected by `involvedObject.*`) and what
+/// `kubectl get events` prints, in the API server's columns.
+#[tokio::test]
+async fn describe_and_get_events_show_what_a_recorder_published() {
+    use kube::Resource;
+    use kube::api::PostParams;
+    use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+    let server = server().await;
+    let widgets: Api<Widget> = Api::namespaced(server.client(), "default");
+    let mut refs = Vec::new();
+    for name in ["a", "b"] {
+        let created = widgets
+            .create(&PostParams::default(), &crate::common::widget(name, 1))
+            .await
+            .unwrap();
+        refs.push(created.object_ref(&()));
+    }
+    let reporter = Reporter {
+        controller: "widget-controller".into(),
+        instance: Some("widget-controller-0".into()),
+    };
+    let recorder = Recorder::new(server.client(), reporter);
+    let event = |type_, reason: &str, note: &str| Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note.into()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    let applied = event(EventType::Normal, "Applied", "Set size=1");
+    recorder.publish(&applied, &refs[0]).await.unwrap();
+    let warned = event(EventType::Warning, "Conflict", "b disagrees with a");
+    recorder.publish(&warned, &refs[0]).await.unwrap();
+    let other = event(EventType::Normal, "Resized", "about b only");
+    recorder.publish(&other, &refs[1]).await.unwrap();
+
+    let kubectl = Session::new(&server);
+    let described = kubectl.ok(&["describe", "widget", "a"]).await;
+    let events = described
+        .split_once("Events:")
+        .unwrap_or_else(|| panic!("no Events section:\n{described}"))
+        .1;
+    let lines: Vec<Vec<&str>> = events
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .filter(|w: &Vec<&str>| w.first().is_some_and(|first| !first.starts_with("--")))
+        .collect();
+    assert_eq!(
+        lines[0],
+        ["Type", "Reason", "Age", "From", "Message"],
+        "{events}"
+    );
+    assert_eq!(lines.len(), 3, "a's two Events, not b's:\n{events}");
+    let applied_line = lines.iter().find(|l| l[1] == "Applied").expect(events);
+    assert_eq!(applied_line[0], "Normal");
+    assert_eq!(applied_line[3], "widget-controller");
+    assert_eq!(applied_line[4..], ["Set", "size=1"]);
+    assert!(
+        lines.iter().any(|l| l[..2] == ["Warning", "Conflict"]),
+        "{events}"
+    );
+
+    let table = kubectl.ok(&["get", "events", "-n", "default"]).await;
+    let rows: Vec<&str> = table.lines().collect();
+    let header: Vec<&str> = rows[0].split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
+        "{table}"
+    );
+    assert_eq!(rows.len(), 4, "{table}");
+    let row = rows.iter().find(|r| r.contains("Resized")).expect(&table);
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        cells[1..],
+        ["Normal", "Resized", "widget/b", "about", "b", "only"],
+        "{table}"
+    );
+
+    let wide = kubectl
+        .ok(&["get", "events", "-n", "default", "-o", "wide"])
+        .await;
+    assert!(wide.lines().next().unwrap().contains("SOURCE"), "{wide}");
+    assert!(
+        wide.contains("widget-controller, widget-controller-0"),
+        "{wide}"
+    );
+
+    // The same Events through the API an operator writes them to.
+    let v1 = kubectl
+        .ok(&["get", "events.events.k8s.io", "-n", "default", "-o", "json"])
+        .await;
+    let v1: Value = serde_json::from_str(&v1).unwrap();
+    assert_eq!(v1["items"].as_array().unwrap().len(), 3);
+}
