@@ -23,6 +23,9 @@ use std::collections::BTreeMap;
 use std::time::{Instant, SystemTime};
 use world::World;
 
+/// Steps in a row that do not settle, after which the run stops.
+const STUCK: usize = 3;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn short() {
     run(Settings::from_env(45)).await;
@@ -79,17 +82,22 @@ async fn run(settings: Settings) {
     let mut lines_checked: BTreeMap<String, usize> = BTreeMap::new();
     let mut before = world.resources();
     let mut from = SystemTime::now();
+    let mut unsettled = 0;
     for n in 0..steps {
         let step = world.model.next(&mut rng);
         *kinds.entry(kind(&step.action)).or_default() += 1;
         println!("[soak] step {n}: {step}");
         done.push(format!("{n}: {step}"));
         let mut found = Vec::new();
-        if let Err(e) = world.perform(&step).await {
-            found.push(Violation {
-                invariant: "settles",
-                evidence: e,
-            });
+        match world.perform(&step).await {
+            Ok(()) => unsettled = 0,
+            Err(e) => {
+                unsettled += 1;
+                found.push(Violation {
+                    invariant: "settles",
+                    evidence: e,
+                });
+            }
         }
         let to = SystemTime::now();
         let after = world.resources();
@@ -114,7 +122,8 @@ async fn run(settings: Settings) {
             println!("[soak] VIOLATION at step {n}: {v}");
             violations.push((n, v));
         }
-        if failed && !keep_going {
+        // A system stuck for several steps only repeats itself: stop even when keeping going.
+        if failed && (!keep_going || unsettled >= STUCK) {
             fail(seed, &done, &violations, &world);
         }
         before = after;
