@@ -25,6 +25,9 @@ use world::World;
 
 /// Steps in a row that do not settle, after which the run stops.
 const STUCK: usize = 3;
+/// How long a Conflict may outlive its cause (a loser is reconciled when its holder goes; at
+/// the latest on its resync, every 5s here).
+const STALE_CONFLICT: std::time::Duration = std::time::Duration::from_secs(15);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn short() {
@@ -83,11 +86,15 @@ async fn run(settings: Settings) {
     let mut before = world.resources();
     let mut from = SystemTime::now();
     let mut unsettled = 0;
+    // Resources seen in Conflict with no disagreeing holder, since when.
+    let mut conflicts: BTreeMap<String, SystemTime> = BTreeMap::new();
     for n in 0..steps {
         let step = world.model.next(&mut rng);
         *kinds.entry(kind(&step.action)).or_default() += 1;
         println!("[soak] step {n}: {step}");
         done.push(format!("{n}: {step}"));
+        let rotation = matches!(&step.action, plan::Action::PutKey { ns, .. }
+            if world.model.namespaces.iter().any(|n| n.name == ns && n.key.is_some()));
         let mut found = Vec::new();
         match world.perform(&step).await {
             Ok(()) => unsettled = 0,
@@ -114,6 +121,20 @@ async fn run(settings: Settings) {
         found.extend(checks::paused_make_no_calls(&window));
         found.extend(checks::settled_state(&window));
         found.extend(checks::originals_intact(&window));
+        let stale = checks::stale_conflicts(&window);
+        conflicts.retain(|who, _| stale.contains_key(who));
+        for (who, evidence) in stale {
+            let since = *conflicts.entry(who).or_insert(to);
+            if to.duration_since(since).unwrap_or_default() > STALE_CONFLICT {
+                found.push(Violation {
+                    invariant: "Conflict only while a holder disagrees",
+                    evidence: format!("for {}s: {evidence}", STALE_CONFLICT.as_secs()),
+                });
+            }
+        }
+        if rotation {
+            found.extend(checks::rotation_writes_nothing(&window));
+        }
         found.extend(checks::deletions_end(&window));
         found.extend(scan_for_keys(&world, &window, &mut lines_checked));
         found.extend(writers.check(&world.sends.all(), &world.lease_versions(), false));

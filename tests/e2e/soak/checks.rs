@@ -283,6 +283,81 @@ pub fn settled_state(w: &Window) -> Vec<Violation> {
     found
 }
 
+/// Conflict only while a live holder disagrees: the resources in Conflict whose fields no other
+/// resource holds with another value (per the account's SendGridTarget and the holders' specs),
+/// with the evidence. Stale for a moment is allowed (a loser is reconciled when its holder
+/// goes); the caller reports those that stay stale.
+pub fn stale_conflicts(w: &Window) -> BTreeMap<String, String> {
+    let mut stale = BTreeMap::new();
+    for object in w.after {
+        let reason = current_condition(object, "Ready").and_then(|c| c["reason"].as_str());
+        if reason != Some("Conflict") || is_paused(object) {
+            continue;
+        }
+        let who = id(object);
+        let spec = &object["spec"];
+        let Some(account) = w.world.account_of_spec(spec) else {
+            continue;
+        };
+        let record = w
+            .versions
+            .iter()
+            .rev()
+            .find(|v| v.name == account.target_name())
+            .and_then(|v| v.spec.as_ref());
+        let disagrees = |field: &str, value: &str| {
+            let holders: Vec<&str> = record
+                .and_then(|r| r["fields"][field]["holders"].as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            holders.iter().filter(|h| **h != who).any(|h| {
+                w.after
+                    .iter()
+                    .find(|o| id(o) == **h)
+                    .is_some_and(|o| norm(&o["spec"][field]).as_deref() != Some(value))
+            })
+        };
+        let conflicting = FIELDS
+            .iter()
+            .any(|(field, _, _)| norm(&spec[*field]).is_some_and(|value| disagrees(field, &value)));
+        if !conflicting {
+            stale.insert(
+                who.clone(),
+                format!(
+                    "{who} is Ready=False Conflict ({}), but no live holder on {account} disagrees; record {}",
+                    current_condition(object, "Ready").map_or(Value::Null, |c| c["message"].clone()),
+                    record.map_or(Value::Null, |r| r["fields"].clone())
+                ),
+            );
+        }
+    }
+    stale
+}
+
+/// A key rotation (another key of the same account in the Secret) puts nothing back and
+/// changes nothing: no PATCH in a step that only rotated a key, the rest being settled.
+pub fn rotation_writes_nothing(w: &Window) -> Vec<Violation> {
+    w.world
+        .ledger
+        .between(w.from, w.to)
+        .into_iter()
+        .filter(|r| r.method == "PATCH")
+        .map(|r| {
+            violation(
+                "rotation puts nothing back",
+                format!(
+                    "PATCH {} (on-behalf-of {:?}) at {} in a step that only rotated a key",
+                    r.body.as_ref().map_or(String::new(), Value::to_string),
+                    r.on_behalf_of,
+                    time(r.at)
+                ),
+            )
+        })
+        .collect()
+}
+
 /// Invariant 3: a field's original never changes while its entry exists, and is, when the entry is
 /// made, a value SendGrid held then (so never one only the operator wrote since).
 pub fn originals_intact(w: &Window) -> Vec<Violation> {
