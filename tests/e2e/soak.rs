@@ -137,7 +137,12 @@ async fn run(settings: Settings) {
         }
         found.extend(checks::deletions_end(&window));
         found.extend(scan_for_keys(&world, &window, &mut lines_checked));
-        found.extend(writers.check(&world.sends.all(), &world.lease_versions(), false));
+        found.extend(writers.check(
+            &world.sends.all(),
+            &world.lease_versions(),
+            &world.signals,
+            false,
+        ));
         let failed = !found.is_empty();
         for v in found {
             println!("[soak] VIOLATION at step {n}: {v}");
@@ -150,7 +155,12 @@ async fn run(settings: Settings) {
         before = after;
         from = to;
     }
-    for v in writers.check(&world.sends.all(), &world.lease_versions(), true) {
+    for v in writers.check(
+        &world.sends.all(),
+        &world.lease_versions(),
+        &world.signals,
+        true,
+    ) {
         println!("[soak] VIOLATION at the end: {v}");
         violations.push((steps, v));
     }

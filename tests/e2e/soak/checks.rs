@@ -210,12 +210,13 @@ pub fn paused_make_no_calls(w: &Window) -> Vec<Violation> {
         if callers.is_empty() && reported.insert(account.user_id) {
             let paused: BTreeSet<String> = w.on(account).map(id).collect();
             found.push(violation(
-                "pause: no call",
+                "pause makes no call",
                 format!(
-                    "{} {} at {} on {account}, whose resources were all paused (or none): {paused:?}",
+                    "{} {} at {} on {account}, whose resources were all paused (or none): {paused:?}; the operators logged: {:?}",
                     r.method,
                     r.path,
-                    time(r.at)
+                    time(r.at),
+                    w.world.exchanges_near(r.at)
                 ),
             ));
         }
@@ -237,8 +238,10 @@ pub fn settled_state(w: &Window) -> Vec<Violation> {
             continue;
         };
         let who = id(object);
+        // Without its Secret a resource cannot read the new target's identity yet.
+        let synced = current_condition(object, "Synced").is_some_and(|c| c["status"] == "True");
         let user_id = &object["status"]["target"]["userId"];
-        if !user_id.is_null() && *user_id != account.user_id {
+        if synced && !user_id.is_null() && *user_id != account.user_id {
             found.push(violation(
                 "status.target",
                 format!(
@@ -444,7 +447,13 @@ impl Writers {
     }
 
     /// Checks the requests sent up to `LAG` ago (all of them when `all`).
-    pub fn check(&mut self, sends: &[Sent], leases: &[Version], all: bool) -> Vec<Violation> {
+    pub fn check(
+        &mut self,
+        sends: &[Sent],
+        leases: &[Version],
+        signals: &[(SystemTime, String)],
+        all: bool,
+    ) -> Vec<Violation> {
         let holder_at = |t: SystemTime| {
             leases
                 .iter()
@@ -469,11 +478,18 @@ impl Writers {
                 found.push(violation(
                     "4 one writer",
                     format!(
-                        "{} sent `{}` at {} while the Lease was held by {:?}",
+                        "{} sent `{}` at {} while the Lease was held by {:?}; the last signals before: {:?}",
                         sent.process,
                         sent.line,
                         time(sent.at),
-                        holder_at(sent.at)
+                        holder_at(sent.at),
+                        signals
+                            .iter()
+                            .filter(|(at, _)| *at <= sent.at)
+                            .rev()
+                            .take(3)
+                            .map(|(at, what)| format!("{} {what}", time(*at)))
+                            .collect::<Vec<_>>()
                     ),
                 ));
             }

@@ -77,6 +77,8 @@ pub struct World {
     /// Faults injected, by kind.
     pub faults: BTreeMap<String, u32>,
     pub started: SystemTime,
+    /// What was done to which process, and when ("SIGSTOP soak-op-3"), for the evidence.
+    pub signals: Vec<(SystemTime, String)>,
     replicas: Vec<Replica>,
     spawned: usize,
 }
@@ -138,6 +140,7 @@ impl World {
             logs: Vec::new(),
             faults: BTreeMap::new(),
             started: SystemTime::now(),
+            signals: Vec::new(),
             replicas: Vec::new(),
             spawned: 0,
         };
@@ -293,6 +296,7 @@ impl World {
             Action::CreateNamespace { ns } => self.env.namespace(ns).await,
             Action::KillLeader => {
                 let at = self.leader();
+                self.signal(at, "SIGKILL");
                 self.replicas[at].op.kill();
                 self.replicas.remove(at);
                 *self
@@ -304,6 +308,7 @@ impl World {
             Action::StopLeader { during } => {
                 let at = self.leader();
                 let (pid, label) = (self.replicas[at].pid, self.replicas[at].label.clone());
+                self.signal(at, "SIGSTOP");
                 // SAFETY: a signal to a child process this harness started.
                 unsafe { libc::kill(pid, libc::SIGSTOP) };
                 *self
@@ -330,6 +335,8 @@ impl World {
                 };
                 // SAFETY: as above.
                 unsafe { libc::kill(pid, libc::SIGCONT) };
+                self.signals
+                    .push((SystemTime::now(), format!("SIGCONT {label}")));
                 // Waking is watched for what it does next (checked from the taps): a short
                 // absence is the one thing to wait for here.
                 tokio::time::sleep(Duration::from_secs(2)).await;
@@ -338,6 +345,7 @@ impl World {
             Action::RestartStandby => {
                 let leader = self.leader();
                 let at = (0..self.replicas.len()).find(|i| *i != leader).unwrap_or(0);
+                self.signal(at, "SIGTERM");
                 self.replicas[at].op.terminate().await;
                 self.replicas.remove(at);
                 *self
@@ -348,6 +356,35 @@ impl World {
             }
         }
         Ok(())
+    }
+
+    fn signal(&mut self, replica: usize, signal: &str) {
+        let label = &self.replicas[replica].label;
+        self.signals.push((
+            SystemTime::now(),
+            format!("{signal} {label} (leader {:?})", self.env.lease_holder()),
+        ));
+    }
+
+    /// The operators' "SendGrid exchange" log lines within a second of `at`: which reconcile
+    /// made a request.
+    pub fn exchanges_near(&self, at: SystemTime) -> Vec<String> {
+        let Ok(at) = k8s_openapi::jiff::Timestamp::try_from(at) else {
+            return Vec::new();
+        };
+        let mut near = Vec::new();
+        for (label, logs) in &self.logs {
+            for line in logs.json() {
+                let when = line["timestamp"]
+                    .as_str()
+                    .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok());
+                let close = when.is_some_and(|t| t.duration_since(at).abs().as_secs_f64() <= 1.0);
+                if line["message"] == "SendGrid exchange" && close {
+                    near.push(format!("{label}: {line}"));
+                }
+            }
+        }
+        near
     }
 
     /// Waits until the harness's mirror shows our write of `ns/name` (version `written` or
