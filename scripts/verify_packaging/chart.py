@@ -15,7 +15,7 @@ import sync_chart_readme
 import yaml
 
 from . import policy, schemas
-from .docs import Doc, load_all, of_kind
+from .docs import Doc, load_all, load_file, of_kind
 from .report import CheckFailed, Report, require
 
 CHART_DIR = pathlib.Path("charts/sendgrid-tls-operator")
@@ -130,27 +130,59 @@ class Rendered:
         ]
 
 
+CRD_DIR = pathlib.Path("crds")
+KEEP_ANNOTATIONS = {"helm.sh/resource-policy": "keep", "argocd.argoproj.io/sync-options": "Prune=false"}
+
+
+def generated_crds(generated_crd: Doc) -> dict[str, Doc]:
+    """Every CRD the operator generates (crds/*.yaml), by name; `generated_crd` is among them."""
+    crds: dict[str, Doc] = {}
+    for path in sorted(CRD_DIR.glob("*.yaml")):
+        docs = load_file(path)
+        require(len(docs) == 1 and docs[0].get("kind") == "CustomResourceDefinition", f"{path} is not one CRD")
+        crds[docs[0]["metadata"]["name"]] = docs[0]
+    require(crds.get(generated_crd["metadata"]["name"]) == generated_crd, f"{CRD_DIR} lacks the reference CRD")
+    return crds
+
+
+def check_generated(crds: list[Doc], generated: dict[str, Doc], where: str) -> list[str]:
+    """`crds` are exactly the generated ones, without API-server defaults; returns their names."""
+    names = sorted(c["metadata"]["name"] for c in crds)
+    require(names == sorted(generated), f"{where} has the CRDs {names}, want {sorted(generated)}")
+    for crd in crds:
+        name = crd["metadata"]["name"]
+        require(
+            crd["spec"] == generated[name]["spec"],
+            f"{where}: the spec of {name} differs from {CRD_DIR} (run scripts/sync-chart-crd.sh)",
+        )
+        defaults = schemas.schema_defaults(crd)
+        require(
+            not defaults,
+            f"{name} declares API-server defaults at {defaults}: Argo CD would show its objects OutOfSync "
+            "forever; apply the default in code instead",
+        )
+    return names
+
+
 def check_crd(rendered: Rendered, generated_crd: Doc) -> str:
-    """The chart's CRD is the generated one, with the keep annotations when asked."""
+    """The chart's CRDs are the generated ones, with the keep annotations when asked."""
     crds = of_kind(rendered.docs, "CustomResourceDefinition")
     if not rendered.values["crds"]["install"]:
-        require(not crds, "crds.install=false still renders the CRD")
+        require(not crds, f"crds.install=false still renders {[c['metadata']['name'] for c in crds]}")
         return "not rendered (crds.install=false)"
-    require(len(crds) == 1, f"{len(crds)} CRDs rendered")
-    crd = crds[0]
-    require(
-        crd["spec"] == generated_crd["spec"], "the chart CRD's spec differs from crds/ (run scripts/sync-chart-crd.sh)"
-    )
-    require(crd["metadata"]["name"] == generated_crd["metadata"]["name"], "the chart CRD's name differs")
-    annotations = crd["metadata"].get("annotations") or {}
-    keep = {"helm.sh/resource-policy": "keep", "argocd.argoproj.io/sync-options": "Prune=false"}
-    if rendered.values["crds"]["keep"]:
-        require(
-            all(annotations.get(k) == v for k, v in keep.items()), f"crds.keep=true but annotations are {annotations}"
-        )
-        return "generated spec, kept on uninstall and prune"
-    require(not set(keep) & set(annotations), "crds.keep=false still keeps the CRD")
-    return "generated spec, not kept"
+    names = check_generated(crds, generated_crds(generated_crd), "the chart")
+    keep = rendered.values["crds"]["keep"]
+    for crd in crds:
+        name = crd["metadata"]["name"]
+        annotations = crd["metadata"].get("annotations") or {}
+        if keep:
+            require(
+                KEEP_ANNOTATIONS.items() <= annotations.items(), f"crds.keep=true but {name} has annotations {annotations}"
+            )
+        else:
+            require(not set(KEEP_ANNOTATIONS) & set(annotations), f"crds.keep=false still keeps {name}")
+    kept = "kept on uninstall and prune" if keep else "not kept"
+    return f"{', '.join(names)}: generated spec, no defaults, {kept}"
 
 
 def check_conventions(rendered: Rendered) -> str:

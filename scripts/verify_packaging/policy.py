@@ -45,6 +45,8 @@ CONTROLLER_RULES = {
     ("", "secrets"): {"get"},
     ("events.k8s.io", "events"): {"create", "patch"},
 }
+# The accounts' claim records: cluster-scoped, so a ClusterRole even when the rest is namespaced.
+TARGET_RULES = {("sendgrid.ops.dev", "sendgridtargets"): {"get", "list", "watch", "create", "patch", "delete"}}
 WATCH_SECRETS_VERBS = {"get", "list", "watch"}
 LEASE_RULES = {("coordination.k8s.io", "leases"): {"get", "create", "patch"}}
 
@@ -66,8 +68,12 @@ class Expect:
     rbac: bool = True
     simulator_url: str | None = None
     exact_args: list[str] | None = None
-    # ClusterRoles aggregated into view/edit/admin for people (rbac.aggregateClusterRoles).
+    # ClusterRoles for people (rbac.aggregateClusterRoles): view/edit/admin aggregates, and one
+    # that reads the accounts' records.
     aggregate: bool = True
+    # The claim-record rule in a ClusterRole of its own (chart) rather than in the controller's
+    # one ClusterRole (deploy/).
+    targets_role: bool = True
 
 
 def parse_args(args: list[str], value_flags: set[str], switches: set[str]) -> dict[str, list[str]]:
@@ -262,6 +268,14 @@ def _bound(docs: list[Doc], binding_kind: str, role: Doc, expect: Expect) -> Non
     require(subjects == want, f"{binding_kind} subjects {subjects}, want {want}")
 
 
+def _is_bound(docs: list[Doc], cluster_role: Doc) -> bool:
+    """Some binding (cluster-wide or in a namespace) grants this ClusterRole to someone."""
+    return any(
+        b["roleRef"]["kind"] == "ClusterRole" and b["roleRef"]["name"] == cluster_role["metadata"]["name"]
+        for b in of_kind(docs, "ClusterRoleBinding") + of_kind(docs, "RoleBinding")
+    )
+
+
 def check_rbac(docs: list[Doc], expect: Expect) -> str:
     """Exactly the permissions the binary needs, at the scope the values ask for."""
     cluster_roles = of_kind(docs, "ClusterRole")
@@ -274,8 +288,11 @@ def check_rbac(docs: list[Doc], expect: Expect) -> str:
         return "no RBAC objects (rbac.create=false)"
 
     aggregated = [r for r in cluster_roles if set(r["metadata"].get("labels") or {}) & set(AGGREGATE_LABELS)]
-    cluster_roles = [r for r in cluster_roles if r not in aggregated]
+    # Roles for people are never bound by the chart; every bound ClusterRole is the controller's.
+    controller_cluster_roles = [r for r in cluster_roles if r not in aggregated and _is_bound(docs, r)]
+    platform = [r for r in cluster_roles if r not in aggregated and r not in controller_cluster_roles]
     _check_aggregated(docs, aggregated, expect)
+    _check_platform(platform, expect)
     wanted = dict(CONTROLLER_RULES)
     if expect.watch_secrets:
         wanted[("", "secrets")] = WATCH_SECRETS_VERBS
@@ -289,11 +306,36 @@ def check_rbac(docs: list[Doc], expect: Expect) -> str:
                 allowed = WATCH_SECRETS_VERBS if expect.watch_secrets else {"get"}
                 require(verbs <= allowed, f"{role['metadata']['name']} grants secrets {sorted(verbs)}")
 
+    # What each of the controller's ClusterRoles must grant, exactly.
     if expect.watch_namespaces:
+        # Only the claim records are cluster-wide; everything else is granted per namespace.
+        cluster_wanted = [TARGET_RULES]
+    elif expect.targets_role:
+        cluster_wanted = [wanted, TARGET_RULES]
+    else:
+        cluster_wanted = [wanted | TARGET_RULES]
+    got = [_rules(r) for r in controller_cluster_roles]
+    unmatched = list(got)
+    for rules in cluster_wanted:
+        if rules in unmatched:
+            unmatched.remove(rules)
+    require(
+        len(got) == len(cluster_wanted) and not unmatched,
+        f"the controller's ClusterRoles grant {got}, want {cluster_wanted}",
+    )
+    for role in controller_cluster_roles:
+        _bound(docs, "ClusterRoleBinding", role, expect)
+    # No other binding: nothing else is granted, cluster-wide or in a namespace.
+    granted = {("ClusterRoleBinding", "ClusterRole", None, r["metadata"]["name"]) for r in controller_cluster_roles}
+    granted |= {("RoleBinding", "Role", r["metadata"]["namespace"], r["metadata"]["name"]) for r in roles}
+    for binding in of_kind(docs, "ClusterRoleBinding") + of_kind(docs, "RoleBinding"):
+        ref = binding["roleRef"]
         require(
-            not cluster_roles and not of_kind(docs, "ClusterRoleBinding"),
-            "watchNamespaces is set but cluster-wide RBAC is rendered",
+            (binding["kind"], ref["kind"], binding["metadata"].get("namespace"), ref["name"]) in granted,
+            f"{binding['kind']} {binding['metadata']['name']} grants {ref['kind']} {ref['name']}",
         )
+
+    if expect.watch_namespaces:
         namespaces = sorted(r["metadata"]["namespace"] for r in controller_roles)
         require(
             namespaces == sorted(expect.watch_namespaces),
@@ -303,12 +345,7 @@ def check_rbac(docs: list[Doc], expect: Expect) -> str:
             require(_rules(role) == wanted, f"Role in {role['metadata']['namespace']}: {_rules(role)}")
             _bound(docs, "RoleBinding", role, expect)
     else:
-        require(
-            len(cluster_roles) == 1 and not controller_roles,
-            f"want one ClusterRole and no controller Roles, got {len(cluster_roles)} and {len(controller_roles)}",
-        )
-        require(_rules(cluster_roles[0]) == wanted, f"ClusterRole rules {_rules(cluster_roles[0])}, want {wanted}")
-        _bound(docs, "ClusterRoleBinding", cluster_roles[0], expect)
+        require(not controller_roles, f"cluster-wide install, yet {len(controller_roles)} controller Role(s)")
 
     wants_lease_role = expect.leader_election if expect.lease_role is None else expect.lease_role
     if wants_lease_role:
@@ -328,7 +365,10 @@ def check_rbac(docs: list[Doc], expect: Expect) -> str:
         _bound(docs, "RoleBinding", role, expect)
     else:
         require(not lease_roles, "Lease permissions rendered without leader election")
-    return f"{len(cluster_roles)} ClusterRole(s), {len(roles)} Role(s), {len(aggregated)} aggregated ClusterRole(s)"
+    return (
+        f"{len(controller_cluster_roles)} controller ClusterRole(s), {len(roles)} Role(s), "
+        f"{len(aggregated)} aggregated and {len(platform)} platform ClusterRole(s)"
+    )
 
 
 AGGREGATE_LABELS = {
@@ -338,6 +378,11 @@ AGGREGATE_LABELS = {
 }
 READ_VERBS = {"get", "list", "watch"}
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
+# What the aggregated roles may grant: the namespaced resources, never the cluster-scoped claim
+# records, which only the platform team's ClusterRole reads.
+AGGREGATED_RESOURCES = {"sendgridenforcedtlses", "sendgridenforcedtlses/status"}
+# The platform team's ClusterRole, bound by them: read the accounts' claim records.
+PLATFORM_RULES = {("sendgrid.ops.dev", "sendgridtargets"): READ_VERBS}
 
 
 def _check_aggregated(docs: list[Doc], aggregated: list[Doc], expect: Expect) -> None:
@@ -349,7 +394,10 @@ def _check_aggregated(docs: list[Doc], aggregated: list[Doc], expect: Expect) ->
     for role in aggregated:
         rules = _rules(role)
         for (group, resource), verbs in rules.items():
-            require(group == "sendgrid.ops.dev", f"{role['metadata']['name']} grants {group or 'core'}/{resource}")
+            require(
+                group == "sendgrid.ops.dev" and resource in AGGREGATED_RESOURCES,
+                f"{role['metadata']['name']} grants {group or 'core'}/{resource}",
+            )
             if resource.endswith("/status"):
                 require(verbs <= READ_VERBS, f"{role['metadata']['name']} lets people write status")
         verbs = set().union(*rules.values())
@@ -361,3 +409,14 @@ def _check_aggregated(docs: list[Doc], aggregated: list[Doc], expect: Expect) ->
     require(granted["view"] == READ_VERBS, f"view gets {sorted(granted['view'])}")
     for target in ("edit", "admin"):
         require(granted[target] == READ_VERBS | WRITE_VERBS, f"{target} gets {sorted(granted[target])}")
+
+
+def _check_platform(platform: list[Doc], expect: Expect) -> None:
+    """One unbound, not aggregated ClusterRole that only reads the accounts' claim records."""
+    names = [r["metadata"]["name"] for r in platform]
+    if not expect.aggregate:
+        require(not platform, f"rbac.aggregateClusterRoles=false still renders ClusterRoles for people: {names}")
+        return
+    require(len(platform) == 1, f"want one unbound, not aggregated ClusterRole (for people), found {names}")
+    rules = _rules(platform[0])
+    require(rules == PLATFORM_RULES, f"{platform[0]['metadata']['name']} grants {rules}, want {PLATFORM_RULES}")

@@ -115,6 +115,28 @@ def _structural(node: Any) -> Any:
     return node
 
 
+def schema_defaults(crd: dict[str, Any]) -> list[str]:
+    """Where the CRD's schemas declare a `default` (the API server would write it into objects)."""
+    found: list[str] = []
+
+    def walk(node: Any, path: str) -> None:
+        if not isinstance(node, dict):
+            return
+        if "default" in node:
+            found.append(path or "/")
+        for name, child in (node.get("properties") or {}).items():
+            walk(child, f"{path}.{name}")
+        for key in ("items", "additionalProperties", "not"):
+            walk(node.get(key), f"{path}[{key}]")
+        for key in ("allOf", "anyOf", "oneOf"):
+            for index, child in enumerate(node.get(key) or []):
+                walk(child, f"{path}[{key}/{index}]")
+
+    for version in crd["spec"]["versions"]:
+        walk(version["schema"]["openAPIV3Schema"], version["name"])
+    return found
+
+
 def validate_custom_resource(doc: dict[str, Any], schema: dict[str, Any]) -> None:
     """A SendGridEnforcedTls object against the CRD schema (as the API server would, minus CEL)."""
     if doc.get("apiVersion") != CR_API_VERSION:

@@ -89,6 +89,20 @@ fn take_nullable_any_of(property: &mut Map<String, Value>) -> Option<Map<String,
     Some(inner)
 }
 
+/// Reads a field that an older operator wrote in another shape (a string where an object is now
+/// expected) as absent, so an upgrade does not make every resource malformed: the operator
+/// writes it anew on the next reconcile.
+pub(crate) fn object_or_none<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    use serde::Deserialize;
+    Ok(Option::<Value>::deserialize(deserializer)?
+        .filter(Value::is_object)
+        .and_then(|value| serde_json::from_value(value).ok()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,18 +151,4 @@ mod tests {
         let property = json!({"anyOf": [{"type": "string"}, {"type": "integer"}]});
         assert_eq!(run(property.clone()), property);
     }
-}
-
-/// Reads a field that an older operator wrote in another shape (a string where an object is now
-/// expected) as absent, so an upgrade does not make every resource malformed: the operator
-/// writes it anew on the next reconcile.
-pub(crate) fn object_or_none<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: serde::de::DeserializeOwned,
-{
-    use serde::Deserialize;
-    Ok(Option::<Value>::deserialize(deserializer)?
-        .filter(Value::is_object)
-        .and_then(|value| serde_json::from_value(value).ok()))
 }

@@ -53,17 +53,23 @@ async fn identify(
             && t.region == account.region
             && t.on_behalf_of == account.on_behalf_of.as_ref().map(OnBehalfOf::to_ref)
     });
-    let identity = match (recorded, ctx.identities.get(&account)) {
-        (Some(t), _) => Identity {
+    let identity = match recorded {
+        Some(t) => Identity {
             user_id: t.user_id,
             username: t.username.clone(),
         },
-        (None, Some(known)) => known,
-        (None, None) => ctx
-            .sendgrid
-            .identity(&account)
-            .await
-            .map_err(Failure::from)?,
+        None => {
+            // One read per key and account, however many resources start at once.
+            let _turn = ctx.turns.take(&ctx.identities.turn(&account)).await;
+            match ctx.identities.get(&account) {
+                Some(known) => known,
+                None => ctx
+                    .sendgrid
+                    .identity(&account)
+                    .await
+                    .map_err(Failure::from)?,
+            }
+        }
     };
     ctx.identities.remember(&account, &identity);
     Ok(Reached {

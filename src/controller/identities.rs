@@ -39,6 +39,18 @@ impl Identities {
         entries.insert(reach(account), identity.clone());
     }
 
+    /// The name of the turn (see `turns`) that makes concurrent first reads of one key and
+    /// account one read. In memory only, like the digest it is made of.
+    pub fn turn(&self, account: &Account) -> String {
+        let (digest, region, on_behalf_of) = reach(account);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        format!(
+            "identity/{hex}/{}/{}",
+            region.as_str(),
+            on_behalf_of.unwrap_or_default()
+        )
+    }
+
     /// `key` is known to reach `target` (with the target's region and on-behalf-of).
     pub fn reaches(&self, key: &ApiKey, target: &TargetAccount) -> bool {
         Account::at(target, key.clone()).is_ok_and(|account| {

@@ -8,6 +8,7 @@
 use http::{Method, Request, Response, StatusCode};
 use kube::client::Body;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -167,6 +168,176 @@ impl Call {
             "code": 404,
         });
         self.respond(404, &status);
+    }
+}
+
+/// Cluster-scoped objects of one kind, kept by the mocked API server and answered as it would:
+/// a GET from memory (404 when absent), a create, a merge patch and a delete. Every write must
+/// be a compare-and-swap: a create of an object that exists, or a patch or delete on another
+/// resourceVersion (or uid), fails the test.
+pub struct Objects {
+    /// The collection's path, e.g. `/apis/group/v1/plural`.
+    collection: String,
+    /// The plural, as a 404 names it.
+    plural: String,
+    items: BTreeMap<String, Value>,
+    /// The last resourceVersion handed out.
+    version: u64,
+}
+
+/// What a write did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Written {
+    Created(Value),
+    Patched(Value),
+    Deleted(Value),
+}
+
+impl Written {
+    /// The object as stored (for a deletion, as it was before).
+    pub fn object(&self) -> &Value {
+        match self {
+            Written::Created(o) | Written::Patched(o) | Written::Deleted(o) => o,
+        }
+    }
+}
+
+impl Objects {
+    /// An empty collection at `/apis/{group_version}/{plural}`.
+    pub fn new(group_version: &str, plural: &str) -> Objects {
+        Objects {
+            collection: format!("/apis/{group_version}/{plural}"),
+            plural: plural.to_string(),
+            items: BTreeMap::new(),
+            version: 500,
+        }
+    }
+
+    /// The path of the object `name`.
+    pub fn path(&self, name: &str) -> String {
+        format!("{}/{name}", self.collection)
+    }
+
+    /// The collection's path (where a create is POSTed).
+    pub fn collection(&self) -> &str {
+        &self.collection
+    }
+
+    /// The object `name` as stored now.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.items.get(name)
+    }
+
+    /// Stores `object` as if created earlier; returns it as stored.
+    pub fn insert(&mut self, object: Value) -> Value {
+        let name = object["metadata"]["name"]
+            .as_str()
+            .expect("an object with a name")
+            .to_string();
+        let stored = self.stamp(object, &name);
+        self.items.insert(name, stored.clone());
+        stored
+    }
+
+    /// `object` with a new resourceVersion and the uid the server gives `name`.
+    fn stamp(&mut self, mut object: Value, name: &str) -> Value {
+        self.version += 1;
+        object["metadata"]["resourceVersion"] = json!(self.version.to_string());
+        object["metadata"]["uid"] = json!(format!("uid-{name}"));
+        object
+    }
+
+    /// Answers a GET of one object.
+    pub fn answer_get(&self, call: Call) {
+        assert_eq!(call.method, Method::GET, "a GET of {}", self.plural);
+        let name = self.name_in(&call.path);
+        match self.items.get(&name) {
+            Some(object) => call.ok(object),
+            None => call.not_found(&self.plural, &name),
+        }
+    }
+
+    /// Answers a create (POST), merge patch (PATCH) or delete (DELETE) and keeps its effect.
+    pub fn answer_write(&mut self, call: Call) -> Written {
+        match call.method {
+            Method::POST => {
+                assert_eq!(
+                    call.path, self.collection,
+                    "a create POSTs to the collection"
+                );
+                let name = call.body["metadata"]["name"]
+                    .as_str()
+                    .expect("a create names the object")
+                    .to_string();
+                assert!(
+                    !self.items.contains_key(&name),
+                    "a create of {name}, which exists: the write must be a patch"
+                );
+                assert!(
+                    call.body["metadata"]["resourceVersion"].is_null(),
+                    "a create carries no resourceVersion: {}",
+                    call.body
+                );
+                let stored = self.stamp(call.body.clone(), &name);
+                self.items.insert(name, stored.clone());
+                call.respond(201, &stored);
+                Written::Created(stored)
+            }
+            Method::PATCH => {
+                assert_eq!(
+                    call.content_type.as_deref(),
+                    Some("application/merge-patch+json")
+                );
+                let name = self.name_in(&call.path);
+                let mut next = self
+                    .items
+                    .get(&name)
+                    .unwrap_or_else(|| panic!("a patch of {name}, which does not exist"))
+                    .clone();
+                assert_eq!(
+                    call.body["metadata"]["resourceVersion"], next["metadata"]["resourceVersion"],
+                    "a patch is a compare-and-swap on the version read"
+                );
+                merge(&mut next, &call.body);
+                let stored = self.stamp(next, &name);
+                self.items.insert(name, stored.clone());
+                call.ok(&stored);
+                Written::Patched(stored)
+            }
+            Method::DELETE => {
+                let name = self.name_in(&call.path);
+                let current = self
+                    .items
+                    .remove(&name)
+                    .unwrap_or_else(|| panic!("a delete of {name}, which does not exist"));
+                assert_eq!(
+                    call.body["preconditions"],
+                    json!({
+                        "resourceVersion": current["metadata"]["resourceVersion"],
+                        "uid": current["metadata"]["uid"],
+                    }),
+                    "a delete is a compare-and-swap on the version and uid read"
+                );
+                call.ok(&json!({
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "metadata": {},
+                    "status": "Success",
+                    "details": { "name": name, "kind": self.plural, "uid": current["metadata"]["uid"] },
+                }));
+                Written::Deleted(current)
+            }
+            ref other => panic!("not a write of {}: {other} {}", self.plural, call.path),
+        }
+    }
+
+    /// The object name in `path`, one of this collection's.
+    fn name_in(&self, path: &str) -> String {
+        path.strip_prefix(&self.collection)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .filter(|name| !name.is_empty() && !name.contains('/'))
+            .unwrap_or_else(|| panic!("{path} is not an object of {}", self.collection))
+            .to_string()
     }
 }
 

@@ -1,18 +1,19 @@
 //! The controller's reconcile against a mocked Kubernetes API and a real SendGrid simulator on
 //! loopback: which calls it makes, in which order (each Kubernetes API call asserted in turn, in
 //! the style of kube-rs/controller-rs, and the simulator's request log), with what the
-//! controller itself builds (compare-and-swap status patches, finalizers, Events, requeues).
-//! What the conditions say is the pure decision's, tested in `crate::decision`.
+//! controller itself builds (the account's claim record, compare-and-swap status patches,
+//! finalizers, Events, requeues). What the conditions say is the pure decision's, tested in
+//! `crate::decision`.
 
 use super::claims::ClaimIndex;
 use super::context::{Context, Timing};
 use super::error::Error;
-use super::mock_api::{self, ApiServer, merge};
+use super::mock_api::{self, ApiServer, Objects, Written, merge};
 use super::reconcile::reconcile;
 use crate::api::Guarded;
-use crate::api::{FINALIZER, MANAGER, SendGridEnforcedTls, TlsSettings, TlsVersion};
+use crate::api::{FINALIZER, MANAGER, PAUSED, SendGridEnforcedTls, TlsSettings, TlsVersion};
 use crate::sendgrid::{ClientConfig, Endpoints, SendGridClient};
-use crate::simulator::{Fault, SimConfig, Simulator, SimulatorHandle};
+use crate::simulator::{Fault, Scope, SimConfig, SimKey, Simulator, SimulatorHandle};
 use crate::telemetry::Metrics;
 use http::Method;
 use k8s_openapi::ByteString;
@@ -32,19 +33,28 @@ use tokio::task::JoinHandle;
 const KEY: &str = "SG.controller-mock-key.0123456789abcdef";
 const NS: &str = "mail";
 const NAME: &str = "marketing";
+/// How the account's record names the resource under test.
+const ME: &str = "mail/marketing";
 const SECRET_PATH: &str = "/api/v1/namespaces/mail/secrets/sendgrid-api-key";
+/// The Secret's resourceVersion, unless a test rotates the key.
+const SECRET_VERSION: &str = "7";
 const RES_PATH: &str =
     "/apis/sendgrid.ops.dev/v1alpha1/namespaces/mail/sendgridenforcedtlses/marketing";
 const EVENTS_PATH: &str = "/apis/events.k8s.io/v1/namespaces/mail/events";
+/// The simulator's parent account "main" has user id 1001; its record is named for that.
+const ACCOUNT: &str = "global-1001";
 const SG_PATH: &str = "/v3/user/settings/enforced_tls";
+const USERNAME_PATH: &str = "/v3/user/username";
 const RESYNC: Duration = Duration::from_secs(90);
 
-/// A mocked API server, a simulator, and a Context wired to both.
+/// A mocked API server (with the accounts' claim records in memory), a simulator, and a Context
+/// wired to both.
 struct Harness {
     api: ApiServer,
     sim: SimulatorHandle,
     ctx: Arc<Context>,
     writer: Writer<Guarded>,
+    records: Objects,
 }
 
 impl Harness {
@@ -85,6 +95,7 @@ impl Harness {
             sim,
             ctx: Arc::new(ctx),
             writer,
+            records: Objects::new("sendgrid.ops.dev/v1alpha1", "sendgridtargets"),
         }
     }
 
@@ -107,6 +118,17 @@ impl Harness {
         self.sim.settings("main", None).into()
     }
 
+    /// A second key of the simulator's parent account, with these scopes; never sent to the
+    /// Kubernetes API.
+    fn add_key(&mut self, key: &str, scopes: &[Scope]) {
+        self.api.forbid(key);
+        self.sim.add_key(SimKey {
+            key: key.to_string(),
+            account: "main".to_string(),
+            scopes: scopes.to_vec(),
+        });
+    }
+
     fn reconcile(&self, obj: &SendGridEnforcedTls) -> JoinHandle<Result<Action, Error>> {
         tokio::spawn(reconcile(
             Arc::new(DeserializeGuard(Ok(obj.clone()))),
@@ -119,13 +141,14 @@ impl Harness {
         self.api.finish(task).await.expect("reconcile succeeded")
     }
 
-    /// Answers the Secret GET with a Secret holding `data`.
-    async fn secret(&mut self, data: &[(&str, &str)]) {
+    /// Answers the Secret GET with a Secret at `version` holding `data`.
+    async fn secret_at(&mut self, version: &str, data: &[(&str, &str)]) {
         let call = self.api.expect(Method::GET, SECRET_PATH).await;
         let secret = Secret {
             metadata: ObjectMeta {
                 name: Some("sendgrid-api-key".into()),
                 namespace: Some(NS.into()),
+                resource_version: Some(version.into()),
                 ..ObjectMeta::default()
             },
             data: Some(
@@ -138,6 +161,11 @@ impl Harness {
         call.ok(&serde_json::to_value(secret).unwrap());
     }
 
+    /// Answers the Secret GET with a Secret holding `data`.
+    async fn secret(&mut self, data: &[(&str, &str)]) {
+        self.secret_at(SECRET_VERSION, data).await;
+    }
+
     /// Answers the Secret GET with the API key under `apiKey`.
     async fn key(&mut self) {
         self.secret(&[("apiKey", KEY)]).await;
@@ -148,6 +176,53 @@ impl Harness {
             .expect(Method::GET, SECRET_PATH)
             .await
             .not_found("secrets", "sendgrid-api-key");
+    }
+
+    /// Answers the GET of the account's claim record from the records kept (404 when none).
+    async fn record(&mut self) {
+        let call = self
+            .api
+            .expect(Method::GET, &self.records.path(ACCOUNT))
+            .await;
+        self.records.answer_get(call);
+    }
+
+    /// The account's claim record as the API server holds it now.
+    fn stored_record(&self) -> Option<Value> {
+        self.records.get(ACCOUNT).cloned()
+    }
+
+    /// The next call, a write of the account's claim record (not answered yet).
+    async fn record_call(&mut self) -> mock_api::Call {
+        let call = self.api.next().await;
+        let path = match call.method {
+            Method::POST => self.records.collection().to_string(),
+            _ => self.records.path(ACCOUNT),
+        };
+        assert_eq!(call.path, path, "a {} of the account's record", call.method);
+        if call.method != Method::DELETE {
+            assert_eq!(call.param("fieldManager").as_deref(), Some(MANAGER));
+        }
+        call
+    }
+
+    /// Answers a write of the account's claim record (create, merge patch or delete), keeping it.
+    async fn write_record(&mut self) -> Written {
+        let call = self.record_call().await;
+        self.records.answer_write(call)
+    }
+
+    /// Answers the claim written before a PATCH (a create or a patch of the record), checking
+    /// while the write waits for its answer that SendGrid has seen no PATCH. Returns the write.
+    async fn claim(&mut self) -> Written {
+        let call = self.record_call().await;
+        assert_ne!(call.method, Method::DELETE, "a claim writes the record");
+        assert!(
+            self.sim.requests().iter().all(|r| r.method != "PATCH"),
+            "no PATCH before the claim is recorded: {:?}",
+            self.sendgrid_log()
+        );
+        self.records.answer_write(call)
     }
 
     /// Answers the status merge patch as the API server would; returns the status sent and the
@@ -213,27 +288,14 @@ impl Harness {
             .collect()
     }
 
-    /// Answers the status written ahead of the first PATCH to a target: it records the original,
-    /// and SendGrid has seen only the GET so far. Returns the object as written.
-    async fn write_ahead(&mut self, obj: &SendGridEnforcedTls) -> SendGridEnforcedTls {
-        let gets = self.sim.requests().len();
-        let (status, updated) = self.status(obj).await;
-        assert!(status["original"].is_object(), "{status}");
-        assert!(
-            self.sim.requests()[..gets]
-                .iter()
-                .all(|r| r.method == "GET"),
-            "no PATCH before the original is written"
-        );
-        updated
-    }
-
-    /// Runs one create reconcile of `obj` (SendGrid at its defaults, one field to change) and
-    /// returns the object with its new, in-sync status.
+    /// Runs one create reconcile of `obj` (SendGrid at its defaults, one field to change): the
+    /// claim is recorded, then SendGrid PATCHed. Returns the object with its new, in-sync
+    /// status.
     async fn converge(&mut self, obj: &SendGridEnforcedTls) -> SendGridEnforcedTls {
         let task = self.reconcile(obj);
         self.key().await;
-        let obj = &self.write_ahead(obj).await;
+        self.record().await;
+        self.claim().await;
         let (_, updated) = self.status(obj).await;
         assert_eq!(self.event().await["reason"], "Applied");
         self.done(task).await;
@@ -312,8 +374,41 @@ fn deleting(
     obj
 }
 
-fn target() -> String {
-    "global-1".to_string()
+/// The key's own account, as a status records it.
+fn target() -> Value {
+    json!({
+        "name": ACCOUNT,
+        "region": "global",
+        "userId": 1001,
+        "username": "main",
+        "secretResourceVersion": SECRET_VERSION,
+    })
+}
+
+/// The claim record of the key's own account: `holders` hold `fields` (`claim` entries).
+fn account_record(holders: &[&str], fields: Value) -> Value {
+    json!({
+        "apiVersion": "sendgrid.ops.dev/v1alpha1",
+        "kind": "SendGridTarget",
+        "metadata": {"name": ACCOUNT},
+        "spec": {
+            "region": "global",
+            "userId": 1001,
+            "username": "main",
+            "holders": holders,
+            "fields": fields,
+        },
+    })
+}
+
+/// One field's entry in a record.
+fn claim(original: Value, written: Value, holders: &[&str]) -> Value {
+    json!({"original": original, "written": written, "holders": holders})
+}
+
+/// SendGrid's answer to `GET /v3/user/username`: whose account the key reaches.
+fn identity(status: u16) -> (String, String, u16, Option<Value>) {
+    ("GET".into(), USERNAME_PATH.into(), status, None)
 }
 
 fn get(status: u16) -> (String, String, u16, Option<Value>) {
@@ -380,6 +475,14 @@ fn assert_event(event: &Value, type_: &str, reason: &str, note_has: &str) {
     );
 }
 
+/// The condition of `type_` in a status.
+fn condition<'a>(status: &'a Value, type_: &str) -> &'a Value {
+    status["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == type_))
+        .unwrap_or_else(|| panic!("no {type_} condition: {status}"))
+}
+
 /// Only requireTls: what a person changes in SendGrid's UI in most scenarios.
 fn require_tls(on: bool) -> TlsSettings {
     TlsSettings {
@@ -388,8 +491,14 @@ fn require_tls(on: bool) -> TlsSettings {
     }
 }
 
+/// `obj` with the paused annotation.
+fn paused(mut obj: SendGridEnforcedTls) -> SendGridEnforcedTls {
+    obj.metadata.annotations = Some([(PAUSED.to_string(), "true".to_string())].into());
+    obj
+}
+
 #[tokio::test]
-async fn create_patches_only_managed_fields_then_resync_is_quiet() {
+async fn create_records_the_claim_then_patches_only_managed_fields_then_resync_is_quiet() {
     let mut h = Harness::new().await;
     // SendGrid starts with a valid certificate required, so the spec's explicit `false` must be
     // sent.
@@ -403,14 +512,31 @@ async fn create_patches_only_managed_fields_then_resync_is_quiet() {
 
     let task = h.reconcile(&obj);
     h.key().await;
-    let ahead = h.write_ahead(&obj).await;
-    let (status, updated) = h.status(&ahead).await;
+    h.record().await;
+    let record = h.claim().await.object()["spec"].clone();
+    let (status, updated) = h.status(&obj).await;
     let event = h.event().await;
     let action = h.done(task).await;
 
     assert_eq!(
+        record,
+        json!({
+            "region": "global",
+            "userId": 1001,
+            "username": "main",
+            "holders": [ME],
+            "fields": {
+                "requireTls": claim(json!(false), json!(true), &[ME]),
+                "requireValidCert": claim(json!(true), json!(false), &[ME]),
+                "minimumTlsVersion": claim(json!("1.1"), json!("1.2"), &[ME]),
+            },
+        }),
+        "the originals are the account's, in its record"
+    );
+    assert_eq!(
         h.sendgrid_log(),
         [
+            identity(200),
             get(200),
             patch(json!({"require_tls": true, "require_valid_cert": false, "version": 1.2})),
         ]
@@ -420,10 +546,7 @@ async fn create_patches_only_managed_fields_then_resync_is_quiet() {
         status["observed"],
         json!({"requireTls": true, "requireValidCert": false, "minimumTlsVersion": "1.2"})
     );
-    assert_eq!(
-        status["original"],
-        json!({"requireTls": false, "requireValidCert": true, "minimumTlsVersion": "1.1"})
-    );
+    assert!(status.get("original").is_none(), "{status}");
     assert_eq!(status["target"], target());
     assert!(status["lastAppliedTime"].is_string(), "{status}");
     assert_event(&event, "Normal", "Applied", "");
@@ -433,12 +556,73 @@ async fn create_patches_only_managed_fields_then_resync_is_quiet() {
     );
     assert_resync(&action);
 
-    // The resync of the object as it now is: one GET, no PATCH, no status write, no Event.
+    // The resync of the object as it now is: the account is known (nothing asked), the record
+    // read, one GET, and no write at all.
     h.sim.clear_requests();
+    let before = h.stored_record();
     let task = h.reconcile(&updated);
     h.key().await;
+    h.record().await;
     let action = h.done(task).await;
     assert_eq!(h.sendgrid_log(), [get(200)]);
+    assert_eq!(h.stored_record(), before);
+    assert_resync(&action);
+}
+
+/// Another live resource holds requireTls=true on the account; `marketing` declares the same
+/// value and a minimum version nobody holds. It joins the claim, and the record says so (a
+/// compare-and-swap merge patch) before SendGrid is PATCHed.
+#[tokio::test]
+async fn record_is_written_before_the_patch() {
+    let mut h = Harness::new().await;
+    h.change_in_ui(require_tls(true));
+    let mut other = resource(
+        "transactional",
+        "2026-01-01T00:00:00Z",
+        spec(json!({"requireTls": true})),
+    );
+    other.status = Some(serde_json::from_value(json!({"target": target()})).unwrap());
+    let other_id = "mail/transactional";
+    h.records.insert(account_record(
+        &[other_id],
+        json!({"requireTls": claim(json!(false), json!(true), &[other_id])}),
+    ));
+    let obj = marketing(spec(
+        json!({"requireTls": true, "minimumTlsVersion": "1.2"}),
+    ));
+    h.cache(&[&other, &obj]);
+
+    let task = h.reconcile(&obj);
+    h.key().await;
+    h.record().await;
+    // The other holder is in the cache: alive, nothing asked.
+    let call = h.record_call().await;
+    assert_eq!(call.method, Method::PATCH, "a patch of the record read");
+    // Asked while the write waits for its answer: the reconcile can have sent nothing since.
+    assert_eq!(
+        h.sendgrid_log(),
+        [identity(200), get(200)],
+        "the record is written before any PATCH"
+    );
+    let record = h.records.answer_write(call).object()["spec"].clone();
+    let (status, _) = h.status(&obj).await;
+    assert_eq!(h.event().await["reason"], "Applied");
+    let action = h.done(task).await;
+
+    assert_eq!(record["holders"], json!([ME, other_id]));
+    assert_eq!(
+        record["fields"],
+        json!({
+            "requireTls": claim(json!(false), json!(true), &[other_id, ME]),
+            "minimumTlsVersion": claim(json!("1.1"), json!("1.2"), &[ME]),
+        }),
+        "a shared field keeps its first original"
+    );
+    assert_eq!(
+        h.sendgrid_log(),
+        [identity(200), get(200), patch(json!({"version": 1.2}))]
+    );
+    assert_eq!(status["target"], target());
     assert_resync(&action);
 }
 
@@ -450,10 +634,12 @@ async fn enforce_corrects_drift() {
             json!({"requireTls": true, "minimumTlsVersion": "1.2"}),
         )))
         .await;
+    let before = h.stored_record();
     h.change_in_ui(require_tls(false));
 
     let task = h.reconcile(&obj);
     h.key().await;
+    h.record().await;
     let (status, _) = h.status(&obj).await;
     let event = h.event().await;
     let action = h.done(task).await;
@@ -462,6 +648,7 @@ async fn enforce_corrects_drift() {
         h.sendgrid_log(),
         [get(200), patch(json!({"require_tls": true}))]
     );
+    assert_eq!(h.stored_record(), before, "the claim stands as it was");
     assert_eq!(status["observed"]["requireTls"], true);
     assert_event(&event, "Normal", "DriftCorrected", "requireTls");
     assert_resync(&action);
@@ -476,19 +663,33 @@ async fn observe_reports_drift_and_never_writes() {
     let obj = marketing(spec(json!({"requireTls": true, "mode": "Observe"})));
     let task = h.reconcile(&obj);
     h.key().await;
+    h.record().await;
+    // It holds what it declares, so that no one else's cleanup puts it back under it.
+    let record = h.claim().await;
     let (_, obj) = h.status(&obj).await;
     let action = h.done(task).await;
     assert_resync(&action);
+    assert_eq!(h.sendgrid_log(), [identity(200), get(200)]);
+    assert_eq!(
+        record.object()["spec"]["fields"],
+        json!({"requireTls": claim(json!(true), json!(true), &[ME])})
+    );
 
     h.sim.clear_requests();
     h.change_in_ui(require_tls(false));
     let task = h.reconcile(&obj);
     h.key().await;
+    h.record().await;
     let (status, _) = h.status(&obj).await;
     let event = h.event().await;
     let action = h.done(task).await;
 
     assert_eq!(h.sendgrid_log(), [get(200)], "Observe never PATCHes");
+    assert_eq!(
+        h.stored_record().as_ref(),
+        Some(record.object()),
+        "drift changes no claim"
+    );
     assert_eq!(status["observed"]["requireTls"], false);
     assert_event(&event, "Warning", "Drifted", "");
     assert_resync(&action);
@@ -529,6 +730,40 @@ async fn secret_without_the_key_is_reported() {
     assert_backoff(&action, 1);
 }
 
+/// A key that may read and change the settings but not say whose account it is: the operator
+/// cannot know which record to claim in, so it neither reads nor changes the settings.
+#[tokio::test]
+async fn key_without_the_identity_scope_is_forbidden_before_any_settings_call() {
+    const NARROW: &str = "SG.settings-only-key.00112233445566778899";
+    let mut h = Harness::new().await;
+    h.add_key(NARROW, &[Scope::Read, Scope::Update]);
+    let obj = marketing(spec(json!({"requireTls": true})));
+
+    let task = h.reconcile(&obj);
+    h.secret(&[("apiKey", NARROW)]).await;
+    let (status, _) = h.status(&obj).await;
+    let event = h.event().await;
+    let action = h.done(task).await;
+
+    assert_eq!(h.sendgrid_log(), [identity(403)]);
+    let synced = condition(&status, "Synced");
+    assert_eq!(
+        (&synced["status"], &synced["reason"]),
+        (&json!("False"), &json!("Forbidden"))
+    );
+    assert!(
+        synced["message"]
+            .as_str()
+            .unwrap()
+            .contains("user.username.read"),
+        "{synced}"
+    );
+    assert_event(&event, "Warning", "Forbidden", "user.username.read");
+    assert!(status.get("target").is_none(), "{status}");
+    assert!(requeue_after(&action).is_some(), "{action:?}");
+    assert_eq!(h.stored_record(), None);
+}
+
 #[tokio::test]
 async fn unauthorized_backs_off_more_each_time_and_resets_after_success() {
     const BAD: &str = "SG.revoked-key.fedcba9876543210";
@@ -537,9 +772,10 @@ async fn unauthorized_backs_off_more_each_time_and_resets_after_success() {
     let mut obj = marketing(spec(json!({"requireTls": true})));
 
     // First failure: status and a Warning; then the same failure changes nothing in the cluster.
+    // Each change of the Secret is a new resourceVersion, as the API server makes it.
     for attempt in 1..=3 {
         let task = h.reconcile(&obj);
-        h.secret(&[("apiKey", BAD)]).await;
+        h.secret_at("6", &[("apiKey", BAD)]).await;
         if attempt == 1 {
             let (status, updated) = h.status(&obj).await;
             assert!(!status.to_string().contains(BAD));
@@ -549,26 +785,25 @@ async fn unauthorized_backs_off_more_each_time_and_resets_after_success() {
         let action = h.done(task).await;
         assert_backoff(&action, attempt);
     }
-    let log = h.sim.requests();
+    // A key SendGrid refuses reaches no account: only the identity is asked, each time.
     assert_eq!(
-        log.iter()
-            .map(|r| (r.method.as_str(), r.status))
-            .collect::<Vec<_>>(),
-        [("GET", 401); 3]
+        h.sendgrid_log(),
+        [identity(401), identity(401), identity(401)]
     );
 
     // The Secret is fixed: success, then the resync interval.
     h.sim.clear_requests();
     let task = h.reconcile(&obj);
     h.key().await;
-    let obj = h.write_ahead(&obj).await;
+    h.record().await;
+    h.claim().await;
     let (_, fixed) = h.status(&obj).await;
     assert_eq!(h.event().await["reason"], "Applied");
     assert_resync(&h.done(task).await);
 
     // Broken again: the backoff starts over.
     let task = h.reconcile(&fixed);
-    h.secret(&[("apiKey", BAD)]).await;
+    h.secret_at("9", &[("apiKey", BAD)]).await;
     h.status(&fixed).await;
     // A new episode, a new Event (each reconcile publishes through its own Recorder).
     assert_eq!(h.event().await["reason"], "Unauthorized");
@@ -589,6 +824,7 @@ async fn rate_limit_waits_until_reset_without_sending() {
 
     let task = h.reconcile(&obj);
     h.key().await;
+    h.record().await;
     let (_, obj) = h.status(&obj).await;
     let event = h.event().await;
     let action = h.done(task).await;
@@ -605,6 +841,7 @@ async fn rate_limit_waits_until_reset_without_sending() {
     // Reconciled again before the reset (say, the spec changed): nothing reaches SendGrid.
     let task = h.reconcile(&obj);
     h.key().await;
+    h.record().await;
     // The message now says the request was refused locally: a status write, and a Warning with
     // the new message (each reconcile publishes through its own Recorder).
     h.status(&obj).await;
@@ -635,13 +872,66 @@ async fn server_error_leaves_ready_as_it_was() {
 
     let task = h.reconcile(&obj);
     h.key().await;
-    h.status(&obj).await;
+    h.record().await;
+    let (status, _) = h.status(&obj).await;
     let event = h.event().await;
     let action = h.done(task).await;
 
     assert_eq!(h.sendgrid_log(), [get(503)]);
     assert_eq!(event["reason"], "ApiUnavailable");
+    assert_eq!(condition(&status, "Ready")["reason"], "InSync");
+    assert_eq!(condition(&status, "Synced")["reason"], "ApiUnavailable");
     assert_backoff(&action, 1);
+}
+
+/// A new key of the same account (a rotation, the old key revoked) reaches the same record:
+/// nothing is put back, the claim stands, and only the Secret version in the status changes.
+#[tokio::test]
+async fn key_rotation_puts_nothing_back_and_writes_no_record() {
+    const ROTATED: &str = "SG.controller-mock-rotated.fedcba9876543210";
+    let mut h = Harness::new().await;
+    let obj = h
+        .converge(&marketing(spec(
+            json!({"requireTls": true, "deletionPolicy": "Orphan"}),
+        )))
+        .await;
+    let before = h.stored_record();
+    h.add_key(ROTATED, &Scope::ALL);
+    h.sim.remove_key(KEY);
+
+    let task = h.reconcile(&obj);
+    h.secret_at("8", &[("apiKey", ROTATED)]).await;
+    h.record().await;
+    let (status, _) = h.status(&obj).await;
+    let action = h.done(task).await;
+
+    // The new key is asked whose it is (the old one's answer is no proof), then the settings.
+    assert_eq!(h.sendgrid_log(), [identity(200), get(200)]);
+    assert_eq!(h.stored_record(), before, "no record write");
+    let mut expected = serde_json::to_value(&obj.status).unwrap();
+    expected["target"]["secretResourceVersion"] = json!("8");
+    assert_eq!(status, expected, "only the Secret version changes");
+    assert_eq!(h.main_account().require_tls, Some(true));
+    assert_resync(&action);
+}
+
+#[tokio::test]
+async fn paused_resource_makes_no_sendgrid_call() {
+    let mut h = Harness::new().await;
+    h.change_in_ui(require_tls(false));
+    let obj = paused(marketing(spec(json!({"requireTls": true}))));
+
+    let task = h.reconcile(&obj);
+    // Neither the Secret nor the account's record: a pause needs no key.
+    let (status, _) = h.status(&obj).await;
+    let event = h.event().await;
+    let action = h.done(task).await;
+
+    assert_eq!(h.sendgrid_log(), []);
+    assert_event(&event, "Normal", "Paused", PAUSED);
+    assert!(status.get("observed").is_none(), "{status}");
+    assert_resync(&action);
+    assert_eq!(h.main_account().require_tls, Some(false));
 }
 
 #[tokio::test]
@@ -659,38 +949,62 @@ async fn orphan_deletion_touches_nothing() {
     assert_eq!(h.sendgrid_log(), []);
 }
 
-/// A resource that changed SendGrid from `original` and is now being deleted.
-fn applied(policy: &str, original: TlsSettings) -> SendGridEnforcedTls {
+/// A resource that changed SendGrid from `original` to (true, true, 1.2), now being deleted;
+/// the account's record (kept in `h`) says so.
+fn applied(h: &mut Harness, policy: &str, original: TlsSettings) -> SendGridEnforcedTls {
     let mut obj = marketing(spec(json!({
         "requireTls": true,
         "requireValidCert": true,
         "minimumTlsVersion": "1.2",
         "deletionPolicy": policy,
     })));
+    let observed =
+        json!({"requireTls": true, "requireValidCert": true, "minimumTlsVersion": "1.2"});
     obj.status = Some(
         serde_json::from_value(json!({
             "observedGeneration": 1,
-            "observed": {"requireTls": true, "requireValidCert": true, "minimumTlsVersion": "1.2"},
-            "original": original,
+            "observed": observed,
             "target": target(),
         }))
         .unwrap(),
     );
+    let original = serde_json::to_value(original).unwrap();
+    h.records.insert(account_record(
+        &[ME],
+        json!({
+            "requireTls": claim(original["requireTls"].clone(), json!(true), &[ME]),
+            "requireValidCert": claim(original["requireValidCert"].clone(), json!(true), &[ME]),
+            "minimumTlsVersion": claim(original["minimumTlsVersion"].clone(), json!("1.2"), &[ME]),
+        }),
+    ));
     deleting(&obj, &["example.com/keep", FINALIZER], Some(policy))
+}
+
+/// Answers a cleanup's letting go, after the key and before the Event: the record read, then
+/// (SendGrid put back first) the record deleted, as nobody holds anything any more.
+async fn let_go(h: &mut Harness) {
+    h.record().await;
+    let written = h.write_record().await;
+    assert!(matches!(written, Written::Deleted(_)), "{written:?}");
+    assert_eq!(h.stored_record(), None);
 }
 
 #[tokio::test]
 async fn restore_puts_back_the_original_then_releases() {
     let mut h = Harness::new().await;
     h.change_in_ui(settings(true, true, TlsVersion::V1_2));
-    let obj = applied("Restore", settings(false, true, TlsVersion::V1_3));
+    let obj = applied(&mut h, "Restore", settings(false, true, TlsVersion::V1_3));
 
     let task = h.reconcile(&obj);
     h.key().await;
+    let_go(&mut h).await;
     let event = h.event().await;
+    // Letting go drops any claim left: the record is read once more (gone by now).
+    h.record().await;
     let finalizer = h.finalizer(&obj).await;
     let action = h.done(task).await;
 
+    // requireValidCert was true before the operator came: never changed, never written.
     assert_eq!(
         h.sendgrid_log(),
         [
@@ -708,14 +1022,17 @@ async fn restore_puts_back_the_original_then_releases() {
 }
 
 #[tokio::test]
-async fn reset_puts_back_sendgrid_defaults() {
+async fn reset_puts_back_sendgrid_defaults_of_what_the_operator_changed() {
     let mut h = Harness::new().await;
     h.change_in_ui(settings(true, true, TlsVersion::V1_2));
-    let obj = applied("Reset", settings(true, true, TlsVersion::V1_3));
+    // requireTls was already true: not the operator's change, so Reset leaves it.
+    let obj = applied(&mut h, "Reset", settings(true, false, TlsVersion::V1_3));
 
     let task = h.reconcile(&obj);
     h.key().await;
+    let_go(&mut h).await;
     assert_eq!(h.event().await["reason"], "CleanedUp");
+    h.record().await;
     let finalizer = h.finalizer(&obj).await;
     h.done(task).await;
 
@@ -723,10 +1040,10 @@ async fn reset_puts_back_sendgrid_defaults() {
         h.sendgrid_log(),
         [
             get(200),
-            patch(json!({"require_tls": false, "require_valid_cert": false, "version": 1.1}))
+            patch(json!({"require_valid_cert": false, "version": 1.1}))
         ]
     );
-    assert_eq!(h.main_account(), TlsSettings::SENDGRID_DEFAULTS);
+    assert_eq!(h.main_account(), settings(true, false, TlsVersion::V1_1));
     assert_eq!(
         finalizer["metadata"]["finalizers"],
         json!(["example.com/keep"])
@@ -737,7 +1054,7 @@ async fn reset_puts_back_sendgrid_defaults() {
 async fn failed_cleanup_keeps_the_finalizer_until_switched_to_orphan() {
     let mut h = Harness::new().await;
     h.change_in_ui(settings(true, true, TlsVersion::V1_2));
-    let obj = applied("Reset", settings(true, true, TlsVersion::V1_3));
+    let obj = applied(&mut h, "Reset", settings(true, true, TlsVersion::V1_3));
 
     let task = h.reconcile(&obj);
     h.no_secret().await;
@@ -748,11 +1065,16 @@ async fn failed_cleanup_keeps_the_finalizer_until_switched_to_orphan() {
     assert_eq!(h.sendgrid_log(), []);
     assert_event(&event, "Warning", "CleanupFailed", "");
     assert_backoff(&action, 1);
+    assert!(
+        h.stored_record().is_some(),
+        "the claim stays while it retries"
+    );
 
-    // The user gives up on the cleanup: the finalizer goes, SendGrid is not called.
+    // The user gives up on the cleanup: the claim and the finalizer go, SendGrid is not called.
     let mut orphan = obj.clone();
     orphan.spec.deletion_policy = Some(serde_json::from_value(json!("Orphan")).unwrap());
     let task = h.reconcile(&orphan);
+    let_go(&mut h).await;
     let finalizer = h.finalizer(&orphan).await;
     let action = h.done(task).await;
     assert_eq!(
@@ -761,6 +1083,60 @@ async fn failed_cleanup_keeps_the_finalizer_until_switched_to_orphan() {
     );
     assert_eq!(action, Action::await_change());
     assert_eq!(h.sendgrid_log(), []);
+    assert_eq!(h.main_account(), settings(true, true, TlsVersion::V1_2));
+}
+
+/// Paused, a Restore resource's deletion acts as Orphan: its claim goes without a SendGrid
+/// call, the original stays for a resource that still points at the account, and a Warning
+/// says what was left as is.
+#[tokio::test]
+async fn paused_restore_deletion_drops_the_claim_without_calling_sendgrid() {
+    let mut h = Harness::new().await;
+    h.change_in_ui(settings(true, true, TlsVersion::V1_2));
+    let obj = paused(applied(
+        &mut h,
+        "Restore",
+        settings(false, true, TlsVersion::V1_3),
+    ));
+    // A Conflict loser points at the account and holds nothing: the next holder, it inherits
+    // the originals.
+    let mut loser = resource(
+        "loser",
+        "2026-01-01T00:00:00Z",
+        spec(json!({"requireTls": false})),
+    );
+    loser.status = Some(serde_json::from_value(json!({"target": target()})).unwrap());
+    h.cache(&[&loser, &obj]);
+
+    let task = h.reconcile(&obj);
+    h.record().await;
+    let written = h.write_record().await;
+    let event = h.event().await;
+    let finalizer = h.finalizer(&obj).await;
+    let action = h.done(task).await;
+
+    assert!(matches!(written, Written::Patched(_)), "{written:?}");
+    assert_eq!(
+        written.object()["spec"]["fields"],
+        json!({
+            "requireTls": claim(json!(false), json!(true), &[]),
+            "requireValidCert": claim(json!(true), json!(true), &[]),
+            "minimumTlsVersion": claim(json!("1.3"), json!("1.2"), &[]),
+        }),
+        "the claim goes, the originals stay"
+    );
+    assert!(written.object()["spec"].get("holders").is_none());
+    assert_eq!(h.sendgrid_log(), [], "no SendGrid call, not even the key");
+    assert_event(&event, "Warning", "CleanupSkipped", "paused");
+    assert!(
+        event["note"].as_str().unwrap().contains(ACCOUNT),
+        "names what was left: {event}"
+    );
+    assert_eq!(
+        finalizer["metadata"]["finalizers"],
+        json!(["example.com/keep"])
+    );
+    assert_eq!(action, Action::await_change());
     assert_eq!(h.main_account(), settings(true, true, TlsVersion::V1_2));
 }
 
@@ -775,23 +1151,13 @@ async fn restore_policy_adds_the_finalizer_first() {
     let finalizer = h.finalizer(&obj).await;
     let obj = patched(&obj, &finalizer);
     h.key().await;
-    // Write-ahead: the original is on record before SendGrid is changed.
-    let call = h
-        .api
-        .expect(Method::PATCH, &format!("{RES_PATH}/status"))
-        .await;
+    h.record().await;
+    // The original is on record before SendGrid is changed.
+    let record = h.claim().await;
     assert_eq!(
-        h.sendgrid_log(),
-        [get(200)],
-        "no PATCH before the original is written"
+        record.object()["spec"]["fields"],
+        json!({"requireTls": claim(json!(false), json!(true), &[ME])})
     );
-    let original =
-        json!({"requireTls": false, "requireValidCert": false, "minimumTlsVersion": "1.1"});
-    assert_eq!(call.body["status"]["original"], original);
-    assert_eq!(call.body["status"]["target"], target());
-    assert_eq!(call.body["metadata"]["resourceVersion"], "101");
-    let obj = patched(&obj, &call.body);
-    call.ok(&serde_json::to_value(&obj).unwrap());
     let (status, _) = h.status(&obj).await;
     assert_eq!(h.event().await["reason"], "Applied");
     let action = h.done(task).await;
@@ -802,46 +1168,55 @@ async fn restore_policy_adds_the_finalizer_first() {
     );
     assert_eq!(
         h.sendgrid_log(),
-        [get(200), patch(json!({"require_tls": true}))]
+        [identity(200), get(200), patch(json!({"require_tls": true}))]
     );
-    assert_eq!(status["original"], original, "kept as written ahead");
+    assert!(status.get("original").is_none(), "{status}");
+    assert_eq!(status["target"], target());
     assert_resync(&action);
 }
 
-/// An older resource holds the target with requireTls false; `obj` (newer, with `status`) wants
-/// true: it must report Conflict and leave SendGrid alone.
+/// Another live resource holds requireTls=false in the account's record; `obj` (created
+/// earlier, with `status`) wants true: the record, not age, decides. It reports Conflict and
+/// leaves SendGrid and the record alone.
 async fn assert_conflict(status: Option<Value>) {
     let mut h = Harness::new().await;
-    let mut older = resource(
-        "older",
-        "2026-01-01T00:00:00Z",
+    let mut holder = resource(
+        "holder",
+        "2026-01-05T00:00:00Z",
         spec(json!({"requireTls": false})),
     );
-    older.status =
+    holder.status =
         Some(serde_json::from_value(json!({"observedGeneration": 1, "target": target()})).unwrap());
+    h.records.insert(account_record(
+        &["mail/holder"],
+        json!({"requireTls": claim(json!(false), json!(false), &["mail/holder"])}),
+    ));
+    let before = h.stored_record();
     let mut obj = marketing(spec(json!({"requireTls": true})));
     obj.status = status.map(|s| serde_json::from_value(s).unwrap());
-    h.cache(&[&older, &obj]);
+    h.cache(&[&holder, &obj]);
 
     let task = h.reconcile(&obj);
     h.key().await;
+    h.record().await;
     let (status, _) = h.status(&obj).await;
     let event = h.event().await;
     let action = h.done(task).await;
 
     assert_eq!(
         h.sendgrid_log(),
-        [get(200)],
+        [identity(200), get(200)],
         "a conflicting resource never PATCHes"
     );
+    assert_eq!(h.stored_record(), before, "and claims nothing");
     assert_eq!(status["target"], target());
-    assert_event(&event, "Warning", "Conflict", "mail/older");
+    assert_event(&event, "Warning", "Conflict", "mail/holder");
     assert_resync(&action);
     assert_eq!(h.main_account().require_tls, Some(false));
 }
 
 #[tokio::test]
-async fn newer_resource_on_the_same_target_is_in_conflict() {
+async fn resource_declaring_another_value_of_a_held_field_is_in_conflict() {
     // It has been reconciled before (say, while its Secret was missing), so it has a status.
     assert_conflict(Some(json!({"observedGeneration": 1}))).await;
 }
@@ -850,6 +1225,43 @@ async fn newer_resource_on_the_same_target_is_in_conflict() {
 #[tokio::test]
 async fn brand_new_resource_on_a_held_target_is_in_conflict_from_its_first_reconcile() {
     assert_conflict(None).await;
+}
+
+/// A holder the record lists that is neither cached nor found is gone: the next resource
+/// declaring the field inherits its original, and SendGrid, already as written, is left alone.
+#[tokio::test]
+async fn a_gone_holder_is_asked_for_then_its_claim_inherited() {
+    let mut h = Harness::new().await;
+    h.change_in_ui(require_tls(true));
+    h.records.insert(account_record(
+        &["mail/old"],
+        json!({"requireTls": claim(json!(false), json!(true), &["mail/old"])}),
+    ));
+    let obj = marketing(spec(json!({"requireTls": true})));
+
+    let task = h.reconcile(&obj);
+    h.key().await;
+    h.record().await;
+    let call = h
+        .api
+        .expect(
+            Method::GET,
+            "/apis/sendgrid.ops.dev/v1alpha1/namespaces/mail/sendgridenforcedtlses/old",
+        )
+        .await;
+    call.not_found("sendgridenforcedtlses", "old");
+    let record = h.claim().await;
+    h.status(&obj).await;
+    let action = h.done(task).await;
+
+    assert!(matches!(record, Written::Patched(_)), "{record:?}");
+    assert_eq!(
+        record.object()["spec"]["fields"],
+        json!({"requireTls": claim(json!(false), json!(true), &[ME])}),
+        "the heir keeps the original, not the operator's own write"
+    );
+    assert_eq!(h.sendgrid_log(), [identity(200), get(200)]);
+    assert_resync(&action);
 }
 
 #[tokio::test]

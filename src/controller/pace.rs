@@ -205,7 +205,14 @@ fn demand(res: &SendGridEnforcedTls, now: SystemTime) -> Demand {
             .as_ref()
             .map(|t| SystemTime::from(t.0))
     };
-    Demand::Change { since }
+    // The settings GET; a PATCH unless it only observes; whose account the key reaches, when
+    // no account is recorded yet.
+    let writes = res.spec.mode() == crate::api::Mode::Enforce;
+    let first = status.is_none_or(|s| s.target.is_none());
+    Demand::Change {
+        since,
+        requests: 1 + u32::from(writes) + u32::from(first),
+    }
 }
 
 #[cfg(test)]
@@ -252,24 +259,50 @@ mod tests {
         assert_eq!(
             demand(&resource(None), now),
             Demand::Change {
-                since: Some(created)
-            }
+                since: Some(created),
+                requests: 3,
+            },
+            "new: whose account its key reaches is read first"
         );
         assert_eq!(
             demand(&resource(Some(ready_at(1))), now),
-            Demand::Change { since: Some(now) },
-            "edited"
+            Demand::Change {
+                since: Some(now),
+                requests: 3
+            },
+            "edited, no account recorded"
+        );
+        let mut known = ready_at(1);
+        known.target = Some(crate::api::TargetAccount {
+            name: "global-1".into(),
+            region: crate::api::Region::Global,
+            user_id: 1,
+            username: "main".into(),
+            on_behalf_of: None,
+            secret_resource_version: None,
+        });
+        assert_eq!(
+            demand(&resource(Some(known)), now),
+            Demand::Change {
+                since: Some(now),
+                requests: 2
+            },
+            "edited, its account known"
         );
         let mut requested = resource(Some(ready_at(2)));
         requested
             .annotations_mut()
             .insert(RECONCILE_REQUESTED_AT.into(), "1".into());
-        assert_eq!(demand(&requested, now), Demand::Change { since: Some(now) });
+        assert!(
+            matches!(demand(&requested, now), Demand::Change { since: Some(t), .. } if t == now)
+        );
         requested.status.as_mut().unwrap().last_handled_reconcile_at = Some("1".into());
         assert_eq!(demand(&requested, now), Demand::Check, "already handled");
         let mut deleting = resource(Some(ready_at(2)));
         deleting.metadata.deletion_timestamp = Some(Time(Timestamp::UNIX_EPOCH));
-        assert_eq!(demand(&deleting, now), Demand::Change { since: Some(now) });
+        assert!(
+            matches!(demand(&deleting, now), Demand::Change { since: Some(t), .. } if t == now)
+        );
     }
 
     #[tokio::test]

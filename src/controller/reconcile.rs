@@ -104,10 +104,12 @@ async fn reconcile_resource(res: &SendGridEnforcedTls, ctx: &Context) -> Result<
             recorded_key: recorded_key.is_some(),
             cleanup_timeout: ctx.cleanup_timeout,
         });
-        let needs_key = !matches!(
-            plan,
-            Plan::SetFinalizer(_) | Plan::Nothing | Plan::Release(None) | Plan::Paused
-        );
+        // A paused resource asks SendGrid nothing, not even whose account its key reaches.
+        let needs_key = !facts.paused
+            && !matches!(
+                plan,
+                Plan::SetFinalizer(_) | Plan::Nothing | Plan::Release(None) | Plan::Paused
+            );
         if reached.is_none() && needs_key {
             reached = Some(gather::reach(ctx, &res).await?);
             continue;

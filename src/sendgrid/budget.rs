@@ -42,17 +42,20 @@ pub const GUARD: Duration = Duration::from_secs(1);
 pub enum Demand {
     /// A drift check of a resource in sync: one GET; waits behind changes.
     Check,
-    /// Anything else: a GET and maybe a PATCH. `since`: when the need arose (a new resource's
-    /// creation, or now for an edit); one that arose after the key's backlog began may use the
-    /// fast lane.
-    Change { since: Option<SystemTime> },
+    /// Anything else: `requests` to SendGrid (a GET, maybe a PATCH, maybe an identity read
+    /// first). `since`: when the need arose (a new resource's creation, or now for an edit); one
+    /// that arose after the key's backlog began may use the fast lane.
+    Change {
+        since: Option<SystemTime>,
+        requests: u32,
+    },
 }
 
 impl Demand {
     fn permits(self) -> u32 {
         match self {
             Demand::Check => 1,
-            Demand::Change { .. } => 2,
+            Demand::Change { requests, .. } => requests.max(1),
         }
     }
 }
@@ -282,7 +285,7 @@ impl Budgets {
         if ledger.hold(current, n, budget) {
             return pass(current);
         }
-        let Demand::Change { since } = demand else {
+        let Demand::Change { since, .. } = demand else {
             return Reservation::Later {
                 at: ledger.opens(current + 1),
                 ticket: None,

@@ -12,7 +12,10 @@ fn at(secs: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(secs)
 }
 
-const CHANGE: Demand = Demand::Change { since: None };
+const CHANGE: Demand = Demand::Change {
+    since: None,
+    requests: 2,
+};
 
 /// The window a reservation was sent to, or `None` for "go now".
 fn ticket(reservation: &Reservation) -> Option<u64> {
@@ -60,12 +63,14 @@ fn a_change_that_arose_after_the_backlog_began_takes_the_fast_lane() {
     let w = W;
     let old = Demand::Change {
         since: Some(at(T0 - 3600)),
+        requests: 2,
     };
     for _ in 0..100 {
         budgets.reserve(&KEY, old, None, at(T0));
     }
     let newcomer = Demand::Change {
         since: Some(at(T0 + 30)),
+        requests: 2,
     };
     assert_eq!(
         ticket(&budgets.reserve(&KEY, newcomer, None, at(T0 + 30))),
@@ -261,6 +266,7 @@ fn a_drained_backlog_is_forgotten() {
     }
     let since = |secs| Demand::Change {
         since: Some(at(T0 + secs)),
+        requests: 2,
     };
     for _ in 0..19 {
         assert_eq!(

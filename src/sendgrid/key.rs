@@ -118,7 +118,7 @@ impl KeyCopies {
 
     /// How many distinct keys are held.
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    fn held(&self) -> usize {
         let copies = self.0.lock().unwrap_or_else(|e| e.into_inner());
         copies
             .values()
@@ -211,10 +211,10 @@ mod tests {
             .collect();
         assert!(held.iter().all(|k| Arc::ptr_eq(&k.0, &held[0].0)));
         let other = copies.share(ApiKey::new("SG.other.key").unwrap());
-        assert_eq!(copies.len(), 2);
+        assert_eq!(copies.held(), 2);
         drop(held);
-        assert_eq!(copies.len(), 1);
+        assert_eq!(copies.held(), 1);
         drop(other);
-        assert_eq!(copies.len(), 0);
+        assert_eq!(copies.held(), 0);
     }
 }

@@ -407,6 +407,11 @@ mod tests {
             m.rate_limit_wait();
             m.observe_resources(Fixed::in_one_namespace(vec![Some(vec![]), None]));
             m.events_published(Some("ns"), [Reason::DriftCorrected]);
+            // Reconciles that waited for their key's budget (both classes), one still waiting.
+            for class in ["change", "check"] {
+                m.budget.admitted(class, Duration::from_secs(1));
+            }
+            m.budget.queued("ns/sendgrid-api-key", "change");
             // Every verb and every class once, so dashboards may select any of them.
             let verbs = [
                 "get",
@@ -440,13 +445,13 @@ mod tests {
     }
 
     /// A sample line as the catalog lists it: no value, a `*` for what varies (bucket bound,
-    /// version, commit, namespace).
+    /// version, commit, namespace, the budget's Secret).
     fn catalog_line(line: &str) -> Option<String> {
         if line.starts_with('#') || line.trim().is_empty() {
             return None;
         }
         let mut series = line.rsplit_once(' ').map_or(line, |(s, _)| s).to_string();
-        for label in ["le", "version", "commit", "namespace"] {
+        for label in ["le", "version", "commit", "namespace", "key"] {
             let open = format!("{label}=\"");
             if let Some((head, tail)) = series.split_once(&open) {
                 let rest = tail.split_once('"').map_or("", |(_, r)| r);

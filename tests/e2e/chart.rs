@@ -8,9 +8,10 @@ use std::path::Path;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Chart {
-    /// Cluster-wide: one ClusterRole, Secrets read by name only.
+    /// Cluster-wide: ClusterRoles only, Secrets read by name only.
     Default,
-    /// `watchNamespaces: [mail, marketing]`: a Role per namespace, nothing cluster-wide.
+    /// `watchNamespaces: [mail, marketing]`: a Role per namespace; cluster-wide only the
+    /// accounts' records (SendGridTarget is cluster-scoped).
     Namespaced,
     /// `secrets.watch: true`: list/watch on Secrets and `--watch-secrets`.
     WatchSecrets,
@@ -134,9 +135,9 @@ fn the_fixtures_match_the_configurations() {
             .map(|o| o["kind"].as_str().unwrap().to_string())
             .collect::<Vec<_>>()
     };
-    // Namespaced: no ClusterRole of the operator's own; only the aggregated view/edit roles
-    // for namespace users.
-    let own_cluster_roles = Chart::Namespaced
+    // Namespaced: besides the aggregated view/edit roles for namespace users, only the
+    // operator's ClusterRole for the accounts' records and the platform team's read-only one.
+    let own_cluster_roles: Vec<String> = Chart::Namespaced
         .rbac_objects()
         .into_iter()
         .filter(|o| o["kind"] == "ClusterRole")
@@ -146,8 +147,15 @@ fn the_fixtures_match_the_configurations() {
                     .any(|k| k.starts_with("rbac.authorization.k8s.io/aggregate-to-"))
             })
         })
-        .count();
-    assert_eq!(own_cluster_roles, 0);
+        .map(|o| o["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        own_cluster_roles,
+        [
+            "sgtls-sendgrid-tls-operator-targets",
+            "sgtls-sendgrid-tls-operator-targets-view"
+        ]
+    );
     assert!(kinds(Chart::LeaderElection).contains(&"Role".to_string()));
     assert_eq!(
         Chart::LeaderElection.lease().1,

@@ -204,7 +204,7 @@ async fn deletion_without_any_key_gives_up_after_the_cleanup_timeout() {
         .map(|e| e["note"].as_str().unwrap_or_default().to_string())
         .collect();
     assert!(
-        skipped[0].contains("global/-/key-") && skipped[0].contains("left as is"),
+        skipped[0].contains("global-1001 (main)") && skipped[0].contains("left as is"),
         "{skipped:?}"
     );
     assert_eq!(

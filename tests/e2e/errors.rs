@@ -2,6 +2,7 @@
 //! value SendGrid rejects (400 -> Rejected, which waits for a spec change instead of retrying).
 
 use super::env::*;
+use crate::support::USERNAME_PATH;
 use sendgrid_tls_operator::api::{TlsSettings, TlsVersion};
 use sendgrid_tls_operator::simulator::{self, Fault, Scope, SimKey};
 use serde_json::json;
@@ -80,6 +81,49 @@ async fn forbidden_and_not_found(backend: Backend) {
     env.assert_no_key_leaks();
 }
 
+/// A key that may not read whose account it is (no `user.username.read`) could be any
+/// account's: it is never used to read or write the settings, and the status names the scope.
+async fn a_key_that_cannot_say_whose_account_never_writes(backend: Backend) {
+    let env = Env::on(backend).await;
+    env.sim.add_key(SimKey {
+        key: KEY2.into(),
+        account: "main".into(),
+        scopes: vec![Scope::Read, Scope::Update],
+    });
+    env.secret("no-identity-key", &[("apiKey", KEY2)]).await;
+    let _op = env.operator(&[]);
+    env.create(
+        "unknown",
+        json!({"apiKeySecretRef": {"name": "no-identity-key"}, "requireTls": true}),
+    )
+    .await;
+    let forbidden = env
+        .wait_condition("unknown", "Synced", "False", "Forbidden")
+        .await;
+    let text = message(&forbidden, "Synced");
+    assert!(text.contains("user.username.read"), "{text}");
+    assert!(has_condition(&forbidden, "Ready", "False", "Pending"));
+    let used = env.sg(|r| r.key_fingerprint.as_deref() == Some(fingerprint(KEY2).as_str()));
+    assert!(
+        used.iter()
+            .all(|r| r.path.ends_with(USERNAME_PATH) && r.status == 403),
+        "only the refused identity read: {used:?}"
+    );
+    assert_eq!(
+        env.settings(None).require_tls,
+        Some(false),
+        "nothing written"
+    );
+    report(
+        "no identity scope",
+        format!(
+            "Synced=False Forbidden naming user.username.read; SendGrid {:?}",
+            methods(&used)
+        ),
+    );
+    env.assert_no_key_leaks();
+}
+
 async fn rejected_value_waits_for_a_spec_change(backend: Backend) {
     let env = Env::on(backend).await;
     // An account whose plan refuses TLS 1.3: the one 400 a valid spec can get.
@@ -142,5 +186,6 @@ async fn rejected_value_waits_for_a_spec_change(backend: Backend) {
 
 on_both!(
     forbidden_and_not_found,
+    a_key_that_cannot_say_whose_account_never_writes,
     rejected_value_waits_for_a_spec_change
 );

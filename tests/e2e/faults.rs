@@ -47,7 +47,11 @@ async fn rate_limit_waits_until_reset(backend: Backend) {
             reset.duration_since(UNIX_EPOCH).unwrap()
         );
     }
-    assert_eq!(log.len(), 5, "429, then GET+PATCH per resource: {log:?}");
+    assert_eq!(
+        log.len(),
+        7,
+        "429, then per resource: whose account (identity), GET, PATCH: {log:?}"
+    );
     let waited = after[0]
         .at
         .duration_since(limited.at)

@@ -14,12 +14,18 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// The kinds the mirror keeps: (group, version, kind, plural).
-const MIRRORED: [(&str, &str, &str, &str); 7] = [
+const MIRRORED: [(&str, &str, &str, &str); 8] = [
     (
         "sendgrid.ops.dev",
         "v1alpha1",
         "SendGridEnforcedTls",
         "sendgridenforcedtlses",
+    ),
+    (
+        "sendgrid.ops.dev",
+        "v1alpha1",
+        "SendGridTarget",
+        "sendgridtargets",
     ),
     ("events.k8s.io", "v1", "Event", "events"),
     ("", "v1", "Event", "events"),

@@ -118,8 +118,8 @@ async fn dropped_and_expired_watches_relist_without_duplicate_patches() {
     // The relist found nothing new about marketing: no reconcile, not even a GET.
     let gets = env.sg_for(Some("marketing-sub")).len();
     assert_eq!(gets, gets0, "no extra SendGrid call after the relist");
-    // The original written ahead of the PATCH (issue 7, item 2), then the outcome.
-    assert_eq!(env.operator_writes("marketing"), (2, 0));
+    // One status write: the claim with the originals is the account's record.
+    assert_eq!(env.operator_writes("marketing"), (1, 0));
     report(
         "watch dropped / expired",
         format!(
@@ -186,8 +186,8 @@ async fn restart_converges_without_duplicate_patches(backend: Backend) {
     report(
         "restart",
         format!(
-            "killed, edited + created while down, restarted: PATCHes per resource {counts:?} (create+edit, create, create); killed mid-PATCH: 1 PATCH in all, status.original {} after the restart",
-            eu["status"]["original"]
+            "killed, edited + created while down, restarted: PATCHes per resource {counts:?} (create+edit, create, create); killed mid-PATCH: 1 PATCH in all, originals {} after the restart",
+            env.originals("eu")
         ),
     );
     env.assert_no_key_leaks();

@@ -288,27 +288,38 @@ async fn a_stale_cache_never_records_the_operators_own_write_as_original() {
     );
 }
 
-// Issue 7, item 4: two disagreeing resources created in one go on one target: exactly one PATCH,
-// ever; the newer one reports Conflict naming the older.
+// Two disagreeing resources created in one go on one target: exactly one PATCH, ever; the
+// account's record decides who holds it, and the other reports Conflict naming the holder.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_disagreeing_resources_created_together_cause_one_patch() {
     let env = Env::start().await;
     env.key_secret(KEY).await;
     let _op = env.operator(&[]);
-    // Same creation second; the tie goes to the smaller name, "a-first".
+    // Both want a change; whichever records its claim first holds the account.
     let (a, b) = tokio::join!(
-        env.create("b-second", json!({"requireTls": false})),
-        env.create("a-first", json!({"requireTls": true})),
+        env.create("b-second", json!({"minimumTlsVersion": "1.3"})),
+        env.create("a-first", json!({"minimumTlsVersion": "1.2"})),
     );
     let _ = (a, b);
-    env.wait_ready("a-first").await;
-    let loser = env
-        .wait_condition("b-second", "Ready", "False", "Conflict")
-        .await;
-    assert!(message(&loser, "Ready").contains("mail/a-first"));
+    let conflict = |env: &Env, name: &str| {
+        env.get(name)
+            .is_some_and(|o| has_condition(&o, "Ready", "False", "Conflict"))
+    };
+    env.until("one holds, the other is in Conflict", WAIT, |env| {
+        let ready = |name| env.get(name).is_some_and(|o| is_ready(&o));
+        (ready("a-first") && conflict(env, "b-second"))
+            || (ready("b-second") && conflict(env, "a-first"))
+    })
+    .await;
+    let (winner, loser, version) = if conflict(&env, "b-second") {
+        ("a-first", "b-second", TlsVersion::V1_2)
+    } else {
+        ("b-second", "a-first", TlsVersion::V1_3)
+    };
+    assert!(message(&env.get(loser).unwrap(), "Ready").contains(&format!("mail/{winner}")));
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(patches(&env, None), 1, "one PATCH, ever");
-    assert_eq!(env.settings(None).require_tls, Some(true));
+    assert_eq!(env.settings(None).minimum_tls_version, Some(version));
 }
 
 // Issue 7, item 6: deleting a Reset (or Restore) resource never undoes a field that another live

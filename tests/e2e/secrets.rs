@@ -67,12 +67,15 @@ async fn rotated_key_is_used(backend: Backend) {
     .await;
     env.key_secret(KEY).await;
     let _op = env.operator(&["--default-resync-interval", "2s"]);
-    env.create("account", spec()).await;
+    // Restore: a rotation taken for a move to another account would put the account back to
+    // its original (weaker) settings first.
+    let mut restore = spec();
+    restore["deletionPolicy"] = json!("Restore");
+    env.create("account", restore).await;
     let first = env.wait_ready("account").await;
-    assert_eq!(
-        first["status"]["target"],
-        format!("global/-/{}", fingerprint(KEY))
-    );
+    let target = first["status"]["target"].clone();
+    assert_eq!(target["name"], env.target_name("main", None).as_str());
+    let applied = env.settings(None);
 
     // Rotation as a platform team does it: new key first, then the Secret, then revoke the old.
     env.sim.add_key(SimKey {
@@ -82,13 +85,23 @@ async fn rotated_key_is_used(backend: Backend) {
     });
     env.key_secret(KEY2).await;
     env.sim.remove_key(KEY);
-    let new_target = format!("global/-/{}", fingerprint(KEY2));
-    env.until("the new key's target in status", WAIT, |env| {
-        env.get("account")
-            .is_some_and(|o| o["status"]["target"] == new_target.as_str())
+    env.until("the new key's Secret version in status", WAIT, |env| {
+        env.get("account").is_some_and(|o| {
+            o["status"]["target"]["secretResourceVersion"] != target["secretResourceVersion"]
+        })
     })
     .await;
     let object = env.wait_ready("account").await;
+    assert_eq!(
+        object["status"]["target"]["name"], target["name"],
+        "the same account: a rotation, not a move"
+    );
+    assert_eq!(env.settings(None), applied, "nothing put back");
+    assert!(
+        !env.event_reasons("account")
+            .contains(&"Retargeted".to_string()),
+        "no retarget"
+    );
     let log = env.sim.requests();
     let first_new = log
         .iter()
@@ -110,7 +123,7 @@ async fn rotated_key_is_used(backend: Backend) {
     report(
         "key rotated",
         format!(
-            "fingerprint {} -> {} in the simulator log and status.target; {old_key_401s} requests with the revoked key",
+            "fingerprint {} -> {} in the simulator log, the same account in status.target, nothing put back; {old_key_401s} requests with the revoked key",
             fingerprint(KEY),
             fingerprint(KEY2)
         ),
