@@ -261,6 +261,10 @@ fn summary(
         "[soak] faults injected: {}",
         list(&mut world.faults.iter().map(|(k, v)| (k.clone(), v.to_string())))
     );
+    println!(
+        "[soak] replicas that exited by themselves and were replaced: {}",
+        world.exited
+    );
     let requests = world.ledger.all();
     let count = |method: &str| requests.iter().filter(|r| r.method == method).count();
     println!(

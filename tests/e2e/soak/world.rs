@@ -76,6 +76,8 @@ pub struct World {
     pub logs: Vec<(String, Logs)>,
     /// Faults injected, by kind.
     pub faults: BTreeMap<String, u32>,
+    /// Replicas that exited by themselves (a leader that lost its Lease stops), replaced.
+    pub exited: u32,
     pub started: SystemTime,
     /// What was done to which process, and when ("SIGSTOP soak-op-3"), for the evidence.
     pub signals: Vec<(SystemTime, String)>,
@@ -139,6 +141,7 @@ impl World {
             ledger: Ledger::default(),
             logs: Vec::new(),
             faults: BTreeMap::new(),
+            exited: 0,
             started: SystemTime::now(),
             signals: Vec::new(),
             replicas: Vec::new(),
@@ -287,8 +290,22 @@ impl World {
                         .is_none()
                 };
                 if !self.wait(CLEANUP_TIMEOUT + DELETION_SLACK, gone).await {
+                    let left: Vec<String> = self
+                        .resources()
+                        .iter()
+                        .filter(|o| o["metadata"]["namespace"] == ns.as_str())
+                        .map(|o| {
+                            format!(
+                                "{} finalizers {} annotations {} status {}",
+                                id(o),
+                                o["metadata"]["finalizers"],
+                                o["metadata"]["annotations"],
+                                o["status"]
+                            )
+                        })
+                        .collect();
                     return Err(format!(
-                        "namespace {ns} still there {:?} after its deletion",
+                        "namespace {ns} still there {:?} after its deletion; its resources: {left:?}",
                         CLEANUP_TIMEOUT + DELETION_SLACK
                     ));
                 }
@@ -521,10 +538,7 @@ impl World {
         let before = self.replicas.len();
         self.replicas.retain(|r| alive(r.pid));
         for _ in self.replicas.len()..before {
-            *self
-                .faults
-                .entry("replica exited by itself".into())
-                .or_default() += 1;
+            self.exited += 1;
             self.spawn().await;
         }
     }
