@@ -139,7 +139,8 @@ async fn run_row(resources: usize, keys: usize, args: &Args) -> Row {
     eprintln!("== {resources} resources over {keys} key(s): setting up");
     let world = World::start(resources, keys, args.rate_limit as u32).await;
     let per_key_resources = resources.div_ceil(keys) as u64;
-    let per_key = 2 * per_key_resources;
+    // Whose account (each resource is its own subuser), the settings GET, the PATCH.
+    let per_key = 3 * per_key_resources;
     let windows = per_key.div_ceil(args.rate_limit);
     let resync = steady_resync(per_key_resources, args);
     if windows > 1 {
@@ -239,6 +240,8 @@ async fn run_row(resources: usize, keys: usize, args: &Args) -> Row {
         gets: first_sync.values().map(|(gets, _)| gets).sum(),
         patches: first_sync.values().map(|(_, patches)| patches).sum(),
         too_many: world.sendgrid().too_many,
+        identities: world.sendgrid().identities,
+        identity_per_target: world.sendgrid().identity_per_target,
         per_target: first_sync,
     };
     let kube = world.kube();
@@ -290,6 +293,8 @@ async fn run_row(resources: usize, keys: usize, args: &Args) -> Row {
 fn diff_sendgrid(after: &SendGridCounts, before: &SendGridCounts) -> SendGridCounts {
     SendGridCounts {
         per_target: Default::default(),
+        identity_per_target: Default::default(),
+        identities: after.identities - before.identities,
         gets: after.gets - before.gets,
         patches: after.patches - before.patches,
         too_many: after.too_many - before.too_many,
@@ -301,6 +306,7 @@ fn diff_kube(after: &KubeCounts, before: &KubeCounts) -> KubeCounts {
         status_per_resource: Default::default(),
         status: after.status - before.status,
         other: after.other - before.other,
+        records: after.records - before.records,
         events: after.events - before.events,
         secret_reads: after.secret_reads - before.secret_reads,
     }
@@ -316,8 +322,8 @@ fn load() -> String {
 
 fn header() -> String {
     [
-        "| N | keys | SendGrid requests on the busiest key | floor | all Ready | Ready / floor | newcomer Ready | GET + PATCH per resource | 429s | status writes per resource (max) | other writes per resource (finalizer, Event) | peak RSS | CPU s (ms per resource) | steady state | steady requests per hour |",
-        "|---:|---:|---:|---|---:|---:|---:|---|---:|---|---|---:|---|---|---:|",
+        "| N | keys | SendGrid requests on the busiest key | floor | all Ready | Ready / floor | newcomer Ready | identity + GET + PATCH per resource | 429s | status writes per resource (max) | record writes per resource | other writes per resource (finalizer, Event) | peak RSS | CPU s (ms per resource) | steady state | steady requests per hour |",
+        "|---:|---:|---:|---|---:|---:|---:|---|---:|---|---:|---|---:|---|---|---:|",
     ]
     .join("\n")
 }
@@ -348,12 +354,13 @@ impl Row {
             .unwrap_or(0);
         let steady = match &self.steady {
             Some(s) => format!(
-                "{:.2} GET per resync ({:.2} resyncs per resource in {}); {} writes, {} PATCH",
+                "{:.2} GET per resync ({:.2} resyncs per resource in {}); {} writes, {} PATCH, {} identity reads",
                 s.sendgrid.gets as f64 / s.reconciles,
                 s.reconciles / n,
                 secs(s.resync),
-                s.kube.status + s.kube.other,
-                s.sendgrid.patches
+                s.kube.status + s.kube.other + s.kube.records,
+                s.sendgrid.patches,
+                s.sendgrid.identities
             ),
             None => format!(
                 "not measured: {} checks per key need more than {} a minute",
@@ -369,7 +376,7 @@ impl Row {
             None => "n/a".to_string(),
         };
         format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {:.2} + {:.2} | {} | {:.2} ({}) | {:.2}, {:.2} | {:.0} MiB | {:.1} ({:.2}) | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {:.2} + {:.2} + {:.2} | {} | {:.2} ({}) | {:.2} | {:.2}, {:.2} | {:.0} MiB | {:.1} ({:.2}) | {} | {} |",
             self.resources,
             self.keys,
             self.per_key,
@@ -377,11 +384,13 @@ impl Row {
             secs(self.ready),
             ratio,
             self.newcomer.map_or("-".to_string(), secs),
+            self.first.identities as f64 / n,
             self.first.gets as f64 / n,
             self.first.patches as f64 / n,
             self.first.too_many,
             self.kube.status as f64 / n,
             max_status,
+            self.kube.records as f64 / n,
             self.kube.other as f64 / n,
             self.kube.events as f64 / n,
             self.rss_peak,
@@ -438,20 +447,40 @@ impl Row {
                 ));
             }
         }
-        // The original written ahead of the first PATCH (issue 7), then the outcome.
+        for (target, reads) in &self.first.identity_per_target {
+            if *reads != 1 {
+                broken.push(format!(
+                    "{row}: {target}: {reads} identity reads, 1 expected"
+                ));
+            }
+        }
+        // The account's record (claim and originals) before the PATCH, then the status.
         for (resource, writes) in &self.kube.status_per_resource {
-            if *writes > 2 {
+            if *writes > 1 {
                 broken.push(format!("{row}: {resource}: {writes} status writes"));
             }
+        }
+        if self.kube.records > self.targets() as u64 {
+            broken.push(format!(
+                "{row}: {} record writes for {} accounts",
+                self.kube.records,
+                self.targets()
+            ));
         }
         if self.first.too_many > 0 {
             broken.push(format!("{row}: {} answers were 429", self.first.too_many));
         }
         if let Some(s) = &self.steady {
-            if s.sendgrid.patches + s.kube.status + s.kube.other + s.sendgrid.too_many > 0 {
+            let steady_writes = s.sendgrid.patches + s.kube.status + s.kube.other + s.kube.records;
+            if steady_writes + s.sendgrid.too_many + s.sendgrid.identities > 0 {
                 broken.push(format!(
-                    "{row}: steady state: {} PATCH, {} status writes, {} other writes, {} 429",
-                    s.sendgrid.patches, s.kube.status, s.kube.other, s.sendgrid.too_many
+                    "{row}: steady state: {} PATCH, {} status writes, {} record writes, {} other writes, {} 429, {} identity reads",
+                    s.sendgrid.patches,
+                    s.kube.status,
+                    s.kube.records,
+                    s.kube.other,
+                    s.sendgrid.too_many,
+                    s.sendgrid.identities
                 ));
             }
             if s.sendgrid.gets == 0 {

@@ -204,9 +204,12 @@ fn is_ready(object: &Value) -> bool {
 /// SendGrid requests, by target (one target per resource).
 #[derive(Debug, Default, Clone)]
 pub struct SendGridCounts {
-    /// target -> (GETs, PATCHes), any answer.
+    /// target -> (settings GETs, PATCHes), any answer.
     pub per_target: HashMap<String, (u64, u64)>,
+    /// target -> identity reads (`GET /v3/user/username`).
+    pub identity_per_target: HashMap<String, u64>,
     pub gets: u64,
+    pub identities: u64,
     pub patches: u64,
     pub too_many: u64,
 }
@@ -215,10 +218,16 @@ impl SendGridCounts {
     fn of(counts: &[RequestCount]) -> SendGridCounts {
         let mut out = SendGridCounts::default();
         for c in counts {
-            let entry = out
-                .per_target
-                .entry(c.on_behalf_of.clone().unwrap_or_default())
-                .or_default();
+            let target = c.on_behalf_of.clone().unwrap_or_default();
+            if c.status == 429 {
+                out.too_many += c.count;
+            }
+            if c.path.ends_with("/v3/user/username") {
+                *out.identity_per_target.entry(target).or_default() += c.count;
+                out.identities += c.count;
+                continue;
+            }
+            let entry = out.per_target.entry(target).or_default();
             match c.method.as_str() {
                 "GET" => {
                     entry.0 += c.count;
@@ -229,21 +238,19 @@ impl SendGridCounts {
                     out.patches += c.count;
                 }
             }
-            if c.status == 429 {
-                out.too_many += c.count;
-            }
         }
         out
     }
 }
 
 /// Writes by the operator: status writes per resource, other writes to resources (finalizers),
-/// and Event writes.
+/// writes of the accounts' claim records, and Event writes.
 #[derive(Debug, Default, Clone)]
 pub struct KubeCounts {
     pub status_per_resource: HashMap<String, u64>,
     pub status: u64,
     pub other: u64,
+    pub records: u64,
     pub events: u64,
     pub secret_reads: u64,
 }
@@ -260,6 +267,8 @@ impl KubeCounts {
             }
             if r.is_for("events") {
                 out.events += 1;
+            } else if r.is_for("sendgridtargets") && r.status < 400 {
+                out.records += 1;
             } else if r.is_for("sendgridenforcedtlses")
                 && r.query_param("fieldManager").as_deref() == Some(MANAGER)
             {

@@ -7,16 +7,12 @@
 //! Reconciling, what it calls Degraded is Stalled. A pause is Stalled unless `Ready` is True for
 //! this generation: nothing moves until the annotation goes.
 
-use super::Condition;
-
-pub const RECONCILING: &str = "Reconciling";
-pub const STALLED: &str = "Stalled";
+use super::{Condition, RECONCILING, Reason, STALLED, condition_status};
 
 /// `Synced=False` reasons the operator retries its way out of.
-const SYNCED_RETRIED: [&str; 2] = ["RateLimited", "ApiUnavailable"];
+const SYNCED_RETRIED: [Reason; 2] = [Reason::RateLimited, Reason::ApiUnavailable];
 /// `Ready=False` reasons that are steps on the way.
-const READY_ON_THE_WAY: [&str; 2] = ["Pending", "Deleting"];
-const PAUSED: &str = "Paused";
+const READY_ON_THE_WAY: [Reason; 2] = [Reason::Pending, Reason::Deleting];
 
 /// The one kstatus condition that `ready` and `synced` call for, if any, for a status whose
 /// `observedGeneration` is `observed_generation`. It takes its reason, message and
@@ -27,13 +23,14 @@ pub fn condition(
     observed_generation: Option<i64>,
 ) -> Option<Condition> {
     let current = |c: &Condition| c.observed_generation == observed_generation;
-    let ready_now = ready.is_some_and(|c| c.status == "True" && current(c));
-    if let Some(synced) = synced.filter(|c| c.status == "False" && c.reason == PAUSED) {
+    let is = |c: &Condition, status: bool| c.status == condition_status(status);
+    let ready_now = ready.is_some_and(|c| is(c, true) && current(c));
+    if let Some(synced) = synced.filter(|c| is(c, false) && c.reason == Reason::Paused) {
         return (!ready_now).then(|| derived(STALLED, synced, observed_generation));
     }
     if let Some(stale) = [ready, synced].into_iter().flatten().find(|c| !current(c)) {
         return Some(Condition {
-            reason: "Pending".to_string(),
+            reason: Reason::Pending.to_string(),
             message: format!(
                 "{} describes generation {} of the spec; reconciling generation {}",
                 stale.type_,
@@ -43,8 +40,8 @@ pub fn condition(
             ..derived(RECONCILING, stale, observed_generation)
         });
     }
-    if let Some(synced) = synced.filter(|c| c.status == "False") {
-        let type_ = if SYNCED_RETRIED.contains(&synced.reason.as_str()) {
+    if let Some(synced) = synced.filter(|c| is(c, false)) {
+        let type_ = if SYNCED_RETRIED.iter().any(|r| synced.reason == *r) {
             RECONCILING
         } else {
             STALLED
@@ -53,15 +50,15 @@ pub fn condition(
     }
     let Some(ready) = ready else {
         return synced.map(|synced| Condition {
-            reason: "Pending".to_string(),
+            reason: Reason::Pending.to_string(),
             message: "not reconciled yet".to_string(),
             ..derived(RECONCILING, synced, observed_generation)
         });
     };
-    if ready.status == "True" {
+    if is(ready, true) {
         return None;
     }
-    let type_ = if READY_ON_THE_WAY.contains(&ready.reason.as_str()) {
+    let type_ = if READY_ON_THE_WAY.iter().any(|r| ready.reason == *r) {
         RECONCILING
     } else {
         STALLED
@@ -73,7 +70,7 @@ pub fn condition(
 fn derived(type_: &str, cause: &Condition, observed_generation: Option<i64>) -> Condition {
     Condition {
         type_: type_.to_string(),
-        status: "True".to_string(),
+        status: condition_status(true).to_string(),
         reason: cause.reason.clone(),
         message: cause.message.clone(),
         observed_generation,
@@ -84,14 +81,14 @@ fn derived(type_: &str, cause: &Condition, observed_generation: Option<i64>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decision::Reason;
+    use crate::api::{READY, SYNCED};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
     use k8s_openapi::jiff::Timestamp;
 
     fn cond(type_: &str, status: bool, reason: Reason, generation: i64) -> Condition {
         Condition {
             type_: type_.to_string(),
-            status: if status { "True" } else { "False" }.to_string(),
+            status: condition_status(status).to_string(),
             reason: reason.to_string(),
             message: format!("{reason} message"),
             observed_generation: Some(generation),
@@ -101,8 +98,8 @@ mod tests {
 
     /// (type, reason) of what `Ready` and `Synced` call for, at generation 2 throughout.
     fn reading(ready: (bool, Reason), synced: (bool, Reason)) -> Option<(String, String)> {
-        let ready = cond("Ready", ready.0, ready.1, 2);
-        let synced = cond("Synced", synced.0, synced.1, 2);
+        let ready = cond(READY, ready.0, ready.1, 2);
+        let synced = cond(SYNCED, synced.0, synced.1, 2);
         condition(Some(&ready), Some(&synced), Some(2)).map(|c| {
             assert_eq!(c.status, "True");
             assert_eq!(c.observed_generation, Some(2));
@@ -158,23 +155,23 @@ mod tests {
         assert_eq!(reading((false, Reason::Pending), paused), stalled);
         assert_eq!(reading((false, Reason::Conflict), paused), stalled);
         // Paused before the first reconcile: no Ready at all.
-        let synced = cond("Synced", false, Reason::Paused, 1);
+        let synced = cond(SYNCED, false, Reason::Paused, 1);
         let got = condition(None, Some(&synced), Some(1)).unwrap();
         assert_eq!(
             (got.type_.as_str(), got.reason.as_str()),
             (STALLED, "Paused")
         );
         // Ready for an older spec is not Ready for this one.
-        let ready = cond("Ready", true, Reason::InSync, 1);
-        let synced = cond("Synced", false, Reason::Paused, 2);
+        let ready = cond(READY, true, Reason::InSync, 1);
+        let synced = cond(SYNCED, false, Reason::Paused, 2);
         let got = condition(Some(&ready), Some(&synced), Some(2)).unwrap();
         assert_eq!(got.type_, STALLED);
     }
 
     #[test]
     fn conditions_about_an_older_spec_read_reconciling() {
-        let ready = cond("Ready", true, Reason::InSync, 1);
-        let synced = cond("Synced", false, Reason::RateLimited, 2);
+        let ready = cond(READY, true, Reason::InSync, 1);
+        let synced = cond(SYNCED, false, Reason::RateLimited, 2);
         let got = condition(Some(&ready), Some(&synced), Some(2)).unwrap();
         assert_eq!(
             (got.type_.as_str(), got.reason.as_str()),
@@ -189,15 +186,15 @@ mod tests {
     #[test]
     fn nothing_to_read_from_nothing() {
         assert_eq!(condition(None, None, None), None);
-        let synced = cond("Synced", true, Reason::ReconcileSuccess, 1);
+        let synced = cond(SYNCED, true, Reason::ReconcileSuccess, 1);
         let got = condition(None, Some(&synced), Some(1)).unwrap();
         assert_eq!(got.type_, RECONCILING);
     }
 
     #[test]
     fn says_what_its_cause_says_and_keeps_its_time() {
-        let ready = cond("Ready", false, Reason::Conflict, 3);
-        let synced = cond("Synced", true, Reason::ReconcileSuccess, 3);
+        let ready = cond(READY, false, Reason::Conflict, 3);
+        let synced = cond(SYNCED, true, Reason::ReconcileSuccess, 3);
         let got = condition(Some(&ready), Some(&synced), Some(3)).unwrap();
         assert_eq!(got.message, "Conflict message");
         assert_eq!(got.last_transition_time, ready.last_transition_time);
@@ -205,7 +202,7 @@ mod tests {
 
     #[test]
     fn the_decision_sets_it_with_ready_and_synced_and_clears_it() {
-        use crate::decision::conditions::{READY, SYNCED, Verdict, set_both};
+        use crate::decision::conditions::{Verdict, set_both};
         let now = Time(Timestamp::from_second(200).unwrap());
         let mut conditions = Vec::new();
         let in_sync = || Verdict::yes(Reason::InSync, "");

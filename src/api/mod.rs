@@ -6,6 +6,7 @@
 //! callers without one.
 
 pub mod kstatus;
+mod reason;
 mod schema;
 mod settings;
 #[cfg(feature = "simulator")]
@@ -16,6 +17,7 @@ mod target;
 #[cfg(feature = "validation")]
 pub mod validation;
 
+pub use reason::{READY, RECONCILING, Reason, STALLED, SYNCED, condition_status};
 pub use settings::{TlsSettings, TlsVersion};
 pub use spec::{
     DeletionPolicy, Mode, OnBehalfOfRef, Region, SecretKeyRef, SendGridEnforcedTls,

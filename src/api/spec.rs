@@ -51,7 +51,8 @@ macro_rules! duration_regex {
 #[serde(rename_all = "camelCase")]
 pub struct SendGridEnforcedTlsSpec {
     /// The Secret, in this resource's namespace, that holds the SendGrid API key. The key needs
-    /// the scopes user.settings.enforced_tls.read and user.settings.enforced_tls.update.
+    /// the scopes user.settings.enforced_tls.read, user.settings.enforced_tls.update and
+    /// user.username.read (to tell which account it reaches).
     pub api_key_secret_ref: SecretKeyRef,
 
     /// SendGrid region: `global` (api.sendgrid.com) or `eu` (api.eu.sendgrid.com, for EU regional

@@ -3,8 +3,7 @@
 //! error of the resources that need it, not of the whole run, with the reason the controller
 //! gives the same trouble with a Secret.
 
-use crate::api::SendGridEnforcedTls;
-use crate::decision::Reason;
+use crate::api::{Reason, SendGridEnforcedTls};
 use crate::sendgrid::ApiKey;
 use kube::ResourceExt;
 use std::collections::BTreeMap;

@@ -9,7 +9,8 @@ pub struct SimulateArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8025", value_name = "ADDR")]
     pub(crate) listen: SocketAddr,
-    /// An API key the simulator accepts, with read and update scopes (repeatable).
+    /// An API key the simulator accepts, with the Enforced TLS read and update scopes and
+    /// user.username.read (repeatable).
     #[arg(
         long = "api-key",
         env = "SENDGRID_TLS_SIMULATOR_API_KEYS",

@@ -10,12 +10,13 @@ use crate::api::{
 use crate::decision::{Event, EventKind};
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::core::{ObjectMeta, PartialObjectMeta};
 use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
 use kube::{Api, Resource, ResourceExt};
 use serde_json::{Map, Value, json};
 
 /// Every write names the operator as its field manager.
-pub(crate) fn params() -> PatchParams {
+fn params() -> PatchParams {
     PatchParams {
         field_manager: Some(MANAGER.to_string()),
         ..PatchParams::default()
@@ -149,7 +150,7 @@ fn merge_patch(old: &Value, new: &Value) -> Value {
 }
 
 /// 409 from a compare-and-swap write: the resource changed since it was read.
-pub(crate) fn stale_on_conflict(error: kube::Error) -> Error {
+fn stale_on_conflict(error: kube::Error) -> Error {
     match error {
         kube::Error::Api(status) if status.code == 409 => Error::Stale,
         other => Error::Kube(other),
@@ -171,9 +172,9 @@ pub async fn publish(ctx: &Context, res: &SendGridEnforcedTls, events: &[Event])
 
 /// Publishes Events about `regarding`. A failure to publish is logged, not fatal: Events are a
 /// courtesy. One `Recorder` per call, as kube intends: a shared one keeps every Event it
-/// published for six minutes and sweeps that whole cache on each publish (35 MiB and a walk of
-/// 10,000 entries per Event at 10,000 resources), to fold repeats the decision never makes (it
-/// emits one Event per episode).
+/// published for six minutes and sweeps that whole cache on each publish (memory and a walk of
+/// every recent Event per Event, at scale), to fold repeats the decision never makes (it emits
+/// one Event per episode).
 pub async fn publish_about(
     ctx: &Context,
     regarding: &ObjectReference,
@@ -236,6 +237,27 @@ pub async fn set_finalizer(
         .patch(&res.name_any(), &params(), &patch)
         .await
         .map_err(stale_on_conflict)
+}
+
+/// Drops our finalizer from an object known only by its metadata (one that does not match the
+/// CRD).
+pub async fn drop_finalizer_of(ctx: &Context, meta: &ObjectMeta) -> Result<(), Error> {
+    let finalizers: Vec<&String> = meta
+        .finalizers
+        .iter()
+        .flatten()
+        .filter(|f| *f != FINALIZER)
+        .collect();
+    let patch = Patch::Merge(json!({
+        "metadata": { "finalizers": finalizers, "resourceVersion": meta.resource_version }
+    }));
+    let ns = meta.namespace.as_deref().ok_or(Error::NoNamespace)?;
+    let api: Api<PartialObjectMeta<SendGridEnforcedTls>> = Api::namespaced(ctx.kube.clone(), ns);
+    ctx.sendgrid.fence().check()?;
+    api.patch_metadata(meta.name.as_deref().unwrap_or_default(), &params(), &patch)
+        .await
+        .map_err(stale_on_conflict)?;
+    Ok(())
 }
 
 /// The Events API rejects events over 1 KiB.

@@ -143,6 +143,7 @@ impl Context {
                 Action::requeue(super::jitter::resync(every))
             }
             Retry::Backoff => Action::requeue(self.backoff.next(obj)),
+            Retry::BackoffAtMost(most) => Action::requeue(self.backoff.next(obj).min(most)),
             Retry::At(when) => {
                 self.metrics.rate_limit_wait();
                 let wait = when.duration_since(SystemTime::now()).unwrap_or_default();
@@ -152,7 +153,6 @@ impl Context {
                 let jitter = Duration::from_millis(rand::rng().random_range(0..1000));
                 Action::requeue((wait + jitter).max(self.backoff.next(obj)))
             }
-            Retry::After(wait) => Action::requeue(wait),
         }
     }
 }

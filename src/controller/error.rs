@@ -1,6 +1,6 @@
 //! Errors the reconcile cannot turn into status: the Kubernetes API itself failing.
 
-use crate::decision::Reason;
+use crate::api::Reason;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

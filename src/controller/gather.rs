@@ -145,21 +145,36 @@ pub(crate) fn key_from(secret: &Secret, res: &SendGridEnforcedTls) -> Result<Api
 }
 
 /// A key for `target`: the current one if it reaches that account, else the one kept in memory
-/// if it is known to.
-pub fn key_for(
+/// if it is known to. When only the region or on-behalf-of moved, the current key may still
+/// reach the old account: SendGrid is asked (once; the answer is remembered).
+pub async fn key_for(
     ctx: &Context,
     res: &SendGridEnforcedTls,
     target: &TargetAccount,
     current: Option<&Reached>,
 ) -> Option<ApiKey> {
-    current
-        .filter(|r| r.target.same_account(target))
-        .map(|r| r.account.key.clone())
-        .or_else(|| {
-            ctx.keys
-                .get(res.metadata.uid.as_deref()?)
-                .filter(|k| ctx.identities.reaches(k, target))
-        })
+    if let Some(reached) = current.filter(|r| r.target.same_account(target)) {
+        return Some(reached.account.key.clone());
+    }
+    let kept = res
+        .metadata
+        .uid
+        .as_deref()
+        .and_then(|uid| ctx.keys.get(uid));
+    if let Some(key) = kept.filter(|k| ctx.identities.reaches(k, target)) {
+        return Some(key);
+    }
+    let key = current?.account.key.clone();
+    let account = Account::at(target, key.clone()).ok()?;
+    let identity = match ctx.identities.get(&account) {
+        Some(known) => known,
+        None => {
+            let identity = ctx.sendgrid.identity(&account).await.ok()?;
+            ctx.identities.remember(&account, &identity);
+            identity
+        }
+    };
+    (identity.user_id == target.user_id).then_some(key)
 }
 
 /// The account's claim record, as the API server has it now (not a cache: a claim is a

@@ -128,9 +128,12 @@ pub fn renew_deadline(duration_secs: u64) -> Duration {
 }
 
 /// Resolves once the Lease has shown no renewal by `config.identity` for the renew deadline, or
-/// names another holder; until then, moves the fence's deadline on with each renewal seen. A
-/// renewal first seen in one GET happened after the previous GET was sent, so that send is
-/// where the new deadline counts from: never later than the renewal itself.
+/// names another holder; until then, moves the fence's deadline on with each renewal seen.
+///
+/// The deadline counts from the renewal: its `renewTime`, which this very process wrote, taken
+/// back to the monotonic clock; never earlier than the send of the previous Lease read (which
+/// did not see it yet) and never later than this read's answer (which did), so a jump of the
+/// wall clock moves it at most within that span.
 async fn missed_renew_deadline(
     leases: Api<Lease>,
     config: LeaderConfig,
@@ -138,7 +141,7 @@ async fn missed_renew_deadline(
     started: Instant,
 ) {
     let deadline = renew_deadline(config.duration_secs);
-    let check = (deadline / 8).max(Duration::from_millis(100));
+    let check = (deadline / 16).max(Duration::from_millis(100));
     let mut previous_send = started;
     let mut last_seen: Option<k8s_openapi::jiff::Timestamp> = None;
     loop {
@@ -146,15 +149,22 @@ async fn missed_renew_deadline(
         let sent = Instant::now();
         match leases.get_opt(&config.lease_name).await {
             Ok(Some(lease)) => {
+                let answered = Instant::now();
                 let spec = lease.spec.unwrap_or_default();
                 if spec.holder_identity.as_deref() != Some(config.identity.as_str()) {
                     tracing::error!(holder = ?spec.holder_identity, "the Lease names another holder");
                     return;
                 }
                 let renewed = spec.renew_time.map(|t| t.0);
-                if renewed.is_some() && renewed != last_seen {
+                if let Some(at) = renewed.filter(|_| renewed != last_seen) {
                     last_seen = renewed;
-                    fence.extend_to(previous_send + deadline);
+                    let age = Duration::try_from(k8s_openapi::jiff::Timestamp::now() - at)
+                        .unwrap_or_default();
+                    let renewal = answered
+                        .checked_sub(age)
+                        .unwrap_or(previous_send)
+                        .clamp(previous_send, answered);
+                    fence.extend_to(renewal + deadline);
                 }
             }
             Ok(None) => {

@@ -999,8 +999,6 @@ async fn restore_puts_back_the_original_then_releases() {
     h.key().await;
     let_go(&mut h).await;
     let event = h.event().await;
-    // Letting go drops any claim left: the record is read once more (gone by now).
-    h.record().await;
     let finalizer = h.finalizer(&obj).await;
     let action = h.done(task).await;
 
@@ -1032,7 +1030,6 @@ async fn reset_puts_back_sendgrid_defaults_of_what_the_operator_changed() {
     h.key().await;
     let_go(&mut h).await;
     assert_eq!(h.event().await["reason"], "CleanedUp");
-    h.record().await;
     let finalizer = h.finalizer(&obj).await;
     h.done(task).await;
 

@@ -10,19 +10,21 @@ use super::context::Context;
 use super::error::Error;
 use super::gather::Reached;
 use super::{act, gather};
-use crate::api::Guarded;
 use crate::api::{
-    DeletionPolicy, FINALIZER, SendGridEnforcedTls, SendGridEnforcedTlsStatus, TargetAccount,
-    TlsSettings,
+    DeletionPolicy, FINALIZER, Guarded, Reason, SendGridEnforcedTls, SendGridEnforcedTlsStatus,
+    TargetAccount, TlsSettings,
 };
 use crate::decision::claim::{self, Claimant, Letting};
-use crate::decision::cleanup::{cleanup_failed, left_as_is, put_back};
+use crate::decision::cleanup::{
+    OldTarget, cleanup_failed, left_as_is, moved, put_back, waiting_for_key,
+};
 use crate::decision::decide::{self, Decision, Facts, on_failure};
 use crate::decision::lifecycle::{self, Life, Plan, Retarget};
-use crate::decision::{Event, Failure, Outcome, Reason, Retry};
+use crate::decision::malformed::{self, Malformed, Next};
+use crate::decision::{Event, Failure, Outcome};
 use crate::sendgrid::{Account, ApiKey};
+use kube::core::ObjectMeta;
 use kube::core::error_boundary::InvalidObject;
-use kube::core::{ObjectMeta, PartialObjectMeta};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
@@ -90,7 +92,10 @@ async fn reconcile_resource(res: &SendGridEnforcedTls, ctx: &Context) -> Result<
         let status = res.status.clone().unwrap_or_default();
         let recorded = status.target.as_ref();
         let current = reached.as_ref().and_then(|r| r.as_ref().ok());
-        let recorded_key = recorded.and_then(|t| gather::key_for(ctx, &res, t, current));
+        let recorded_key = match recorded {
+            Some(t) => gather::key_for(ctx, &res, t, current).await,
+            None => None,
+        };
         // Decide.
         let facts = Facts::of(&res, &status, ctx.default_resync);
         let plan = lifecycle::plan(&Life {
@@ -128,18 +133,8 @@ async fn reconcile_resource(res: &SendGridEnforcedTls, ctx: &Context) -> Result<
                 clean_up(ctx, &res, &target, key).await
             }
             Plan::WaitForKey(left) => {
-                let failure = match reached {
-                    Some(Err(failure)) => failure,
-                    _ => Failure::SecretKeyNotFound {
-                        name: res.spec.api_key_secret_ref.name.clone(),
-                        key: res.spec.secret_key().to_string(),
-                        detail: "the Secret now holds a key of another account, not of the one this resource's target is".to_string(),
-                    },
-                };
-                let mut outcome = cleanup_failed(&facts, failure, ctx.cleanup_timeout);
-                // Back off as usual, but come back when the timeout is up.
-                outcome.retry =
-                    Retry::After(ctx.backoff.next(&object_key(&res.metadata)).min(left));
+                let unread = reached.and_then(Result::err);
+                let outcome = waiting_for_key(&facts, unread, left, ctx.cleanup_timeout);
                 finish(ctx, &res, outcome, Vec::new(), None).await
             }
             Plan::Sync(retarget) => {
@@ -161,26 +156,18 @@ async fn sync(
     let mut status = res.status.clone().unwrap_or_default();
     let mut events = Vec::new();
     if let (Some(retarget), Ok(new)) = (&retarget, &reached) {
-        let new = &new.target;
-        let old = retarget.old();
-        let leave = |why: String| {
-            left_as_is(format!(
-                "moved from {old} to {new}; {old} left as is: {why}"
-            ))
-        };
         let policy = res.spec.deletion_policy();
-        match retarget {
+        let what = match retarget {
             Retarget::Forget(old) => {
                 drop_claim(ctx, res, old).await?;
+                OldTarget::Forgotten
             }
             Retarget::Abandon(old) => {
                 drop_claim(ctx, res, old).await?;
-                events.push(leave(
-                    "no API key for it can be read any more (the operator keeps the last one in memory only)".to_string(),
-                ));
+                OldTarget::Abandoned
             }
             Retarget::CleanUp(old) => match let_go(ctx, res, old, old_key, policy).await? {
-                Ok(letting) => events.extend(put_back(policy, old, &letting, Some(new))),
+                Ok(letting) => OldTarget::PutBack(letting),
                 // The old target stays recorded, so the move is retried as a whole.
                 Err(failure) if failure.is_transient() => {
                     let facts = Facts::of(res, &status, ctx.default_resync);
@@ -188,10 +175,11 @@ async fn sync(
                 }
                 Err(failure) => {
                     drop_claim(ctx, res, old).await?;
-                    events.push(leave(format!("{}: {failure}", failure.reason())));
+                    OldTarget::Failed(failure)
                 }
             },
-        }
+        };
+        events.extend(moved(policy, retarget.old(), &new.target, &what));
         status = retargeted(status);
     }
     let mut facts = Facts::of(res, &status, ctx.default_resync);
@@ -260,7 +248,12 @@ async fn let_go(
         return Ok(Ok(Letting::default()));
     };
     if !record.spec.fields.holders().contains(&me) {
-        // Never held anything here (a Conflict loser): nothing of its own to undo.
+        // Never held anything here (a Conflict loser): nothing of its own to undo. The last
+        // resource pointing at a record nobody holds anything in takes the record with it.
+        if record.spec.fields.holders().is_empty() && !gather::residents(ctx, res, &target.name) {
+            let fields = record.spec.fields.clone();
+            act::write_record(ctx, target, Some(&record), fields, false).await?;
+        }
         return Ok(Ok(Letting::default()));
     }
     let account = key.map(|k| Account::at(target, k));
@@ -317,7 +310,7 @@ async fn clean_up(
     match let_go(ctx, res, target, key, policy).await? {
         Ok(letting) => {
             act::publish(ctx, res, &put_back(policy, target, &letting, None)).await;
-            release(ctx, res, None).await
+            let_resource_go(ctx, res).await
         }
         Err(failure) => {
             if timed_out(&res.metadata, ctx) {
@@ -349,6 +342,11 @@ async fn release(
     if let Some(why) = left {
         act::publish(ctx, res, &[left_as_is(why)]).await;
     }
+    let_resource_go(ctx, res).await
+}
+
+/// Drops the finalizer and everything kept for a resource whose claim is gone.
+async fn let_resource_go(ctx: &Context, res: &SendGridEnforcedTls) -> Result<Done, Error> {
     act::set_finalizer(ctx, res, false).await?;
     forget(ctx, &res.metadata);
     Ok((Action::await_change(), None))
@@ -392,52 +390,33 @@ fn timed_out(meta: &ObjectMeta, ctx: &Context) -> bool {
         .is_some_and(|elapsed| elapsed >= ctx.cleanup_timeout)
 }
 
-/// An object that does not match the CRD (say, written before a CRD upgrade) is reported and
-/// skipped; it must not stop the others. Being deleted with our finalizer, it is let go after
-/// `--cleanup-timeout` (its spec cannot be read, so nothing can be put back).
+/// An object that does not match the CRD: see [`malformed`].
 async fn invalid_object(invalid: &InvalidObject, ctx: &Context) -> Result<Done, Error> {
     let meta = &invalid.metadata;
     tracing::warn!(error = %invalid.error, "skipping a resource that does not match the CRD");
-    // Once per change: the retries while a deletion waits out the cleanup timeout repeat nothing.
-    if ctx.backoff.attempts(&object_key(meta)) == 0 {
-        let note = Event::warning(
-            Reason::InvalidObject,
-            format!(
-                "does not match the SendGridEnforcedTls schema, so it is skipped: {}",
-                invalid.error
-            ),
-        );
-        act::publish_about(ctx, &object_reference(meta), "Reconcile", &[note]).await;
+    let key = object_key(meta);
+    let has_finalizer = meta.finalizers.iter().flatten().any(|f| f == FINALIZER);
+    let plan = malformed::plan(&Malformed {
+        error: &invalid.error,
+        first: ctx.backoff.attempts(&key) == 0,
+        has_finalizer,
+        // The deletion's clock starts only for one that waits for our finalizer.
+        deleting_for: has_finalizer.then(|| ctx.deletions.elapsed(meta)).flatten(),
+        cleanup_timeout: ctx.cleanup_timeout,
+    });
+    if let Some(warning) = plan.warning {
+        act::publish_about(ctx, &object_reference(meta), "Reconcile", &[warning]).await;
     }
-    let ours = meta.finalizers.iter().flatten().any(|f| f == FINALIZER);
-    if meta.deletion_timestamp.is_none() || !ours {
-        return Ok((Action::await_change(), Some(Reason::InvalidObject)));
-    }
-    if !timed_out(meta, ctx) {
-        let wait = ctx.backoff.next(&object_key(meta)).min(ctx.cleanup_timeout);
-        return Ok((Action::requeue(wait), Some(Reason::InvalidObject)));
-    }
-    let finalizers: Vec<&String> = meta
-        .finalizers
-        .iter()
-        .flatten()
-        .filter(|f| *f != FINALIZER)
-        .collect();
-    let patch = kube::api::Patch::Merge(serde_json::json!({
-        "metadata": { "finalizers": finalizers, "resourceVersion": meta.resource_version }
-    }));
-    let ns = meta.namespace.as_deref().ok_or(Error::NoNamespace)?;
-    let api: Api<PartialObjectMeta<SendGridEnforcedTls>> = Api::namespaced(ctx.kube.clone(), ns);
-    ctx.sendgrid.fence().check()?;
-    api.patch_metadata(
-        meta.name.as_deref().unwrap_or_default(),
-        &act::params(),
-        &patch,
-    )
-    .await
-    .map_err(act::stale_on_conflict)?;
-    forget(ctx, meta);
-    Ok((Action::await_change(), Some(Reason::InvalidObject)))
+    let action = match plan.next {
+        Next::AwaitChange => Action::await_change(),
+        Next::Retry(retry) => ctx.action(&key, retry),
+        Next::LetGo => {
+            act::drop_finalizer_of(ctx, meta).await?;
+            forget(ctx, meta);
+            Action::await_change()
+        }
+    };
+    Ok((action, Some(Reason::InvalidObject)))
 }
 
 fn object_reference(meta: &ObjectMeta) -> k8s_openapi::api::core::v1::ObjectReference {

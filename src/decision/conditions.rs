@@ -1,12 +1,10 @@
 //! The `Ready` and `Synced` conditions, set so that an unchanged condition keeps its
 //! lastTransitionTime (no status churn).
 
-use super::reason::Reason;
-use crate::api::{Condition, kstatus};
+use crate::api::{
+    Condition, READY, RECONCILING, Reason, STALLED, SYNCED, condition_status, kstatus,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-
-pub const READY: &str = "Ready";
-pub const SYNCED: &str = "Synced";
 
 /// A condition to set, before timestamps and generation are filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,11 +38,8 @@ pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Conditio
 
 /// True when the condition exists, is True and has this reason.
 pub fn is(conditions: &[Condition], type_: &str, status: bool, reason: Reason) -> bool {
-    find(conditions, type_).is_some_and(|c| c.status == status_text(status) && c.reason == reason)
-}
-
-fn status_text(status: bool) -> &'static str {
-    if status { "True" } else { "False" }
+    find(conditions, type_)
+        .is_some_and(|c| c.status == condition_status(status) && c.reason == reason)
 }
 
 /// Sets `type_` to `verdict`, keeping lastTransitionTime when the status does not change.
@@ -55,7 +50,7 @@ pub fn set(
     generation: Option<i64>,
     now: &Time,
 ) {
-    let status = status_text(verdict.status).to_string();
+    let status = condition_status(verdict.status).to_string();
     let last_transition_time = match find(conditions, type_) {
         Some(old) if old.status == status => old.last_transition_time.clone(),
         _ => now.clone(),
@@ -78,7 +73,7 @@ pub fn set(
         find(conditions, SYNCED),
         generation,
     );
-    conditions.retain(|c| c.type_ != kstatus::RECONCILING && c.type_ != kstatus::STALLED);
+    conditions.retain(|c| c.type_ != RECONCILING && c.type_ != STALLED);
     conditions.extend(derived);
     // A stable order keeps the serialized status, and so the "did it change" check, stable.
     conditions.sort_by(|a, b| a.type_.cmp(&b.type_));

@@ -5,12 +5,11 @@
 //! account's claim record ([`super::claim`]); [`after_patch`] concludes after a PATCH.
 
 use super::claim::{self, Claim, Claimant};
-use super::conditions::{self, READY, SYNCED, Verdict};
+use super::conditions::{self, Verdict};
 use super::failure::{Failure, Retry};
-use super::reason::Reason;
 use crate::api::{
-    DeletionPolicy, Mode, SendGridEnforcedTls, SendGridEnforcedTlsSpec, SendGridEnforcedTlsStatus,
-    TargetAccount, TargetFields, TlsSettings,
+    DeletionPolicy, Mode, READY, Reason, SYNCED, SendGridEnforcedTls, SendGridEnforcedTlsSpec,
+    SendGridEnforcedTlsStatus, TargetAccount, TargetFields, TlsSettings,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use std::time::Duration;
@@ -292,9 +291,9 @@ pub fn decide(facts: &Facts, observed: Result<TlsSettings, Failure>) -> Decision
         return Decision::Done(Box::new(out));
     }
     let corrections = facts.recent_corrections();
-    let still_contested = conditions::find(&facts.status.conditions, READY)
-        .is_some_and(|c| c.reason == "Contested" && c.observed_generation == facts.generation)
-        && !facts.new_request();
+    let still_contested = conditions::find(&facts.status.conditions, READY).is_some_and(|c| {
+        c.reason == Reason::Contested && c.observed_generation == facts.generation
+    }) && !facts.new_request();
     let drift = letting.changes.masked(&letting.put_back, false);
     if !drift.is_empty()
         && (still_contested || (was_in_sync(facts) && corrections.len() >= CONTEST_LIMIT))

@@ -1,7 +1,7 @@
 //! Everything that can stop a reconcile, with its category in one place: the condition reason,
 //! the metric label, whether it is transient, and how to retry.
 
-use super::reason::Reason;
+use crate::api::Reason;
 use crate::sendgrid::SendGridError;
 use std::time::{Duration, SystemTime};
 
@@ -42,10 +42,10 @@ pub enum Retry {
     Resync(Duration),
     /// Something failed that may heal by itself: per-resource exponential backoff with jitter.
     Backoff,
+    /// The backoff, but back after this long at the latest (a timeout runs out then).
+    BackoffAtMost(Duration),
     /// SendGrid's rate limit for this key resets at this time: not a request before.
     At(SystemTime),
-    /// Not now, but come back after this long (waiting for another resource, paused, ...).
-    After(Duration),
 }
 
 impl Failure {

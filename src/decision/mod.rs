@@ -5,18 +5,20 @@
 //! - [`lifecycle`]: finalizer, pause, retarget, deletion and release.
 //! - [`claim`]: who holds which field of an account, its originals, what letting go puts back.
 //! - [`decide`]: the sync itself (paused, decide, after_patch).
-//! - [`cleanup`]: what a resource says when it lets an account go.
+//! - [`cleanup`]: what a resource says when it lets an account go, or waits to.
+//! - [`demand`]: what a reconcile will ask of SendGrid, for the pacer.
+//! - [`malformed`]: an object that does not match the CRD.
 
 pub(crate) mod claim;
 pub(crate) mod cleanup;
 pub(crate) mod conditions;
 pub(crate) mod decide;
+pub(crate) mod demand;
 mod failure;
 pub(crate) mod lifecycle;
-mod reason;
+pub(crate) mod malformed;
 
 pub(crate) use decide::{Event, EventKind, Outcome};
 pub(crate) use failure::{Failure, Retry};
-pub use reason::Reason;
 #[cfg(test)]
 mod tests;

@@ -1,16 +1,17 @@
 //! The decision table: every branch of [`decide`], [`after_patch`] and the cleanup decision, from
 //! small fixtures, with no runtime and no HTTP.
 
-use super::cleanup::cleanup_failed;
-use super::conditions::{self, READY, SYNCED};
+use super::claim::Letting;
+use super::cleanup::{OldTarget, cleanup_failed, moved, waiting_for_key};
+use super::conditions;
 use super::decide::{
     CONTEST_LIMIT, Decision, EventKind, Facts, Outcome, PatchPlan, after_patch, decide, paused,
 };
 use super::failure::{Failure, Retry};
-use super::reason::Reason;
 use crate::api::{
-    DeletionPolicy, FieldClaim, Mode, Region, SecretKeyRef, SendGridEnforcedTlsSpec,
-    SendGridEnforcedTlsStatus, TargetAccount, TargetFields, TlsSettings, TlsVersion,
+    DeletionPolicy, FieldClaim, Mode, READY, Reason, Region, SYNCED, SecretKeyRef,
+    SendGridEnforcedTlsSpec, SendGridEnforcedTlsStatus, TargetAccount, TargetFields, TlsSettings,
+    TlsVersion,
 };
 use crate::sendgrid::SendGridError;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -843,6 +844,116 @@ fn failed_cleanup_says_how_to_let_go() {
     );
     assert_eq!(out.retry, Retry::Backoff);
     assert_eq!(out.events[0].reason, Reason::CleanupFailed);
+}
+
+#[test]
+fn a_deletion_waiting_for_a_key_says_why_and_comes_back_when_the_timeout_is_up() {
+    let mut spec = spec();
+    spec.deletion_policy = Some(DeletionPolicy::Restore);
+    let status = in_sync_status();
+    let left = Duration::from_secs(120);
+    let unreadable = Failure::SecretNotFound {
+        name: "sendgrid".into(),
+    };
+    // (why the key could not be read, the Synced reason, what its message says)
+    let cases = [
+        (
+            Some(unreadable.clone()),
+            "SecretNotFound",
+            unreadable.to_string(),
+        ),
+        (
+            None,
+            "SecretKeyNotFound",
+            "Secret sendgrid has no usable key apiKey: the Secret now holds a key of another account".to_string(),
+        ),
+    ];
+    for (unread, reason, message) in cases {
+        let out = waiting_for_key(
+            &facts(&spec, &status),
+            unread,
+            left,
+            Duration::from_secs(600),
+        );
+        assert_eq!(condition(&out, READY), pair("False", "Deleting"));
+        assert_eq!(condition(&out, SYNCED), pair("False", reason));
+        let synced = conditions::find(&out.status.conditions, SYNCED).unwrap();
+        assert!(synced.message.starts_with(&message), "{}", synced.message);
+        assert_eq!(out.retry, Retry::BackoffAtMost(left));
+        assert_eq!(out.events[0].reason, Reason::CleanupFailed);
+    }
+}
+
+#[test]
+fn a_move_says_what_became_of_the_old_target() {
+    let old = target();
+    let new = TargetAccount {
+        name: "eu-99".into(),
+        region: Region::Eu,
+        user_id: 99,
+        username: "eu-parent".into(),
+        ..target()
+    };
+    let put_back = Letting {
+        put_back: TlsSettings {
+            require_tls: Some(false),
+            ..TlsSettings::default()
+        },
+        left: vec!["requireValidCert: changed since the operator wrote it".into()],
+        ..Letting::default()
+    };
+    let moved_left =
+        "moved from global-4711 (parent) to eu-99 (eu-parent); global-4711 (parent) left as is: ";
+    // (what became of the old target, the Events' reasons, what each message starts with)
+    let cases = [
+        (OldTarget::Forgotten, vec![]),
+        (
+            OldTarget::Abandoned,
+            vec![(
+                Reason::CleanupSkipped,
+                format!("{moved_left}no API key for it can be read any more"),
+            )],
+        ),
+        (
+            OldTarget::Failed(sendgrid(SendGridError::Unauthorized {
+                message: "bad key".into(),
+            })),
+            vec![(Reason::CleanupSkipped, format!("{moved_left}Unauthorized: "))],
+        ),
+        (
+            OldTarget::PutBack(Letting::default()),
+            vec![(
+                Reason::Retargeted,
+                "moved from global-4711 (parent) to eu-99 (eu-parent); deletionPolicy Restore on global-4711 (parent): SendGrid already as it should be".to_string(),
+            )],
+        ),
+        (
+            OldTarget::PutBack(put_back),
+            vec![
+                (
+                    Reason::Retargeted,
+                    "moved from global-4711 (parent) to eu-99 (eu-parent); deletionPolicy Restore on global-4711 (parent): set ".to_string(),
+                ),
+                (
+                    Reason::CleanupSkipped,
+                    "global-4711 (parent): requireValidCert: changed since".to_string(),
+                ),
+            ],
+        ),
+    ];
+    for (what, expected) in cases {
+        let events = moved(DeletionPolicy::Restore, &old, &new, &what);
+        let got: Vec<_> = events.iter().map(|e| e.reason).collect();
+        let want: Vec<_> = expected.iter().map(|(r, _)| *r).collect();
+        assert_eq!(got, want, "{what:?}");
+        for (event, (_, start)) in events.iter().zip(&expected) {
+            assert!(
+                event.message.starts_with(start.as_str()),
+                "{}",
+                event.message
+            );
+        }
+    }
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! Messages start with the HTTP status (or what failed instead) and carry SendGrid's own error
 //! text; they never contain the API key.
 
-use crate::decision::Reason;
+use crate::api::Reason;
 use std::time::SystemTime;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]

@@ -5,7 +5,7 @@
 //! (it became Ready before a restart, or under another leader) is not counted, so a restart does
 //! not record every old resource's age.
 
-use crate::api::{SendGridEnforcedTls, SendGridEnforcedTlsStatus};
+use crate::api::{READY, SendGridEnforcedTls, SendGridEnforcedTlsStatus, condition_status};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::collections::HashSet;
@@ -23,7 +23,7 @@ fn is_ready(status: Option<&SendGridEnforcedTlsStatus>) -> bool {
     status.is_some_and(|s| {
         s.conditions
             .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
+            .any(|c| c.type_ == READY && c.status == condition_status(true))
     })
 }
 

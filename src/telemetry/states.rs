@@ -6,8 +6,7 @@
 //! that would be one series per resource.
 
 use super::namespace::{NamespaceLabel, PerNamespace};
-use crate::api::{Condition, SendGridEnforcedTls};
-use crate::decision::Reason;
+use crate::api::{Condition, READY, Reason, SYNCED, SendGridEnforcedTls, condition_status};
 use kube::Resource;
 use kube::core::DeserializeGuard;
 use kube::runtime::reflector::Store;
@@ -18,15 +17,11 @@ use prometheus_client::metrics::gauge::Gauge;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
 
-/// Reasons of `Ready` and `Synced` (the one vocabulary, `crate::decision::Reason`); each is
+/// Reasons of `Ready` and `Synced` (the one vocabulary, `crate::api::Reason`); each is
 /// always exported, as 0 when no resource has it (per namespace: in each namespace that holds a
 /// resource).
 const READY_REASONS: &[(bool, Reason)] = &Reason::READY;
 const SYNCED_REASONS: &[(bool, Reason)] = &Reason::SYNCED;
-
-fn status_text(status: bool) -> &'static str {
-    if status { "True" } else { "False" }
-}
 
 /// The condition is not in the status yet (status `Unknown`).
 const MISSING: &str = "Missing";
@@ -109,18 +104,18 @@ impl StatesCollector {
         }
         source.visit(&mut |namespace, conditions| {
             let scope = self.per_namespace.label(namespace);
-            for (condition, known) in [("Ready", READY_REASONS), ("Synced", SYNCED_REASONS)] {
+            for (condition, known) in [(READY, READY_REASONS), (SYNCED, SYNCED_REASONS)] {
                 let labels = classify(condition, known, conditions);
                 *counts.entry((scope.clone(), labels)).or_default() += 1;
             }
             scopes.insert(scope);
         });
         for scope in scopes {
-            for (condition, known) in [("Ready", READY_REASONS), ("Synced", SYNCED_REASONS)] {
+            for (condition, known) in [(READY, READY_REASONS), (SYNCED, SYNCED_REASONS)] {
                 for &(status, reason) in known {
                     let labels = StateLabels {
                         condition,
-                        status: status_text(status),
+                        status: condition_status(status),
                         reason: reason.as_str(),
                     };
                     counts.entry((scope.clone(), labels)).or_insert(0);
@@ -155,7 +150,7 @@ fn classify(
     };
     let reason = known
         .iter()
-        .find(|(s, r)| status_text(*s) == status && found.reason == *r)
+        .find(|(s, r)| condition_status(*s) == status && found.reason == *r)
         .map_or(OTHER, |(_, r)| r.as_str());
     StateLabels {
         condition,

@@ -127,7 +127,7 @@ async fn orphan_restore_and_reset(backend: Backend) {
     env.assert_no_key_leaks();
 }
 
-/// Issue 7, item 10: the Secret goes before its resource (a namespace deletion, an Argo CD
+/// the Secret goes before its resource (a namespace deletion, an Argo CD
 /// prune). The operator cleans up with the key it last read (kept in memory only).
 async fn reset_with_the_secret_gone_uses_the_key_kept_in_memory(backend: Backend) {
     let env = Env::on(backend).await;
@@ -175,7 +175,7 @@ async fn keyless_deletion() -> Env {
     env
 }
 
-/// Issue 7, item 10: with no key at all (the operator restarted after the Secret went), deletion
+/// with no key at all (the operator restarted after the Secret went), deletion
 /// waits, says why, and after --cleanup-timeout lets go with a Warning naming what was left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deletion_without_any_key_gives_up_after_the_cleanup_timeout() {

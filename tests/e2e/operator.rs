@@ -181,24 +181,37 @@ impl Operator {
         let _ = self.child.wait();
     }
 
-    /// SIGTERM, then waits (bounded) for a graceful exit; returns the exit code.
-    pub async fn terminate(&mut self) -> Option<i32> {
+    /// Freezes (`STOP`) or wakes (`CONT`) the process, as a GC pause, a stopped container or a
+    /// frozen VM would.
+    pub fn signal(&self, signal: &str) {
         let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status();
-        assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {pid}");
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -{signal} {pid}");
+    }
+
+    /// Waits (bounded) for the process to exit on its own; returns the exit code.
+    pub async fn exited(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status.code();
             }
             assert!(
                 Instant::now() < deadline,
-                "{} did not stop on SIGTERM:\n{}",
+                "{} did not exit:\n{}",
                 self.label,
                 self.logs.tail(20)
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// SIGTERM, then waits (bounded) for a graceful exit; returns the exit code.
+    pub async fn terminate(&mut self) -> Option<i32> {
+        self.signal("TERM");
+        self.exited(Duration::from_secs(15)).await
     }
 }
 

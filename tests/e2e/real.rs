@@ -46,10 +46,15 @@ async fn deleting_the_namespace_puts_sendgrid_back_and_ends() {
     )
     .await;
     let took = started.elapsed().as_secs_f64();
+    let billing: Vec<String> = env
+        .sg_for(Some("billing-sub"))
+        .iter()
+        .map(|r| format!("{} {} {:?}", r.method, r.status, r.body))
+        .collect();
     assert_eq!(
         env.settings(Some("billing-sub")),
         tls(true, false, TlsVersion::V1_1),
-        "Restore put the original settings back"
+        "Restore put the original settings back: {billing:?}"
     );
     assert_eq!(
         env.settings(Some("transactional-sub")),

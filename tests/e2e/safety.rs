@@ -1,4 +1,4 @@
-//! Write safety (issue 7): retargeting, write-ahead originals through uncertain outcomes, stale
+//! Write safety: retargeting, write-ahead originals through uncertain outcomes, stale
 //! caches, resources created together and cleanup that spares what other resources declare.
 //! Each scenario names the issue's item it proves; all run over real sockets against the API
 //! test server and the simulator, with latency and faults injected where timing matters.
@@ -35,7 +35,7 @@ fn patches(env: &Env, subuser: Option<&str>) -> usize {
         .count()
 }
 
-// Issue 7, item 1: a Restore resource moved from subuser A to subuser B puts A back first (as if
+// a Restore resource moved from subuser A to subuser B puts A back first (as if
 // it had been deleted from A), records B's own original, and on deletion restores B to B's
 // original: A's original is never written into B.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -107,7 +107,7 @@ async fn retarget_puts_the_old_target_back_and_never_moves_its_original() {
     );
 }
 
-// Issue 7, item 1: the Secret pointed at another account's key is a retarget too. The old
+// the Secret pointed at another account's key is a retarget too. The old
 // account is put back with the key the operator last read for it (kept in memory only).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secret_pointed_at_another_account_puts_the_first_account_back() {
@@ -157,7 +157,38 @@ async fn a_secret_pointed_at_another_account_puts_the_first_account_back() {
     env.assert_no_key_leaks();
 }
 
-// Issue 7, item 2: a PATCH that SendGrid applies but whose answer outlives the client timeout
+// A move of on-behalf-of while the operator is down: the new process has no key in memory, but
+// the current key still reaches the old account; SendGrid says so, and the old account is put
+// back before the new one is claimed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_made_while_the_operator_was_down_still_puts_the_old_account_back() {
+    let env = Env::start().await;
+    env.key_secret(KEY).await;
+    let loose = env.settings(Some("marketing-sub"));
+    let mut first = env.operator_as("first", &[], &[]);
+    env.create(
+        "moving",
+        json!({"onBehalfOf": {"subuser": "marketing-sub"}, "deletionPolicy": "Restore",
+               "requireTls": true}),
+    )
+    .await;
+    env.wait_ready("moving").await;
+    first.kill();
+    env.edit("moving", json!({"onBehalfOf": {"subuser": "billing-sub"}}))
+        .await;
+    let _second = env.operator_as("second", &[], &[]);
+    let moved = wait_ready_at(&env, "moving", 2).await;
+    assert_eq!(moved["status"]["target"]["username"], "billing-sub");
+    assert_eq!(
+        env.settings(Some("marketing-sub")),
+        loose,
+        "the old account put back"
+    );
+    assert_eq!(env.settings(Some("billing-sub")).require_tls, Some(true));
+    env.assert_no_key_leaks();
+}
+
+// a PATCH that SendGrid applies but whose answer outlives the client timeout
 // leaves the original on record (written before the PATCH), so Restore still puts it back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unanswered_patch_never_loses_the_original() {
@@ -196,7 +227,7 @@ async fn an_unanswered_patch_never_loses_the_original() {
     );
 }
 
-// Issue 7, item 2: the status write after a successful PATCH is refused (and then the pod is
+// the status write after a successful PATCH is refused (and then the pod is
 // killed): the original is still on record, and a new operator restores it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_status_write_and_a_kill_never_lose_the_original() {
@@ -244,7 +275,7 @@ async fn a_refused_status_write_and_a_kill_never_lose_the_original() {
     );
 }
 
-// Issue 7, item 3: a spec edit while the first apply is in flight, with a watch cache that is
+// a spec edit while the first apply is in flight, with a watch cache that is
 // behind: the second reconcile starts from a cached object without the first one's status. Its
 // compare-and-swap status write fails, it starts over from fresh state, and the original stays
 // SendGrid's, never the operator's own first write.
@@ -322,7 +353,7 @@ async fn two_disagreeing_resources_created_together_cause_one_patch() {
     assert_eq!(env.settings(None).minimum_tls_version, Some(version));
 }
 
-// Issue 7, item 6: deleting a Reset (or Restore) resource never undoes a field that another live
+// deleting a Reset (or Restore) resource never undoes a field that another live
 // resource on the same target still declares.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cleanup_spares_fields_another_resource_still_declares() {
@@ -349,7 +380,7 @@ async fn cleanup_spares_fields_another_resource_still_declares() {
     assert!(is_ready(&env.get("keeper").unwrap()));
 }
 
-// Issue 7, item 10: a malformed object (say, written before a CRD upgrade) that carries the
+// a malformed object (say, written before a CRD upgrade) that carries the
 // finalizer and is being deleted is reported, then let go after --cleanup-timeout: deletion
 // never hangs on an object the operator cannot read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,4 +1,4 @@
-//! Issue 7 (write safety) under faults, end to end: two keys of one account that disagree,
+//! Write safety under faults, end to end: two keys of one account that disagree,
 //! an error body echoing the Authorization header wherever the message cut falls, a leader whose
 //! Lease renewals fail, transient 408/425, failure episodes written once, JSON logs without
 //! duplicate keys, a forbidden Secret, a fresh backoff for a re-created resource, and a Secret
@@ -9,7 +9,7 @@ use super::operator::Operator;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
 use kube_testkit::{Refusal, ResourceRef};
-use sendgrid_tls_operator::api::RECONCILE_REQUESTED_AT;
+use sendgrid_tls_operator::api::{RECONCILE_REQUESTED_AT, TlsVersion};
 use sendgrid_tls_operator::simulator::{Fault, Scope, SimKey};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Value, json};
@@ -124,7 +124,7 @@ fn assert_no_piece(text: &str, place: &str) {
     }
 }
 
-// Issue 7, item 7: an error body that echoes the Authorization header must leave no part of the
+// an error body that echoes the Authorization header must leave no part of the
 // key in status, Events or logs, wherever the 500-character cut falls inside the key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echoed_authorization_never_leaks_a_piece_of_the_key() {
@@ -271,7 +271,7 @@ fn exchanges(op: &Operator) -> Vec<Timestamp> {
         .collect()
 }
 
-// Issue 7, item 8: a leader whose Lease renewals fail must stop on its own before a standby can
+// a leader whose Lease renewals fail must stop on its own before a standby can
 // take the Lease over, so two controllers never write at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_that_cannot_renew_stops_before_the_standby_leads() {
@@ -337,7 +337,61 @@ async fn leader_that_cannot_renew_stops_before_the_standby_leads() {
     env.assert_no_key_leaks();
 }
 
-// Issue 7, item 11: 408 and 425 mean "try again": Synced=False ApiUnavailable, Ready as it was,
+// A leader frozen past its lease (SIGSTOP: a GC pause, a stopped container, a frozen VM) wakes
+// up with its timers expired while the standby already leads: whatever runs first finds the
+// fence closed, nothing reaches SendGrid, and the old leader stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_frozen_past_its_lease_sends_nothing_when_it_wakes() {
+    let env = Env::start().await;
+    env.key_secret(KEY).await;
+    let mut a = replica(&env, "op-a", "3");
+    a.wait_log("leading", WAIT).await;
+    let mut b = replica(&env, "op-b", "3");
+    b.wait_log("waiting to lead", WAIT).await;
+    env.create("account", json!({"requireTls": true})).await;
+    env.wait_ready("account").await;
+    let before = exchanges(&a).len();
+    a.signal("STOP");
+    b.wait_log("leading", Duration::from_secs(30)).await;
+    env.until("op-b to reconcile", WAIT, |_| !exchanges(&b).is_empty())
+        .await;
+    // Drift while op-a sleeps: its resync timers (1s) have all fired by the time it wakes.
+    env.sim
+        .set_from_ui("main", None, tls(false, false, TlsVersion::V1_1));
+    env.until("op-b puts the drift back", WAIT, |env| {
+        env.settings(None).require_tls == Some(true)
+    })
+    .await;
+    let woke = Timestamp::now();
+    a.signal("CONT");
+    assert_eq!(
+        a.exited(Duration::from_secs(30)).await,
+        Some(1),
+        "the woken leader stops on its own"
+    );
+    let after: Vec<Value> = a
+        .logs()
+        .json()
+        .into_iter()
+        .filter(|l| l["message"] == "SendGrid exchange" && logged_at(l) > woke)
+        .collect();
+    assert!(
+        after.iter().all(|l| l["class"] == "fenced"),
+        "op-a sent something after waking: {after:?}"
+    );
+    assert_eq!(holder(&env).as_deref(), Some("op-b"));
+    assert!(is_ready(&env.get("account").unwrap()));
+    report(
+        "leader frozen past its lease",
+        format!(
+            "op-a: {before} SendGrid calls before SIGSTOP, {} after SIGCONT, all fenced (not sent); exit code 1; op-b leads",
+            after.len()
+        ),
+    );
+    env.assert_no_key_leaks();
+}
+
+// 408 and 425 mean "try again": Synced=False ApiUnavailable, Ready as it was,
 // and the resource recovers by itself (not parked until a spec change or the 10m resync).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_timeout_and_too_early_are_transient() {
@@ -415,7 +469,7 @@ async fn episode(env: &Env, fault: Fault, count: usize, status: u16, reason: &st
     )
 }
 
-// Issue 7, item 12: a burst of 503s, and one of 429s whose reset time moves, on a Ready resource:
+// a burst of 503s, and one of 429s whose reset time moves, on a Ready resource:
 // each episode writes status once and emits one Warning, then writes once on recovery.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failure_episode_writes_once_and_warns_once() {
@@ -529,7 +583,7 @@ fn duplicate_keys(line: &str) -> serde_json::Result<Vec<String>> {
     Ok(found)
 }
 
-// Issue 7, item 13 (a): every JSON log line is one object without duplicate keys (it had two
+// every JSON log line is one object without duplicate keys (it had two
 // "target" keys: the event's target and a field named target).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_log_lines_have_no_duplicate_keys() {
@@ -570,7 +624,7 @@ async fn json_log_lines_have_no_duplicate_keys() {
     );
 }
 
-// Issue 7, item 13 (b): a 403 on the Secret GET (RBAC) is reported in status, naming RBAC.
+// a 403 on the Secret GET (RBAC) is reported in status, naming RBAC.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forbidden_secret_is_reported_naming_rbac() {
     let env = Env::start().await;
@@ -602,7 +656,7 @@ async fn forbidden_secret_is_reported_naming_rbac() {
     env.assert_no_key_leaks();
 }
 
-// Issue 7, item 13 (e): a resource deleted and re-created with the same name starts with a fresh
+// a resource deleted and re-created with the same name starts with a fresh
 // backoff: its first retry comes after the base delay, not after the grown one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recreated_resource_starts_with_a_fresh_backoff() {
@@ -646,7 +700,7 @@ async fn recreated_resource_starts_with_a_fresh_backoff() {
     env.assert_no_key_leaks();
 }
 
-// Issue 7, item 9: a Secret value that is not shaped like a SendGrid key is never sent anywhere,
+// a Secret value that is not shaped like a SendGrid key is never sent anywhere,
 // and no fingerprint of it is published.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secret_that_is_not_a_sendgrid_key_is_never_used() {

@@ -2,7 +2,9 @@
 //! against a SendGrid simulator on loopback. Every captured stdout and stderr is checked for the
 //! API keys, which must never appear.
 
-use crate::support::{BAD_KEY, KEY, PATH, assert_no_key, condition, fingerprint, free_port};
+use crate::support::{
+    BAD_KEY, KEY, PATH, USERNAME_PATH, assert_no_key, condition, fingerprint, free_port,
+};
 use sendgrid_tls_operator::simulator::{SimConfig, SimulatorHandle};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -178,15 +180,26 @@ fn urls(sim: &SimulatorHandle) -> [String; 4] {
 }
 
 /// (method, path, status) of each request the simulator saw; every one made with `KEY`.
+/// The Enforced TLS requests the simulator saw (all with [`KEY`]); each pass also asks whose
+/// account the key reaches first, once per resource (`identity_reads`).
 fn log(sim: &SimulatorHandle) -> Vec<(String, String, u16)> {
     let fingerprint = fingerprint(KEY);
     sim.requests()
         .into_iter()
+        .filter(|r| r.path.ends_with(PATH))
         .map(|r| {
             assert_eq!(r.key_fingerprint.as_deref(), Some(fingerprint.as_str()));
             (r.method, r.path, r.status)
         })
         .collect()
+}
+
+/// How many `GET /v3/user/username` the simulator answered.
+fn identity_reads(sim: &SimulatorHandle) -> usize {
+    sim.requests()
+        .iter()
+        .filter(|r| r.path.ends_with(USERNAME_PATH))
+        .count()
 }
 
 fn get() -> (String, String, u16) {
@@ -238,6 +251,7 @@ async fn plan_shows_pending_changes_and_changes_nothing() {
     let detailed = run(&[&plan[..], &["--detailed-exitcode"]].concat(), &[]).await;
     assert_eq!(detailed.code, Some(2), "{detailed:?}");
     assert_eq!(log(&sim), [get(), get()], "plan only reads");
+    assert_eq!(identity_reads(&sim), 2, "whose account, once per pass");
     assert_eq!(
         sim.settings("main", None),
         sendgrid_tls_operator::api::TlsSettings::SENDGRID_DEFAULTS
@@ -692,7 +706,7 @@ fn help_of_each_subcommand_lists_its_flags_and_the_global_ones_once() {
     }
 }
 
-// Issue 7, item 13 (c): a zero delay or period would reconcile in a hot loop: refused before
+// a zero delay or period would reconcile in a hot loop: refused before
 // anything starts, naming the flag.
 #[test]
 fn zero_delays_and_periods_are_refused_naming_the_flag() {
@@ -711,7 +725,7 @@ fn zero_delays_and_periods_are_refused_naming_the_flag() {
     }
 }
 
-// Issue 7, item 13 (d): an http:// SendGrid URL would send the key in clear text: refused, unless
+// an http:// SendGrid URL would send the key in clear text: refused, unless
 // the host is loopback (a simulator on this machine).
 #[tokio::test]
 async fn clear_text_sendgrid_url_is_refused_except_on_loopback() {
@@ -880,10 +894,11 @@ fn sample(metrics: &str, name: &str) -> Option<String> {
 async fn run_logs_plainly_counts_kube_requests_and_stops_cleanly() {
     use k8s_openapi::api::core::v1::Secret;
     use kube::{Api, CustomResourceExt};
-    use sendgrid_tls_operator::api::SendGridEnforcedTls;
+    use sendgrid_tls_operator::api::{SendGridEnforcedTls, SendGridTarget};
     let sim = simulator().await;
     let server = kube_testkit::TestServer::start().await;
     server.register_crd(&SendGridEnforcedTls::crd(), None);
+    server.register_crd(&SendGridTarget::crd(), None);
     // Written as a user would (the API server sets generation, uid, creationTimestamp).
     let client = server.client();
     let post = kube::api::PostParams::default();

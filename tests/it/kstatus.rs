@@ -3,8 +3,8 @@
 //! and the kstatus condition `api::kstatus` derives from them. The verdicts come from
 //! `tools/kstatus-check`, built (or reused) by its `build.sh` into the user's cache.
 
+use sendgrid_tls_operator::api::Reason;
 use sendgrid_tls_operator::api::{Condition, SendGridEnforcedTls, kstatus};
-use sendgrid_tls_operator::decision::Reason;
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::Path;

@@ -6,8 +6,8 @@
 use crate::support::client::*;
 use crate::support::scripted::*;
 use crate::support::*;
+use sendgrid_tls_operator::api::Reason;
 use sendgrid_tls_operator::api::{Region, TlsSettings, TlsVersion};
-use sendgrid_tls_operator::decision::Reason;
 use sendgrid_tls_operator::sendgrid::{Endpoints, OnBehalfOf, SendGridError};
 use std::time::{Duration, SystemTime};
 

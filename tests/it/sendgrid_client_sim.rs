@@ -3,8 +3,8 @@
 
 use crate::support::client::*;
 use crate::support::*;
+use sendgrid_tls_operator::api::Reason;
 use sendgrid_tls_operator::api::{Region, TlsSettings, TlsVersion};
-use sendgrid_tls_operator::decision::Reason;
 use sendgrid_tls_operator::sendgrid::{OnBehalfOf, SendGridClient, SendGridError};
 use sendgrid_tls_operator::simulator::{Fault, Scope, SimConfig, SimKey, SimulatorHandle};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

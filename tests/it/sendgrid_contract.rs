@@ -9,8 +9,8 @@ mod simulator;
 use crate::support::client::{account, subuser};
 use crate::support::scripted::{Reply, ScriptedServer};
 use crate::support::{KEY, PATH};
+use sendgrid_tls_operator::api::Reason;
 use sendgrid_tls_operator::api::{Region, TlsSettings, TlsVersion};
-use sendgrid_tls_operator::decision::Reason;
 use sendgrid_tls_operator::sendgrid::{Endpoints, OnBehalfOf};
 use serde_json::{Value, json};
 

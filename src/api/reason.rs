@@ -1,8 +1,22 @@
-//! One vocabulary: every condition reason, Event reason and metric label the operator uses. The
-//! string form (the variant's name) is what status, Events, metrics and the Argo CD health
-//! check carry.
+//! One vocabulary: the condition types, and every condition reason, Event reason and metric
+//! label the operator uses. The string forms are what status, Events, metrics and the Argo CD
+//! health check carry; nothing outside this module spells them.
 
 use std::fmt;
+
+/// Whether SendGrid matches the spec.
+pub const READY: &str = "Ready";
+/// Whether the last reconcile reached SendGrid.
+pub const SYNCED: &str = "Synced";
+/// kstatus's InProgress, read from `Ready` and `Synced` (see `super::kstatus`).
+pub const RECONCILING: &str = "Reconciling";
+/// kstatus's Failed, read from `Ready` and `Synced` (see `super::kstatus`).
+pub const STALLED: &str = "Stalled";
+
+/// A condition's status as Kubernetes spells it.
+pub fn condition_status(status: bool) -> &'static str {
+    if status { "True" } else { "False" }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Reason {
