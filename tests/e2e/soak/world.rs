@@ -324,10 +324,9 @@ impl World {
             }
             Action::StopLeader { during } => {
                 let at = self.leader();
-                let (pid, label) = (self.replicas[at].pid, self.replicas[at].label.clone());
+                let label = self.replicas[at].label.clone();
                 self.signal(at, "SIGSTOP");
-                // SAFETY: a signal to a child process this harness started.
-                unsafe { libc::kill(pid, libc::SIGSTOP) };
+                self.replicas[at].op.signal("STOP");
                 *self
                     .faults
                     .entry("SIGSTOP of the leader".into())
@@ -350,8 +349,8 @@ impl World {
                         "no standby took the Lease within {bound:?} of stopping {label}"
                     ))
                 };
-                // SAFETY: as above.
-                unsafe { libc::kill(pid, libc::SIGCONT) };
+                // The replicas' order is unchanged while it was stopped.
+                self.replicas[at].op.signal("CONT");
                 self.signals
                     .push((SystemTime::now(), format!("SIGCONT {label}")));
                 // Waking is watched for what it does next (checked from the taps): a short
@@ -577,7 +576,8 @@ async fn remove_stale_targets(client: &kube::Client) {
     }
 }
 
-/// The pid of the operator process started with POD_NAME=`label` by this test binary.
+/// The pid of the operator process started with POD_NAME=`label` by this test binary: to
+/// tell whether it still runs without waiting on it.
 async fn pid_of(label: &str) -> i32 {
     let wanted = format!("POD_NAME={label}");
     let deadline = Instant::now() + Duration::from_secs(10);
