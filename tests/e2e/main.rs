@@ -53,5 +53,6 @@ mod safety_faults;
 mod scale;
 mod scope;
 mod secrets;
+mod soak;
 mod sync;
 mod targets;
