@@ -41,8 +41,8 @@ pub(crate) const PAUSED: &str = "sendgrid.ops.dev/paused";
 /// Field manager and Event reporter name (`<kind>.<group>`).
 pub const MANAGER: &str = "sendgridenforcedtls.sendgrid.ops.dev";
 
-/// Each CRD's file name in `crds/` and its YAML, exactly as `sendgrid-tls-operator crd` prints
-/// them (one document each).
+/// Each CRD's file name in `crds/` and its text, exactly as `sendgrid-tls-operator crd` prints
+/// them: the files after the first start with `---`, so that `cat crds/*.yaml` is that output.
 pub fn crds() -> [(&'static str, String); 2] {
     use kube::CustomResourceExt;
     // One line per description, however long, as `kubectl get crd -o yaml` shows them: no
@@ -59,16 +59,12 @@ pub fn crds() -> [(&'static str, String); 2] {
         ),
         (
             "sendgridtargets.sendgrid.ops.dev.yaml",
-            yaml(SendGridTarget::crd()),
+            format!("---\n{}", yaml(SendGridTarget::crd())),
         ),
     ]
 }
 
 /// Every CRD as one multi-document YAML stream, as `sendgrid-tls-operator crd` prints it.
 pub fn crd_yaml() -> String {
-    crds()
-        .into_iter()
-        .map(|(_, yaml)| yaml)
-        .collect::<Vec<_>>()
-        .join("---\n")
+    crds().into_iter().map(|(_, yaml)| yaml).collect()
 }
