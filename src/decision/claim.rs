@@ -538,6 +538,14 @@ mod tests {
             &wants(V1_3),
         );
         assert!(never.changes.is_empty() && never.left.is_empty());
+        // Reset of a field the operator set to SendGrid's default: already there, nothing sent.
+        let to_default = version(Some(V1_3), V1_1, &["mail/a"]);
+        let reset = release(&to_default, me("mail/a"), Reset, &wants(V1_1));
+        assert!(
+            reset.changes.is_empty() && reset.left.is_empty(),
+            "{reset:?}"
+        );
+        assert_eq!(reset.record, Some(TargetFields::default()));
         // Another live holder declares it: kept.
         let shared = version(Some(V1_1), V1_3, &["mail/a", "mail/b"]);
         let kept = release(&shared, me("mail/a"), Restore, &wants(V1_3));
