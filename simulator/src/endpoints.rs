@@ -5,7 +5,7 @@ use super::state::Scope;
 use axum::http::Method;
 
 /// One SendGrid API path (on either host).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Endpoint {
     /// `GET`/`PATCH /v3/user/settings/enforced_tls`
     EnforcedTls,

@@ -3,7 +3,7 @@
 //! function of the request, the state and the time. `api.rs` only moves bytes.
 //!
 //! Order of checks, the same for every endpoint: every request counts against its key's rate
-//! window first (so each answer, errors included, carries the rate-limit headers); then injected
+//! window of that endpoint first (so each answer, errors included, carries the rate-limit headers); then injected
 //! faults; then the rate limit (429); the method (405); the key (401); its scope (403); the
 //! `on-behalf-of` target (404); the target's region against the host's (451). Then the endpoint's
 //! own answer: for an Enforced TLS PATCH the body (400), then a version the account refuses (an
@@ -72,7 +72,9 @@ impl SimState {
     }
 
     fn decide(&mut self, request: &ApiRequest<'_>, key: Option<&str>, now: SystemTime) -> Outcome {
-        let rate = self.limiter.check(key.unwrap_or_default(), now);
+        let rate = self
+            .limiter
+            .check(key.unwrap_or_default(), request.endpoint, now);
         let reply = |status: StatusCode, body: ReplyBody| {
             Outcome::Respond(Reply {
                 status,

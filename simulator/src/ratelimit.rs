@@ -1,6 +1,9 @@
 //! Per-key rate limits in fixed 60-second windows aligned to Unix minutes, as the live API's
-//! `X-RateLimit-Reset` values (always a whole minute) suggest.
+//! `X-RateLimit-Reset` values (always a whole minute) suggest, counted per endpoint as SendGrid
+//! says ("each endpoint permits a fixed number of requests per refresh period"; the global and
+//! EU hosts' copies of an endpoint count as one, on the safe side).
 
+use super::endpoints::Endpoint;
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -22,13 +25,13 @@ pub struct RateDecision {
     pub allowed: bool,
 }
 
-/// Request counts per credential for the current window.
+/// Request counts per credential and endpoint for the current window.
 #[derive(Debug)]
 pub struct RateLimiter {
     limit: u32,
-    /// Credential -> (window number, requests counted in it). Keyed by the presented credential
-    /// (or "" for none), which stays in memory only: it is never logged or serialised.
-    windows: HashMap<String, (u64, u32)>,
+    /// (Credential, endpoint) -> (window number, requests counted in it). Keyed by the presented
+    /// credential (or "" for none), which stays in memory only: it is never logged or serialised.
+    windows: HashMap<(String, Endpoint), (u64, u32)>,
 }
 
 impl RateLimiter {
@@ -39,14 +42,15 @@ impl RateLimiter {
         }
     }
 
-    /// Counts one request for `credential` at `now`. Every request counts, refused or not.
-    pub fn check(&mut self, credential: &str, now: SystemTime) -> RateDecision {
+    /// Counts one request for `credential` to `endpoint` at `now`. Every request counts, refused
+    /// or not.
+    pub fn check(&mut self, credential: &str, endpoint: Endpoint, now: SystemTime) -> RateDecision {
         let window = unix_secs(now) / WINDOW_SECS;
         // Forget past windows so the map cannot grow without bound.
         self.windows.retain(|_, (w, _)| *w == window);
         let (_, count) = self
             .windows
-            .entry(credential.to_owned())
+            .entry((credential.to_owned(), endpoint))
             .or_insert((window, 0));
         *count = count.saturating_add(1);
         RateDecision {
@@ -74,6 +78,7 @@ pub fn unix_secs_after(at: SystemTime, after: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    const TLS: Endpoint = Endpoint::EnforcedTls;
 
     fn at(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs)
@@ -82,7 +87,7 @@ mod tests {
     #[test]
     fn counts_per_credential_within_a_minute() {
         let mut limiter = RateLimiter::new(2);
-        let first = limiter.check("a", at(1_492_362_485));
+        let first = limiter.check("a", TLS, at(1_492_362_485));
         assert_eq!(
             first,
             RateDecision {
@@ -94,20 +99,26 @@ mod tests {
                 allowed: true
             }
         );
-        assert!(limiter.check("a", at(1_492_362_539)).allowed);
-        let third = limiter.check("a", at(1_492_362_539));
+        assert!(limiter.check("a", TLS, at(1_492_362_539)).allowed);
+        let third = limiter.check("a", TLS, at(1_492_362_539));
         assert!(!third.allowed);
         assert_eq!(third.headers.remaining, 0);
-        // Another key has its own window.
-        assert_eq!(limiter.check("b", at(1_492_362_539)).headers.remaining, 1);
+        // Another key has its own window, and so has another endpoint.
+        assert_eq!(
+            limiter.check("b", TLS, at(1_492_362_539)).headers.remaining,
+            1
+        );
+        let identity = limiter.check("a", Endpoint::Username, at(1_492_362_539));
+        assert!(identity.allowed);
+        assert_eq!(identity.headers.remaining, 1);
     }
 
     #[test]
     fn a_new_minute_starts_a_new_window() {
         let mut limiter = RateLimiter::new(1);
-        assert!(limiter.check("a", at(119)).allowed);
-        assert!(!limiter.check("a", at(119)).allowed);
-        let next = limiter.check("a", at(120));
+        assert!(limiter.check("a", TLS, at(119)).allowed);
+        assert!(!limiter.check("a", TLS, at(119)).allowed);
+        let next = limiter.check("a", TLS, at(120));
         assert!(next.allowed);
         assert_eq!(next.headers.reset, 180);
         assert_eq!(limiter.windows.len(), 1);

@@ -3,7 +3,7 @@
 
 use super::conditions;
 use crate::api::{Mode, READY, RECONCILE_REQUESTED_AT, SendGridEnforcedTls, condition_status};
-use crate::sendgrid::budget::Demand;
+use crate::sendgrid::budget::{Demand, Requests};
 use std::time::SystemTime;
 
 /// What a reconcile of `res` will ask of SendGrid: a drift check when it is in sync at its
@@ -44,7 +44,7 @@ pub fn demand(res: &SendGridEnforcedTls, now: SystemTime) -> Demand {
     let first = status.is_none_or(|s| s.target.is_none());
     Demand::Change {
         since,
-        requests: 1 + u32::from(writes) + u32::from(first),
+        requests: Requests::settings(1 + u32::from(writes)).and_identity(u32::from(first)),
     }
 }
 
@@ -94,7 +94,7 @@ pub(crate) mod tests {
             demand(&resource(None), now),
             Demand::Change {
                 since: Some(created),
-                requests: 3,
+                requests: Requests::settings(2).and_identity(1),
             },
             "new: whose account its key reaches is read first"
         );
@@ -102,7 +102,7 @@ pub(crate) mod tests {
             demand(&resource(Some(ready_at(1))), now),
             Demand::Change {
                 since: Some(now),
-                requests: 3
+                requests: Requests::settings(2).and_identity(1)
             },
             "edited, no account recorded"
         );
@@ -119,7 +119,7 @@ pub(crate) mod tests {
             demand(&resource(Some(known)), now),
             Demand::Change {
                 since: Some(now),
-                requests: 2
+                requests: Requests::settings(2)
             },
             "edited, its account known"
         );

@@ -190,6 +190,31 @@ pub(crate) const SETTINGS_PATH: &str = "v3/user/settings/enforced_tls";
 /// The endpoint that says whose account a key (and on-behalf-of) reaches.
 pub(crate) const USERNAME_PATH: &str = "v3/user/username";
 
+/// Which SendGrid endpoint an exchange is with. SendGrid limits each endpoint's requests on its
+/// own ("each endpoint permits a fixed number of requests per refresh period"), so the rate
+/// budget keeps one count per key and endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Endpoint {
+    Settings,
+    Username,
+}
+
+impl Endpoint {
+    /// How many there are (the budget's per-endpoint arrays).
+    pub(crate) const COUNT: usize = 2;
+
+    pub(crate) fn path(self) -> &'static str {
+        match self {
+            Endpoint::Settings => SETTINGS_PATH,
+            Endpoint::Username => USERNAME_PATH,
+        }
+    }
+
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// `<base>/<path>`, keeping a path prefix of `base`. Refuses bases that would send the key
 /// somewhere surprising or leak something into the URL: a scheme other than http(s), no host,
 /// embedded credentials, a query or a fragment. No message repeats a URL's credentials.

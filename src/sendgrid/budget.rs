@@ -1,14 +1,17 @@
 //! The client-side rate budget: one ledger per API key, shared by every resource that uses the
 //! key, that paces requests below SendGrid's limit so that SendGrid does not have to refuse them.
 //!
-//! SendGrid counts each key's requests in fixed one-minute windows; every response's
-//! `X-RateLimit-Reset` names the end of the current one. The ledger keeps, per window, the
-//! requests sent and the ones held for reconciles promised a place in it, and lets at most the
-//! budget (default [`DEFAULT_PER_MINUTE`], a little under SendGrid's 600) through per window:
+//! SendGrid counts each key's requests to each endpoint in fixed one-minute windows ("each
+//! endpoint permits a fixed number of requests per refresh period"); every response's
+//! `X-RateLimit-Reset` names the end of the current one. The ledger keeps, per endpoint and
+//! window, the requests sent and the ones held for reconciles promised a place in it, and lets
+//! at most the budget (default [`DEFAULT_PER_MINUTE`], a little under SendGrid's 600) through
+//! per endpoint and window:
 //!
 //! - Before a reconcile, the controller asks for the requests it will make
-//!   ([`Budgets::reserve`]): a change needs two (GET, PATCH), a drift check of a resource in sync
-//!   one. When the current window is full, a change gets a ticket for the first window with room
+//!   ([`Budgets::reserve`]): a change needs two of the settings endpoint (GET, PATCH) and, for
+//!   an account not known yet, one identity read; a drift check of a resource in sync one GET.
+//!   A reconcile goes when every endpoint it needs has room in the same window. When the current window is full, a change gets a ticket for the first window with room
 //!   (first come, first served) and waits for it in the controller's queue, holding no worker; a
 //!   check tries again in the next window, so pending changes go first. A fast lane of every
 //!   future window (a twentieth of the budget) is kept from the tickets of a long backlog, for
@@ -25,6 +28,7 @@
 //! window boundary is counted in both windows, and waiting reconciles come back that long
 //! after a window starts.
 
+use super::account::Endpoint;
 use super::ratelimit::RateLimitHeaders;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -37,6 +41,40 @@ const WINDOW_SECS: u64 = 60;
 /// How far apart our clock and SendGrid's may be.
 pub const GUARD: Duration = Duration::from_secs(1);
 
+/// A number of requests per endpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Requests([u32; Endpoint::COUNT]);
+
+impl Requests {
+    /// `n` requests to the settings endpoint (GET or PATCH of Enforced TLS).
+    pub const fn settings(n: u32) -> Requests {
+        Requests([0; Endpoint::COUNT]).with(Endpoint::Settings, n)
+    }
+
+    /// These and `n` identity reads (`GET /v3/user/username`).
+    pub const fn and_identity(self, n: u32) -> Requests {
+        self.with(Endpoint::Username, n)
+    }
+
+    const fn with(mut self, endpoint: Endpoint, n: u32) -> Requests {
+        self.0[endpoint as usize] = n;
+        self
+    }
+
+    fn of(self, endpoint: Endpoint) -> u32 {
+        self.0[endpoint.index()]
+    }
+
+    fn is_empty(self) -> bool {
+        self.0.iter().all(|n| *n == 0)
+    }
+
+    /// Endpoint by endpoint, `f(self, other)`.
+    fn zip(self, other: Requests, f: impl Fn(u32, u32) -> u32) -> Requests {
+        Requests(std::array::from_fn(|i| f(self.0[i], other.0[i])))
+    }
+}
+
 /// What a reconcile needs from its key's budget.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Demand {
@@ -47,15 +85,15 @@ pub enum Demand {
     /// that arose after the key's backlog began may use the fast lane.
     Change {
         since: Option<SystemTime>,
-        requests: u32,
+        requests: Requests,
     },
 }
 
 impl Demand {
-    fn permits(self) -> u32 {
+    fn permits(self) -> Requests {
         match self {
-            Demand::Check => 1,
-            Demand::Change { requests, .. } => requests.max(1),
+            Demand::Change { requests, .. } if !requests.is_empty() => requests,
+            _ => Requests::settings(1),
         }
     }
 }
@@ -79,14 +117,14 @@ pub struct Pass(Mutex<PassState>);
 struct PassState {
     /// The key and window the places are in; `None` until a learning pass's first request.
     place: Option<([u8; 32], u64)>,
-    left: u32,
+    left: Requests,
     /// What a learning pass asks for at its first request.
-    wanted: u32,
+    wanted: Requests,
     seen: Option<[u8; 32]>,
 }
 
 impl Pass {
-    fn holding(key: [u8; 32], window: u64, places: u32) -> Arc<Pass> {
+    fn holding(key: [u8; 32], window: u64, places: Requests) -> Arc<Pass> {
         Arc::new(Pass(Mutex::new(PassState {
             place: Some((key, window)),
             left: places,
@@ -131,14 +169,43 @@ struct Slot {
     held: u32,
 }
 
+/// One endpoint's windows in a key's ledger.
+#[derive(Debug, Default)]
+struct Lane {
+    /// SendGrid's limit, once a response has said it.
+    limit: Option<u32>,
+    slots: BTreeMap<u64, Slot>,
+}
+
+impl Lane {
+    fn budget(&self, per_minute: u32) -> u32 {
+        match self.limit {
+            Some(limit) => per_minute.min(limit - limit / 20).max(1),
+            None => per_minute.max(1),
+        }
+    }
+
+    /// What a request that completes a reconcile (a PATCH after its GET) may use: up to
+    /// SendGrid's own limit, so that the margin below it absorbs the reconciles in flight.
+    fn hard_cap(&self, per_minute: u32) -> u32 {
+        self.limit
+            .unwrap_or(per_minute + per_minute / 20)
+            .max(self.budget(per_minute))
+    }
+
+    fn fits(&self, window: u64, n: u32, cap: u32) -> bool {
+        self.slots
+            .get(&window)
+            .is_none_or(|slot| slot.sent + slot.held + n <= cap)
+    }
+}
+
 /// One key's ledger.
 #[derive(Debug, Default)]
 struct Ledger {
     /// Seconds past the whole minute at which SendGrid's windows start (learned from Reset).
     phase: u64,
-    /// SendGrid's limit, once a response has said it.
-    limit: Option<u32>,
-    slots: BTreeMap<u64, Slot>,
+    lanes: [Lane; Endpoint::COUNT],
     /// When the current backlog (tickets beyond the current window) began.
     backlog_since: Option<SystemTime>,
     last_ticket: u64,
@@ -177,14 +244,16 @@ impl Ledger {
         if phase == self.phase {
             return;
         }
-        let sent = self
-            .slots
-            .values_mut()
-            .map(|slot| std::mem::take(&mut slot.sent))
-            .sum();
         self.phase = phase;
         let current = self.window_of(now);
-        self.slots.entry(current).or_default().sent = sent;
+        for lane in &mut self.lanes {
+            let sent = lane
+                .slots
+                .values_mut()
+                .map(|slot| std::mem::take(&mut slot.sent))
+                .sum();
+            lane.slots.entry(current).or_default().sent = sent;
+        }
     }
 
     /// When `window` opens for us.
@@ -195,39 +264,38 @@ impl Ledger {
     /// Forgets windows before `current`'s neighbour (and a backlog that has drained).
     fn prune(&mut self, current: u64) {
         let oldest = current.saturating_sub(1);
-        while self
-            .slots
-            .first_key_value()
-            .is_some_and(|(w, _)| *w < oldest)
-        {
-            self.slots.pop_first();
+        for lane in &mut self.lanes {
+            while lane
+                .slots
+                .first_key_value()
+                .is_some_and(|(w, _)| *w < oldest)
+            {
+                lane.slots.pop_first();
+            }
         }
         if self.last_ticket <= current {
             self.backlog_since = None;
         }
     }
 
-    fn budget(&self, per_minute: u32) -> u32 {
-        match self.limit {
-            Some(limit) => per_minute.min(limit - limit / 20).max(1),
-            None => per_minute.max(1),
-        }
+    fn lane(&mut self, endpoint: Endpoint) -> &mut Lane {
+        &mut self.lanes[endpoint.index()]
     }
 
-    /// What a request that completes a reconcile (a PATCH after its GET) may use: up to
-    /// SendGrid's own limit, so that the margin below it absorbs the reconciles in flight.
-    fn hard_cap(&self, per_minute: u32) -> u32 {
-        self.limit
-            .unwrap_or(per_minute + per_minute / 20)
-            .max(self.budget(per_minute))
+    /// Each endpoint's budget.
+    fn budgets(&self, per_minute: u32) -> Requests {
+        Requests(std::array::from_fn(|i| self.lanes[i].budget(per_minute)))
     }
 
-    /// Holds `n` places in `window` if they fit under `cap`.
-    fn hold(&mut self, window: u64, n: u32, cap: u32) -> bool {
-        let slot = self.slots.entry(window).or_default();
-        let fits = slot.sent + slot.held + n <= cap;
+    /// Holds `n` places in `window` if they fit under `cap` on every endpoint (or none).
+    fn hold(&mut self, window: u64, n: Requests, cap: Requests) -> bool {
+        let fits = (0..Endpoint::COUNT).all(|i| self.lanes[i].fits(window, n.0[i], cap.0[i]));
         if fits {
-            slot.held += n;
+            for (lane, n) in self.lanes.iter_mut().zip(n.0) {
+                if n > 0 {
+                    lane.slots.entry(window).or_default().held += n;
+                }
+            }
         }
         fits
     }
@@ -268,8 +336,8 @@ impl Budgets {
         let ledger = ledgers.entry(*key).or_default();
         let current = ledger.window_of(now);
         ledger.prune(current);
-        let budget = ledger.budget(self.per_minute);
-        let n = demand.permits().min(budget);
+        let budget = ledger.budgets(self.per_minute);
+        let n = demand.permits().zip(budget, u32::min);
         let pass = |window| Reservation::Now(Pass::holding(*key, window, n));
         let missed = match ticket {
             Some(window) if window == current => return pass(current),
@@ -295,13 +363,14 @@ impl Budgets {
             || since
                 .zip(ledger.backlog_since)
                 .is_some_and(|(since, began)| since > began);
-        let fast_lane = if urgent {
-            0
+        // Below the budget by the fast lane (or by what fits, for a large demand).
+        let cap = if urgent {
+            budget
         } else {
-            (budget / 20).min(budget - n)
+            budget.zip(n, |budget, n| budget - (budget / 20).min(budget - n))
         };
         let mut window = current + 1;
-        while !ledger.hold(window, n, budget - fast_lane) {
+        while !ledger.hold(window, n, cap) {
             window += 1;
         }
         if ledger.backlog_since.is_none() {
@@ -320,23 +389,26 @@ impl Budgets {
             let mut state = pass.state();
             (std::mem::take(&mut state.left), state.place)
         };
-        let Some((key, window)) = place.filter(|_| left > 0) else {
+        let Some((key, window)) = place.filter(|_| !left.is_empty()) else {
             return;
         };
-        if let Some(slot) = self
-            .lock()
-            .get_mut(&key)
-            .and_then(|ledger| ledger.slots.get_mut(&window))
-        {
-            slot.held = slot.held.saturating_sub(left);
+        let mut ledgers = self.lock();
+        let Some(ledger) = ledgers.get_mut(&key) else {
+            return;
+        };
+        for (lane, left) in ledger.lanes.iter_mut().zip(left.0) {
+            if let Some(slot) = lane.slots.get_mut(&window) {
+                slot.held = slot.held.saturating_sub(left);
+            }
         }
     }
 
-    /// Counts one request with `key` at `now`, spending the task's pass if it covers it.
-    /// `Err` with the time the next window opens when there is no room for it now.
+    /// Counts one request with `key` to `endpoint` at `now`, spending the task's pass if it
+    /// covers it. `Err` with the time the next window opens when there is no room for it now.
     pub(crate) fn admit(
         &self,
         key: &[u8; 32],
+        endpoint: Endpoint,
         completes: bool,
         now: SystemTime,
     ) -> Result<(), SystemTime> {
@@ -346,18 +418,19 @@ impl Budgets {
         let ledger = ledgers.entry(*key).or_default();
         let current = ledger.window_of(now);
         ledger.prune(current);
-        let budget = ledger.budget(self.per_minute);
+        let budgets = ledger.budgets(self.per_minute);
+        let lane = &ledger.lanes[endpoint.index()];
         let cap = if completes {
-            ledger.hard_cap(self.per_minute)
+            lane.hard_cap(self.per_minute)
         } else {
-            budget
+            budgets.of(endpoint)
         };
         if let Some(pass) = pass.as_mut() {
             pass.seen = Some(*key);
-            if pass.place.is_none() && pass.wanted > 0 {
+            if pass.place.is_none() && !pass.wanted.is_empty() {
                 // A learning pass's first request: hold the reconcile's places, or refuse.
-                let wanted = pass.wanted.min(budget);
-                if !ledger.hold(current, wanted, budget) {
+                let wanted = pass.wanted.zip(budgets, u32::min);
+                if !ledger.hold(current, wanted, budgets) {
                     return Err(ledger.opens(current + 1));
                 }
                 pass.place = Some((*key, current));
@@ -365,14 +438,16 @@ impl Budgets {
             }
         }
         let covered = pass.as_mut().is_some_and(|pass| {
-            let usable = pass.place == Some((*key, current)) && pass.left > 0;
-            pass.left -= u32::from(usable);
+            let usable = pass.place == Some((*key, current)) && pass.left.of(endpoint) > 0;
+            if usable {
+                pass.left.0[endpoint.index()] -= 1;
+            }
             usable
         });
         let neighbour = ledger.neighbour(now);
+        let lane = ledger.lane(endpoint);
         let full = |window| {
-            ledger
-                .slots
+            lane.slots
                 .get(&window)
                 .is_some_and(|slot| slot.sent + slot.held >= cap)
         };
@@ -386,25 +461,32 @@ impl Budgets {
                 return Err(ledger.opens(last_full + 1));
             }
         }
-        let slot = ledger.slots.entry(current).or_default();
+        let slot = lane.slots.entry(current).or_default();
         if covered {
             slot.held = slot.held.saturating_sub(1);
         }
         slot.sent += 1;
         if let Some(window) = neighbour {
-            ledger.slots.entry(window).or_default().sent += 1;
+            lane.slots.entry(window).or_default().sent += 1;
         }
         Ok(())
     }
 
-    /// Learns from a response's rate-limit headers.
-    pub(crate) fn observe(&self, key: &[u8; 32], headers: &RateLimitHeaders, now: SystemTime) {
+    /// Learns from a response's rate-limit headers (for `endpoint`'s window; the windows of all
+    /// endpoints start together).
+    pub(crate) fn observe(
+        &self,
+        key: &[u8; 32],
+        endpoint: Endpoint,
+        headers: &RateLimitHeaders,
+        now: SystemTime,
+    ) {
         let mut ledgers = self.lock();
         let Some(ledger) = ledgers.get_mut(key) else {
             return;
         };
         if let Some(limit) = headers.limit {
-            ledger.limit = Some(u32::try_from(limit).unwrap_or(u32::MAX).max(1));
+            ledger.lane(endpoint).limit = Some(u32::try_from(limit).unwrap_or(u32::MAX).max(1));
         }
         let Some(reset) = headers.reset else {
             return;
@@ -422,7 +504,7 @@ impl Budgets {
         if let (Some(limit), Some(remaining)) = (headers.limit, headers.remaining) {
             let used = u32::try_from(limit.saturating_sub(remaining)).unwrap_or(u32::MAX);
             let window = ledger.window_of(reset - Duration::from_secs(WINDOW_SECS / 2));
-            let slot = ledger.slots.entry(window).or_default();
+            let slot = ledger.lane(endpoint).slots.entry(window).or_default();
             slot.sent = slot.sent.max(used);
         }
     }

@@ -6,7 +6,7 @@
 //! SendGrid's window is used up.
 
 use super::USERNAME_SCOPE;
-use super::account::{Account, Endpoints, Identity, SETTINGS_PATH, USERNAME_PATH, endpoint_url};
+use super::account::{Account, Endpoint, Endpoints, Identity, endpoint_url};
 use super::budget::{Budgets, DEFAULT_PER_MINUTE};
 use super::error::{SendGridError, scrub_bytes};
 use super::fence::Fence;
@@ -104,7 +104,10 @@ impl SendGridClient {
                     .map_err(|e| config_error(format!("EU SendGrid URL {e}")))?,
             })
         };
-        let (settings_urls, username_urls) = (urls(SETTINGS_PATH)?, urls(USERNAME_PATH)?);
+        let (settings_urls, username_urls) = (
+            urls(Endpoint::Settings.path())?,
+            urls(Endpoint::Username.path())?,
+        );
         // Ignored error: another part of the process installed a provider first, which is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut headers = HeaderMap::new();
@@ -226,13 +229,13 @@ impl SendGridClient {
         let headers = account_headers(account)?;
         let key = account.key.digest();
         let now = SystemTime::now();
-        let refused = match self.inner.limits.check(&key, now) {
+        let refused = match self.inner.limits.check(&key, endpoint, now) {
             Err(block) => Some((block.until, local_refusal_message(account, block.limit))),
             // A PATCH completes its reconcile: it may use the margin under SendGrid's limit.
             Ok(()) => self
                 .inner
                 .budgets
-                .admit(&key, method == Method::PATCH, now)
+                .admit(&key, endpoint, method == Method::PATCH, now)
                 .err()
                 .map(|until| (until, budget_refusal_message(account))),
         };
@@ -310,8 +313,11 @@ impl SendGridClient {
         let status = response.status();
         let now = SystemTime::now();
         let limits = RateLimitHeaders::parse(response.headers(), now);
-        self.inner.budgets.observe(key, &limits, now);
-        let reset = self.inner.limits.record(key, status.as_u16(), &limits, now);
+        self.inner.budgets.observe(key, endpoint, &limits, now);
+        let reset = self
+            .inner
+            .limits
+            .record(key, endpoint, status.as_u16(), &limits, now);
         let body = read_body(&mut response)
             .await
             .map_err(|e| transport_failure(&what, "reading the response body failed", &e))?;
@@ -337,22 +343,6 @@ impl SendGridClient {
             SendGridError::from_status(status.as_u16(), message, reset),
             class,
         ))
-    }
-}
-
-/// Which SendGrid endpoint an exchange is with.
-#[derive(Clone, Copy, Debug)]
-enum Endpoint {
-    Settings,
-    Username,
-}
-
-impl Endpoint {
-    fn path(self) -> &'static str {
-        match self {
-            Endpoint::Settings => SETTINGS_PATH,
-            Endpoint::Username => USERNAME_PATH,
-        }
     }
 }
 

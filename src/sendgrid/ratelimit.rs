@@ -1,4 +1,5 @@
-//! One rate limiter per API key, shared by every resource that uses the key.
+//! One rate limiter per API key, shared by every resource that uses the key, with one block per
+//! endpoint (SendGrid counts each endpoint on its own).
 //!
 //! SendGrid says in every response how much of the key's window is left
 //! (`X-RateLimit-Limit/-Remaining/-Reset`, Reset in Unix seconds). After a 429, or a response
@@ -6,6 +7,7 @@
 //! sent: hammering an exhausted window only prolongs the lockout for every resource on the key.
 //! The limiter never sleeps; callers requeue until the returned reset time.
 
+use super::account::Endpoint;
 use reqwest::header::HeaderMap;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -64,33 +66,39 @@ pub(crate) struct Blocked {
     pub limit: Option<u64>,
 }
 
-/// The limiters of all keys, by the key's full SHA-256. Only keys currently blocked have an
-/// entry, so the map stays as small as the set of exhausted keys.
+/// The limiters of all keys, by the key's full SHA-256 and the endpoint. Only blocked ones have
+/// an entry, so the map stays as small as the set of exhausted windows.
 #[derive(Debug, Default)]
 pub(crate) struct RateLimits {
-    blocked: Mutex<HashMap<[u8; 32], Blocked>>,
+    blocked: Mutex<HashMap<([u8; 32], Endpoint), Blocked>>,
 }
 
 impl RateLimits {
-    /// `Err` with the block when this key must not send now.
-    pub fn check(&self, key: &[u8; 32], now: SystemTime) -> Result<(), Blocked> {
+    /// `Err` with the block when this key must not send to `endpoint` now.
+    pub fn check(
+        &self,
+        key: &[u8; 32],
+        endpoint: Endpoint,
+        now: SystemTime,
+    ) -> Result<(), Blocked> {
         let mut blocked = self.lock();
-        match blocked.get(key) {
+        match blocked.get(&(*key, endpoint)) {
             Some(block) if block.until > now => Err(*block),
             Some(_) => {
-                blocked.remove(key);
+                blocked.remove(&(*key, endpoint));
                 Ok(())
             }
             None => Ok(()),
         }
     }
 
-    /// Learns from one response: blocks the key after a 429 or Remaining 0 and returns until
-    /// when. A block is only ever extended, never shortened, because responses to concurrent
+    /// Learns from one response: blocks the key's endpoint after a 429 or Remaining 0 and
+    /// returns until when. A block is only ever extended, never shortened, because responses to concurrent
     /// requests may arrive out of order.
     pub fn record(
         &self,
         key: &[u8; 32],
+        endpoint: Endpoint,
         status: u16,
         headers: &RateLimitHeaders,
         now: SystemTime,
@@ -104,7 +112,7 @@ impl RateLimits {
             .clamp(now + FALLBACK_BLOCK, now + MAX_BLOCK);
         let mut blocked = self.lock();
         blocked.retain(|_, block| block.until > now);
-        let block = blocked.entry(*key).or_insert(Blocked {
+        let block = blocked.entry((*key, endpoint)).or_insert(Blocked {
             until,
             limit: headers.limit,
         });
@@ -117,7 +125,7 @@ impl RateLimits {
 
     /// The map is only touched in short non-async sections; a panic elsewhere while holding it
     /// leaves consistent data, so a poisoned lock is simply taken over.
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Blocked>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<([u8; 32], Endpoint), Blocked>> {
         self.blocked.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -125,6 +133,7 @@ impl RateLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
+    const S: Endpoint = Endpoint::Settings;
     use reqwest::header::{HeaderName, HeaderValue};
 
     fn at(secs: u64) -> SystemTime {
@@ -191,23 +200,28 @@ mod tests {
             reset: Some(at(NOW + 20)),
         };
         assert_eq!(
-            limits.record(&key, 429, &reported, at(NOW)),
+            limits.record(&key, S, 429, &reported, at(NOW)),
             Some(at(NOW + 20))
         );
         assert_eq!(
-            limits.check(&key, at(NOW + 19)),
+            limits.check(&key, S, at(NOW + 19)),
             Err(Blocked {
                 until: at(NOW + 20),
                 limit: Some(150)
             })
         );
         assert_eq!(
-            limits.check(&other, at(NOW + 19)),
+            limits.check(&other, S, at(NOW + 19)),
             Ok(()),
             "other keys are unaffected"
         );
-        assert_eq!(limits.check(&key, at(NOW + 20)), Ok(()));
-        assert_eq!(limits.check(&key, at(NOW + 21)), Ok(()));
+        assert_eq!(
+            limits.check(&key, Endpoint::Username, at(NOW + 19)),
+            Ok(()),
+            "the key's other endpoints have their own windows"
+        );
+        assert_eq!(limits.check(&key, S, at(NOW + 20)), Ok(()));
+        assert_eq!(limits.check(&key, S, at(NOW + 21)), Ok(()));
     }
 
     #[test]
@@ -219,17 +233,17 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            limits.record(&[1; 32], 200, &reported, at(NOW)),
+            limits.record(&[1; 32], S, 200, &reported, at(NOW)),
             Some(at(NOW + 5))
         );
-        assert!(limits.check(&[1; 32], at(NOW + 4)).is_err());
+        assert!(limits.check(&[1; 32], S, at(NOW + 4)).is_err());
         let fine = RateLimitHeaders {
             remaining: Some(3),
             reset: Some(at(NOW + 5)),
             ..Default::default()
         };
-        assert_eq!(limits.record(&[3; 32], 200, &fine, at(NOW)), None);
-        assert_eq!(limits.check(&[3; 32], at(NOW)), Ok(()));
+        assert_eq!(limits.record(&[3; 32], S, 200, &fine, at(NOW)), None);
+        assert_eq!(limits.check(&[3; 32], S, at(NOW)), Ok(()));
     }
 
     #[test]
@@ -237,7 +251,7 @@ mod tests {
         let limits = RateLimits::default();
         let none = RateLimitHeaders::default();
         assert_eq!(
-            limits.record(&[1; 32], 429, &none, at(NOW)),
+            limits.record(&[1; 32], S, 429, &none, at(NOW)),
             Some(at(NOW + 1))
         );
         let past = RateLimitHeaders {
@@ -245,7 +259,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            limits.record(&[2; 32], 429, &past, at(NOW)),
+            limits.record(&[2; 32], S, 429, &past, at(NOW)),
             Some(at(NOW + 1))
         );
         let far = RateLimitHeaders {
@@ -253,7 +267,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            limits.record(&[3; 32], 429, &far, at(NOW)),
+            limits.record(&[3; 32], S, 429, &far, at(NOW)),
             Some(at(NOW + 3600))
         );
     }
@@ -269,9 +283,9 @@ mod tests {
             reset: Some(at(NOW + 10)),
             ..Default::default()
         };
-        limits.record(&[1; 32], 429, &long, at(NOW));
+        limits.record(&[1; 32], S, 429, &long, at(NOW));
         assert_eq!(
-            limits.record(&[1; 32], 429, &short, at(NOW)),
+            limits.record(&[1; 32], S, 429, &short, at(NOW)),
             Some(at(NOW + 60))
         );
     }

@@ -462,12 +462,14 @@ fn username_and_scopes_share_the_checks_of_enforced_tls() {
             req.on_behalf_of
         );
     }
-    // One rate window per key across endpoints: KEY made 4 requests above, the limit is 5.
-    assert_eq!(answer(&mut state, &get()).0, 200);
+    // One rate window per key and endpoint: KEY made 4 username requests above, the limit is
+    // 5; its Enforced TLS window is its own.
+    assert_eq!(answer(&mut state, &get_of(Endpoint::Username)).0, 200);
     assert_eq!(
         answer(&mut state, &get_of(Endpoint::Username)),
         (429, "too many requests".to_owned())
     );
+    assert_eq!(answer(&mut state, &get()).0, 200);
     state.inject(Fault::ServerErrors {
         count: 1,
         status: 500,
