@@ -47,8 +47,8 @@ pub struct RunArgs {
     /// budget do not count: they wait in the queue.
     #[arg(long, env = "SENDGRID_TLS_CONCURRENCY", default_value_t = 16)]
     pub(crate) concurrency: u16,
-    /// Requests per API key per one-minute window the operator allows itself, a little under
-    /// SendGrid's limit (600); it never exceeds 95% of the limit SendGrid reports.
+    /// Requests per API key and endpoint per one-minute window the operator allows itself, a
+    /// little under SendGrid's limit (600); it never exceeds 95% of the limit SendGrid reports.
     #[arg(long, env = "SENDGRID_TLS_SENDGRID_RATE_BUDGET", default_value_t = DEFAULT_PER_MINUTE,
           value_parser = clap::value_parser!(u32).range(1..), value_name = "REQUESTS")]
     pub(crate) sendgrid_rate_budget: u32,

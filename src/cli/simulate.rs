@@ -30,7 +30,7 @@ pub struct SimulateArgs {
     /// (repeatable).
     #[arg(long = "customer-accounts", value_name = "PATTERN")]
     pub(crate) customer_accounts: Vec<String>,
-    /// Requests each key may make per one-minute window before it gets 429.
+    /// Requests each key may make to each endpoint per one-minute window before it gets 429.
     #[arg(long, default_value_t = 600, value_name = "REQUESTS")]
     pub(crate) rate_limit: u32,
 }
