@@ -38,6 +38,14 @@ pub const FINALIZER: &str = "sendgridenforcedtlses.sendgrid.ops.dev/cleanup";
 pub const RECONCILE_REQUESTED_AT: &str = "sendgrid.ops.dev/reconcile-requested-at";
 /// Annotation that pauses a resource: `"true"` means no SendGrid call until it is removed.
 pub(crate) const PAUSED: &str = "sendgrid.ops.dev/paused";
+
+/// The pause annotation is `"true"`: no SendGrid call for this resource.
+pub(crate) fn is_paused(meta: &kube::core::ObjectMeta) -> bool {
+    meta.annotations
+        .as_ref()
+        .and_then(|a| a.get(PAUSED))
+        .is_some_and(|v| v == "true")
+}
 /// Field manager and Event reporter name (`<kind>.<group>`).
 pub const MANAGER: &str = "sendgridenforcedtls.sendgrid.ops.dev";
 

@@ -22,6 +22,7 @@ use crate::decision::decide::{self, Decision, Facts, on_failure};
 use crate::decision::lifecycle::{self, Life, Plan, Retarget};
 use crate::decision::malformed::{self, Malformed, Next};
 use crate::decision::{Event, Failure, Outcome};
+use crate::sendgrid::gate::{Gate, with_gate};
 use crate::sendgrid::{Account, ApiKey};
 use kube::core::ObjectMeta;
 use kube::core::error_boundary::InvalidObject;
@@ -43,7 +44,7 @@ type Done = (Action, Option<Reason>);
 pub async fn reconcile(guarded: Arc<Guarded>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
     let result = match &guarded.0 {
-        Ok(res) => reconcile_fresh(res, &ctx).await,
+        Ok(res) => with_gate(unpaused_now(&ctx, &guarded), reconcile_fresh(res, &ctx)).await,
         Err(invalid) => invalid_object(invalid, &ctx).await,
     };
     let (result, failure) = match result {
@@ -62,6 +63,19 @@ pub async fn reconcile(guarded: Arc<Guarded>, ctx: Arc<Context>) -> Result<Actio
 pub fn error_policy(guarded: Arc<Guarded>, error: &Error, ctx: Arc<Context>) -> Action {
     tracing::warn!(%error, resource = %ObjectRef::from_obj(guarded.as_ref()), "reconcile failed");
     Action::requeue(ctx.backoff.next(&ObjectRef::from_obj(guarded.as_ref())))
+}
+
+/// Open while the cache's copy of `res` is not paused (or is gone): a pause that arrives while the reconcile
+/// is under way stops its SendGrid requests at once (see [`crate::sendgrid::gate`]).
+fn unpaused_now(ctx: &Context, res: &Guarded) -> Gate {
+    let store = ctx.store.clone();
+    let at = ObjectRef::from_obj(res);
+    Gate::new(move || {
+        store
+            .get(&at)
+            .map(|now| !crate::api::is_paused(kube::Resource::meta(now.as_ref())))
+            .unwrap_or(true)
+    })
 }
 
 /// Reconciles `res`, starting over from fresh state when a write finds the cache stale.
@@ -92,9 +106,13 @@ async fn reconcile_resource(res: &SendGridEnforcedTls, ctx: &Context) -> Result<
         let status = res.status.clone().unwrap_or_default();
         let recorded = status.target.as_ref();
         let current = reached.as_ref().and_then(|r| r.as_ref().ok());
+        // Orphan puts nothing back, so it needs no key for the recorded target (asking SendGrid
+        // whether the current key still reaches it would be a call for nothing).
         let recorded_key = match recorded {
-            Some(t) => gather::key_for(ctx, &res, t, current).await,
-            None => None,
+            Some(t) if res.spec.deletion_policy() != DeletionPolicy::Orphan => {
+                gather::key_for(ctx, &res, t, current).await
+            }
+            _ => None,
         };
         // Decide.
         let facts = Facts::of(&res, &status, ctx.default_resync);

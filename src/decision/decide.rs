@@ -74,7 +74,7 @@ impl<'a> Facts<'a> {
             generation: res.metadata.generation,
             status,
             requested_at: annotation(crate::api::RECONCILE_REQUESTED_AT),
-            paused: annotation(crate::api::PAUSED) == Some("true"),
+            paused: crate::api::is_paused(&res.metadata),
             target: None,
             record: TargetFields::default(),
             gone: Vec::new(),

@@ -10,6 +10,7 @@ use super::account::{Account, Endpoint, Endpoints, Identity, endpoint_url};
 use super::budget::{Budgets, DEFAULT_PER_MINUTE};
 use super::error::{SendGridError, scrub_bytes};
 use super::fence::Fence;
+use super::gate;
 use super::ratelimit::{RateLimitHeaders, RateLimits};
 use super::wire;
 use crate::api::TlsSettings;
@@ -53,8 +54,9 @@ impl Default for ClientConfig {
 /// telemetry can count requests without the client depending on it.
 pub trait RequestObserver: Send + Sync {
     /// `method` "GET"/"PATCH"; `class` "2xx", "4xx", "429", "5xx", "other" (1xx/3xx),
-    /// "timeout", "connect" (no connection, or it dropped), "ratelimited-local" or "fenced" (not
-    /// sent: past the leader lease's renew deadline).
+    /// "timeout", "connect" (no connection, or it dropped), "ratelimited-local", "fenced" (not
+    /// sent: past the leader lease's renew deadline) or "withheld" (not sent: the resource was
+    /// paused meanwhile).
     fn observe(&self, method: &'static str, class: &'static str, elapsed: Duration);
 }
 
@@ -306,6 +308,16 @@ impl SendGridClient {
             };
             (error, "fenced")
         })?;
+        if !gate::open() {
+            // The status write that follows fails its compare-and-swap (the pause moved the
+            // resourceVersion) and the reconcile starts over from the paused resource.
+            let error = SendGridError::Unavailable {
+                status: None,
+                message: "not sent: the resource was paused while its reconcile was under way"
+                    .to_string(),
+            };
+            return Err((error, "withheld"));
+        }
         let mut response = request
             .send()
             .await

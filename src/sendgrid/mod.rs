@@ -7,6 +7,7 @@
 //! - [`budget`]: the per-key rate budget (paces requests below SendGrid's limit).
 //! - `ratelimit`: the per-key limiter (refuses locally while SendGrid's window is exhausted).
 //! - [`fence`]: one writer: nothing is sent past the leader lease's renew deadline.
+//! - [`gate`]: a reconcile whose resource was paused meanwhile sends nothing more.
 //! - [`client`]: the HTTP exchange itself.
 
 mod account;
@@ -14,6 +15,7 @@ pub(crate) mod budget;
 mod client;
 mod error;
 pub(crate) mod fence;
+pub(crate) mod gate;
 pub(crate) mod key;
 mod ratelimit;
 pub(crate) mod wire;

@@ -195,7 +195,7 @@ pub fn patches_justified(w: &Window) -> Vec<Violation> {
 }
 
 /// Pause: no SendGrid call for an account whose every resource was paused all step (and none
-/// for an account no resource names).
+/// for an account no resource names or records).
 pub fn paused_make_no_calls(w: &Window) -> Vec<Violation> {
     let mut found = Vec::new();
     let mut reported = BTreeSet::new();
@@ -206,7 +206,17 @@ pub fn paused_make_no_calls(w: &Window) -> Vec<Violation> {
         let Some(account) = w.world.account_of_subuser(r.on_behalf_of.as_deref()) else {
             continue;
         };
-        let callers: Vec<String> = w.on(account).filter(|o| !is_paused(o)).map(id).collect();
+        // Resources that aim at the account, or still record it (a retarget lets the old
+        // account go with the resource's current key: a call on the account it left).
+        let recording = w
+            .resources()
+            .filter(|o| o["status"]["target"]["userId"] == account.user_id);
+        let callers: Vec<String> = w
+            .on(account)
+            .chain(recording)
+            .filter(|o| !is_paused(o))
+            .map(id)
+            .collect();
         if callers.is_empty() && reported.insert(account.user_id) {
             let paused: BTreeSet<String> = w.on(account).map(id).collect();
             found.push(violation(
