@@ -46,6 +46,7 @@ mod errors;
 mod faults;
 mod kubectl;
 mod leader;
+mod orphan_move;
 mod pause_in_flight;
 mod real;
 mod robustness;
