@@ -5,13 +5,16 @@
 
 use super::context::Context;
 use super::error::Error;
-use crate::api::{Guarded, SendGridEnforcedTls, SendGridTarget, TargetAccount, TargetFields};
+use crate::api::{
+    Guarded, SendGridEnforcedTls, SendGridTarget, TargetAccount, TargetFields, TlsSettings,
+};
 use crate::decision::Failure;
 use crate::sendgrid::{Account, ApiKey, Identity, OnBehalfOf};
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
+use std::collections::BTreeMap;
 
 /// The resource's key and the SendGrid account it reaches.
 #[derive(Clone, Debug)]
@@ -206,6 +209,28 @@ pub async fn gone(ctx: &Context, record: &TargetFields, me: &str) -> Result<Vec<
         }
     }
     Ok(gone)
+}
+
+/// What the other holders in `record` declare now, from the cache: the managed fields of each
+/// live one's spec (nothing for one being deleted: it is letting go). A holder the cache does
+/// not have is left out, and so counts as disagreeing.
+pub fn declared(ctx: &Context, record: &TargetFields, me: &str) -> BTreeMap<String, TlsSettings> {
+    record
+        .holders()
+        .into_iter()
+        .filter(|holder| holder != me)
+        .filter_map(|holder| {
+            let (ns, name) = holder.split_once('/')?;
+            let cached = ctx.store.get(&ObjectRef::new(name).within(ns))?;
+            let res = cached.0.as_ref().ok()?;
+            let declares = if res.metadata.deletion_timestamp.is_some() {
+                TlsSettings::default()
+            } else {
+                res.spec.managed()
+            };
+            Some((holder, declares))
+        })
+        .collect()
 }
 
 /// Other resources that record `target` as theirs (a Conflict loser, one that holds nothing):

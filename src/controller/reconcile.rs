@@ -213,6 +213,7 @@ async fn sync(
         .map(|r| r.spec.fields.clone())
         .unwrap_or_default();
     facts.gone = gather::gone(ctx, &facts.record, &facts.id).await?;
+    facts.declared = gather::declared(ctx, &facts.record, &facts.id);
     facts.target = Some(target.clone());
     let observed = ctx.sendgrid.get(&account).await.map_err(Failure::from);
     // Decide, then act: the record first, the PATCH after it.
@@ -291,6 +292,8 @@ async fn let_go(
     let me = Claimant {
         id: &me,
         gone: &gone,
+        // Letting go compares nothing with the other holders' specs.
+        declared: &Default::default(),
     };
     let letting = claim::release(&record.spec.fields, me, policy, &seen);
     if !letting.changes.is_empty()

@@ -115,6 +115,7 @@ fn resource_stream(
     writer: reflector::store::Writer<Guarded>,
     claims: Arc<ClaimIndex>,
     gone: mpsc::UnboundedSender<Arc<Guarded>>,
+    edited: mpsc::UnboundedSender<String>,
     health: Health,
 ) -> impl Stream<Item = Result<Guarded, watcher::Error>> + Send + 'static {
     let apis = apis::<Guarded>(client, namespaces);
@@ -149,6 +150,12 @@ fn resource_stream(
         })
         .applied_objects()
         .predicate_filter(trigger_hash, Default::default())
+        .inspect(move |obj| {
+            // A holder's edit may make it agree with the account's Conflict losers.
+            if let Some(account) = obj.as_ref().ok().and_then(recorded_account) {
+                let _ = edited.unbounded_send(account);
+            }
+        })
 }
 
 /// Resources that shared a deleted resource's target. What was kept for the deleted one (its key,
@@ -167,30 +174,39 @@ fn handover(
 }
 
 /// Resources whose key lives in a Secret that changed.
+/// The resources in Conflict on `account`.
+fn losers(store: &Store<Guarded>, claims: &ClaimIndex, account: &str) -> Vec<ObjectRef<Guarded>> {
+    claims
+        .members(account)
+        .into_iter()
+        .filter(|r| {
+            store.get(r).is_some_and(|g| {
+                g.0.as_ref().is_ok_and(|res| {
+                    let conditions = res.status.as_ref().map(|s| &s.conditions[..]);
+                    conditions::is(
+                        conditions.unwrap_or_default(),
+                        READY,
+                        false,
+                        Reason::Conflict,
+                    )
+                })
+            })
+        })
+        .collect()
+}
+
 /// The resources in Conflict on the account whose record changed.
 fn loser_mapper(
     store: Store<Guarded>,
     claims: Arc<ClaimIndex>,
 ) -> impl Fn(PartialObjectMeta<SendGridTarget>) -> Vec<ObjectRef<Guarded>> {
-    move |record| {
-        claims
-            .members(&record.name_any())
-            .into_iter()
-            .filter(|r| {
-                store.get(r).is_some_and(|g| {
-                    g.0.as_ref().is_ok_and(|res| {
-                        let conditions = res.status.as_ref().map(|s| &s.conditions[..]);
-                        conditions::is(
-                            conditions.unwrap_or_default(),
-                            READY,
-                            false,
-                            Reason::Conflict,
-                        )
-                    })
-                })
-            })
-            .collect()
-    }
+    move |record| losers(&store, &claims, &record.name_any())
+}
+
+/// The account a resource records, if any.
+fn recorded_account(obj: &Guarded) -> Option<String> {
+    let res = obj.0.as_ref().ok()?;
+    Some(res.status.as_ref()?.target.as_ref()?.name.clone())
 }
 
 fn secret_mapper(
@@ -225,6 +241,7 @@ pub async fn run(
 ) {
     let (reader, writer) = reflector::store::<Guarded>();
     let (gone_tx, gone_rx) = mpsc::unbounded();
+    let (edited_tx, edited_rx) = mpsc::unbounded();
     let claims = Arc::new(ClaimIndex::default());
     let resources = resource_stream(
         &client,
@@ -232,6 +249,7 @@ pub async fn run(
         writer,
         claims.clone(),
         gone_tx,
+        edited_tx,
         health.clone(),
     );
     let reporter = Reporter {
@@ -256,8 +274,12 @@ pub async fn run(
         .with_config(ControllerConfig::default().concurrency(options.concurrency))
         .reconcile_on(ctx.metrics.queue.referenced(handover(ctx.clone(), gone_rx)))
         .graceful_shutdown_on(shutdown);
-    // A Conflict loser is reconciled as soon as its account's record changes (the holder let
-    // go, moved, or now agrees), not at its next resync.
+    // A Conflict loser is reconciled as soon as a holder's spec changes (it may now agree, even
+    // before it can act on its edit) and as soon as its account's record changes (the holder
+    // let go, moved, or now agrees), not at its next resync.
+    let (store, claims) = (reader.clone(), ctx.claims.clone());
+    let edited = edited_rx.flat_map(move |account| stream::iter(losers(&store, &claims, &account)));
+    controller = controller.reconcile_on(ctx.metrics.queue.referenced(edited));
     let records = watcher(
         Api::<PartialObjectMeta<SendGridTarget>>::all(client.clone()),
         watcher::Config::default(),

@@ -3,7 +3,9 @@
 //!
 //! - The first resource to record a field holds it; one that declares the same value shares it;
 //!   one that declares another value while a live resource holds it is in `Conflict`: it holds
-//!   nothing on that account, and sends nothing.
+//!   nothing on that account, and sends nothing. A holder whose spec now declares the same value
+//!   (or no longer declares the field) does not block it, even before that holder could act on
+//!   its edit (its key missing, say): the holders' specs are what is agreed, not the last write.
 //! - A field whose holders are all gone keeps its original: the next resource inherits it, so the
 //!   operator's own write is never anyone's original.
 //! - Letting a field go ([`release`]: deletion, a move to another account, a field no longer
@@ -11,14 +13,19 @@
 //!   ever changed it, and only while SendGrid still shows what the operator wrote.
 
 use crate::api::{DeletionPolicy, FieldClaim, TargetFields, TlsSettings, TlsVersion};
+use std::collections::BTreeMap;
 use std::fmt::Display;
 
-/// The resource that claims (`namespace/name`), and the holders known to be gone.
+/// The resource that claims (`namespace/name`), the holders known to be gone, and what the
+/// other holders' specs declare now.
 #[derive(Debug, Clone, Copy)]
 pub struct Claimant<'a> {
     pub id: &'a str,
     /// Holders confirmed deleted: they are dropped from the record.
     pub gone: &'a [String],
+    /// The managed fields of other holders' specs, by `namespace/name`, as the cache has them. A
+    /// holder not in it (not in the cache yet) counts as disagreeing.
+    pub declared: &'a BTreeMap<String, TlsSettings>,
 }
 
 /// What claiming a spec's fields on an account comes to.
@@ -77,6 +84,7 @@ pub fn claim(
             seen.require_tls,
             policy,
             TlsSettings::SENDGRID_DEFAULTS.require_tls,
+            &|holder| me.declared.get(holder).map(|d| d.require_tls),
             &mut out,
             |s, v| s.require_tls = Some(v),
             "requireTls",
@@ -91,6 +99,7 @@ pub fn claim(
             seen.require_valid_cert,
             policy,
             TlsSettings::SENDGRID_DEFAULTS.require_valid_cert,
+            &|holder| me.declared.get(holder).map(|d| d.require_valid_cert),
             &mut out,
             |s, v| s.require_valid_cert = Some(v),
             "requireValidCert",
@@ -105,6 +114,7 @@ pub fn claim(
             seen.minimum_tls_version,
             policy,
             TlsSettings::SENDGRID_DEFAULTS.minimum_tls_version,
+            &|holder| me.declared.get(holder).map(|d| d.minimum_tls_version),
             &mut out,
             |s, v: TlsVersion| s.minimum_tls_version = Some(v),
             "minimumTlsVersion",
@@ -203,6 +213,7 @@ fn step<T: Copy + PartialEq + Display>(
     seen: Option<T>,
     policy: DeletionPolicy,
     default: Option<T>,
+    declared_by: &dyn Fn(&str) -> Option<Option<T>>,
     out: &mut Letting,
     set: fn(&mut TlsSettings, T),
     name: &str,
@@ -227,12 +238,15 @@ fn step<T: Copy + PartialEq + Display>(
             });
         }
         Some(e) => {
-            let others: Vec<&String> = e.holders.iter().filter(|h| *h != me).collect();
+            // Another holder blocks a different value unless its spec now agrees or lets go.
+            let blocks = |h: &&String| match declared_by(h) {
+                None => true,
+                Some(declared) => declared.is_some_and(|v| v != want),
+            };
             if e.written != want
-                && let Some(other) = others.first()
+                && let Some(other) = e.holders.iter().filter(|h| *h != me).find(blocks)
             {
-                let other = other.to_string();
-                return Some(other);
+                return Some(other.to_string());
             }
             // The same value (shared), or no live holder but this one (an heir, or a change of
             // its own value): the original stays the account's.
@@ -367,9 +381,15 @@ mod tests {
     }
 
     const NONE: &[String] = &[];
+    /// No other holder's spec known: each counts as disagreeing.
+    static EVERYONE_DISAGREES: BTreeMap<String, TlsSettings> = BTreeMap::new();
 
     fn me(id: &str) -> Claimant<'_> {
-        Claimant { id, gone: NONE }
+        Claimant {
+            id,
+            gone: NONE,
+            declared: &EVERYONE_DISAGREES,
+        }
     }
 
     fn held(claim: Claim) -> Letting {
@@ -422,6 +442,48 @@ mod tests {
         ));
         assert_eq!(out.record, None, "drift changes no record");
         assert_eq!(out.changes, wants(V1_2));
+    }
+
+    /// A holder whose spec moved since its last write: it blocks another value only while its
+    /// spec still declares one of its own (or the cache does not have it).
+    #[test]
+    fn a_holder_blocks_only_while_its_spec_disagrees() {
+        // mail/a wrote 1.2 and cannot act on its edit yet; mail/b wants 1.3, SendGrid shows 1.2.
+        let record = version(Some(V1_1), V1_2, &["mail/a"]);
+        let table: [(Option<TlsSettings>, bool); 5] = [
+            (None, true),                          // not in the cache: counts as disagreeing
+            (Some(wants(V1_2)), true),             // still declares what it wrote
+            (Some(wants(V1_1)), true),             // declares yet another value
+            (Some(wants(V1_3)), false),            // now agrees
+            (Some(TlsSettings::default()), false), // declares it no more (or is being deleted)
+        ];
+        for (declares, blocks) in table {
+            let declared: BTreeMap<String, TlsSettings> = declares
+                .map(|d| ("mail/a".to_string(), d))
+                .into_iter()
+                .collect();
+            let b = Claimant {
+                id: "mail/b",
+                gone: NONE,
+                declared: &declared,
+            };
+            let got = claim(&record, b, &wants(V1_3), Restore, &wants(V1_2));
+            if blocks {
+                assert!(
+                    matches!(got, Claim::Conflict { ref holder, .. } if holder == "mail/a"),
+                    "{declares:?}: {got:?}"
+                );
+            } else {
+                let out = held(got);
+                // mail/b joins; the account's original stays; the PATCH sends its value.
+                assert_eq!(
+                    out.record,
+                    Some(version(Some(V1_1), V1_3, &["mail/a", "mail/b"])),
+                    "{declares:?}"
+                );
+                assert_eq!(out.changes, wants(V1_3));
+            }
+        }
     }
 
     #[test]
@@ -493,6 +555,7 @@ mod tests {
             let heir = Claimant {
                 id: "mail/b",
                 gone: &gone,
+                declared: &EVERYONE_DISAGREES,
             };
             let out = held(claim(&record, heir, &wants(V1_3), Restore, &wants(V1_2)));
             assert_eq!(out.record, Some(version(Some(V1_1), V1_3, &["mail/b"])));

@@ -12,6 +12,7 @@ use crate::api::{
     SendGridEnforcedTlsStatus, TargetAccount, TargetFields, TlsSettings,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Putting the same drift back this many times within [`CONTEST_WINDOW`] makes a resource
@@ -39,6 +40,8 @@ pub struct Facts<'a> {
     pub record: TargetFields,
     /// Holders in the record that are confirmed deleted.
     pub gone: Vec<String>,
+    /// What the record's other live holders declare now (see [`Claimant::declared`]).
+    pub declared: BTreeMap<String, TlsSettings>,
     /// How long until the next drift check when all is well.
     pub resync: Duration,
     pub now: Time,
@@ -78,6 +81,7 @@ impl<'a> Facts<'a> {
             target: None,
             record: TargetFields::default(),
             gone: Vec::new(),
+            declared: BTreeMap::new(),
             resync: res.spec.resync_interval_or(default_resync),
             now: Time(k8s_openapi::jiff::Timestamp::now()),
         }
@@ -239,6 +243,7 @@ pub fn decide(facts: &Facts, observed: Result<TlsSettings, Failure>) -> Decision
     let me = Claimant {
         id: &facts.id,
         gone: &facts.gone,
+        declared: &facts.declared,
     };
     let observe = facts.spec.mode() == Mode::Observe;
     // An Observe resource holds what it declares too (so nothing it expects is put back under

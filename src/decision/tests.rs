@@ -75,6 +75,7 @@ fn facts<'a>(
         target: Some(target()),
         record: TargetFields::default(),
         gone: Vec::new(),
+        declared: Default::default(),
         resync: spec.resync_interval(),
         now: at(1_000),
     }

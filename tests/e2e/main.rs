@@ -38,6 +38,7 @@ mod env;
 mod mirror;
 mod operator;
 
+mod agreeing_holder;
 mod conflict;
 mod crd_real;
 mod deletion;
