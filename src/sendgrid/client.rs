@@ -73,6 +73,8 @@ struct Inner {
     urls: Endpoints,
     /// `<base>/v3/user/username` per region.
     username_urls: Endpoints,
+    /// `<base>/v3/scopes` per region.
+    scopes_urls: Endpoints,
     budgets: Arc<Budgets>,
     limits: RateLimits,
 }
@@ -105,6 +107,7 @@ impl SendGridClient {
             })
         };
         let (settings_urls, username_urls) = (urls(SETTINGS_PATH)?, urls(USERNAME_PATH)?);
+        let scopes_urls = urls(SCOPES_PATH)?;
         // Ignored error: another part of the process installed a provider first, which is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut headers = HeaderMap::new();
@@ -123,6 +126,7 @@ impl SendGridClient {
                 http,
                 urls: settings_urls,
                 username_urls,
+                scopes_urls,
                 budgets: Arc::new(Budgets::new(config.budget_per_minute)),
                 limits: RateLimits::default(),
             }),
@@ -180,6 +184,14 @@ impl SendGridClient {
             }),
             other => other,
         }
+    }
+
+    /// GET `/v3/scopes`: the scopes SendGrid lists for the key, asked with the account's
+    /// on-behalf-of header (SendGrid's description accepts it), so the answer is about the
+    /// account the key is used for.
+    pub async fn scopes(&self, account: &Account) -> Result<Vec<String>, SendGridError> {
+        self.exchange(Method::GET, account, Endpoint::Scopes, None, decode_scopes)
+            .await
     }
 
     /// PATCH with only the `Some` fields of `changes` (an explicit `false` is sent); returns the
@@ -282,6 +294,7 @@ impl SendGridClient {
         let url = match endpoint {
             Endpoint::Settings => self.inner.urls.for_region(account.region),
             Endpoint::Username => self.inner.username_urls.for_region(account.region),
+            Endpoint::Scopes => self.inner.scopes_urls.for_region(account.region),
         };
         let what = format!("{method} {}", origin(url));
         let mut request = self
@@ -345,6 +358,7 @@ impl SendGridClient {
 enum Endpoint {
     Settings,
     Username,
+    Scopes,
 }
 
 impl Endpoint {
@@ -352,12 +366,29 @@ impl Endpoint {
         match self {
             Endpoint::Settings => SETTINGS_PATH,
             Endpoint::Username => USERNAME_PATH,
+            Endpoint::Scopes => SCOPES_PATH,
         }
     }
 }
 
 /// Reads a 2xx body, or says what was unexpected in it.
 type Decoder<T> = fn(&[u8]) -> Result<T, String>;
+
+/// Where SendGrid lists a key's scopes.
+const SCOPES_PATH: &str = "v3/scopes";
+
+/// A 2xx `GET /v3/scopes` body: `{"scopes": ["user.username.read", ...]}`, `scopes` required
+/// (SendGrid's description).
+#[derive(serde::Deserialize)]
+struct ScopesBody {
+    scopes: Vec<String>,
+}
+
+fn decode_scopes(body: &[u8]) -> Result<Vec<String>, String> {
+    serde_json::from_slice::<ScopesBody>(body)
+        .map(|b| b.scopes)
+        .map_err(|e| format!("the body is not a list of scopes: {e}"))
+}
 
 /// The per-account headers: `Authorization: Bearer <key>` (marked sensitive, so HTTP tracing
 /// layers print it redacted) and `on-behalf-of`. Values that cannot be headers are a `Config`
