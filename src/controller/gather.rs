@@ -9,7 +9,7 @@ use super::error::Error;
 use crate::api::{Guarded, SendGridEnforcedTls, SendGridTarget, TargetAccount, TargetFields};
 use crate::decision::Failure;
 use crate::decision::scopes::{self, Check};
-use crate::sendgrid::{Account, ApiKey, Identity, OnBehalfOf};
+use crate::sendgrid::{Account, ApiKey, Identity, OnBehalfOf, SendGridError};
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::ObjectRef;
@@ -108,7 +108,7 @@ async fn permitted(
     if granted(ctx) {
         return Ok(());
     }
-    let listed = ctx.sendgrid.scopes(account).await;
+    let listed = outside_the_pass(ctx, account).await;
     let secret = format!(
         "{}/{}",
         res.namespace().unwrap_or_default(),
@@ -138,6 +138,25 @@ async fn permitted(
             }
             Err(failure)
         }
+    }
+}
+
+/// Lists the key's scopes from a task of its own. The reconcile's rate-budget pass (a
+/// task-local) holds the places its demand counted (identity, GET, PATCH), not this once-per-key
+/// read: spent from the pass, it would leave the PATCH without a place. Outside it, the read is
+/// admitted only when the key's window has room, and a refusal is a read SendGrid did not
+/// answer (the check says nothing). The client's fence still guards it like any request.
+async fn outside_the_pass(ctx: &Context, account: &Account) -> Result<Vec<String>, SendGridError> {
+    use tracing::Instrument;
+    let (client, account) = (ctx.sendgrid.clone(), account.clone());
+    let read = async move { client.scopes(&account).await }.in_current_span();
+    match tokio::spawn(read).await {
+        Ok(listed) => listed,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(SendGridError::Unavailable {
+            status: None,
+            message: format!("the scopes read did not finish: {e}"),
+        }),
     }
 }
 
