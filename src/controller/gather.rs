@@ -96,7 +96,7 @@ async fn permitted(
     let granted = |ctx: &Context| {
         ctx.identities
             .scopes(&account.key)
-            .is_some_and(|granted| scopes::missing(&needed, &granted).is_empty())
+            .is_some_and(|listed| scopes::missing(&needed, &listed).is_empty())
     };
     if granted(ctx) {
         return Ok(());

@@ -105,13 +105,13 @@ impl Failure {
 
 /// Names every missing scope and the fix.
 fn missing_scopes(scopes: &[String]) -> String {
-    let (them, it) = if scopes.len() == 1 {
+    let (noun, them) = if scopes.len() == 1 {
         ("scope", "it")
     } else {
         ("scopes", "them")
     };
     format!(
-        "the API key lacks the {them} {} (SendGrid's GET /v3/scopes does not list {it}), so it is not used: add {it} to the API key in SendGrid (Settings, API Keys), or put a key that has {it} in the Secret",
+        "the API key lacks the {noun} {} (SendGrid's GET /v3/scopes does not list {them}), so it is not used: add {them} to the API key in SendGrid (Settings, API Keys), or put a key that has {them} in the Secret",
         scopes.join(", ")
     )
 }
