@@ -243,6 +243,7 @@ async fn run_row(resources: usize, keys: usize, args: &Args) -> Row {
         patches: first_sync.values().map(|(_, patches)| patches).sum(),
         too_many: world.sendgrid().too_many,
         identities: world.sendgrid().identities,
+        scopes: world.sendgrid().scopes,
         identity_per_target: world.sendgrid().identity_per_target,
         per_target: first_sync,
     };
@@ -297,6 +298,7 @@ fn diff_sendgrid(after: &SendGridCounts, before: &SendGridCounts) -> SendGridCou
         per_target: Default::default(),
         identity_per_target: Default::default(),
         identities: after.identities - before.identities,
+        scopes: after.scopes - before.scopes,
         gets: after.gets - before.gets,
         patches: after.patches - before.patches,
         too_many: after.too_many - before.too_many,
@@ -469,20 +471,27 @@ impl Row {
                 self.targets()
             ));
         }
+        if self.first.scopes > self.keys as u64 {
+            broken.push(format!(
+                "{row}: {} scope checks for {} keys",
+                self.first.scopes, self.keys
+            ));
+        }
         if self.first.too_many > 0 {
             broken.push(format!("{row}: {} answers were 429", self.first.too_many));
         }
         if let Some(s) = &self.steady {
             let steady_writes = s.sendgrid.patches + s.kube.status + s.kube.other + s.kube.records;
-            if steady_writes + s.sendgrid.too_many + s.sendgrid.identities > 0 {
+            if steady_writes + s.sendgrid.too_many + s.sendgrid.identities + s.sendgrid.scopes > 0 {
                 broken.push(format!(
-                    "{row}: steady state: {} PATCH, {} status writes, {} record writes, {} other writes, {} 429, {} identity reads",
+                    "{row}: steady state: {} PATCH, {} status writes, {} record writes, {} other writes, {} 429, {} identity reads, {} scope checks",
                     s.sendgrid.patches,
                     s.kube.status,
                     s.kube.records,
                     s.kube.other,
                     s.sendgrid.too_many,
-                    s.sendgrid.identities
+                    s.sendgrid.identities,
+                    s.sendgrid.scopes
                 ));
             }
             if s.sendgrid.gets == 0 {

@@ -211,6 +211,8 @@ pub struct SendGridCounts {
     pub identity_per_target: HashMap<String, u64>,
     pub gets: u64,
     pub identities: u64,
+    /// Scope checks (`GET /v3/scopes`): one per key at its first use.
+    pub scopes: u64,
     pub patches: u64,
     pub too_many: u64,
 }
@@ -222,6 +224,10 @@ impl SendGridCounts {
             let target = c.on_behalf_of.clone().unwrap_or_default();
             if c.status == 429 {
                 out.too_many += c.count;
+            }
+            if c.path.ends_with("/v3/scopes") {
+                out.scopes += c.count;
+                continue;
             }
             if c.path.ends_with("/v3/user/username") {
                 *out.identity_per_target.entry(target).or_default() += c.count;

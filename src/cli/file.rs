@@ -8,10 +8,11 @@ use super::inputs::{self, Input};
 use super::keys::{self, Keys};
 use super::report::{Change, Entry, Event, OutputFormat, Problem, Report, Verdict};
 use super::sync;
-use crate::api::{READY, Reason, TlsSettings, spec::DEFAULT_RESYNC};
+use crate::api::{DeletionPolicy, READY, Reason, TlsSettings, spec::DEFAULT_RESYNC};
 use crate::controller::gather::account_for;
 use crate::decision::conditions;
 use crate::decision::decide::{Decision, EventKind, Facts, Outcome, PatchPlan};
+use crate::decision::scopes::{self, Check};
 use crate::sendgrid::{ClientConfig, SendGridClient};
 use clap::Args;
 use serde_json::Value;
@@ -139,6 +140,12 @@ async fn one(client: &SendGridClient, keys: &mut Keys, input: Input, apply: bool
         Ok(account) => account,
         Err(f) => return failed(&input, f.reason(), f.to_string()),
     };
+    // As the controller does before a key's first use: a missing scope is named at once.
+    // `plan` only reads; `apply` writes when it enforces (it never puts anything back).
+    let writes = apply && scopes::writes(res.spec.mode(), DeletionPolicy::Orphan);
+    if let Check::Refused(f) = scopes::check(&client.scopes(&account).await, writes) {
+        return failed(&input, f.reason(), f.to_string());
+    }
     let identity = match client.identity(&account).await {
         Ok(identity) => identity,
         Err(e) => return failed(&input, e.reason(), e.to_string()),

@@ -1,7 +1,8 @@
-//! Gather: the API key from the resource's Secret and whose account it reaches, the key kept for
-//! its recorded target, the account's claim record and which of its holders are gone. Secrets are read with `get`,
-//! one by name, never listed or cached; the last key read per resource is kept in memory only,
-//! for cleanup after its Secret is gone.
+//! Gather: the API key from the resource's Secret, whether it has the scopes the resource needs
+//! and whose account it reaches, the key kept for its recorded target, the account's claim
+//! record and which of its holders are gone. Secrets are read with `get`, one by name, never
+//! listed or cached; the last key read per resource is kept in memory only, for cleanup after
+//! its Secret is gone.
 
 use super::context::Context;
 use super::error::Error;
@@ -9,6 +10,7 @@ use crate::api::{
     Guarded, SendGridEnforcedTls, SendGridTarget, TargetAccount, TargetFields, TlsSettings,
 };
 use crate::decision::Failure;
+use crate::decision::scopes::{self, Check};
 use crate::sendgrid::{Account, ApiKey, Identity, OnBehalfOf};
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
@@ -66,11 +68,13 @@ async fn identify(
             let _turn = ctx.turns.take(&ctx.identities.turn(&account)).await;
             match ctx.identities.get(&account) {
                 Some(known) => known,
-                None => ctx
-                    .sendgrid
-                    .identity(&account)
-                    .await
-                    .map_err(Failure::from)?,
+                None => {
+                    permitted(ctx, res, &account).await?;
+                    ctx.sendgrid
+                        .identity(&account)
+                        .await
+                        .map_err(Failure::from)?
+                }
             }
         }
     };
@@ -79,6 +83,65 @@ async fn identify(
         target: account.target(&identity, version),
         account,
     })
+}
+
+/// Whether the key has the scopes `res` needs, as SendGrid lists them: known for a key it
+/// granted before, else asked (once per key, however many resources start at once). A key
+/// found lacking is refused before any other call and asked again on the next retry; an answer
+/// SendGrid could not give lets the key go on (the calls' own 403s still enforce the scopes).
+async fn permitted(
+    ctx: &Context,
+    res: &SendGridEnforcedTls,
+    account: &Account,
+) -> Result<(), Failure> {
+    let writes = scopes::writes(res.spec.mode(), res.spec.deletion_policy());
+    let needed = scopes::needed(writes);
+    let granted = |ctx: &Context| {
+        ctx.identities
+            .scopes(&account.key)
+            .is_some_and(|listed| scopes::missing(&needed, &listed).is_empty())
+    };
+    if granted(ctx) {
+        return Ok(());
+    }
+    let _turn = ctx
+        .turns
+        .take(&ctx.identities.scopes_turn(&account.key))
+        .await;
+    if granted(ctx) {
+        return Ok(());
+    }
+    let listed = ctx.sendgrid.scopes(account).await;
+    let secret = format!(
+        "{}/{}",
+        res.namespace().unwrap_or_default(),
+        res.spec.api_key_secret_ref.name
+    );
+    match scopes::check(&listed, writes) {
+        Check::Granted => {
+            ctx.identities
+                .grant(&account.key, listed.unwrap_or_default());
+            Ok(())
+        }
+        Check::Unknown => {
+            if let Err(error) = &listed {
+                tracing::debug!(%error, secret, "SendGrid did not list the key's scopes; going on without");
+            }
+            Ok(())
+        }
+        Check::Refused(failure) => {
+            if let Failure::MissingScopes { scopes } = &failure
+                && ctx.identities.newly_missing(&account.key, scopes)
+            {
+                tracing::warn!(
+                    secret,
+                    missing = %scopes.join(", "),
+                    "the API key lacks scopes it needs; add them to the key in SendGrid"
+                );
+            }
+            Err(failure)
+        }
+    }
 }
 
 /// The key in the resource's Secret (one shared copy) and the Secret's resourceVersion, or why
@@ -181,13 +244,27 @@ pub async fn key_for(
 }
 
 /// The account's claim record, as the API server has it now (not a cache: a claim is a
-/// compare-and-swap on exactly this version).
+/// compare-and-swap on exactly this version), or why the operator may not read it.
 pub async fn record(
     ctx: &Context,
     target: &TargetAccount,
-) -> Result<Option<SendGridTarget>, Error> {
+) -> Result<Result<Option<SendGridTarget>, Failure>, Error> {
     let records: Api<SendGridTarget> = Api::all(ctx.kube.clone());
-    Ok(records.get_opt(&target.name).await?)
+    records_refused(records.get_opt(&target.name).await.map_err(Error::from))
+}
+
+/// A refusal (403) of an account record read or write as the resource's failure: a trimmed
+/// ClusterRole is reported in its status, not a silent stall. Other errors stay errors.
+pub fn records_refused<T>(result: Result<T, Error>) -> Result<Result<T, Failure>, Error> {
+    match result {
+        Ok(value) => Ok(Ok(value)),
+        Err(Error::Kube(kube::Error::Api(status))) if status.code == 403 => {
+            Ok(Err(Failure::TargetsForbidden {
+                message: status.message,
+            }))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The holders in `record` (other than `me`) that are confirmed deleted: not in the cache, and

@@ -155,6 +155,25 @@ impl Call {
         self.ok(&body);
     }
 
+    /// Answers 403 with a `Status` object, as the API server does when RBAC refuses `verb` on
+    /// cluster-scoped `resource` (`plural.group`).
+    pub fn forbidden(self, verb: &str, resource: &str, name: &str) {
+        let (plural, group) = resource.split_once('.').unwrap_or((resource, ""));
+        let status = json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": format!(
+                "{resource} \"{name}\" is forbidden: User \"system:serviceaccount:sendgrid-system:operator\" cannot {verb} resource \"{plural}\" in API group \"{group}\" at the cluster scope"
+            ),
+            "reason": "Forbidden",
+            "details": { "name": name, "group": group, "kind": plural },
+            "code": 403,
+        });
+        self.respond(403, &status);
+    }
+
     /// Answers 404 with a `Status` object, as the API server does for a missing object.
     pub fn not_found(self, kind: &str, name: &str) {
         let status = json!({

@@ -45,6 +45,7 @@ const EVENTS_PATH: &str = "/apis/events.k8s.io/v1/namespaces/mail/events";
 const ACCOUNT: &str = "global-1001";
 const SG_PATH: &str = "/v3/user/settings/enforced_tls";
 const USERNAME_PATH: &str = "/v3/user/username";
+const SCOPES_PATH: &str = "/v3/scopes";
 const RESYNC: Duration = Duration::from_secs(90);
 
 /// A mocked API server (with the accounts' claim records in memory), a simulator, and a Context
@@ -411,6 +412,11 @@ fn identity(status: u16) -> (String, String, u16, Option<Value>) {
     ("GET".into(), USERNAME_PATH.into(), status, None)
 }
 
+/// SendGrid's answer to `GET /v3/scopes`: the scopes of the key.
+fn scopes(status: u16) -> (String, String, u16, Option<Value>) {
+    ("GET".into(), SCOPES_PATH.into(), status, None)
+}
+
 fn get(status: u16) -> (String, String, u16, Option<Value>) {
     ("GET".into(), SG_PATH.into(), status, None)
 }
@@ -536,6 +542,7 @@ async fn create_records_the_claim_then_patches_only_managed_fields_then_resync_i
     assert_eq!(
         h.sendgrid_log(),
         [
+            scopes(200),
             identity(200),
             get(200),
             patch(json!({"require_tls": true, "require_valid_cert": false, "version": 1.2})),
@@ -601,7 +608,7 @@ async fn record_is_written_before_the_patch() {
     // Asked while the write waits for its answer: the reconcile can have sent nothing since.
     assert_eq!(
         h.sendgrid_log(),
-        [identity(200), get(200)],
+        [scopes(200), identity(200), get(200)],
         "the record is written before any PATCH"
     );
     let record = h.records.answer_write(call).object()["spec"].clone();
@@ -620,7 +627,12 @@ async fn record_is_written_before_the_patch() {
     );
     assert_eq!(
         h.sendgrid_log(),
-        [identity(200), get(200), patch(json!({"version": 1.2}))]
+        [
+            scopes(200),
+            identity(200),
+            get(200),
+            patch(json!({"version": 1.2}))
+        ]
     );
     assert_eq!(status["target"], target());
     assert_resync(&action);
@@ -669,7 +681,7 @@ async fn observe_reports_drift_and_never_writes() {
     let (_, obj) = h.status(&obj).await;
     let action = h.done(task).await;
     assert_resync(&action);
-    assert_eq!(h.sendgrid_log(), [identity(200), get(200)]);
+    assert_eq!(h.sendgrid_log(), [scopes(200), identity(200), get(200)]);
     assert_eq!(
         record.object()["spec"]["fields"],
         json!({"requireTls": claim(json!(true), json!(true), &[ME])})
@@ -731,7 +743,8 @@ async fn secret_without_the_key_is_reported() {
 }
 
 /// A key that may read and change the settings but not say whose account it is: the operator
-/// cannot know which record to claim in, so it neither reads nor changes the settings.
+/// cannot know which record to claim in, so it neither reads nor changes the settings. Its
+/// listed scopes say so before any other call.
 #[tokio::test]
 async fn key_without_the_identity_scope_is_forbidden_before_any_settings_call() {
     const NARROW: &str = "SG.settings-only-key.00112233445566778899";
@@ -745,23 +758,208 @@ async fn key_without_the_identity_scope_is_forbidden_before_any_settings_call() 
     let event = h.event().await;
     let action = h.done(task).await;
 
-    assert_eq!(h.sendgrid_log(), [identity(403)]);
-    let synced = condition(&status, "Synced");
-    assert_eq!(
-        (&synced["status"], &synced["reason"]),
-        (&json!("False"), &json!("Forbidden"))
-    );
-    assert!(
-        synced["message"]
-            .as_str()
-            .unwrap()
-            .contains("user.username.read"),
-        "{synced}"
-    );
+    assert_eq!(h.sendgrid_log(), [scopes(200)]);
+    assert_forbidden(&status, &["user.username.read"]);
     assert_event(&event, "Warning", "Forbidden", "user.username.read");
     assert!(status.get("target").is_none(), "{status}");
     assert!(requeue_after(&action).is_some(), "{action:?}");
     assert_eq!(h.stored_record(), None);
+}
+
+/// Synced=False `Forbidden` naming each of `missing` and the fix.
+fn assert_forbidden(status: &Value, missing: &[&str]) {
+    let synced = condition(status, "Synced");
+    assert_eq!(
+        (&synced["status"], &synced["reason"]),
+        (&json!("False"), &json!("Forbidden"))
+    );
+    let text = synced["message"].as_str().unwrap();
+    for scope in missing {
+        assert!(text.contains(scope), "{scope} in {text}");
+    }
+    assert!(text.contains("to the API key"), "{text}");
+}
+
+/// An Enforce resource whose key may only read: refused at the key's scopes, before any
+/// identity read, settings GET or PATCH; asked again at each retry, so the scope added in
+/// SendGrid heals it.
+#[tokio::test]
+async fn key_without_the_update_scope_is_forbidden_until_the_scope_is_added() {
+    const READER: &str = "SG.read-only-key.00112233445566778899";
+    let mut h = Harness::new().await;
+    h.add_key(READER, &[Scope::Read, Scope::UsernameRead]);
+    let obj = marketing(spec(json!({"requireTls": true})));
+
+    let task = h.reconcile(&obj);
+    h.secret(&[("apiKey", READER)]).await;
+    let (status, obj) = h.status(&obj).await;
+    let event = h.event().await;
+    let action = h.done(task).await;
+    assert_eq!(
+        h.sendgrid_log(),
+        [scopes(200)],
+        "no identity read, GET or PATCH"
+    );
+    assert_forbidden(&status, &["user.settings.enforced_tls.update"]);
+    assert!(
+        !condition(&status, "Synced")["message"]
+            .as_str()
+            .unwrap()
+            .contains("user.username.read"),
+        "only what is missing is named: {status}"
+    );
+    assert_event(
+        &event,
+        "Warning",
+        "Forbidden",
+        "user.settings.enforced_tls.update",
+    );
+    assert_backoff(&action, 1);
+    assert_eq!(h.stored_record(), None);
+
+    // The retry asks again (a failing answer is not kept); the same failure writes nothing.
+    h.sim.clear_requests();
+    let task = h.reconcile(&obj);
+    h.secret(&[("apiKey", READER)]).await;
+    assert_backoff(&h.done(task).await, 2);
+    assert_eq!(h.sendgrid_log(), [scopes(200)]);
+
+    // The scope is added to the key in SendGrid: the next retry goes all the way.
+    h.sim.clear_requests();
+    h.add_key(READER, &Scope::ALL);
+    let task = h.reconcile(&obj);
+    h.secret(&[("apiKey", READER)]).await;
+    h.record().await;
+    h.claim().await;
+    let (status, _) = h.status(&obj).await;
+    assert_eq!(h.event().await["reason"], "Applied");
+    assert_resync(&h.done(task).await);
+    assert_eq!(
+        h.sendgrid_log(),
+        [
+            scopes(200),
+            identity(200),
+            get(200),
+            patch(json!({"require_tls": true}))
+        ]
+    );
+    assert_eq!(condition(&status, "Synced")["reason"], "ReconcileSuccess");
+}
+
+/// Three resources on one key, each on another account (the parent, two subusers): each
+/// account's identity is read, the key's scopes once.
+#[tokio::test]
+async fn a_keys_scopes_are_read_once_for_all_its_resources() {
+    let mut h = Harness::new().await;
+    for on_behalf_of in [None, Some("marketing-sub"), Some("transactional-sub")] {
+        let mut fields = json!({"requireTls": true});
+        if let Some(sub) = on_behalf_of {
+            fields["onBehalfOf"] = json!({"subuser": sub});
+        }
+        let obj = marketing(spec(fields));
+        let task = h.reconcile(&obj);
+        h.key().await;
+        let call = h.api.next().await;
+        h.records.answer_get(call);
+        let call = h.api.next().await;
+        h.records.answer_write(call);
+        h.status(&obj).await;
+        assert_eq!(h.event().await["reason"], "Applied");
+        h.done(task).await;
+    }
+    let paths: Vec<String> = h.sim.requests().into_iter().map(|r| r.path).collect();
+    let count = |path: &str| paths.iter().filter(|p| *p == path).count();
+    assert_eq!(count(SCOPES_PATH), 1, "{paths:?}");
+    assert_eq!(count(USERNAME_PATH), 3, "{paths:?}");
+    assert_eq!(paths[0], SCOPES_PATH, "asked first");
+}
+
+/// SendGrid cannot list the scopes (503): the check says nothing, and the key goes on as
+/// without it; the identity read's own 403 still names the missing scope, and nothing is
+/// read or written with the key.
+#[tokio::test]
+async fn a_failed_scopes_read_falls_through_to_the_calls_own_refusals() {
+    const NARROW: &str = "SG.settings-only-key.00112233445566778899";
+    let mut h = Harness::new().await;
+    h.add_key(NARROW, &[Scope::Read, Scope::Update]);
+    h.sim.inject(Fault::ServerErrors {
+        count: 1,
+        status: 503,
+    });
+    let obj = marketing(spec(json!({"requireTls": true})));
+
+    let task = h.reconcile(&obj);
+    h.secret(&[("apiKey", NARROW)]).await;
+    let (status, _) = h.status(&obj).await;
+    assert_eq!(h.event().await["reason"], "Forbidden");
+    h.done(task).await;
+
+    assert_eq!(h.sendgrid_log(), [scopes(503), identity(403)]);
+    let text = condition(&status, "Synced")["message"].as_str().unwrap();
+    assert!(text.contains("GET /v3/user/username was refused"), "{text}");
+    assert!(text.contains("user.username.read"), "{text}");
+}
+
+/// The operator's RBAC refuses the account records (a trimmed ClusterRole): the resource says
+/// so in its status, naming the permission and the chart's role, and nothing is PATCHed,
+/// whether the read or the claim's write is refused.
+#[tokio::test]
+async fn refused_account_records_are_reported_and_nothing_is_patched() {
+    let mut h = Harness::new().await;
+    let obj = marketing(spec(json!({"requireTls": true})));
+
+    let task = h.reconcile(&obj);
+    h.key().await;
+    h.api
+        .expect(Method::GET, &h.records.path(ACCOUNT))
+        .await
+        .forbidden("get", "sendgridtargets.sendgrid.ops.dev", ACCOUNT);
+    let (status, obj) = h.status(&obj).await;
+    let event = h.event().await;
+    assert_backoff(&h.done(task).await, 1);
+    assert_eq!(
+        h.sendgrid_log(),
+        [scopes(200), identity(200)],
+        "no settings call without the record"
+    );
+    assert_targets_forbidden(&status, "get");
+    assert_event(&event, "Warning", "SecretForbidden", "sendgridtargets");
+
+    // Reading is allowed now, creating is not: the claim cannot be written, so no PATCH.
+    h.sim.clear_requests();
+    let task = h.reconcile(&obj);
+    h.key().await;
+    h.record().await;
+    let call = h.record_call().await;
+    assert_eq!(call.method, Method::POST);
+    call.forbidden("create", "sendgridtargets.sendgrid.ops.dev", ACCOUNT);
+    let (status, _) = h.status(&obj).await;
+    assert_eq!(h.event().await["reason"], "SecretForbidden");
+    assert_backoff(&h.done(task).await, 2);
+    assert_eq!(h.sendgrid_log(), [get(200)], "no PATCH without the claim");
+    assert_targets_forbidden(&status, "create");
+    assert_eq!(h.stored_record(), None);
+    assert_eq!(h.main_account(), TlsSettings::SENDGRID_DEFAULTS);
+}
+
+/// Synced=False naming the refused `verb`, the permission and the chart's ClusterRole.
+fn assert_targets_forbidden(status: &Value, verb: &str) {
+    let synced = condition(status, "Synced");
+    assert_eq!(
+        (&synced["status"], &synced["reason"]),
+        (&json!("False"), &json!("SecretForbidden"))
+    );
+    let text = synced["message"].as_str().unwrap();
+    let refused = format!("cannot {verb} resource \"sendgridtargets\"");
+    for part in [
+        refused.as_str(),
+        "sendgridtargets (group sendgrid.ops.dev",
+        "get, list, watch, create, patch and delete",
+        "ClusterRole <fullname>-targets",
+    ] {
+        assert!(text.contains(part), "{part} in {text}");
+    }
+    assert_eq!(condition(status, "Ready")["reason"], "Pending");
 }
 
 #[tokio::test]
@@ -785,11 +983,8 @@ async fn unauthorized_backs_off_more_each_time_and_resets_after_success() {
         let action = h.done(task).await;
         assert_backoff(&action, attempt);
     }
-    // A key SendGrid refuses reaches no account: only the identity is asked, each time.
-    assert_eq!(
-        h.sendgrid_log(),
-        [identity(401), identity(401), identity(401)]
-    );
+    // A key SendGrid refuses reaches no account: only its scopes are asked, each time.
+    assert_eq!(h.sendgrid_log(), [scopes(401), scopes(401), scopes(401)]);
 
     // The Secret is fixed: success, then the resync interval.
     h.sim.clear_requests();
@@ -906,7 +1101,7 @@ async fn key_rotation_puts_nothing_back_and_writes_no_record() {
     let action = h.done(task).await;
 
     // The new key is asked whose it is (the old one's answer is no proof), then the settings.
-    assert_eq!(h.sendgrid_log(), [identity(200), get(200)]);
+    assert_eq!(h.sendgrid_log(), [scopes(200), identity(200), get(200)]);
     assert_eq!(h.stored_record(), before, "no record write");
     let mut expected = serde_json::to_value(&obj.status).unwrap();
     expected["target"]["secretResourceVersion"] = json!("8");
@@ -1165,7 +1360,12 @@ async fn restore_policy_adds_the_finalizer_first() {
     );
     assert_eq!(
         h.sendgrid_log(),
-        [identity(200), get(200), patch(json!({"require_tls": true}))]
+        [
+            scopes(200),
+            identity(200),
+            get(200),
+            patch(json!({"require_tls": true}))
+        ]
     );
     assert!(status.get("original").is_none(), "{status}");
     assert_eq!(status["target"], target());
@@ -1202,7 +1402,7 @@ async fn assert_conflict(status: Option<Value>) {
 
     assert_eq!(
         h.sendgrid_log(),
-        [identity(200), get(200)],
+        [scopes(200), identity(200), get(200)],
         "a conflicting resource never PATCHes"
     );
     assert_eq!(h.stored_record(), before, "and claims nothing");
@@ -1257,7 +1457,7 @@ async fn a_gone_holder_is_asked_for_then_its_claim_inherited() {
         json!({"requireTls": claim(json!(false), json!(true), &[ME])}),
         "the heir keeps the original, not the operator's own write"
     );
-    assert_eq!(h.sendgrid_log(), [identity(200), get(200)]);
+    assert_eq!(h.sendgrid_log(), [scopes(200), identity(200), get(200)]);
     assert_resync(&action);
 }
 

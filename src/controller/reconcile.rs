@@ -12,7 +12,7 @@ use super::gather::Reached;
 use super::{act, gather};
 use crate::api::{
     DeletionPolicy, FINALIZER, Guarded, Reason, SendGridEnforcedTls, SendGridEnforcedTlsStatus,
-    TargetAccount, TlsSettings,
+    SendGridTarget, TargetAccount, TargetFields, TlsSettings,
 };
 use crate::decision::claim::{self, Claimant, Letting};
 use crate::decision::cleanup::{
@@ -175,26 +175,30 @@ async fn sync(
     let mut events = Vec::new();
     if let (Some(retarget), Ok(new)) = (&retarget, &reached) {
         let policy = res.spec.deletion_policy();
+        // The old target stays recorded, so the move is retried as a whole.
+        let retry_move = |failure: Failure| {
+            let facts = Facts::of(res, &status, ctx.default_resync);
+            finish(ctx, res, on_failure(&facts, failure), Vec::new(), None)
+        };
         let what = match retarget {
-            Retarget::Forget(old) => {
-                drop_claim(ctx, res, old).await?;
-                OldTarget::Forgotten
-            }
-            Retarget::Abandon(old) => {
-                drop_claim(ctx, res, old).await?;
-                OldTarget::Abandoned
-            }
+            Retarget::Forget(old) => match drop_claim(ctx, res, old).await? {
+                Ok(()) => OldTarget::Forgotten,
+                Err(failure) => return retry_move(failure).await,
+            },
+            Retarget::Abandon(old) => match drop_claim(ctx, res, old).await? {
+                Ok(()) => OldTarget::Abandoned,
+                Err(failure) => return retry_move(failure).await,
+            },
             Retarget::CleanUp(old) => match let_go(ctx, res, old, old_key, policy).await? {
                 Ok(letting) => OldTarget::PutBack(letting),
-                // The old target stays recorded, so the move is retried as a whole.
-                Err(failure) if failure.is_transient() => {
-                    let facts = Facts::of(res, &status, ctx.default_resync);
-                    return finish(ctx, res, on_failure(&facts, failure), events, None).await;
+                // Slow SendGrid, or records the operator may not touch: nothing let go yet.
+                Err(failure) if failure.is_transient() || forbidden_records(&failure) => {
+                    return retry_move(failure).await;
                 }
-                Err(failure) => {
-                    drop_claim(ctx, res, old).await?;
-                    OldTarget::Failed(failure)
-                }
+                Err(failure) => match drop_claim(ctx, res, old).await? {
+                    Ok(()) => OldTarget::Failed(failure),
+                    Err(refused) => return retry_move(refused).await,
+                },
             },
         };
         events.extend(moved(policy, retarget.old(), &new.target, &what));
@@ -207,7 +211,10 @@ async fn sync(
     };
     // Gather the account's record, as one step with the writes below (see `turns`).
     let _turn = ctx.turns.take(&target.name).await;
-    let record = gather::record(ctx, &target).await?;
+    let record = match gather::record(ctx, &target).await? {
+        Ok(record) => record,
+        Err(failure) => return finish(ctx, res, on_failure(&facts, failure), events, None).await,
+    };
     facts.record = record
         .as_ref()
         .map(|r| r.spec.fields.clone())
@@ -219,14 +226,19 @@ async fn sync(
     // Decide, then act: the record first, the PATCH after it.
     match decide::decide(&facts, observed) {
         Decision::Done(outcome) => {
-            if let Some(fields) = outcome.record.clone() {
-                act::write_record(ctx, &target, record.as_ref(), fields, true).await?;
+            if let Some(fields) = outcome.record.clone()
+                && let Err(failure) = claim(ctx, &target, record.as_ref(), fields).await?
+            {
+                return finish(ctx, res, on_failure(&facts, failure), events, None).await;
             }
             finish(ctx, res, *outcome, events, Some(&account.key)).await
         }
         Decision::Patch(plan) => {
-            if let Some(fields) = plan.record.clone() {
-                act::write_record(ctx, &target, record.as_ref(), fields, true).await?;
+            // No PATCH without its claim recorded first.
+            if let Some(fields) = plan.record.clone()
+                && let Err(failure) = claim(ctx, &target, record.as_ref(), fields).await?
+            {
+                return finish(ctx, res, on_failure(&facts, failure), events, None).await;
             }
             let result = ctx
                 .sendgrid
@@ -237,6 +249,21 @@ async fn sync(
             finish(ctx, res, outcome, events, Some(&account.key)).await
         }
     }
+}
+
+/// Writes the account's record with the claim in `fields`, or says why the operator may not.
+async fn claim(
+    ctx: &Context,
+    target: &TargetAccount,
+    record: Option<&SendGridTarget>,
+    fields: TargetFields,
+) -> Result<Result<(), Failure>, Error> {
+    gather::records_refused(act::write_record(ctx, target, record, fields, true).await)
+}
+
+/// The operator's RBAC refuses the account records.
+fn forbidden_records(failure: &Failure) -> bool {
+    matches!(failure, Failure::TargetsForbidden { .. })
 }
 
 /// The status once the resource has left its old target: nothing of the old one is kept.
@@ -263,15 +290,18 @@ async fn let_go(
 ) -> Result<Result<Letting, Failure>, Error> {
     let _turn = ctx.turns.take(&target.name).await;
     let me = Facts::id_of(res);
-    let Some(record) = gather::record(ctx, target).await? else {
-        return Ok(Ok(Letting::default()));
+    let record = match gather::record(ctx, target).await? {
+        Ok(Some(record)) => record,
+        Ok(None) => return Ok(Ok(Letting::default())),
+        Err(failure) => return Ok(Err(failure)),
     };
     if !record.spec.fields.holders().contains(&me) {
         // Never held anything here (a Conflict loser): nothing of its own to undo. The last
         // resource pointing at a record nobody holds anything in takes the record with it.
         if record.spec.fields.holders().is_empty() && !gather::residents(ctx, res, &target.name) {
             let fields = record.spec.fields.clone();
-            act::write_record(ctx, target, Some(&record), fields, false).await?;
+            let written = act::write_record(ctx, target, Some(&record), fields, false).await;
+            return Ok(gather::records_refused(written)?.map(|()| Letting::default()));
         }
         return Ok(Ok(Letting::default()));
     }
@@ -304,20 +334,23 @@ async fn let_go(
     }
     if let Some(fields) = letting.record.clone() {
         let keep = gather::residents(ctx, res, &target.name);
-        act::write_record(ctx, target, Some(&record), fields, keep).await?;
+        let written = act::write_record(ctx, target, Some(&record), fields, keep).await;
+        if let Err(failure) = gather::records_refused(written)? {
+            return Ok(Err(failure));
+        }
     }
     Ok(Ok(letting))
 }
 
-/// Drops `res`'s claim on `target` without calling SendGrid (nothing is put back).
+/// Drops `res`'s claim on `target` without calling SendGrid (nothing is put back). Orphan asks
+/// SendGrid nothing, so it can only fail on the record (the operator's RBAC).
 async fn drop_claim(
     ctx: &Context,
     res: &SendGridEnforcedTls,
     target: &TargetAccount,
-) -> Result<(), Error> {
-    // Orphan asks SendGrid nothing, so it cannot fail there.
-    let _ = let_go(ctx, res, target, None, DeletionPolicy::Orphan).await?;
-    Ok(())
+) -> Result<Result<(), Failure>, Error> {
+    let dropped = let_go(ctx, res, target, None, DeletionPolicy::Orphan).await?;
+    Ok(dropped.map(|_| ()))
 }
 
 /// Deletion: puts `target` back as the policy says, then lets the resource go.
@@ -357,8 +390,12 @@ async fn release(
     res: &SendGridEnforcedTls,
     left: Option<String>,
 ) -> Result<Done, Error> {
-    if let Some(target) = res.status.as_ref().and_then(|s| s.target.as_ref()) {
-        drop_claim(ctx, res, target).await?;
+    if let Some(target) = res.status.as_ref().and_then(|s| s.target.as_ref())
+        && let Err(failure) = drop_claim(ctx, res, target).await?
+    {
+        let status = res.status.clone().unwrap_or_default();
+        let facts = Facts::of(res, &status, ctx.default_resync);
+        return finish(ctx, res, on_failure(&facts, failure), Vec::new(), None).await;
     }
     if let Some(why) = left {
         act::publish(ctx, res, &[left_as_is(why)]).await;

@@ -28,6 +28,17 @@ pub enum Failure {
         "the operator may not read Secret {name}: {message} (grant it get on secrets in this namespace; see the chart's RBAC)"
     )]
     SecretForbidden { name: String, message: String },
+    /// The operator may not read or write the accounts' claim records (RBAC): without the
+    /// record no claim can be made, so nothing is changed. Reported as `SecretForbidden`, the
+    /// reason for the operator's own RBAC refusing what a resource needs.
+    #[error(
+        "the operator may not use sendgridtargets (group sendgrid.ops.dev, cluster-scoped), where it records each account's claims before any change, so nothing was changed: {message} (grant it get, list, watch, create, patch and delete on sendgridtargets, as the chart's ClusterRole <fullname>-targets and its binding do)"
+    )]
+    TargetsForbidden { message: String },
+    /// SendGrid's list of the key's scopes (`GET /v3/scopes`) lacks some the resource needs:
+    /// the key is not used at all.
+    #[error("{}", missing_scopes(scopes))]
+    MissingScopes { scopes: Vec<String> },
     /// The spec got past the CRD's validation (say, written before a CRD upgrade) but is unusable.
     #[error("{message}")]
     InvalidSpec { message: String },
@@ -55,7 +66,10 @@ impl Failure {
             Failure::SecretNotFound { .. } => Reason::SecretNotFound,
             Failure::SecretKeyNotFound { .. } => Reason::SecretKeyNotFound,
             Failure::SecretKeyInvalid { .. } => Reason::SecretKeyInvalid,
-            Failure::SecretForbidden { .. } => Reason::SecretForbidden,
+            Failure::SecretForbidden { .. } | Failure::TargetsForbidden { .. } => {
+                Reason::SecretForbidden
+            }
+            Failure::MissingScopes { .. } => Reason::Forbidden,
             Failure::InvalidSpec { .. } => Reason::Rejected,
             Failure::SendGrid(e) => e.reason(),
         }
@@ -87,4 +101,17 @@ impl Failure {
             _ => Retry::Backoff,
         }
     }
+}
+
+/// Names every missing scope and the fix.
+fn missing_scopes(scopes: &[String]) -> String {
+    let (noun, them) = if scopes.len() == 1 {
+        ("scope", "it")
+    } else {
+        ("scopes", "them")
+    };
+    format!(
+        "the API key lacks the {noun} {} (SendGrid's GET /v3/scopes does not list {them}), so it is not used: add {them} to the API key in SendGrid (Settings, API Keys), or put a key that has {them} in the Secret",
+        scopes.join(", ")
+    )
 }

@@ -8,6 +8,7 @@
 //! - [`cleanup`]: what a resource says when it lets an account go, or waits to.
 //! - [`demand`]: what a reconcile will ask of SendGrid, for the pacer.
 //! - [`malformed`]: an object that does not match the CRD.
+//! - [`scopes`]: the scopes a key needs, judged from SendGrid's list of its scopes.
 
 pub(crate) mod claim;
 pub(crate) mod cleanup;
@@ -17,6 +18,7 @@ pub(crate) mod demand;
 mod failure;
 pub(crate) mod lifecycle;
 pub(crate) mod malformed;
+pub(crate) mod scopes;
 
 pub(crate) use decide::{Event, EventKind, Outcome};
 pub(crate) use failure::{Failure, Retry};

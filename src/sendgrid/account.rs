@@ -189,6 +189,8 @@ impl Endpoints {
 pub(crate) const SETTINGS_PATH: &str = "v3/user/settings/enforced_tls";
 /// The endpoint that says whose account a key (and on-behalf-of) reaches.
 pub(crate) const USERNAME_PATH: &str = "v3/user/username";
+/// Where SendGrid lists a key's scopes.
+const SCOPES_PATH: &str = "v3/scopes";
 
 /// Which SendGrid endpoint an exchange is with. SendGrid limits each endpoint's requests on its
 /// own ("each endpoint permits a fixed number of requests per refresh period"), so the rate
@@ -197,16 +199,18 @@ pub(crate) const USERNAME_PATH: &str = "v3/user/username";
 pub(crate) enum Endpoint {
     Settings,
     Username,
+    Scopes,
 }
 
 impl Endpoint {
     /// How many there are (the budget's per-endpoint arrays).
-    pub(crate) const COUNT: usize = 2;
+    pub(crate) const COUNT: usize = 3;
 
     pub(crate) fn path(self) -> &'static str {
         match self {
             Endpoint::Settings => SETTINGS_PATH,
             Endpoint::Username => USERNAME_PATH,
+            Endpoint::Scopes => SCOPES_PATH,
         }
     }
 

@@ -1,7 +1,8 @@
-//! The HTTP client for `GET`/`PATCH /v3/user/settings/enforced_tls` and `GET /v3/user/username`.
+//! The HTTP client for `GET`/`PATCH /v3/user/settings/enforced_tls`, `GET /v3/user/username`
+//! and `GET /v3/scopes`.
 //!
-//! One instance serves the whole operator: it holds the connection pool, the per-key rate
-//! budgets and the per-key rate limiters. It never sleeps and never retries (callers requeue, so
+//! One instance serves the whole operator: it holds the connection pool, the rate budgets and
+//! the rate limiters (per key and endpoint). It never sleeps and never retries (callers requeue, so
 //! no worker is ever blocked); each call is one exchange, or none when the key's budget or
 //! SendGrid's window is used up.
 
@@ -75,6 +76,8 @@ struct Inner {
     urls: Endpoints,
     /// `<base>/v3/user/username` per region.
     username_urls: Endpoints,
+    /// `<base>/v3/scopes` per region.
+    scopes_urls: Endpoints,
     budgets: Arc<Budgets>,
     limits: RateLimits,
 }
@@ -110,6 +113,7 @@ impl SendGridClient {
             urls(Endpoint::Settings.path())?,
             urls(Endpoint::Username.path())?,
         );
+        let scopes_urls = urls(Endpoint::Scopes.path())?;
         // Ignored error: another part of the process installed a provider first, which is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut headers = HeaderMap::new();
@@ -128,6 +132,7 @@ impl SendGridClient {
                 http,
                 urls: settings_urls,
                 username_urls,
+                scopes_urls,
                 budgets: Arc::new(Budgets::new(config.budget_per_minute)),
                 limits: RateLimits::default(),
             }),
@@ -185,6 +190,14 @@ impl SendGridClient {
             }),
             other => other,
         }
+    }
+
+    /// GET `/v3/scopes`: the scopes SendGrid lists for the key, asked with the account's
+    /// on-behalf-of header (SendGrid's description accepts it), so the answer is about the
+    /// account the key is used for.
+    pub async fn scopes(&self, account: &Account) -> Result<Vec<String>, SendGridError> {
+        self.exchange(Method::GET, account, Endpoint::Scopes, None, decode_scopes)
+            .await
     }
 
     /// PATCH with only the `Some` fields of `changes` (an explicit `false` is sent); returns the
@@ -287,6 +300,7 @@ impl SendGridClient {
         let url = match endpoint {
             Endpoint::Settings => self.inner.urls.for_region(account.region),
             Endpoint::Username => self.inner.username_urls.for_region(account.region),
+            Endpoint::Scopes => self.inner.scopes_urls.for_region(account.region),
         };
         let what = format!("{method} {}", origin(url));
         let mut request = self
@@ -360,6 +374,19 @@ impl SendGridClient {
 
 /// Reads a 2xx body, or says what was unexpected in it.
 type Decoder<T> = fn(&[u8]) -> Result<T, String>;
+
+/// A 2xx `GET /v3/scopes` body: `{"scopes": ["user.username.read", ...]}`, `scopes` required
+/// (SendGrid's description).
+#[derive(serde::Deserialize)]
+struct ScopesBody {
+    scopes: Vec<String>,
+}
+
+fn decode_scopes(body: &[u8]) -> Result<Vec<String>, String> {
+    serde_json::from_slice::<ScopesBody>(body)
+        .map(|b| b.scopes)
+        .map_err(|e| format!("the body is not a list of scopes: {e}"))
+}
 
 /// The per-account headers: `Authorization: Bearer <key>` (marked sensitive, so HTTP tracing
 /// layers print it redacted) and `on-behalf-of`. Values that cannot be headers are a `Config`

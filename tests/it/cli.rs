@@ -763,6 +763,97 @@ async fn clear_text_sendgrid_url_is_refused_except_on_loopback() {
     assert_eq!(log(&sim), [get()]);
 }
 
+// The key's scopes are checked first, as the controller does: `apply` of an Enforce resource
+// needs the update scope, `plan` only the reads; what is missing is named on one stderr line,
+// before any other request.
+#[tokio::test]
+async fn missing_scopes_are_named_before_any_other_request() {
+    use sendgrid_tls_operator::simulator::{Scope, SimKey};
+    let sim = simulator().await;
+    let files = Files::new(RESOURCE);
+    let (resource, key) = (files.resource(), files.path("key"));
+    let [a, b, c, d] = urls(&sim);
+    let scoped = |scopes: &[Scope]| {
+        sim.add_key(SimKey {
+            key: KEY.into(),
+            account: "main".into(),
+            scopes: scopes.to_vec(),
+        });
+        sim.clear_requests();
+    };
+    let command = |command| {
+        vec![
+            command,
+            "-f",
+            resource.as_str(),
+            "--api-key-file",
+            key.as_str(),
+            &a,
+            &b,
+            &c,
+            &d,
+        ]
+    };
+    let paths = |sim: &SimulatorHandle| -> Vec<String> {
+        sim.requests().into_iter().map(|r| r.path).collect()
+    };
+    let cases: [(&str, &[Scope], &[&str]); 3] = [
+        (
+            "apply",
+            &[Scope::Read, Scope::UsernameRead],
+            &["user.settings.enforced_tls.update"],
+        ),
+        (
+            "plan",
+            &[Scope::Update],
+            &["user.username.read", "user.settings.enforced_tls.read"],
+        ),
+        (
+            "apply",
+            &[],
+            &[
+                "user.username.read",
+                "user.settings.enforced_tls.read",
+                "user.settings.enforced_tls.update",
+            ],
+        ),
+    ];
+    for (name, scopes, missing) in cases {
+        scoped(scopes);
+        let out = run(&command(name), &[]).await;
+        assert_eq!(out.code, Some(1), "{name} {scopes:?}: {out:?}");
+        let lines = out.stderr_lines();
+        assert_eq!(lines.len(), 1, "{name} {scopes:?}: {out:?}");
+        assert!(
+            lines[0].starts_with("error: mail/marketing: Forbidden: "),
+            "{out:?}"
+        );
+        assert!(lines[0].contains("to the API key"), "{out:?}");
+        for scope in missing {
+            assert!(lines[0].contains(scope), "{scope}: {out:?}");
+        }
+        assert_eq!(paths(&sim), ["/v3/scopes"], "nothing else asked: {out:?}");
+    }
+
+    // `plan` only reads: a key without the update scope plans; `apply` with all of them works.
+    scoped(&[Scope::Read, Scope::UsernameRead]);
+    let out = run(&command("plan"), &[]).await;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        paths(&sim),
+        ["/v3/scopes", USERNAME_PATH, PATH],
+        "the scopes first"
+    );
+    scoped(&Scope::ALL);
+    let out = run(&command("apply"), &[]).await;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        sim.settings("main", None).require_tls,
+        Some(true),
+        "applied"
+    );
+}
+
 // The report's reasons are the controller's: what a Secret with the same trouble gets.
 #[tokio::test]
 async fn key_troubles_carry_the_controllers_reasons() {

@@ -1,7 +1,8 @@
 //! The client's real requests, captured on loopback, checked against SendGrid's own OpenAPI
 //! description (tests/fixtures/openapi/tsg_enforced_tls_v3.yaml): declared paths, methods and
 //! header parameters, PATCH bodies valid against the request schema, Bearer auth, the servers;
-//! and the client decodes every example the description gives. The simulator's answers to the
+//! and the client decodes every example the description gives; likewise its list of a key's
+//! scopes (tsg_scopes_v3.yaml). The simulator's answers to the
 //! identity and scope endpoints are checked against their descriptions in `simulator`.
 
 mod simulator;
@@ -15,6 +16,7 @@ use sendgrid_tls_operator::sendgrid::{Endpoints, OnBehalfOf};
 use serde_json::{Value, json};
 
 const SPEC: &str = include_str!("../fixtures/openapi/tsg_enforced_tls_v3.yaml");
+const SCOPES_SPEC: &str = include_str!("../fixtures/openapi/tsg_scopes_v3.yaml");
 
 fn spec() -> Value {
     parse_spec(SPEC)
@@ -342,4 +344,67 @@ async fn every_declared_error_response_maps_to_its_class() {
         }
     }
     assert_eq!(checked, 8, "4 error responses for each of GET and PATCH");
+}
+
+/// `GET /v3/scopes` as the client sends it is the declared operation, with the declared
+/// on-behalf-of header; its 200 example decodes, and each declared error maps to its class.
+#[tokio::test]
+async fn the_scopes_request_is_declared_and_every_answer_decodes() {
+    let spec = parse_spec(SCOPES_SPEC);
+    let op = operation(&spec, "/v3/scopes", "GET").expect("GET /v3/scopes is declared");
+    let mut replies = Vec::new();
+    let ok = &resolve(&spec, &op["responses"]["200"])["content"]["application/json"];
+    let example = ok["examples"]["response"]["value"].clone();
+    replies.push((200, example.clone()));
+    for (status, response) in op["responses"].as_object().unwrap() {
+        if status == "200" {
+            continue;
+        }
+        let media = &resolve(&spec, response)["content"]["application/json"];
+        let body = media["examples"]
+            .as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap();
+        replies.push((status.parse::<u16>().unwrap(), body["value"].clone()));
+    }
+    assert_eq!(replies.len(), 5, "200, 401, 403, 404 and 500 are declared");
+    let server = ScriptedServer::start(
+        replies
+            .iter()
+            .map(|(status, body)| Reply::json(*status, &body.to_string()))
+            .collect(),
+    )
+    .await;
+    let client = server.client();
+    let customer = account(KEY, Region::Global, subuser("marketing-sub"));
+    let listed = client.scopes(&customer).await.unwrap();
+    assert_eq!(listed, ["mail.send", "alerts.create", "alerts.read"]);
+    for (status, body) in &replies[1..] {
+        let error = client.scopes(&customer).await.unwrap_err();
+        let expected = match status {
+            401 => Reason::Unauthorized,
+            403 => Reason::Forbidden,
+            404 => Reason::NotFound,
+            500 => Reason::ApiUnavailable,
+            other => panic!("the spec declares {other}: decide its class"),
+        };
+        assert_eq!(error.reason(), expected, "{status} {body}");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(error.to_string().contains(message), "{error}");
+    }
+    let declared = header_parameters(&spec, op);
+    for request in server.requests() {
+        assert_eq!(
+            (request.method.as_str(), request.path.as_str()),
+            ("GET", "/v3/scopes")
+        );
+        assert_eq!(request.header("on-behalf-of"), Some("marketing-sub"));
+        assert!(declared.iter().any(|(name, _)| name == "on-behalf-of"));
+        assert_eq!(
+            request.header("authorization"),
+            Some(format!("Bearer {KEY}").as_str())
+        );
+    }
 }

@@ -3,14 +3,13 @@
 //! tsg_scopes_v3.yaml): each operation is declared with `on-behalf-of` on both servers, and every
 //! answer validates against the schema declared for its status.
 
-use super::{header_parameters, operation, parse_spec, resolve, schema_validator};
+use super::{SCOPES_SPEC, header_parameters, operation, parse_spec, resolve, schema_validator};
 use crate::simulator_api::{SCOPES, USERNAME, get_at};
 use crate::support::sim::start;
 use crate::support::{BAD_KEY, KEY};
 use serde_json::{Value, json};
 
 const USER_SPEC: &str = include_str!("../../fixtures/openapi/tsg_user_v3.yaml");
-const SCOPES_SPEC: &str = include_str!("../../fixtures/openapi/tsg_scopes_v3.yaml");
 
 /// The validator of the JSON answer a GET of `path` declares for `status`.
 fn response_validator(spec: &Value, path: &str, status: &str) -> jsonschema::Validator {
