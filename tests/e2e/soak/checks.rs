@@ -19,6 +19,14 @@ const FIELDS: [(&str, &str, &str); 3] = [
     ("requireValidCert", "require_valid_cert", "false"),
     ("minimumTlsVersion", "version", "1.1"),
 ];
+/// Synced reasons of a resource that has no usable key.
+const KEY_FAILURES: [&str; 5] = [
+    "SecretNotFound",
+    "SecretKeyNotFound",
+    "SecretKeyInvalid",
+    "SecretForbidden",
+    "Unauthorized",
+];
 /// The shortest piece of a key that must never appear.
 const PIECE: usize = 8;
 
@@ -305,6 +313,12 @@ pub fn stale_conflicts(w: &Window) -> BTreeMap<String, String> {
     for object in w.after {
         let reason = current_condition(object, "Ready").and_then(|c| c["reason"].as_str());
         if reason != Some("Conflict") || is_paused(object) {
+            continue;
+        }
+        // A loser that cannot read its key cannot tell whose account it is on, so cannot judge
+        // again: its Ready stays the last judgement (a key failure leaves Ready as it was).
+        let synced = current_condition(object, "Synced").and_then(|c| c["reason"].as_str());
+        if synced.is_some_and(|r| KEY_FAILURES.contains(&r)) {
             continue;
         }
         let who = id(object);
