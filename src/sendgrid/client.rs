@@ -339,7 +339,11 @@ impl SendGridClient {
         let status = response.status();
         let now = SystemTime::now();
         let limits = RateLimitHeaders::parse(response.headers(), now);
-        self.inner.budgets.observe(key, endpoint, &limits, now);
+        // A 429 blocks the key's endpoint until its Reset (below); its headers say nothing the
+        // budget's windows should learn from (a proxy's or an injected 429 may name any time).
+        if status != StatusCode::TOO_MANY_REQUESTS {
+            self.inner.budgets.observe(key, endpoint, &limits, now);
+        }
         let reset = self
             .inner
             .limits
