@@ -46,6 +46,7 @@ mod errors;
 mod faults;
 mod kubectl;
 mod leader;
+mod pause;
 mod real;
 mod robustness;
 mod safety;
