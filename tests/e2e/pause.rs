@@ -60,11 +60,17 @@ async fn a_paused_resource_calls_sendgrid_for_nothing(backend: Backend) {
             .any(|n| n.contains(&target) && n.contains("left as is") && n.contains("paused")),
         "{skipped:?}"
     );
-    assert_eq!(env.published("paused", "Paused"), 1, "one Event for the pause");
+    assert_eq!(
+        env.published("paused", "Paused"),
+        1,
+        "one Event for the pause"
+    );
     assert!(env.record(&target).is_none(), "its claim went with it");
     report(
         "pause",
-        format!("0 SendGrid requests for a retarget and a Reset deletion while paused: {skipped:?}"),
+        format!(
+            "0 SendGrid requests for a retarget and a Reset deletion while paused: {skipped:?}"
+        ),
     );
     env.assert_no_key_leaks();
 }
