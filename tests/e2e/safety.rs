@@ -110,17 +110,8 @@ async fn retarget_puts_the_old_target_back_and_never_moves_its_original(backend:
 // the Secret pointed at another account's key is a retarget too. The old
 // account is put back with the key the operator last read for it (kept in memory only).
 async fn a_secret_pointed_at_another_account_puts_the_first_account_back(backend: Backend) {
-    let mut config = sim_config();
-    config.accounts.push(SimAccount {
-        name: "other".into(),
-        subusers: Vec::new(),
-        customer_accounts: Vec::new(),
-    });
     // The chart's secrets.watch=true: the change of key is seen at once.
-    let env = Env::setup(backend, Chart::WatchSecrets, config).await;
-    let other: SimKey =
-        serde_json::from_value(json!({"key": OTHER_KEY, "account": "other"})).unwrap();
-    env.sim.add_key(other);
+    let env = with_another_account(backend, Chart::WatchSecrets).await;
     env.key_secret(KEY).await;
     let _op = env.operator(&[]);
     env.create(
@@ -154,6 +145,70 @@ async fn a_secret_pointed_at_another_account_puts_the_first_account_back(backend
         json!({"requireTls": false, "minimumTlsVersion": "1.1"}),
         "the other account's own original"
     );
+    env.assert_no_key_leaks();
+}
+
+/// A world whose simulator has a second account, "other", reached by [`OTHER_KEY`].
+async fn with_another_account(backend: Backend, chart: Chart) -> Env {
+    let mut config = sim_config();
+    config.accounts.push(SimAccount {
+        name: "other".into(),
+        subusers: Vec::new(),
+        customer_accounts: Vec::new(),
+    });
+    let env = Env::setup(backend, chart, config).await;
+    let other: SimKey =
+        serde_json::from_value(json!({"key": OTHER_KEY, "account": "other"})).unwrap();
+    env.sim.add_key(other);
+    env
+}
+
+// The Secret pointed at another account's key while no operator runs: the next one has no key
+// for the first account (the last one read is kept in memory only), so it leaves that account as
+// it is and says so, then claims the other account with its own originals.
+async fn a_retarget_without_a_key_for_the_old_account_says_what_was_left(backend: Backend) {
+    let env = with_another_account(backend, Chart::Default).await;
+    env.key_secret(KEY).await;
+    let mut first = env.operator_as("first", &[], &[]);
+    env.create(
+        "account",
+        json!({"deletionPolicy": "Restore", "requireTls": true, "minimumTlsVersion": "1.2"}),
+    )
+    .await;
+    env.wait_ready("account").await;
+    let applied = env.sim.settings("main", None);
+    first.terminate().await;
+    env.key_secret(OTHER_KEY).await;
+    let _second = env.operator_as("second", &[], &[]);
+    env.until("the resource on the other account", WAIT, |env| {
+        env.get("account")
+            .is_some_and(|o| o["status"]["target"]["username"] == "other" && is_ready(&o))
+    })
+    .await;
+    assert_eq!(
+        env.sim.settings("main", None),
+        applied,
+        "no key for it: left as is"
+    );
+    assert_eq!(
+        env.sim.settings("other", None),
+        tls(true, false, TlsVersion::V1_2)
+    );
+    assert_eq!(
+        env.originals("account"),
+        json!({"requireTls": false, "minimumTlsVersion": "1.1"})
+    );
+    let main = env.target_name("main", None);
+    env.until("a Warning naming what was left", WAIT, |env| {
+        env.events_for("account").iter().any(|e| {
+            e["reason"] == "CleanupSkipped"
+                && e["note"]
+                    .as_str()
+                    .is_some_and(|n| n.contains(&main) && n.contains("left as is"))
+        })
+    })
+    .await;
+    assert!(env.record(&main).is_none(), "its claim went with the move");
     env.assert_no_key_leaks();
 }
 
@@ -495,6 +550,7 @@ async fn a_malformed_object_being_deleted_is_let_go_after_the_timeout() {
 on_both!(
     retarget_puts_the_old_target_back_and_never_moves_its_original,
     a_secret_pointed_at_another_account_puts_the_first_account_back,
+    a_retarget_without_a_key_for_the_old_account_says_what_was_left,
     a_move_made_while_the_operator_was_down_still_puts_the_old_account_back,
     an_unanswered_patch_never_loses_the_original,
     a_kill_while_the_patch_is_answered_never_loses_the_original,
