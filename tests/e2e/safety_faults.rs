@@ -102,10 +102,9 @@ fn assert_no_piece(text: &str, place: &str) {
 
 // an error body that echoes the Authorization header must leave no part of the
 // key in status, Events or logs, wherever the 500-character cut falls inside the key.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn echoed_authorization_never_leaks_a_piece_of_the_key() {
+async fn echoed_authorization_never_leaks_a_piece_of_the_key(backend: Backend) {
     const RESOURCES: usize = 12;
-    let env = Env::start().await;
+    let env = Env::on(backend).await;
     env.sim.add_key(SimKey {
         key: ECHOED_KEY.into(),
         account: "main".into(),
@@ -707,6 +706,7 @@ async fn secret_that_is_not_a_sendgrid_key_is_never_used(backend: Backend) {
 
 on_both!(
     two_keys_of_one_account_are_one_target_and_never_fight,
+    echoed_authorization_never_leaks_a_piece_of_the_key,
     a_leader_frozen_past_its_lease_sends_nothing_when_it_wakes,
     request_timeout_and_too_early_are_transient,
     failure_episode_writes_once_and_warns_once,
