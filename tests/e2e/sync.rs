@@ -376,7 +376,7 @@ async fn drift_put_back_again_and_again_is_contested(backend: Backend) {
         })
     };
     for n in 1..=CONTEST_LIMIT {
-        env.sim.set_from_ui("main", None, weakened.clone());
+        env.sim.set_from_ui("main", None, weakened);
         env.until(&format!("drift correction {n}"), WAIT, |env| {
             env.settings(None).require_tls == Some(true) && corrections(env) == n
         })
