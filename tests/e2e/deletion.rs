@@ -238,6 +238,29 @@ async fn a_stuck_cleanup_is_released_by_switching_to_orphan(backend: Backend) {
     );
 }
 
+// A deletion the API server stamped an hour before the operator saw it (a skewed clock, or an
+// operator down all that while) is a fault the real control plane cannot make: it stamps every
+// deletion with its own clock, at once.
+/// The cleanup timeout runs on the operator's own clock from when it first saw the deletion, not
+/// from the deletionTimestamp: the resource still waits for a key before it is let go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cleanup_timeout_runs_from_when_the_operator_saw_the_deletion() {
+    let env = keyless_deletion(Backend::TestServer).await;
+    let mut stamped = env.get("reset").expect("held by its finalizer");
+    let an_hour_ago = k8s_openapi::jiff::Timestamp::now() - std::time::Duration::from_secs(3600);
+    stamped["metadata"]["deletionTimestamp"] = json!(an_hour_ago.to_string());
+    env.server.put_object(&sgtls(), stamped).unwrap();
+    let _op = env.operator(&["--cleanup-timeout", "4s"]);
+    env.wait_condition("reset", "Ready", "False", "Deleting")
+        .await;
+    env.wait_gone("reset").await;
+    assert!(
+        env.event_reasons("reset")
+            .contains(&"CleanupSkipped".to_string())
+    );
+    assert_eq!(env.settings(None), tls(true, false, TlsVersion::V1_2));
+}
+
 /// The PATCHes sent to one target (None: the parent account).
 fn patch_bodies(env: &Env, on_behalf_of: Option<&str>) -> Vec<Option<Value>> {
     env.sg_for(on_behalf_of)
