@@ -664,14 +664,29 @@ async fn recreated_resource_starts_with_a_fresh_backoff(backend: Backend) {
     env.assert_no_key_leaks();
 }
 
-// a Secret value that is not shaped like a SendGrid key is never sent anywhere,
-// and no fingerprint of it is published.
+// a Secret value that is not shaped like a SendGrid key, or longer than any (256 characters at
+// most), is never sent anywhere, and no fingerprint of it is published.
 async fn secret_that_is_not_a_sendgrid_key_is_never_used(backend: Backend) {
     const PASSWORD: &str = "hunter2";
     let env = Env::on(backend).await;
     env.key_secret(PASSWORD).await;
+    let long = format!("SG.{}.{}", "k".repeat(22), "s".repeat(300));
+    env.secret("long-key", &[("apiKey", &long)]).await;
     let op = env.operator(&[]);
+    env.create(
+        "long",
+        json!({"apiKeySecretRef": {"name": "long-key"}, "requireTls": true}),
+    )
+    .await;
     env.create("account", json!({"requireTls": true})).await;
+    let too_long = env
+        .wait_condition("long", "Synced", "False", "SecretKeyInvalid")
+        .await;
+    assert!(
+        message(&too_long, "Synced").contains("256"),
+        "{}",
+        message(&too_long, "Synced")
+    );
     let object = env
         .wait_condition("account", "Synced", "False", "SecretKeyInvalid")
         .await;
@@ -685,12 +700,13 @@ async fn secret_that_is_not_a_sendgrid_key_is_never_used(backend: Backend) {
     .await;
     assert!(env.sim.requests().is_empty(), "SendGrid received nothing");
     let notes = env.server.list_objects(&events(), Some(NS));
-    let texts = std::iter::once(object.to_string())
+    let texts = [object.to_string(), too_long.to_string()]
+        .into_iter()
         .chain(notes.iter().map(Value::to_string))
         .chain(op.logs().lines());
     for text in texts {
         assert!(
-            !text.contains(PASSWORD),
+            !text.contains(PASSWORD) && !text.contains(&long[30..60]),
             "the Secret's value leaked: {text}"
         );
     }
