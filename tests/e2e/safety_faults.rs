@@ -409,7 +409,9 @@ async fn episode(env: &Env, fault: Fault, count: usize, status: u16, reason: &st
     let mut failing = false;
     env.until(
         &format!("{count} answers {status} and the recovery"),
-        Duration::from_secs(60),
+        // After a 429 that said Remaining 0, the key's budget holds the next resync back for
+        // up to half a minute past Reset.
+        Duration::from_secs(90),
         |env| {
             let object = env.get("account").unwrap();
             failing |= has_condition(&object, "Synced", "False", reason);
@@ -442,6 +444,12 @@ async fn failure_episode_writes_once_and_warns_once(backend: Backend) {
         &["--default-resync-interval", "1s"],
         json!({"requireTls": true}),
     )
+    .await;
+    // The first apply's status write, counted before the episode takes its baseline (the request
+    // log may trail the stored object).
+    env.until("the first status write logged", WAIT, |env| {
+        env.operator_writes("account").0 == 1
+    })
     .await;
 
     let unavailable = episode(
