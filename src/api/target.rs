@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
     plural = "sendgridtargets",
     singular = "sendgridtarget",
     shortname = "sgtarget",
+    shortname = "sgtargets",
     category = "sendgrid",
     doc = "SendGridTarget is the operator's record of one SendGrid account it manages: for each Enforced TLS field, the original value, the value written and the SendGridEnforcedTls resources that hold it. Written only by the operator; named for the region and SendGrid's user id.",
     printcolumn = r#"{"name":"Region","type":"string","jsonPath":".spec.region"}"#,

@@ -16,6 +16,7 @@ use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube_testkit::{RequestRecord, ResourceRef};
+use sendgrid_tls_operator::api::SendGridTarget;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
@@ -226,7 +227,8 @@ impl Cluster {
 }
 
 /// Empties the cluster of what earlier scenarios left: their namespaces (resources' finalizers
-/// removed first, as their operators are gone) and the chart's cluster-wide RBAC.
+/// removed first, as their operators are gone), the accounts' records (cluster-scoped: no
+/// namespace takes them along) and the chart's cluster-wide RBAC.
 async fn reset(client: &kube::Client) {
     let resources: Api<DynamicObject> = Api::all_with(client.clone(), &sgtls_resource());
     for object in resources.list(&Default::default()).await.unwrap() {
@@ -248,6 +250,11 @@ async fn reset(client: &kube::Client) {
                 .await;
         }
     }
+    let targets: Api<SendGridTarget> = Api::all(client.clone());
+    targets
+        .delete_collection(&DeleteParams::default(), &Default::default())
+        .await
+        .unwrap();
     for (group, kind, plural) in [
         (
             "rbac.authorization.k8s.io",

@@ -1,10 +1,12 @@
 //! Deleting resources: Orphan (no finalizer, SendGrid untouched), Restore (the settings from
 //! before the first change come back), Reset (SendGrid's defaults come back), and Reset while the
-//! Secret is gone (reported, not hung; switching to Orphan lets it go).
+//! Secret is gone (reported, not hung; switching to Orphan lets it go). Putting back leaves what
+//! someone changed since, and a field no longer declared is put back at once; deletions made
+//! while no operator watched are still put back and handed over.
 
 use super::env::*;
 use super::operator::Operator;
-use sendgrid_tls_operator::api::{FINALIZER, TlsVersion};
+use sendgrid_tls_operator::api::{FINALIZER, TlsSettings, TlsVersion};
 use serde_json::{Value, json};
 
 /// The world of the cleanup scenarios: the key's Secret, billing-sub with TLS required already
@@ -157,8 +159,8 @@ async fn reset_with_the_secret_gone_uses_the_key_kept_in_memory(backend: Backend
 
 /// A Ready Reset resource "reset" whose Secret and then itself were deleted while no operator ran:
 /// the next operator has no key for it at all.
-async fn keyless_deletion() -> Env {
-    let env = Env::start().await;
+async fn keyless_deletion(backend: Backend) -> Env {
+    let env = Env::on(backend).await;
     env.secret("doomed-key", &[("apiKey", KEY)]).await;
     let mut op = env.operator(&[]);
     env.create(
@@ -177,9 +179,8 @@ async fn keyless_deletion() -> Env {
 
 /// with no key at all (the operator restarted after the Secret went), deletion
 /// waits, says why, and after --cleanup-timeout lets go with a Warning naming what was left.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deletion_without_any_key_gives_up_after_the_cleanup_timeout() {
-    let env = keyless_deletion().await;
+async fn deletion_without_any_key_gives_up_after_the_cleanup_timeout(backend: Backend) {
+    let env = keyless_deletion(backend).await;
     let _op = env.operator(&["--cleanup-timeout", "6s"]);
     let stuck = env
         .wait_condition("reset", "Ready", "False", "Deleting")
@@ -220,9 +221,8 @@ async fn deletion_without_any_key_gives_up_after_the_cleanup_timeout() {
     env.assert_no_key_leaks();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stuck_cleanup_is_released_by_switching_to_orphan() {
-    let env = keyless_deletion().await;
+async fn a_stuck_cleanup_is_released_by_switching_to_orphan(backend: Backend) {
+    let env = keyless_deletion(backend).await;
     let _op = env.operator(&[]);
     let stuck = env
         .wait_condition("reset", "Ready", "False", "Deleting")
@@ -238,7 +238,179 @@ async fn a_stuck_cleanup_is_released_by_switching_to_orphan() {
     );
 }
 
+// A deletion the API server stamped an hour before the operator saw it (a skewed clock, or an
+// operator down all that while) is a fault the real control plane cannot make: it stamps every
+// deletion with its own clock, at once.
+/// The cleanup timeout runs on the operator's own clock from when it first saw the deletion, not
+/// from the deletionTimestamp: the resource still waits for a key before it is let go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cleanup_timeout_runs_from_when_the_operator_saw_the_deletion() {
+    let env = keyless_deletion(Backend::TestServer).await;
+    let mut stamped = env.get("reset").expect("held by its finalizer");
+    let an_hour_ago = k8s_openapi::jiff::Timestamp::now() - std::time::Duration::from_secs(3600);
+    stamped["metadata"]["deletionTimestamp"] = json!(an_hour_ago.to_string());
+    env.server.put_object(&sgtls(), stamped).unwrap();
+    let _op = env.operator(&["--cleanup-timeout", "4s"]);
+    env.wait_condition("reset", "Ready", "False", "Deleting")
+        .await;
+    env.wait_gone("reset").await;
+    assert!(
+        env.event_reasons("reset")
+            .contains(&"CleanupSkipped".to_string())
+    );
+    assert_eq!(env.settings(None), tls(true, false, TlsVersion::V1_2));
+}
+
+/// The PATCHes sent to one target (None: the parent account).
+fn patch_bodies(env: &Env, on_behalf_of: Option<&str>) -> Vec<Option<Value>> {
+    env.sg_for(on_behalf_of)
+        .into_iter()
+        .filter(|r| r.method == "PATCH")
+        .map(|r| r.body)
+        .collect()
+}
+
+/// Putting back (Restore) covers only what the operator still holds: a field the spec no
+/// longer declares is put back at once, and on deletion a field someone changed since the
+/// operator wrote it is left as it is, and the Warning says so.
+async fn restore_puts_back_an_unset_field_and_leaves_one_changed_since(backend: Backend) {
+    let env = Env::on(backend).await;
+    env.key_secret(KEY).await;
+    let _op = env.operator(&[]);
+    env.create(
+        "restore",
+        json!({"deletionPolicy": "Restore",
+               "requireTls": true, "requireValidCert": true, "minimumTlsVersion": "1.2"}),
+    )
+    .await;
+    env.wait_ready("restore").await;
+
+    env.edit("restore", json!({"requireValidCert": null})).await;
+    let edited = env.wait_ready("restore").await;
+    assert_eq!(edited["status"]["observedGeneration"], 2);
+    assert_eq!(env.settings(None), tls(true, false, TlsVersion::V1_2));
+    assert_eq!(
+        patch_bodies(&env, None).last().unwrap(),
+        &Some(json!({"require_valid_cert": false})),
+        "the field let go, put back at once"
+    );
+
+    // Changed in the UI; the resync (10m away) would put it back, but the deletion comes first.
+    env.sim.set_from_ui(
+        "main",
+        None,
+        TlsSettings {
+            minimum_tls_version: Some(TlsVersion::V1_3),
+            ..TlsSettings::default()
+        },
+    );
+    env.delete("restore").await;
+    env.wait_gone("restore").await;
+    assert_eq!(
+        env.settings(None),
+        tls(false, false, TlsVersion::V1_3),
+        "requireTls restored; the version someone set since left as is"
+    );
+    assert_eq!(
+        patch_bodies(&env, None).last().unwrap(),
+        &Some(json!({"require_tls": false}))
+    );
+    let skipped: Vec<String> = env
+        .events_for("restore")
+        .into_iter()
+        .filter(|e| e["reason"] == "CleanupSkipped" && e["type"] == "Warning")
+        .map(|e| e["note"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        skipped
+            .iter()
+            .any(|n| n.contains("minimumTlsVersion") && n.contains("someone changed it since")),
+        "{skipped:?}"
+    );
+    report(
+        "putting back",
+        format!(
+            "unset field put back at once; on deletion requireTls restored, the changed version left: {skipped:?}"
+        ),
+    );
+    env.assert_no_key_leaks();
+}
+
+/// Deletions made while no operator watched (a watch gap): a Restore resource (its finalizer
+/// holds it) is put back by the next operator, and the fields of an Orphan one, gone without a
+/// trace, are handed over to the resource in Conflict with it, which inherits the account's
+/// original, not the gone one's write.
+async fn deletions_missed_while_the_operator_was_down_are_put_back_and_handed_over(
+    backend: Backend,
+) {
+    let env = Env::on(backend).await;
+    env.key_secret(KEY).await;
+    let mut first = env.operator_as("first", &[], &[]);
+    env.create(
+        "restore",
+        json!({"onBehalfOf": {"subuser": "marketing-sub"}, "deletionPolicy": "Restore",
+               "requireTls": true}),
+    )
+    .await;
+    env.create(
+        "orphan",
+        json!({"onBehalfOf": {"subuser": "billing-sub"}, "minimumTlsVersion": "1.2"}),
+    )
+    .await;
+    env.wait_ready("restore").await;
+    env.wait_ready("orphan").await;
+    env.create(
+        "heir",
+        json!({"onBehalfOf": {"subuser": "billing-sub"}, "deletionPolicy": "Restore",
+               "minimumTlsVersion": "1.3"}),
+    )
+    .await;
+    env.wait_condition("heir", "Ready", "False", "Conflict")
+        .await;
+    let (marketing, billing) = (
+        env.target_name("main", Some("marketing-sub")),
+        env.target_name("main", Some("billing-sub")),
+    );
+
+    first.kill();
+    env.delete("restore").await;
+    env.delete("orphan").await;
+    env.wait_gone("orphan").await;
+    let _second = env.operator_as("second", &[], &[]);
+    env.wait_gone("restore").await;
+    assert_eq!(
+        env.settings(Some("marketing-sub")).require_tls,
+        Some(false),
+        "put back"
+    );
+    assert!(env.record(&marketing).is_none(), "its record went with it");
+    env.wait_ready("heir").await;
+    assert_eq!(
+        env.settings(Some("billing-sub")).minimum_tls_version,
+        Some(TlsVersion::V1_3)
+    );
+    assert_eq!(
+        env.originals("heir"),
+        json!({"minimumTlsVersion": "1.1"}),
+        "the account's original"
+    );
+    let record = env.record(&billing).expect("billing-sub's record");
+    assert_eq!(record["spec"]["holders"], json!(["mail/heir"]));
+    report(
+        "deletions missed",
+        format!(
+            "while the operator was down: Restore put back by the next one, the Orphan's field handed over (originals {})",
+            env.originals("heir")
+        ),
+    );
+    env.assert_no_key_leaks();
+}
+
 on_both!(
     orphan_restore_and_reset,
-    reset_with_the_secret_gone_uses_the_key_kept_in_memory
+    reset_with_the_secret_gone_uses_the_key_kept_in_memory,
+    deletion_without_any_key_gives_up_after_the_cleanup_timeout,
+    a_stuck_cleanup_is_released_by_switching_to_orphan,
+    restore_puts_back_an_unset_field_and_leaves_one_changed_since,
+    deletions_missed_while_the_operator_was_down_are_put_back_and_handed_over,
 );

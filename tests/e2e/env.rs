@@ -23,7 +23,9 @@ use kube::CustomResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube_testkit::{ResourceRef, TestServer, Validator, Verb};
 use sendgrid_tls_operator::api::validation::{resource_schema, validate_object};
-use sendgrid_tls_operator::api::{SendGridEnforcedTls, SendGridTarget, TlsSettings};
+use sendgrid_tls_operator::api::{
+    RECONCILE_REQUESTED_AT, SendGridEnforcedTls, SendGridTarget, TlsSettings,
+};
 use sendgrid_tls_operator::simulator::{LoggedRequest, SimConfig, SimulatorHandle};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -534,6 +536,35 @@ impl Env {
             .iter()
             .map(|e| e["reason"].as_str().unwrap_or_default().to_string())
             .collect()
+    }
+
+    /// How many times an Event with this reason was published about `name` (kube's Recorder
+    /// folds repeats into one Event with a series count).
+    pub fn published(&self, name: &str, reason: &str) -> u64 {
+        self.events_for(name)
+            .iter()
+            .filter(|e| e["reason"] == reason)
+            .map(|e| e["series"]["count"].as_u64().unwrap_or(1))
+            .sum()
+    }
+
+    /// Sets annotation `key` of `name` to `value` (None: removes it), as `kubectl annotate`
+    /// would.
+    pub async fn annotate(&self, name: &str, key: &str, value: Option<&str>) {
+        let patch = json!({"metadata": {"annotations": {key: value}}});
+        let annotated = self
+            .api()
+            .patch(name, &Env::params(), &Patch::Merge(patch))
+            .await
+            .unwrap();
+        self.caught_up(&sgtls(), NS, name, annotated.metadata.resource_version)
+            .await;
+    }
+
+    /// Asks for a reconcile with the reconcile-requested-at annotation.
+    pub async fn request_reconcile(&self, name: &str, value: &str) {
+        self.annotate(name, RECONCILE_REQUESTED_AT, Some(value))
+            .await;
     }
 
     /// The simulator's requests that satisfy `pred`.

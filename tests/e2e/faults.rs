@@ -1,10 +1,11 @@
 //! SendGrid misbehaving: a 429 burst with `X-RateLimit-Reset` (nothing is sent to that endpoint
 //! before the reset, by any resource using the key: refused by the client or paced by the key's
-//! budget), 5xx answers and dropped connections (backoff, then the update still lands).
+//! budget), 5xx answers and dropped connections (backoff, then the update still lands), and a
+//! refused value tried again at the resync (no failure parks a resource).
 
 use super::env::*;
 use sendgrid_tls_operator::api::TlsVersion;
-use sendgrid_tls_operator::simulator::Fault;
+use sendgrid_tls_operator::simulator::{self, Fault};
 use serde_json::json;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -172,7 +173,43 @@ async fn server_errors_and_dropped_connections_back_off_then_recover(backend: Ba
     env.assert_no_key_leaks();
 }
 
+/// A value SendGrid refuses (`Rejected`) waits for a spec change, but at the latest for the
+/// resync: an account whose plan changes meanwhile gets the spec applied without an edit.
+async fn a_rejected_value_is_tried_again_at_the_resync(backend: Backend) {
+    let env = Env::on(backend).await;
+    env.sim
+        .inject(Fault::RefuseVersion(simulator::TlsVersion::V1_3));
+    env.key_secret(KEY).await;
+    let _op = env.operator(&["--default-resync-interval", "2s"]);
+    env.create("account", json!({"minimumTlsVersion": "1.3"}))
+        .await;
+    env.wait_condition("account", "Synced", "False", "Rejected")
+        .await;
+    let refused = |env: &Env| env.sg(|r| r.method == "PATCH" && r.status == 400).len();
+    env.until("the resync's attempt, refused again", WAIT, |env| {
+        refused(env) >= 2
+    })
+    .await;
+    // The account's plan now allows TLS 1.3.
+    env.sim.clear_faults();
+    let object = env.wait_ready("account").await;
+    assert_eq!(object["metadata"]["generation"], 1, "no spec change");
+    assert_eq!(
+        env.settings(None).minimum_tls_version,
+        Some(TlsVersion::V1_3)
+    );
+    report(
+        "Rejected, then the resync",
+        format!(
+            "{} refused PATCHes (one per resync), applied at a resync once allowed",
+            refused(&env)
+        ),
+    );
+    env.assert_no_key_leaks();
+}
+
 on_both!(
     rate_limit_waits_until_reset,
-    server_errors_and_dropped_connections_back_off_then_recover
+    server_errors_and_dropped_connections_back_off_then_recover,
+    a_rejected_value_is_tried_again_at_the_resync,
 );

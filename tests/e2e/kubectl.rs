@@ -1,7 +1,7 @@
 //! kubectl as a person runs it against a scenario's API, and what `kubectl get sgtls` must show
 //! after the basic example is applied and Ready.
 
-use super::env::{Env, NS};
+use super::env::{Env, NS, Server};
 use kube_testkit::Kubectl;
 use std::path::PathBuf;
 
@@ -11,6 +11,15 @@ pub const PLACEHOLDER: &str = "SG.replace-me.with-your-key";
 /// `binary` as the scenario's user (its own discovery cache in the scenario's directory).
 pub fn kubectl_at(binary: PathBuf, env: &Env) -> Kubectl {
     Kubectl::new(binary, env.user_kubeconfig(), env.dir().join("kube-cache"))
+}
+
+/// kubectl as the scenario's user, of the control plane's release on the real one.
+pub fn kubectl_for(env: &Env) -> Kubectl {
+    let binary = match env.server {
+        Server::Test(_) => Kubectl::find(),
+        Server::Real(_) => super::control_plane::kubectl(),
+    };
+    kubectl_at(binary, env)
 }
 
 /// Applies the examples' placeholder Secrets, then `examples/basic.yaml` (`kubectl apply` with

@@ -48,7 +48,7 @@ mod faults;
 mod kubectl;
 mod leader;
 mod orphan_move;
-mod pause_in_flight;
+mod pause;
 mod real;
 mod robustness;
 mod safety;

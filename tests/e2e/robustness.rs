@@ -16,6 +16,8 @@ fn patches_for(env: &Env, subuser: &str) -> usize {
         .len()
 }
 
+// Storing objects the CRD refuses (as ones written before a CRD upgrade would be) is a fault the
+// real control plane cannot make: kube-apiserver validates every write.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_objects_do_not_stop_the_others() {
     let env = Env::start().await;
@@ -75,6 +77,8 @@ async fn malformed_objects_do_not_stop_the_others() {
     env.assert_no_key_leaks();
 }
 
+// Ending every watch with 410 Gone at once is a fault the real control plane cannot make;
+// `a_watch_relists_after_410_gone` compacts etcd under a real watch instead.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_and_expired_watches_relist_without_duplicate_patches() {
     let env = Env::start().await;

@@ -1,4 +1,5 @@
-//! The main loop: create, quiet resyncs, spec edits, drift in Enforce and Observe mode.
+//! The main loop: create, quiet resyncs, spec edits, drift in Enforce and Observe mode, and
+//! drift that keeps coming back (Contested: the operator stops writing instead of fighting).
 
 use super::env::*;
 use sendgrid_tls_operator::api::{TlsSettings, TlsVersion};
@@ -353,6 +354,76 @@ async fn drift_is_reported_in_observe_mode(backend: Backend) {
     env.assert_no_key_leaks();
 }
 
+/// How many drift corrections the operator puts up with within the hour before it stops.
+const CONTEST_LIMIT: usize = 3;
+
+async fn drift_put_back_again_and_again_is_contested(backend: Backend) {
+    let (env, _op, _) = Env::account_ready(
+        backend,
+        &["--default-resync-interval", "1s"],
+        json!({"requireTls": true}),
+    )
+    .await;
+    let weakened = TlsSettings {
+        require_tls: Some(false),
+        ..TlsSettings::default()
+    };
+    let corrections = |env: &Env| {
+        env.get("account").map_or(0, |o| {
+            o["status"]["driftCorrections"]
+                .as_array()
+                .map_or(0, Vec::len)
+        })
+    };
+    for n in 1..=CONTEST_LIMIT {
+        env.sim.set_from_ui("main", None, weakened);
+        env.until(&format!("drift correction {n}"), WAIT, |env| {
+            env.settings(None).require_tls == Some(true) && corrections(env) == n
+        })
+        .await;
+    }
+    let patches = |env: &Env| env.sg(|r| r.method == "PATCH").len();
+    let written = patches(&env);
+    assert_eq!(written, 1 + CONTEST_LIMIT, "the apply and each correction");
+
+    env.sim.set_from_ui("main", None, weakened);
+    let contested = env
+        .wait_condition("account", "Ready", "False", "Contested")
+        .await;
+    let text = message(&contested, "Ready");
+    assert!(
+        text.contains("requireTls") && text.contains(&format!("{CONTEST_LIMIT} times")),
+        "{text}"
+    );
+    // Two more resyncs: each looks, none writes.
+    let gets = env.sg(|r| r.method == "GET").len();
+    env.until("two more resyncs", WAIT, |env| {
+        env.sg(|r| r.method == "GET").len() >= gets + 2
+    })
+    .await;
+    assert_eq!(patches(&env), written, "no PATCH once Contested");
+    assert_eq!(env.settings(None).require_tls, Some(false));
+    env.until("one Contested Warning", WAIT, |env| {
+        env.published("account", "Contested") == 1
+    })
+    .await;
+
+    env.request_reconcile("account", "resume").await;
+    env.until("put back once asked to", WAIT, |env| {
+        env.settings(None).require_tls == Some(true)
+            && env.get("account").is_some_and(|o| is_ready(&o))
+    })
+    .await;
+    assert_eq!(patches(&env), written + 1);
+    report(
+        "contested",
+        format!(
+            "{CONTEST_LIMIT} corrections, then Ready=False Contested ({text}); resumed on a reconcile request"
+        ),
+    );
+    env.assert_no_key_leaks();
+}
+
 async fn readyz_turns_ready_once_the_watch_has_synced(backend: Backend) {
     let (_env, mut op, _) = Env::account_ready(backend, &[], spec_all()).await;
     assert_eq!(op.http_get("/healthz").await.0, 200);
@@ -368,5 +439,6 @@ on_both!(
     spec_edit_patches_once,
     drift_is_corrected_in_enforce_mode,
     drift_is_reported_in_observe_mode,
+    drift_put_back_again_and_again_is_contested,
     readyz_turns_ready_once_the_watch_has_synced
 );
