@@ -101,6 +101,25 @@ mod tests {
     }
 
     #[test]
+    fn is_needs_both_the_status_and_the_reason() {
+        let mut conds = Vec::new();
+        set(
+            &mut conds,
+            READY,
+            Verdict::no(Reason::Conflict, "a"),
+            Some(1),
+            &at(10),
+        );
+        assert!(is(&conds, READY, false, Reason::Conflict));
+        assert!(!is(&conds, READY, true, Reason::Conflict), "status differs");
+        assert!(!is(&conds, READY, false, Reason::Drifted), "reason differs");
+        assert!(
+            !is(&conds, "Synced", false, Reason::Conflict),
+            "no such condition"
+        );
+    }
+
+    #[test]
     fn unchanged_status_keeps_transition_time() {
         let mut conds = Vec::new();
         set(

@@ -975,3 +975,88 @@ fn a_field_missing_from_the_patch_answer_is_taken_as_sent() {
     );
     assert_eq!(condition(&out, READY), pair("True", "InSync"));
 }
+
+/// What counts toward Contested: a spec change (new generation) and a new reconcile request
+/// clear the count; an old handled request does not; a correction exactly one window old no
+/// longer counts.
+#[test]
+fn the_drift_count_is_cleared_by_a_spec_change_or_a_new_request_only() {
+    let spec = spec();
+    let drifted = settings(false, false, TlsVersion::V1_2);
+    let mut contested = in_sync_status();
+    contested.drift_corrections = vec![at(990); CONTEST_LIMIT];
+    contested.last_handled_reconcile_at = Some("handled".into());
+    // No request pending (the handled one stays handled): still Contested, no PATCH.
+    let f = facts(&spec, &contested);
+    let out = done(decide(&f, Ok(drifted)));
+    assert_eq!(condition(&out, READY), pair("False", "Contested"));
+    // A spec change: applied, and the count starts again from nothing.
+    let mut f = facts(&spec, &contested);
+    f.generation = Some(3);
+    let plan = patch(decide(&f, Ok(drifted)));
+    let out = after_patch(&f, &plan, Ok(settings(true, false, TlsVersion::V1_2)));
+    assert!(
+        out.status.drift_corrections.is_empty(),
+        "{:?}",
+        out.status.drift_corrections
+    );
+    // Corrections exactly one window old do not count any more.
+    let mut edge = in_sync_status();
+    edge.drift_corrections = vec![at(1_000 - 3600); CONTEST_LIMIT];
+    assert!(matches!(
+        decide(&facts(&spec, &edge), Ok(drifted)),
+        Decision::Patch(_)
+    ));
+}
+
+/// A Conflict whose message changes (another holder, other fields) is worth a new Warning.
+#[test]
+fn a_conflict_that_says_something_new_warns_again() {
+    let spec = spec();
+    let status = SendGridEnforcedTlsStatus::default();
+    let mut f = facts(&spec, &status);
+    f.record = held_by_older();
+    let seen = settings(false, false, TlsVersion::V1_1);
+    let first = done(decide(&f, Ok(seen)));
+    let mut other = held_by_older();
+    if let Some(version) = other.minimum_tls_version.as_mut() {
+        version.holders = vec!["mail/another".into()];
+    }
+    let mut f = facts(&spec, &first.status);
+    f.record = other;
+    let again = done(decide(&f, Ok(seen)));
+    assert_eq!(condition(&again, READY), pair("False", "Conflict"));
+    assert_eq!(again.events.len(), 1, "a new holder named: a new Warning");
+    assert!(again.events[0].message.contains("mail/another"));
+}
+
+/// A field no longer declared that someone changed in SendGrid since the operator wrote it is
+/// left as is, with a Warning saying so.
+#[test]
+fn a_field_no_longer_declared_and_changed_since_is_left_with_a_warning() {
+    let mut spec = spec();
+    spec.deletion_policy = Some(DeletionPolicy::Restore);
+    let status = in_sync_status();
+    let record = patch(decide(
+        &facts(&spec, &status),
+        Ok(settings(false, false, TlsVersion::V1_1)),
+    ))
+    .record
+    .unwrap();
+    spec.minimum_tls_version = None;
+    let mut f = facts(&spec, &status);
+    f.record = record;
+    f.generation = Some(3);
+    // The operator wrote 1.2; a person set 1.3 since.
+    let out = done(decide(&f, Ok(settings(true, false, TlsVersion::V1_3))));
+    let warning = out
+        .events
+        .iter()
+        .find(|e| e.message.contains("no longer declared"))
+        .expect("a Warning for the field left as is");
+    assert!(
+        warning.message.contains("minimumTlsVersion"),
+        "{}",
+        warning.message
+    );
+}
