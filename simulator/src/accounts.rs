@@ -128,6 +128,8 @@ pub struct SimUser {
 pub struct User {
     pub profile: SimUser,
     pub stored: Stored,
+    /// What it held before its last PATCH, and how many GETs still answer that (a lagging read).
+    pub lagging: Option<(Stored, u32)>,
 }
 
 /// One parent account and everything under it.
@@ -171,6 +173,7 @@ impl UserIds {
                 region,
             },
             stored: Stored::default(),
+            lagging: None,
         }
     }
 }

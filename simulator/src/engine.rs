@@ -9,7 +9,7 @@
 //! own answer: for an Enforced TLS PATCH the body (400), then a version the account refuses (an
 //! injected fault, 400 too).
 
-use super::accounts::{Stored, Target};
+use super::accounts::{Stored, Target, User};
 use super::endpoints::Endpoint;
 use super::faults::{Faults, Injected};
 use super::patch::parse_patch;
@@ -159,7 +159,7 @@ impl SimState {
             );
         }
         match request.endpoint {
-            Endpoint::EnforcedTls => match enforced_tls(&self.faults, request, &mut user.stored) {
+            Endpoint::EnforcedTls => match enforced_tls(&self.faults, request, user) {
                 Ok(stored) => reply(StatusCode::OK, ReplyBody::Settings(stored)),
                 Err(errors) => reply(StatusCode::BAD_REQUEST, ReplyBody::Errors(errors)),
             },
@@ -177,27 +177,36 @@ impl SimState {
     }
 }
 
-/// An Enforced TLS GET (the settings) or PATCH (the body checked, then applied): the new
+/// An Enforced TLS GET (the settings; with lagging reads injected, a GET soon after a PATCH
+/// answers what was there before it) or PATCH (the body checked, then applied): the new
 /// settings, or the errors of a 400.
 fn enforced_tls(
     faults: &Faults,
     request: &ApiRequest<'_>,
-    stored: &mut Stored,
+    user: &mut User,
 ) -> Result<Stored, Vec<ApiError>> {
-    if *request.method == Method::PATCH {
-        let changes = parse_patch(request.body)?;
-        if let Some(version) = changes.minimum_tls_version
-            && faults.refuses(version)
-        {
-            let message = format!(
-                "TLS {} is not available on this account's plan",
-                version_number(version)
-            );
-            return Err(vec![ApiError::field("version", message)]);
+    if *request.method != Method::PATCH {
+        // A GET soon after a PATCH may still answer what was there before it.
+        if let Some((before, left)) = user.lagging.as_mut().filter(|(_, left)| *left > 0) {
+            *left -= 1;
+            return Ok(*before);
         }
-        stored.apply(changes);
+        return Ok(user.stored);
     }
-    Ok(*stored)
+    let changes = parse_patch(request.body)?;
+    if let Some(version) = changes.minimum_tls_version
+        && faults.refuses(version)
+    {
+        let message = format!(
+            "TLS {} is not available on this account's plan",
+            version_number(version)
+        );
+        return Err(vec![ApiError::field("version", message)]);
+    }
+    let before = user.stored;
+    user.stored.apply(changes);
+    user.lagging = Some((before, faults.lagging_reads()));
+    Ok(user.stored)
 }
 
 fn too_many_requests() -> ReplyBody {

@@ -22,6 +22,9 @@ pub enum Fault {
     /// A PATCH setting `version` to this gets 400 `{"errors":[{"field":"version","message":"TLS
     /// 1.3 is not available on this account's plan"}]}` and changes nothing (until cleared).
     RefuseVersion(TlsVersion),
+    /// After each PATCH of an account, its next `count` GETs answer what it held before the
+    /// PATCH (SendGrid's GET may lag a PATCH; until cleared).
+    LaggingReads { count: u32 },
     /// The next `count` requests get this status with `{"errors":[{"message":...}]}`.
     ServerErrors { count: u32, status: u16 },
     /// The next `count` requests: the connection is closed without writing a response.
@@ -53,6 +56,8 @@ pub struct Faults {
     latency: Option<Duration>,
     patch_latency: Option<Duration>,
     refused: Vec<TlsVersion>,
+    /// GETs per account that answer the settings from before its last PATCH.
+    lagging_reads: u32,
     /// Counted faults with their remaining counts; never holds a zero count.
     queue: VecDeque<(Injected, u32)>,
 }
@@ -72,6 +77,10 @@ impl Faults {
                 if !self.refuses(version) {
                     self.refused.push(version);
                 }
+                return;
+            }
+            Fault::LaggingReads { count } => {
+                self.lagging_reads = count;
                 return;
             }
             Fault::ServerErrors { count, status } => (Injected::ServerError { status }, count),
@@ -97,6 +106,11 @@ impl Faults {
     /// The delay of an answer to a request with this method.
     pub fn latency(&self, patch: bool) -> Option<Duration> {
         self.patch_latency.filter(|_| patch).or(self.latency)
+    }
+
+    /// How many GETs after a PATCH answer the settings from before it.
+    pub fn lagging_reads(&self) -> u32 {
+        self.lagging_reads
     }
 
     /// Whether a PATCH may not set this version.

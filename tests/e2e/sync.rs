@@ -3,6 +3,7 @@
 
 use super::env::*;
 use sendgrid_tls_operator::api::{TlsSettings, TlsVersion};
+use sendgrid_tls_operator::simulator::Fault;
 use serde_json::json;
 use std::time::Duration;
 
@@ -433,6 +434,27 @@ async fn readyz_turns_ready_once_the_watch_has_synced(backend: Backend) {
     report("readyz", "200 ready (leader) once synced");
 }
 
+/// The PATCH's answer is the new observed state: SendGrid's GET may lag a PATCH (here the next
+/// GET after it still shows the old settings), so the operator does not ask again to confirm.
+async fn the_patch_answer_is_the_observed_state_while_a_get_lags(backend: Backend) {
+    let env = Env::on(backend).await;
+    env.key_secret(KEY).await;
+    env.sim.inject(Fault::LaggingReads { count: 1 });
+    let _op = env.operator(&[]);
+    env.create("account", json!({"requireTls": true})).await;
+    let ready = env.wait_ready("account").await;
+    assert_eq!(ready["status"]["observed"]["requireTls"], true);
+    assert_eq!(
+        methods(&env.sg_for(None)),
+        ["GET", "PATCH"],
+        "no GET after the PATCH (it would have shown the old settings)"
+    );
+    report(
+        "a GET lagging the PATCH",
+        "Ready from the PATCH's answer; no confirming GET",
+    );
+}
+
 on_both!(
     create_patches_exactly_the_managed_fields,
     resync_is_one_get_and_no_writes,
@@ -440,5 +462,6 @@ on_both!(
     drift_is_corrected_in_enforce_mode,
     drift_is_reported_in_observe_mode,
     drift_put_back_again_and_again_is_contested,
-    readyz_turns_ready_once_the_watch_has_synced
+    readyz_turns_ready_once_the_watch_has_synced,
+    the_patch_answer_is_the_observed_state_while_a_get_lags
 );

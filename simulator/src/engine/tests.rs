@@ -122,6 +122,29 @@ fn patch_is_partial_and_returns_the_new_settings() {
 }
 
 #[test]
+fn a_lagging_read_answers_what_was_there_before_the_patch() {
+    let mut state = state();
+    state.inject(Fault::LaggingReads { count: 1 });
+    let patched = reply(&mut state, &patch(r#"{"require_tls":true}"#));
+    let before = Stored::default();
+    let after = Stored {
+        require_tls: true,
+        ..before
+    };
+    assert_eq!(
+        patched.body,
+        ReplyBody::Settings(after),
+        "the PATCH answers the new settings"
+    );
+    assert_eq!(
+        reply(&mut state, &get()).body,
+        ReplyBody::Settings(before),
+        "one GET lags"
+    );
+    assert_eq!(reply(&mut state, &get()).body, ReplyBody::Settings(after));
+}
+
+#[test]
 fn a_rejected_patch_changes_nothing() {
     let mut state = state();
     let reply = reply(&mut state, &patch(r#"{"require_tls":true,"version":1.0}"#));
