@@ -315,12 +315,7 @@ async fn restore_puts_back_an_unset_field_and_leaves_one_changed_since(backend: 
         patch_bodies(&env, None).last().unwrap(),
         &Some(json!({"require_tls": false}))
     );
-    let skipped: Vec<String> = env
-        .events_for("restore")
-        .into_iter()
-        .filter(|e| e["reason"] == "CleanupSkipped" && e["type"] == "Warning")
-        .map(|e| e["note"].as_str().unwrap_or_default().to_string())
-        .collect();
+    let skipped = env.warnings("restore", "CleanupSkipped");
     assert!(
         skipped
             .iter()

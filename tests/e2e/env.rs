@@ -530,6 +530,15 @@ impl Env {
             .collect()
     }
 
+    /// The notes of `name`'s Warning Events with this reason.
+    pub fn warnings(&self, name: &str, reason: &str) -> Vec<String> {
+        self.events_for(name)
+            .into_iter()
+            .filter(|e| e["reason"] == reason && e["type"] == "Warning")
+            .map(|e| e["note"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
     /// Reasons of the Events about `name`.
     pub fn event_reasons(&self, name: &str) -> Vec<String> {
         self.events_for(name)

@@ -52,12 +52,7 @@ async fn a_paused_resource_calls_sendgrid_for_nothing(backend: Backend) {
         applied,
         "left as it was"
     );
-    let skipped: Vec<String> = env
-        .events_for("paused")
-        .into_iter()
-        .filter(|e| e["reason"] == "CleanupSkipped" && e["type"] == "Warning")
-        .map(|e| e["note"].as_str().unwrap_or_default().to_string())
-        .collect();
+    let skipped = env.warnings("paused", "CleanupSkipped");
     assert!(
         skipped
             .iter()

@@ -159,7 +159,9 @@ async fn bad_key_backs_off_then_heals(backend: Backend) {
     // finds its status write stale starts over at once (its cache had not seen its own last
     // write yet): that restart's request is not a retry, and the operator logs each one.
     let gaps = gaps(&attempts);
-    let restarts = op.logs().count("stale cache: starting over from the API server's copy");
+    let restarts = op
+        .logs()
+        .count("stale cache: starting over from the API server's copy");
     let mut retry = 0;
     let mut short = 0;
     for gap in &gaps {
