@@ -130,7 +130,10 @@ impl Harness {
         });
     }
 
-    fn reconcile(&self, obj: &SendGridEnforcedTls) -> JoinHandle<Result<Action, Error>> {
+    /// Starts a reconcile of `obj`, which the cache holds first (the controller reconciles only
+    /// what its cache has).
+    fn reconcile(&mut self, obj: &SendGridEnforcedTls) -> JoinHandle<Result<Action, Error>> {
+        self.cache(&[obj]);
         tokio::spawn(reconcile(
             Arc::new(DeserializeGuard(Ok(obj.clone()))),
             self.ctx.clone(),

@@ -65,16 +65,19 @@ pub fn error_policy(guarded: Arc<Guarded>, error: &Error, ctx: Arc<Context>) -> 
     Action::requeue(ctx.backoff.next(&ObjectRef::from_obj(guarded.as_ref())))
 }
 
-/// Open while the cache's copy of `res` is not paused (or is gone): a pause that arrives while the reconcile
-/// is under way stops its SendGrid requests at once (see [`crate::sendgrid::gate`]).
+/// Open while the cache still has `res` (the same object, by uid) and it is not paused: a pause
+/// or a deletion that arrives while the reconcile is under way stops its SendGrid requests at
+/// once (see [`crate::sendgrid::gate`]). A resource gone from the cache has nothing left to do
+/// in SendGrid: it had no finalizer (Orphan), or its cleanup already removed it.
 fn unpaused_now(ctx: &Context, res: &Guarded) -> Gate {
     let store = ctx.store.clone();
     let at = ObjectRef::from_obj(res);
+    let uid = res.meta().uid.clone();
     Gate::new(move || {
-        store
-            .get(&at)
-            .map(|now| !crate::api::is_paused(kube::Resource::meta(now.as_ref())))
-            .unwrap_or(true)
+        store.get(&at).is_some_and(|now| {
+            let meta = kube::Resource::meta(now.as_ref());
+            meta.uid == uid && !crate::api::is_paused(meta)
+        })
     })
 }
 

@@ -57,7 +57,7 @@ pub trait RequestObserver: Send + Sync {
     /// `method` "GET"/"PATCH"; `class` "2xx", "4xx", "429", "5xx", "other" (1xx/3xx),
     /// "timeout", "connect" (no connection, or it dropped), "ratelimited-local", "fenced" (not
     /// sent: past the leader lease's renew deadline) or "withheld" (not sent: the resource was
-    /// paused meanwhile).
+    /// paused or deleted meanwhile).
     fn observe(&self, method: &'static str, class: &'static str, elapsed: Duration);
 }
 
@@ -324,11 +324,13 @@ impl SendGridClient {
         })?;
         if !gate::open() {
             // The status write that follows fails its compare-and-swap (the pause moved the
-            // resourceVersion) and the reconcile starts over from the paused resource.
+            // resourceVersion; a deleted resource has none) and the reconcile starts over from
+            // the resource as it is now.
             let error = SendGridError::Unavailable {
                 status: None,
-                message: "not sent: the resource was paused while its reconcile was under way"
-                    .to_string(),
+                message:
+                    "not sent: the resource was paused or deleted while its reconcile was under way"
+                        .to_string(),
             };
             return Err((error, "withheld"));
         }

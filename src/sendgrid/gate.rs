@@ -1,8 +1,8 @@
 //! A reconcile's own gate, checked right before each of its SendGrid requests (beside the
 //! lease fence): a reconcile works from the cache's copy of its resource as it was when it
-//! started, so a pause written while it waited (for its account's turn, a Secret, a slow
-//! answer) would otherwise not stop the requests it still makes. The controller gives each
-//! reconcile a gate that looks at the cache's copy now.
+//! started, so a pause or a deletion written while it waited (for its account's turn, a
+//! Secret, a slow answer) would otherwise not stop the requests it still makes. The controller
+//! gives each reconcile a gate that looks at the cache's copy now.
 
 use std::sync::Arc;
 

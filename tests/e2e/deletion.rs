@@ -7,7 +7,9 @@
 use super::env::*;
 use super::operator::Operator;
 use sendgrid_tls_operator::api::{FINALIZER, TlsSettings, TlsVersion};
+use sendgrid_tls_operator::simulator::Fault;
 use serde_json::{Value, json};
+use std::time::Duration;
 
 /// The world of the cleanup scenarios: the key's Secret, billing-sub with TLS required already
 /// (nothing else: what Restore must put back), and the operator running.
@@ -401,8 +403,54 @@ async fn deletions_missed_while_the_operator_was_down_are_put_back_and_handed_ov
     env.assert_no_key_leaks();
 }
 
+/// An Orphan resource deleted while its reconcile waits for SendGrid's answer: the reconcile
+/// sends nothing more (the resource is gone from the cache; nothing of it is left to do).
+async fn a_deletion_during_a_reconcile_stops_its_next_request(backend: Backend) {
+    let env = Env::on(backend).await;
+    env.key_secret(KEY).await;
+    let mut op = env.operator(&[]);
+    env.sim.inject(Fault::Latency(Duration::from_secs(3)));
+    env.create("account", json!({"requireTls": true})).await;
+    env.until("the identity read", WAIT, |env| {
+        !env.identity_reads(None).is_empty()
+    })
+    .await;
+    env.delete("account").await;
+    env.wait_gone("account").await;
+    env.sim.inject(Fault::Latency(Duration::ZERO));
+    let withheld = wait_withheld(&mut op).await;
+    assert!(
+        env.sg_for(None).is_empty(),
+        "the settings GET after the identity read was withheld: {:?}",
+        methods(&env.sg_for(None))
+    );
+    assert_eq!(env.settings(None).require_tls, Some(false), "unchanged");
+    report(
+        "deletion during a reconcile",
+        format!("{withheld} request(s) withheld; SendGrid saw only the identity read"),
+    );
+}
+
+/// The operator's count of requests withheld by its gate, once there is one.
+async fn wait_withheld(op: &mut Operator) -> f64 {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let withheld = op
+            .metric(
+                "sendgrid_tls_operator_sendgrid_requests_total",
+                &[("class", "withheld")],
+            )
+            .await;
+        if withheld >= 1.0 || tokio::time::Instant::now() > deadline {
+            return withheld;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 on_both!(
     orphan_restore_and_reset,
+    a_deletion_during_a_reconcile_stops_its_next_request,
     reset_with_the_secret_gone_uses_the_key_kept_in_memory,
     deletion_without_any_key_gives_up_after_the_cleanup_timeout,
     a_stuck_cleanup_is_released_by_switching_to_orphan,
