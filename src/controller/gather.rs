@@ -288,26 +288,32 @@ pub async fn gone(ctx: &Context, record: &TargetFields, me: &str) -> Result<Vec<
     Ok(gone)
 }
 
-/// What the other holders in `record` declare now, from the cache: the managed fields of each
-/// live one's spec (nothing for one being deleted: it is letting go). A holder the cache does
-/// not have is left out, and so counts as disagreeing.
-pub fn declared(ctx: &Context, record: &TargetFields, me: &str) -> BTreeMap<String, TlsSettings> {
-    record
-        .holders()
-        .into_iter()
-        .filter(|holder| holder != me)
-        .filter_map(|holder| {
-            let (ns, name) = holder.split_once('/')?;
-            let cached = ctx.store.get(&ObjectRef::new(name).within(ns))?;
-            let res = cached.0.as_ref().ok()?;
-            let declares = if res.metadata.deletion_timestamp.is_some() {
-                TlsSettings::default()
-            } else {
-                res.spec.managed()
-            };
-            Some((holder, declares))
-        })
-        .collect()
+/// What the other holders in `record` declare now, read from the API server (a cached spec may
+/// be an edit behind, and a newcomer that joins on it could write what no holder asks for any
+/// more): the managed fields of each live one's spec (nothing for one being deleted: it is
+/// letting go). A holder not found, or not readable, is left out and counts as disagreeing.
+pub async fn declared(
+    ctx: &Context,
+    record: &TargetFields,
+    me: &str,
+) -> Result<BTreeMap<String, TlsSettings>, Error> {
+    let mut declared = BTreeMap::new();
+    for holder in record.holders() {
+        let Some((ns, name)) = holder.split_once('/').filter(|_| holder != me) else {
+            continue;
+        };
+        let api: Api<SendGridEnforcedTls> = Api::namespaced(ctx.kube.clone(), ns);
+        let Ok(Some(res)) = api.get_opt(name).await else {
+            continue;
+        };
+        let declares = if res.metadata.deletion_timestamp.is_some() {
+            TlsSettings::default()
+        } else {
+            res.spec.managed()
+        };
+        declared.insert(holder, declares);
+    }
+    Ok(declared)
 }
 
 /// Other resources that record `target` as theirs (a Conflict loser, one that holds nothing):

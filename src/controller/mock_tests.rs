@@ -100,6 +100,17 @@ impl Harness {
         }
     }
 
+    /// Answers the read of another holder of the account (`mail/<name>`): `obj`, or not found.
+    async fn holder(&mut self, name: &str, obj: Option<&SendGridEnforcedTls>) {
+        let path =
+            format!("/apis/sendgrid.ops.dev/v1alpha1/namespaces/mail/sendgridenforcedtlses/{name}");
+        let call = self.api.expect(Method::GET, &path).await;
+        match obj {
+            Some(obj) => call.ok(&serde_json::to_value(obj).unwrap()),
+            None => call.not_found("sendgridenforcedtlses", name),
+        }
+    }
+
     /// Puts `objects` in the controller's cache, as its watch would.
     fn cache(&mut self, objects: &[&SendGridEnforcedTls]) {
         for obj in objects {
@@ -605,7 +616,8 @@ async fn record_is_written_before_the_patch() {
     let task = h.reconcile(&obj);
     h.key().await;
     h.record().await;
-    // The other holder is in the cache: alive, nothing asked.
+    // The other holder is in the cache: alive; its spec is read fresh (it agrees).
+    h.holder("transactional", Some(&other)).await;
     let call = h.record_call().await;
     assert_eq!(call.method, Method::PATCH, "a patch of the record read");
     // Asked while the write waits for its answer: the reconcile can have sent nothing since.
@@ -1399,6 +1411,7 @@ async fn assert_conflict(status: Option<Value>) {
     let task = h.reconcile(&obj);
     h.key().await;
     h.record().await;
+    h.holder("holder", Some(&holder)).await;
     let (status, _) = h.status(&obj).await;
     let event = h.event().await;
     let action = h.done(task).await;
@@ -1450,6 +1463,7 @@ async fn a_gone_holder_is_asked_for_then_its_claim_inherited() {
         )
         .await;
     call.not_found("sendgridenforcedtlses", "old");
+    h.holder("old", None).await;
     let record = h.claim().await;
     h.status(&obj).await;
     let action = h.done(task).await;

@@ -223,7 +223,7 @@ async fn sync(
         .map(|r| r.spec.fields.clone())
         .unwrap_or_default();
     facts.gone = gather::gone(ctx, &facts.record, &facts.id).await?;
-    facts.declared = gather::declared(ctx, &facts.record, &facts.id);
+    facts.declared = gather::declared(ctx, &facts.record, &facts.id).await?;
     facts.target = Some(target.clone());
     let observed = ctx.sendgrid.get(&account).await.map_err(Failure::from);
     // Decide, then act: the record first, the PATCH after it.

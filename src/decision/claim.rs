@@ -23,8 +23,8 @@ pub struct Claimant<'a> {
     pub id: &'a str,
     /// Holders confirmed deleted: they are dropped from the record.
     pub gone: &'a [String],
-    /// The managed fields of other holders' specs, by `namespace/name`, as the cache has them. A
-    /// holder not in it (not in the cache yet) counts as disagreeing.
+    /// The managed fields of other holders' specs, by `namespace/name`, as the API server has
+    /// them. A holder not in it (not found, not readable) counts as disagreeing.
     pub declared: &'a BTreeMap<String, TlsSettings>,
 }
 
@@ -451,7 +451,7 @@ mod tests {
         // mail/a wrote 1.2 and cannot act on its edit yet; mail/b wants 1.3, SendGrid shows 1.2.
         let record = version(Some(V1_1), V1_2, &["mail/a"]);
         let table: [(Option<TlsSettings>, bool); 5] = [
-            (None, true),                          // not in the cache: counts as disagreeing
+            (None, true),                          // not found: counts as disagreeing
             (Some(wants(V1_2)), true),             // still declares what it wrote
             (Some(wants(V1_1)), true),             // declares yet another value
             (Some(wants(V1_3)), false),            // now agrees
